@@ -1,0 +1,27 @@
+"""nestmix: how many components does my mixture need? Evidences from nested sampling."""
+
+__version__ = "0.1.0"
+
+from nestmix.data import Measurements, load_measurements
+from nestmix.errors import NestmixError
+from nestmix.model import MixtureModel, ModelSpec
+from nestmix.results import EvidenceRow, NestedRun, SweepResult
+from nestmix.samplers import available_samplers, get_sampler
+from nestmix.sweep import SweepPlan, load_sweep, run_sweep
+
+__all__ = [
+    "EvidenceRow",
+    "Measurements",
+    "MixtureModel",
+    "ModelSpec",
+    "NestedRun",
+    "NestmixError",
+    "SweepPlan",
+    "SweepResult",
+    "__version__",
+    "available_samplers",
+    "get_sampler",
+    "load_measurements",
+    "load_sweep",
+    "run_sweep",
+]

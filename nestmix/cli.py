@@ -1,0 +1,93 @@
+"""The ``nestmix`` command line: ``nestmix sweep`` and ``nestmix show``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from nestmix import __version__
+from nestmix.errors import NestmixError
+
+__all__ = ["main"]
+
+EXAMPLES = ("galaxies",)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for any input error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NestmixError as exc:
+        print(f"nestmix: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nestmix: interrupted; finished runs are kept, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nestmix",
+        description="How many mixture components do my data need? Log-evidences for "
+                    "K = 1..N from nested sampling.")
+    parser.add_argument("--version", action="version", version=f"nestmix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sweep = sub.add_parser("sweep", help="run (or resume) a sweep over K from a TOML config")
+    sweep.add_argument("config", nargs="?", help="the sweep's TOML configuration file")
+    sweep.add_argument("--example", choices=EXAMPLES,
+                       help="run a bundled example instead of a config file")
+    sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
+    sweep.add_argument("--jobs", type=int, help="worker processes (default: sweep.jobs, "
+                       "else the number of cores)")
+    sweep.add_argument("--quiet", action="store_true", help="print only the final table")
+    sweep.set_defaults(func=_sweep)
+
+    show = sub.add_parser("show", help="print the evidence table of a sweep directory")
+    show.add_argument("directory")
+    show.set_defaults(func=_show)
+    return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from nestmix.config import load_config
+    from nestmix.errors import ConfigError
+    from nestmix.sweep import run_sweep
+    from nestmix.table import format_table
+
+    if (args.config is None) == (args.example is None):
+        raise ConfigError("", "give a config file or --example NAME (one of them)")
+    if args.example is not None:
+        with resources.as_file(resources.files("nestmix.examples")
+                               / f"{args.example}.toml") as path:
+            plan, jobs = load_config(path)
+    else:
+        plan, jobs = load_config(args.config)
+    n_jobs = args.jobs or jobs or os.cpu_count() or 1
+    if n_jobs < 1:
+        raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
+    directory = Path(args.out) if args.out else Path("runs") / plan.name
+    progress = None if args.quiet else (lambda line: print(line, flush=True))
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress)
+    print()
+    print(format_table(result))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from nestmix.sweep import load_sweep
+    from nestmix.table import format_table
+
+    print(format_table(load_sweep(args.directory)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Evidence arithmetic: ln Bayes factors and P(K | data), with errors propagated.
+
+All functions take log-evidences and their (independent, Gaussian) errors for a set of
+models and return arrays in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["bayes_factors", "jeffreys_label", "posterior_probabilities"]
+
+
+def bayes_factors(logz: Sequence[float], logz_err: Sequence[float]) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """ln Bayes factor of every model against the one with the highest evidence.
+
+    Parameters
+    ----------
+    logz, logz_err : sequence of float
+        Log-evidences and their standard errors.
+
+    Returns
+    -------
+    ln_bf, ln_bf_err : ndarray
+        ln Z_k − ln Z_best and sqrt(σ_k² + σ_best²) (zero for the best model itself).
+    """
+    logz = np.asarray(logz, dtype=float)
+    err = np.asarray(logz_err, dtype=float)
+    best = int(np.argmax(logz))
+    ln_bf = logz - logz[best]
+    ln_bf_err = np.sqrt(err**2 + err[best] ** 2)
+    ln_bf_err[best] = 0.0
+    return ln_bf, ln_bf_err
+
+
+def posterior_probabilities(logz: Sequence[float], logz_err: Sequence[float],
+                            prior: Sequence[float] | None = None) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """Posterior probability of each model, P(K | data) ∝ Z_K π(K), with linearised errors.
+
+    Parameters
+    ----------
+    logz, logz_err : sequence of float
+    prior : sequence of float, optional
+        Prior probabilities of the models (renormalised); uniform when omitted.
+
+    Returns
+    -------
+    p, p_err : ndarray
+        Probabilities (summing to one) and their errors from
+        ∂p_k/∂ln Z_j = p_k (δ_kj − p_j).
+    """
+    logz = np.asarray(logz, dtype=float)
+    err = np.asarray(logz_err, dtype=float)
+    if prior is None:
+        log_prior = np.zeros_like(logz)
+    else:
+        prior = np.asarray(prior, dtype=float)
+        if prior.shape != logz.shape or np.any(prior < 0) or not np.any(prior > 0):
+            raise ValueError("the prior over K needs one non-negative value per K, not all zero")
+        with np.errstate(divide="ignore"):
+            log_prior = np.log(prior / prior.sum())
+    a = logz + log_prior
+    p = np.exp(a - a.max())
+    p /= p.sum()
+    jacobian = np.diag(p) - np.outer(p, p)
+    p_err = np.sqrt((jacobian**2) @ (err**2))
+    return p, p_err
+
+
+def jeffreys_label(ln_bf: float) -> str:
+    """Words for the strength of evidence of an ln Bayes factor (Kass & Raftery 1995 scale).
+
+    ``ln_bf`` is the log of the factor in favour of the better model (a non-negative number).
+    """
+    b = abs(ln_bf)
+    if b < 1.0:
+        return "not worth more than a bare mention"
+    if b < 3.0:
+        return "positive"
+    if b < 5.0:
+        return "strong"
+    return "very strong"

@@ -1,0 +1,256 @@
+"""Immutable results: one nested-sampling run, one evidence row, one sweep.
+
+Every sampler adapter returns a :class:`NestedRun`; the sweep turns runs into
+:class:`EvidenceRow` s and collects them in a :class:`SweepResult`. Each has ``to_json`` /
+``from_json`` (runs also keep their arrays in a compressed ``.npz``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nestmix.atomic import write_bytes_atomic, write_json_atomic
+
+__all__ = ["EvidenceRow", "NestedRun", "SweepResult"]
+
+_RUN_ARRAYS = ("samples", "logl", "logwt", "nlive")
+
+
+@dataclass(frozen=True)
+class NestedRun:
+    """The dead points of one nested-sampling run and its evidence.
+
+    Attributes
+    ----------
+    sampler : str
+        Name of the sampler that made the run (``"dynesty"``, ``"polychord"``).
+    param_names : tuple of str
+        Names of the columns of ``samples``.
+    samples : ndarray, shape (n, d)
+        Dead points (and the final live points) in parameter space, in order of likelihood.
+    logl : ndarray, shape (n,)
+        Log-likelihood of each sample.
+    logwt : ndarray, shape (n,)
+        Log of each sample's unnormalised posterior weight (log L + log ΔX).
+    nlive : ndarray, shape (n,)
+        Number of live points when each sample died (what anesthetic needs to rebuild the run).
+    logz, logz_err : float
+        The sampler's log-evidence and its own error estimate.
+    ncall : int
+        Number of likelihood evaluations.
+    seconds : float
+        Wall-clock time of the run.
+    seed : int or None
+        Seed of the sampler's random generator.
+    settings : mapping
+        Sampler settings the run was made with (defaults included).
+    converged : bool
+        False when the run stopped on a budget (``maxcall``, ``maxiter``) before its
+        convergence criterion.
+    """
+
+    sampler: str
+    param_names: tuple[str, ...]
+    samples: np.ndarray
+    logl: np.ndarray
+    logwt: np.ndarray
+    nlive: np.ndarray
+    logz: float
+    logz_err: float
+    ncall: int
+    seconds: float
+    seed: int | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    converged: bool = True
+
+    def __post_init__(self) -> None:
+        n = len(self.logl)
+        for name in _RUN_ARRAYS:
+            array = np.array(getattr(self, name), dtype=float if name != "nlive" else int)
+            if len(array) != n:
+                raise ValueError(f"{name} has {len(array)} entries, logl has {n}")
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+        if self.samples.ndim != 2 or self.samples.shape[1] != len(self.param_names):
+            raise ValueError("samples must have shape (n, len(param_names))")
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Normalised posterior weights of the samples."""
+        w = np.exp(self.logwt - self.logwt.max())
+        return w / w.sum()
+
+    @property
+    def n_effective(self) -> float:
+        """Kish effective sample size of the weighted posterior samples."""
+        w = self.weights
+        return float(1.0 / np.sum(w * w))
+
+    @property
+    def information(self) -> float:
+        """Kullback–Leibler divergence H from prior to posterior, in nats."""
+        w = self.weights
+        return float(np.sum(w * self.logl) - self.logz)
+
+    def posterior_samples(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` equally weighted posterior samples (with replacement)."""
+        return self.samples[rng.choice(len(self.logl), size=n, p=self.weights)]
+
+    def to_anesthetic(self):
+        """The run as an :class:`anesthetic.NestedSamples` (prior volumes from ``nlive``)."""
+        from anesthetic import NestedSamples
+
+        order = np.argsort(self.logl, kind="stable")
+        ns = NestedSamples(data=self.samples[order], columns=list(self.param_names),
+                           logL=self.logl[order])
+        ns["nlive"] = self.nlive[order]
+        ns.set_label("nlive", r"$n_\mathrm{live}$")
+        return ns
+
+    def logz_simulated(self, nsamples: int = 200, seed: int = 0) -> tuple[float, float]:
+        """Mean and standard deviation of logZ over simulated prior volumes (anesthetic)."""
+        np_state = np.random.get_state()  # noqa: NPY002 (anesthetic uses the global generator)
+        np.random.seed(seed)  # noqa: NPY002
+        try:
+            draws = np.asarray(self.to_anesthetic().logZ(nsamples), dtype=float)
+        finally:
+            np.random.set_state(np_state)  # noqa: NPY002
+        return float(draws.mean()), float(draws.std())
+
+    # ------------------------------------------------------------------- I/O
+    def save(self, directory: str | Path) -> None:
+        """Write ``samples.npz`` and ``run.json`` into ``directory``, each atomically."""
+        directory = Path(directory)
+        import io
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{name: getattr(self, name) for name in _RUN_ARRAYS})
+        write_bytes_atomic(directory / "samples.npz", buffer.getvalue())
+        meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _RUN_ARRAYS}
+        meta["param_names"] = list(self.param_names)
+        meta["settings"] = dict(self.settings)
+        write_json_atomic(directory / "run.json", meta)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> NestedRun:
+        """Read a run written by :meth:`save`."""
+        directory = Path(directory)
+        meta = json.loads((directory / "run.json").read_text())
+        with np.load(directory / "samples.npz") as arrays:
+            data = {name: arrays[name] for name in _RUN_ARRAYS}
+        meta["param_names"] = tuple(meta["param_names"])
+        return cls(**meta, **data)
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One line of the evidence table: a (K, sampler) run and its comparison to the others.
+
+    Attributes
+    ----------
+    k : int
+        Number of Gaussian components.
+    sampler : str
+    logZ, logZ_err : float
+        Log-evidence and the sampler's error estimate.
+    logZ_err_sim : float
+        Error from anesthetic's simulated prior volumes (``logZ(nsamples).std()``).
+    ln_bf, ln_bf_err : float
+        ln Bayes factor against the best K of the same sampler, and its error.
+    p_k, p_k_err : float
+        Posterior probability of K given the data (within the sampler's rows), and its error.
+    ncall : int
+    seconds : float
+    ndim : int
+        Number of sampled parameters.
+    information : float
+        KL divergence H from prior to posterior, in nats.
+    n_effective : float
+        Kish effective sample size.
+    seed : int or None
+    converged : bool
+        False when the run stopped on a budget before its convergence criterion.
+    """
+
+    k: int
+    sampler: str
+    logZ: float
+    logZ_err: float
+    logZ_err_sim: float
+    ln_bf: float
+    ln_bf_err: float
+    p_k: float
+    p_k_err: float
+    ncall: int
+    seconds: float
+    ndim: int
+    information: float
+    n_effective: float
+    seed: int | None = None
+    converged: bool = True
+
+    def to_dict(self) -> dict:
+        """The row as a JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The evidence table of a sweep over K.
+
+    Attributes
+    ----------
+    name : str
+        Name of the sweep (its directory under ``runs/``).
+    rows : tuple of EvidenceRow
+        One per finished (K, sampler), sorted by sampler then K.
+    missing : tuple of (int, str)
+        (K, sampler) pairs requested but not (yet) finished.
+    directory : str
+        Where the sweep lives.
+    """
+
+    name: str
+    rows: tuple[EvidenceRow, ...]
+    missing: tuple[tuple[int, str], ...] = ()
+    directory: str = ""
+
+    def best(self, sampler: str | None = None) -> EvidenceRow:
+        """The row with the highest log-evidence (of one sampler, if given)."""
+        rows = [r for r in self.rows if sampler is None or r.sampler == sampler]
+        if not rows:
+            raise ValueError("the sweep has no finished runs")
+        return max(rows, key=lambda r: r.logZ)
+
+    def to_json(self) -> dict:
+        """JSON-able form, as written to ``summary.json``."""
+        return {
+            "name": self.name,
+            "directory": self.directory,
+            "rows": [r.to_dict() for r in self.rows],
+            "missing": [{"k": k, "sampler": s} for k, s in self.missing],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> SweepResult:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            name=obj["name"],
+            rows=tuple(EvidenceRow(**row) for row in obj["rows"]),
+            missing=tuple((m["k"], m["sampler"]) for m in obj.get("missing", [])),
+            directory=obj.get("directory", ""),
+        )
+
+
+def rows_by_sampler(rows: Sequence[EvidenceRow]) -> dict[str, list[EvidenceRow]]:
+    """Group rows by sampler, keeping K order."""
+    out: dict[str, list[EvidenceRow]] = {}
+    for row in sorted(rows, key=lambda r: (r.sampler, r.k)):
+        out.setdefault(row.sampler, []).append(row)
+    return out

@@ -1,0 +1,188 @@
+"""The run directory: ``runs/<sweep>/`` with one sub-directory per (K, sampler).
+
+Layout::
+
+    runs/<sweep>/manifest.json          what the sweep was made from (data, model, samplers)
+    runs/<sweep>/summary.json           the evidence table so far
+    runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json
+
+A run directory is written under a temporary name and renamed into place when complete, so a
+crash never leaves a half-written run that looks finished. Before reusing anything the store
+compares fingerprints and refuses to mix runs made from different data, priors or settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nestmix.atomic import write_json_atomic
+from nestmix.errors import RunStoreError
+from nestmix.results import NestedRun, SweepResult
+
+__all__ = ["RunStore", "fingerprint"]
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+
+
+def fingerprint(obj: Any) -> str:
+    """sha256 of the canonical JSON form of ``obj``."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RunStore:
+    """Reads and writes one sweep's directory.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The sweep's directory, e.g. ``runs/galaxies``.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    # ----------------------------------------------------------- the sweep
+    def prepare(self, manifest: Mapping[str, Any], sampler: str) -> None:
+        """Create the directory (or check it can be resumed) and record the manifest.
+
+        ``manifest`` holds ``data``, ``model`` and ``samplers`` (a mapping from sampler name to
+        its settings and seed). An existing directory must agree on data and model, and on the
+        settings of ``sampler`` if that sampler ran there before; other samplers may be added.
+
+        Raises
+        ------
+        RunStoreError
+            If the directory cannot be written, or holds a sweep made differently.
+        """
+        self._ensure_writable()
+        path = self.directory / MANIFEST
+        if path.exists():
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise RunStoreError(f"cannot read {path}: {exc}") from exc
+            differences = _differences(old, manifest, sampler)
+            if differences:
+                raise RunStoreError(
+                    f"{self.directory} holds a sweep made with different "
+                    f"{'; '.join(differences)}. Refusing to mix results: choose another "
+                    "directory with --out, or delete this one to start again."
+                )
+            samplers = {**old.get("samplers", {}), **manifest["samplers"]}
+            manifest = {**old, **manifest, "samplers": samplers}
+        write_json_atomic(path, manifest)
+        for stale in self.directory.glob("K=*/.*.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _ensure_writable(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise RunStoreError(f"cannot write to run directory {self.directory}: "
+                                f"{exc.strerror or exc}") from exc
+
+    def manifest(self) -> dict:
+        """The sweep's manifest."""
+        path = self.directory / MANIFEST
+        if not path.exists():
+            raise RunStoreError(f"{self.directory} is not a nestmix sweep (no {MANIFEST})")
+        return json.loads(path.read_text())
+
+    def write_summary(self, result: SweepResult) -> None:
+        """Write ``summary.json`` atomically."""
+        write_json_atomic(self.directory / SUMMARY, result.to_json())
+
+    # ------------------------------------------------------------- the runs
+    def run_directory(self, k: int, sampler: str) -> Path:
+        """Where the run for (k, sampler) lives."""
+        return self.directory / f"K={k}" / sampler
+
+    def run_manifest(self, k: int, sampler: str) -> dict | None:
+        """The manifest of a finished run, or None if the run is not there."""
+        path = self.run_directory(k, sampler) / MANIFEST
+        if not path.exists():
+            return None
+        return json.loads(path.read_text())
+
+    def finished(self, k: int, sampler: str, run_fingerprint: str) -> dict | None:
+        """The finished run's manifest if it matches ``run_fingerprint``, else None.
+
+        Raises
+        ------
+        RunStoreError
+            If a finished run is there but was made from something else.
+        """
+        manifest = self.run_manifest(k, sampler)
+        if manifest is None:
+            return None
+        if manifest.get("fingerprint") != run_fingerprint:
+            raise RunStoreError(
+                f"{self.run_directory(k, sampler)} was made with a different model, data or "
+                "settings than this sweep asks for; delete it or use another --out directory"
+            )
+        return manifest
+
+    def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any]) -> None:
+        """Write a finished run: into a temporary directory, then renamed into place."""
+        final = self.run_directory(k, sampler)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{sampler}.tmp-", dir=final.parent))
+        try:
+            run.save(tmp)
+            write_json_atomic(tmp / MANIFEST, dict(manifest))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def load_run(self, k: int, sampler: str) -> NestedRun:
+        """The stored run for (k, sampler)."""
+        return NestedRun.load(self.run_directory(k, sampler))
+
+    def finished_runs(self) -> list[dict]:
+        """Manifests of every finished run in the sweep directory."""
+        out = []
+        for path in sorted(self.directory.glob(f"K=*/*/{MANIFEST}")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], sampler: str) -> list[str]:
+    out = []
+    if old.get("data", {}).get("fingerprint") != new["data"]["fingerprint"]:
+        out.append(f"data (was {old.get('data', {}).get('source')!r}, now "
+                   f"{new['data'].get('source')!r}, and the values differ)")
+    for key in _changed_keys(old.get("model"), new["model"], "model"):
+        out.append(f"model settings ({key})")
+    previous = old.get("samplers", {}).get(sampler)
+    if previous is not None:
+        for key in _changed_keys(previous, new["samplers"][sampler], sampler):
+            out.append(f"sampler settings ({key})")
+    return out
+
+
+def _changed_keys(old: Any, new: Any, prefix: str) -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        keys = sorted(set(old) | set(new))
+        return [c for key in keys
+                for c in _changed_keys(old.get(key), new.get(key), f"{prefix}.{key}")]
+    if old != new:
+        return [f"{prefix}: was {old!r}, now {new!r}"]
+    return []

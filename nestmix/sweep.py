@@ -1,0 +1,244 @@
+"""The K-sweep driver: one nested-sampling run per K, in parallel, resumable.
+
+Each (K, sampler) run is written under ``runs/<name>/K=<k>/<sampler>/`` as soon as it finishes,
+with a fingerprint of the data, model, priors, settings and seed. A sweep started again in the
+same directory reuses every finished run that matches and runs only what is missing; a directory
+made from anything else is refused (see :mod:`nestmix.store`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nestmix import __version__
+from nestmix.data import Measurements
+from nestmix.errors import ModelError
+from nestmix.evidence import bayes_factors, posterior_probabilities
+from nestmix.model import ModelSpec
+from nestmix.results import EvidenceRow, SweepResult
+from nestmix.samplers import get_sampler
+from nestmix.samplers.base import probe_problem
+from nestmix.store import RunStore, fingerprint
+
+__all__ = ["SweepPlan", "load_sweep", "run_sweep"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What to run: data, model, the K values, the sampler and its settings.
+
+    Attributes
+    ----------
+    name : str
+        Name of the sweep.
+    data : Measurements
+    spec : ModelSpec
+    k_values : tuple of int
+        Numbers of components to run, each >= 1.
+    sampler : str
+        Registered sampler name.
+    settings : mapping
+        Sampler settings (validated by the adapter; defaults filled in).
+    seed : int
+        Master seed; each K gets its own seed derived from it.
+    k_prior : tuple of float or None
+        Prior probability of each K in ``k_values``; uniform when None.
+    """
+
+    name: str
+    data: Measurements
+    spec: ModelSpec
+    k_values: tuple[int, ...]
+    sampler: str = "dynesty"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 1
+    k_prior: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        ks = tuple(self.k_values)
+        if not ks:
+            raise ModelError("sweep.k: give at least one number of components")
+        for k in ks:
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                raise ModelError(f"sweep.k: the number of components K must be an integer "
+                                 f">= 1, got {k!r}")
+        if len(set(ks)) != len(ks):
+            raise ModelError(f"sweep.k: repeated values in {list(ks)}")
+        object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
+        adapter = get_sampler(self.sampler)
+        object.__setattr__(self, "settings", adapter.validate(self.settings))
+        if self.k_prior is not None:
+            prior = tuple(float(p) for p in self.k_prior)
+            if len(prior) != len(ks) or any(not np.isfinite(p) or p < 0 for p in prior) \
+                    or sum(prior) <= 0:
+                raise ModelError("sweep.k_prior: give one non-negative probability per K")
+            object.__setattr__(self, "k_prior", prior)
+        for k in self.k_values:  # fail now, not in a worker: priors, shapes, enough points
+            self.spec.build(self.data, k)
+
+    def seed_for(self, k: int) -> int:
+        """The seed of the run with ``k`` components, derived from the master seed."""
+        return int(np.random.SeedSequence([self.seed, k]).generate_state(1)[0])
+
+    def manifest(self) -> dict:
+        """What the sweep directory records about how its runs were made."""
+        return {
+            "nestmix": __version__,
+            "name": self.name,
+            "data": {"fingerprint": self.data.fingerprint(), "source": self.data.source,
+                     "n_points": self.data.n_points, "n_dims": self.data.n_dims,
+                     "columns": list(self.data.columns)},
+            "model": self.spec.to_dict(),
+            "samplers": {self.sampler: {"settings": dict(self.settings), "seed": self.seed}},
+            "k_values": list(self.k_values),
+            "k_prior": None if self.k_prior is None else list(self.k_prior),
+        }
+
+    def run_manifest(self, k: int) -> dict:
+        """Fingerprint and description of the run with ``k`` components."""
+        model = self.spec.build(self.data, k)
+        described = {"data": self.data.fingerprint(), "model": model.describe(),
+                     "sampler": self.sampler, "settings": dict(self.settings),
+                     "seed": self.seed_for(k)}
+        return {"fingerprint": fingerprint(described), "k": k, "sampler": self.sampler,
+                "seed": self.seed_for(k), "model": model.describe()}
+
+
+def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
+              progress: Progress | None = None) -> SweepResult:
+    """Run (or resume) a sweep and write its summary.
+
+    Parameters
+    ----------
+    plan : SweepPlan
+    directory : str or Path
+        The sweep's directory, e.g. ``runs/galaxies``.
+    n_jobs : int
+        Worker processes for the K values still to run (joblib, BLAS pinned to one thread).
+    progress : callable, optional
+        Called with a line of text whenever a run is reused, started or finished.
+
+    Returns
+    -------
+    SweepResult
+    """
+    say = progress or (lambda line: None)
+    store = RunStore(directory)
+    store.prepare(plan.manifest(), plan.sampler)
+    todo = []
+    for k in plan.k_values:
+        manifest = plan.run_manifest(k)
+        done = store.finished(k, plan.sampler, manifest["fingerprint"])
+        if done is not None:
+            say(f"K={k} {plan.sampler}: reused finished run, {_describe(done['summary'])}")
+        else:
+            todo.append((k, manifest))
+    result = load_sweep(directory)
+    store.write_summary(result)
+    if todo:
+        n_jobs = max(1, min(int(n_jobs), len(todo)))
+        ks = ", ".join(str(k) for k, _ in todo)
+        say(f"running K = {ks} with {plan.sampler} on {n_jobs} worker"
+            f"{'s' if n_jobs > 1 else ''}")
+        for finished, (k, summary) in enumerate(_execute(plan, store, todo, n_jobs), 1):
+            result = load_sweep(directory)
+            store.write_summary(result)
+            say(f"K={k} {plan.sampler}: {_describe(summary)}  "
+                f"[{finished}/{len(todo)} to run done]")
+    return result
+
+
+def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[tuple[int, dict]], n_jobs: int):
+    tasks = [(plan.data, plan.spec, k, plan.sampler, dict(plan.settings), plan.seed_for(k),
+              str(store.directory), manifest) for k, manifest in todo]
+    if n_jobs == 1:
+        for task in tasks:
+            yield task[2], _run_one(*task)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        outputs = parallel(delayed(_run_one_keyed)(*task) for task in tasks)
+        yield from outputs
+
+
+def _run_one_keyed(*task) -> tuple[int, dict]:
+    return task[2], _run_one(*task)
+
+
+def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings: dict,
+             seed: int, directory: str, manifest: dict) -> dict:
+    """Run one K and store it; returns the run's summary (runs in a worker process)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    model = spec.build(data, k)
+    probe_problem(model, np.random.default_rng(seed))
+    run = get_sampler(sampler).run(model, settings, seed, workdir=None)
+    _, logz_err_sim = run.logz_simulated(nsamples=200, seed=seed % (2**32))
+    summary = {
+        "logZ": run.logz, "logZ_err": run.logz_err, "logZ_err_sim": logz_err_sim,
+        "ncall": run.ncall, "seconds": run.seconds, "ndim": model.ndim,
+        "information": run.information, "n_effective": run.n_effective, "seed": seed,
+        "converged": run.converged,
+    }
+    RunStore(directory).save_run(k, sampler, run, {**manifest, "summary": summary})
+    return summary
+
+
+def load_sweep(directory: str | Path) -> SweepResult:
+    """The evidence table of a finished or partly finished sweep directory.
+
+    Built from the finished runs on disk, so a sweep killed before it rewrote ``summary.json``
+    still shows every run that finished. Bayes factors and P(K | data) are computed within each
+    sampler's rows; K values asked for but not finished are listed as missing.
+    """
+    store = RunStore(directory)
+    manifest = store.manifest()
+    runs = store.finished_runs()
+    ks = list(manifest.get("k_values", []))
+    k_prior = manifest.get("k_prior")
+    rows: list[EvidenceRow] = []
+    for sampler in sorted({r["sampler"] for r in runs}):
+        mine = sorted((r for r in runs if r["sampler"] == sampler), key=lambda r: r["k"])
+        prior = None
+        if k_prior is not None and all(r["k"] in ks for r in mine):
+            prior = [k_prior[ks.index(r["k"])] for r in mine]
+        rows += _evidence_rows(sampler, [(r["k"], r["summary"]) for r in mine], prior)
+    samplers = sorted(manifest.get("samplers", {}))
+    have = {(r.k, r.sampler) for r in rows}
+    missing = tuple((k, s) for s in samplers for k in ks if (k, s) not in have)
+    return SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
+                       missing=missing, directory=str(directory))
+
+
+def _evidence_rows(sampler: str, entries: Sequence[tuple[int, Mapping[str, Any]]],
+                   prior: Sequence[float] | None) -> list[EvidenceRow]:
+    logz = [s["logZ"] for _, s in entries]
+    err = [s["logZ_err"] for _, s in entries]
+    ln_bf, ln_bf_err = bayes_factors(logz, err)
+    p, p_err = posterior_probabilities(logz, err, prior)
+    return [
+        EvidenceRow(
+            k=int(k), sampler=sampler, logZ=s["logZ"], logZ_err=s["logZ_err"],
+            logZ_err_sim=s["logZ_err_sim"], ln_bf=float(ln_bf[i]),
+            ln_bf_err=float(ln_bf_err[i]), p_k=float(p[i]), p_k_err=float(p_err[i]),
+            ncall=int(s["ncall"]), seconds=float(s["seconds"]), ndim=int(s["ndim"]),
+            information=float(s["information"]), n_effective=float(s["n_effective"]),
+            seed=s["seed"], converged=bool(s.get("converged", True)))
+        for i, (k, s) in enumerate(entries)
+    ]
+
+
+def _describe(summary: Mapping[str, Any]) -> str:
+    flag = "" if summary.get("converged", True) else "  (stopped early: budget reached)"
+    return (f"logZ = {summary['logZ']:.2f} ± {summary['logZ_err']:.2f}  "
+            f"({summary['ncall']:,} calls, {summary['seconds']:.1f} s){flag}")

@@ -1,0 +1,139 @@
+"""The command line: a sweep from a config file, `show`, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nestmix.cli import main
+
+GOOD = """\
+name = "toy"
+[data]
+path = "values.txt"
+[model]
+covariance = "full"
+[model.priors]
+mean = {{ dist = "norm", loc = 0, scale = 5 }}
+variance = {{ dist = "invgamma", a = 3, scale = 2 }}
+{extra_priors}
+[sweep]
+k = {k}
+sampler = "{sampler}"
+nlive = 40
+seed = 1
+{extra_sweep}
+"""
+
+
+def write_config(tmp_path: Path, k="[1, 2]", sampler="dynesty", extra_priors="",
+                 extra_sweep="", replace: tuple[str, str] | None = None) -> Path:
+    rng = np.random.default_rng(4)
+    values = np.concatenate([rng.normal(-2, 0.5, 30), rng.normal(2, 0.5, 30)])
+    np.savetxt(tmp_path / "values.txt", values)
+    text = GOOD.format(k=k, sampler=sampler, extra_priors=extra_priors, extra_sweep=extra_sweep)
+    if replace:
+        text = text.replace(*replace)
+    path = tmp_path / "toy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_sweep_and_show(tmp_path, capsys):
+    config = write_config(tmp_path)
+    out = tmp_path / "runs" / "toy"
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "running K = 1, 2 with dynesty" in printed
+    assert "best K = 2 for dynesty" in printed
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert [r["k"] for r in rows] == [1, 2]
+
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    for row in rows:
+        assert f"{row['logZ']:.3f}" in shown
+
+    shutil.rmtree(out / "K=2")  # a partly finished sweep
+    assert main(["show", str(out)]) == 0
+    assert "missing (not finished): K=2 dynesty" in capsys.readouterr().out
+
+
+def test_default_output_directory_is_runs_name(tmp_path, capsys, monkeypatch):
+    config = write_config(tmp_path, k="[1]")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", str(config), "--jobs", "1", "--quiet"]) == 0
+    assert (tmp_path / "runs" / "toy" / "K=1" / "dynesty" / "run.json").exists()
+
+
+@pytest.mark.parametrize(("kwargs", "key", "words"), [
+    ({"replace": ('name = "toy"', 'nmae = "toy"')}, "nmae", "unknown key"),
+    ({"replace": ('covariance = "full"', 'covarance = "full"')}, "model.covarance",
+     "unknown key"),
+    ({"replace": ('covariance = "full"', 'covariance = "fll"')}, "model.covariance",
+     "unknown value 'fll'"),
+    ({"replace": ('"norm", loc', '"nrom", loc')}, "model.priors.mean",
+     "unknown distribution 'nrom'"),
+    ({"replace": ("loc = 0", "locc = 0")}, "model.priors.mean", "locc"),
+    ({"replace": ('"values.txt"', '"missing.txt"')}, "data", "not found"),
+    ({"replace": ("[data]\n", "[data]\nscale = 'big'\n")}, "data.scale", "must be a number"),
+    ({"sampler": "multinest"}, "sweep.sampler", "unknown sampler 'multinest'"),
+    ({"extra_sweep": "nlve = 3"}, "sweep", "unknown dynesty setting 'nlve'"),
+    ({"k": "[0, 1]"}, "sweep.k", "K < 1"),
+    ({"k": "[2, 2]"}, "sweep.k", "repeated"),
+    ({"extra_sweep": "kmax = 3"}, "sweep.k", "either k"),
+    ({"extra_priors": "weights = { dist = 'dirichlet', alpha = -1 }"},
+     "model.priors.weights", "alpha"),
+    ({"extra_priors": "colour = 3"}, "model.priors", "unknown prior 'colour'"),
+    ({"replace": ("[sweep]", "[sweep\n")}, "", "not valid TOML"),
+])
+def test_bad_config_names_the_key(tmp_path, capsys, kwargs, key, words):
+    config = write_config(tmp_path, **kwargs)
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nestmix: error: ")
+    assert f"error: {key}" in err
+    assert words in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("contents", "words"), [
+    ("1.0\nnan\n2.0\n", "non-finite"),
+    ("1.0\n2.0\nabc\n", "abc"),
+    ("", "empty"),
+])
+def test_bad_data_is_reported_without_traceback(tmp_path, capsys, contents, words):
+    config = write_config(tmp_path)
+    (tmp_path / "values.txt").write_text(contents)
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nestmix: error: data") and words in err
+    assert "Traceback" not in err
+
+
+def test_negative_errors_in_csv(tmp_path, capsys):
+    config = write_config(tmp_path, replace=('path = "values.txt"',
+                                             'path = "v.csv"\ncolumns = ["v"]\n'
+                                             'errors = ["e"]'))
+    (tmp_path / "v.csv").write_text("v,e\n" + "".join(f"{i},0.1\n" for i in range(9))
+                                    + "3,-0.2\n")
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "errors must be positive" in err and "Traceback" not in err
+
+
+def test_missing_config_and_bad_arguments(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "nope.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["sweep"]) == 2
+    assert "give a config file or --example" in capsys.readouterr().err
+    assert main(["show", str(tmp_path)]) == 2
+    assert "is not a nestmix sweep" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--example", "unknown"])
+    assert exit_info.value.code == 2

@@ -1,0 +1,169 @@
+"""The K-sweep driver: results on disk, resume, refusal to mix runs, parallel workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
+from nestmix.errors import RunStoreError
+
+PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
+          "sigma": {"dist": "halfnorm", "scale": 3}}
+
+
+@pytest.fixture(scope="module")
+def two_clusters() -> np.ndarray:
+    rng = np.random.default_rng(12)
+    return np.concatenate([rng.normal(-3, 0.6, 40), rng.normal(2.5, 0.8, 40)])
+
+
+@pytest.fixture
+def plan(two_clusters) -> SweepPlan:
+    return SweepPlan(name="toy", data=Measurements.from_arrays(two_clusters),
+                     spec=ModelSpec(priors=PRIORS), k_values=(1, 2), sampler="dynesty",
+                     settings={"nlive": 40}, seed=3)
+
+
+def mtimes(directory: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in directory.glob("K=*/*/*")}
+
+
+def test_sweep_writes_runs_and_summary(plan, tmp_path):
+    lines: list[str] = []
+    result = run_sweep(plan, tmp_path / "toy", progress=lines.append)
+    assert [r.k for r in result.rows] == [1, 2]
+    assert result.missing == ()
+    summary = json.loads((tmp_path / "toy" / "summary.json").read_text())
+    for row in summary["rows"]:
+        for key in ("k", "sampler", "logZ", "logZ_err", "ln_bf", "p_k", "ncall", "seconds"):
+            assert key in row
+    assert sum(r["p_k"] for r in summary["rows"]) == pytest.approx(1.0)
+    # two well separated clusters: K = 2 wins decisively
+    assert result.best().k == 2
+    assert result.rows[0].ln_bf < -5
+    for k in (1, 2):
+        run_dir = tmp_path / "toy" / f"K={k}" / "dynesty"
+        assert {p.name for p in run_dir.iterdir()} == {"run.json", "samples.npz",
+                                                        "manifest.json"}
+    assert any("K=2 dynesty: logZ =" in line for line in lines)
+
+
+def test_resume_reuses_finished_runs_and_reruns_only_missing(plan, tmp_path):
+    out = tmp_path / "toy"
+    first = run_sweep(plan, out)
+    before = mtimes(out)
+    lines: list[str] = []
+    again = run_sweep(plan, out, progress=lines.append)
+    assert mtimes(out) == before  # nothing rewritten
+    assert sum("reused finished run" in line for line in lines) == 2
+    assert [r.logZ for r in again.rows] == [r.logZ for r in first.rows]
+
+    # a K that never finished (its directory missing, a half-written temporary left behind)
+    import shutil
+
+    shutil.rmtree(out / "K=2" / "dynesty")
+    (out / "K=2" / ".dynesty.tmp-crashed").mkdir()
+    lines.clear()
+    resumed = run_sweep(plan, out, progress=lines.append)
+    assert any("K=1 dynesty: reused" in line for line in lines)
+    assert any("running K = 2 " in line for line in lines)
+    assert not (out / "K=2" / ".dynesty.tmp-crashed").exists()
+    # the seed of each K is derived from the master seed: the rerun is the same run
+    assert resumed.rows[1].logZ == first.rows[1].logZ
+
+    # asking for more K runs only the new one
+    lines.clear()
+    bigger = run_sweep(replace(plan, k_values=(1, 2, 3)), out, progress=lines.append)
+    assert [r.k for r in bigger.rows] == [1, 2, 3]
+    assert any("running K = 3 " in line for line in lines)
+    assert sum("reused" in line for line in lines) == 2
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ("data", r"different data"),
+    ("prior", r"model settings \(model\.priors\.mean\.loc: was 0, now 1\)"),
+    ("covariance", r"model settings \(model\.covariance: was 'full', now 'tied'\)"),
+    ("nlive", r"sampler settings \(dynesty\.settings\.nlive: was 40, now 50\)"),
+    ("seed", r"sampler settings \(dynesty\.seed: was 3, now 4\)"),
+])
+def test_refuses_a_directory_made_differently(plan, tmp_path, two_clusters, change, match):
+    out = tmp_path / "toy"
+    run_sweep(replace(plan, k_values=(1,)), out)
+    if change == "data":
+        values = two_clusters.copy()
+        values[0] += 1e-6
+        other = replace(plan, data=Measurements.from_arrays(values))
+    elif change == "prior":
+        other = replace(plan, spec=ModelSpec(priors={**PRIORS, "mean": {
+            "dist": "norm", "loc": 1, "scale": 5}}))
+    elif change == "covariance":
+        other = replace(plan, spec=ModelSpec(covariance="tied", priors=PRIORS))
+    elif change == "nlive":
+        other = replace(plan, settings={"nlive": 50})
+    else:
+        other = replace(plan, seed=4)
+    with pytest.raises(RunStoreError, match=match):
+        run_sweep(other, out)
+    assert len(load_sweep(out).rows) == 1  # the old run is untouched
+
+
+def test_unwritable_directory_is_refused(plan, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RunStoreError, match=r"cannot write to run directory .*a-file/toy"):
+        run_sweep(plan, blocker / "toy")
+
+
+def test_parallel_workers_give_the_same_runs(plan, tmp_path):
+    serial = run_sweep(plan, tmp_path / "serial", n_jobs=1)
+    parallel = run_sweep(plan, tmp_path / "parallel", n_jobs=2)
+    assert [r.logZ for r in parallel.rows] == [r.logZ for r in serial.rows]
+
+
+def test_interrupted_sweep_resumes(tmp_path, two_clusters):
+    """Kill a real `nestmix sweep` process after K=1 finished; the rerun reuses K=1 only."""
+    np.savetxt(tmp_path / "values.txt", two_clusters)
+    config = tmp_path / "toy.toml"
+    config.write_text(
+        'name = "toy"\n[data]\npath = "values.txt"\n[model]\ncovariance = "full"\n'
+        '[model.priors]\nmean = { dist = "norm", loc = 0, scale = 5 }\n'
+        'sigma = { dist = "halfnorm", scale = 3 }\n'
+        '[sweep]\nk = [1, 2]\nnlive = 300\nseed = 2\n')
+    out = tmp_path / "runs" / "toy"
+    proc = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
+                             "--out", str(out), "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "K=1" / "dynesty" / "manifest.json").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "K=1 did not finish in time"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    partial = load_sweep(out)
+    assert [r.k for r in partial.rows] == [1]
+    assert partial.missing == ((2, "dynesty"),)
+
+    from nestmix.cli import main
+
+    result_code = main(["sweep", str(config), "--out", str(out), "--jobs", "1"])
+    assert result_code == 0
+    result = load_sweep(out)
+    assert [r.k for r in result.rows] == [1, 2]
+    assert result.missing == ()
+    manifest = json.loads((out / "K=1" / "dynesty" / "manifest.json").read_text())
+    assert manifest["summary"]["logZ"] == partial.rows[0].logZ
