@@ -17,9 +17,38 @@ import numpy as np
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 
-__all__ = ["EvidenceRow", "NestedRun", "SweepResult"]
+__all__ = ["Cluster", "EvidenceRow", "NestedRun", "SweepResult"]
 
 _RUN_ARRAYS = ("samples", "logl", "logwt", "nlive")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One mode found by a sampler's clustering (PolyChord's clusters).
+
+    Attributes
+    ----------
+    index : int
+        The sampler's number for the cluster (1-based for PolyChord).
+    logz, logz_err : float
+        Local log-evidence of the cluster (its share of the total evidence) and its error.
+    samples : ndarray, shape (n, d)
+        Posterior samples of the cluster, in the run's parameter order.
+    weights : ndarray, shape (n,)
+        Their posterior weights (not normalised).
+    """
+
+    index: int
+    logz: float
+    logz_err: float
+    samples: np.ndarray
+    weights: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("samples", "weights"):
+            array = np.array(getattr(self, name), dtype=float)
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,8 @@ class NestedRun:
     converged : bool
         False when the run stopped on a budget (``maxcall``, ``maxiter``) before its
         convergence criterion.
+    clusters : tuple of Cluster
+        Modes the sampler separated itself (PolyChord's clustering); empty otherwise.
     """
 
     sampler: str
@@ -68,8 +99,10 @@ class NestedRun:
     seed: int | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     converged: bool = True
+    clusters: tuple[Cluster, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "clusters", tuple(self.clusters))
         n = len(self.logl)
         for name in _RUN_ARRAYS:
             array = np.array(getattr(self, name), dtype=float if name != "nlive" else int)
@@ -130,11 +163,18 @@ class NestedRun:
         import io
 
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **{name: getattr(self, name) for name in _RUN_ARRAYS})
+        arrays = {name: getattr(self, name) for name in _RUN_ARRAYS}
+        for c in self.clusters:
+            arrays[f"cluster_{c.index}_samples"] = c.samples
+            arrays[f"cluster_{c.index}_weights"] = c.weights
+        np.savez_compressed(buffer, **arrays)
         write_bytes_atomic(directory / "samples.npz", buffer.getvalue())
-        meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _RUN_ARRAYS}
+        meta = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in (*_RUN_ARRAYS, "clusters")}
         meta["param_names"] = list(self.param_names)
         meta["settings"] = dict(self.settings)
+        meta["clusters"] = [{"index": c.index, "logz": c.logz, "logz_err": c.logz_err}
+                            for c in self.clusters]
         write_json_atomic(directory / "run.json", meta)
 
     @classmethod
@@ -144,8 +184,13 @@ class NestedRun:
         meta = json.loads((directory / "run.json").read_text())
         with np.load(directory / "samples.npz") as arrays:
             data = {name: arrays[name] for name in _RUN_ARRAYS}
+            clusters = tuple(
+                Cluster(index=c["index"], logz=c["logz"], logz_err=c["logz_err"],
+                        samples=arrays[f"cluster_{c['index']}_samples"],
+                        weights=arrays[f"cluster_{c['index']}_weights"])
+                for c in meta.pop("clusters", []))
         meta["param_names"] = tuple(meta["param_names"])
-        return cls(**meta, **data)
+        return cls(**meta, **data, clusters=clusters)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,275 @@
+"""Where each mixture parameter sits in the parameter vector, and the prior that fills it.
+
+The full parameter vector φ of a K-component model holds, in order: the free weights (all but
+the last, which is implied), the K × D means, the scales (variances or standard deviations; one
+set per component, or one shared set when tied) and the correlations (upper triangles, for
+``full`` and ``tied`` covariances in D >= 2). :func:`build_prior` assembles the unit-cube prior
+over φ from the user's prior specifications; :class:`Layout` turns φ back into weights, means and
+covariance matrices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nestmix.errors import ModelError, PriorError
+from nestmix.priors import (
+    Fixed,
+    LKJCorrelation,
+    OrderedBlock,
+    StickBreakingDirichlet,
+    univariate_from_spec,
+)
+from nestmix.priors.blocks import Block, BlockPrior, group_by_prior
+
+if TYPE_CHECKING:
+    from nestmix.model import ModelSpec
+
+__all__ = ["Layout", "Parameters", "build_prior"]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Mixture parameters for a batch of m parameter vectors.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (m, K_total)
+        Component weights, the background's last when there is one; rows sum to one.
+    means : ndarray, shape (m, K, D)
+    covariances : ndarray, shape (m, K, D, D)
+        Intrinsic covariances of the Gaussian components.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where weights, means, scales and correlations sit in the full parameter vector φ."""
+
+    k: int
+    d: int
+    n_components: int
+    covariance: str
+    scale_is_sigma: bool
+    n_weights: int
+    n_scale_sets: int  # K, or 1 when tied
+    scales_per_set: int  # 1 (spherical) or D
+    with_corr: bool
+
+    @classmethod
+    def create(cls, spec: ModelSpec, k: int, d: int, n_components: int) -> Layout:
+        cov = spec.covariance
+        tied = cov == "tied"
+        scales_per_set = 1 if (d == 1 or cov == "spherical") else d
+        return cls(
+            k=k, d=d, n_components=n_components, covariance=cov,
+            scale_is_sigma="sigma" in spec.priors,
+            n_weights=n_components - 1,
+            n_scale_sets=1 if tied else k,
+            scales_per_set=scales_per_set,
+            with_corr=d >= 2 and cov in ("full", "tied"),
+        )
+
+    @property
+    def mean_offset(self) -> int:
+        return self.n_weights
+
+    @property
+    def scale_offset(self) -> int:
+        return self.n_weights + self.k * self.d
+
+    @property
+    def corr_offset(self) -> int:
+        return self.scale_offset + self.n_scale_sets * self.scales_per_set
+
+    @property
+    def n_corr(self) -> int:
+        return self.d * (self.d - 1) // 2 if self.with_corr else 0
+
+    def expand(self, phi: np.ndarray) -> Parameters:
+        m = phi.shape[0]
+        k, d = self.k, self.d
+        free_w = phi[:, :self.n_weights]
+        last = np.clip(1.0 - free_w.sum(axis=1, keepdims=True), 0.0, None)
+        weights = np.concatenate([free_w, last], axis=1)
+        means = phi[:, self.mean_offset:self.scale_offset].reshape(m, k, d)
+        scales = phi[:, self.scale_offset:self.corr_offset].reshape(
+            m, self.n_scale_sets, self.scales_per_set)
+        variances = scales**2 if self.scale_is_sigma else scales
+        if self.scales_per_set == 1:
+            variances = np.repeat(variances, d, axis=2)
+        if self.with_corr:
+            corr = np.broadcast_to(np.eye(d), (m, self.n_scale_sets, d, d)).copy()
+            iu = np.triu_indices(d, 1)
+            values = phi[:, self.corr_offset:self.corr_offset
+                         + self.n_scale_sets * self.n_corr].reshape(m, self.n_scale_sets, -1)
+            corr[:, :, iu[0], iu[1]] = values
+            corr[:, :, iu[1], iu[0]] = values
+            std = np.sqrt(variances)
+            covs = corr * std[..., :, None] * std[..., None, :]
+        else:
+            covs = variances[..., :, None] * np.eye(d)
+        if self.n_scale_sets == 1 and k > 1:
+            covs = np.broadcast_to(covs, (m, k, d, d))
+        return Parameters(weights=weights, means=means, covariances=covs)
+
+
+# ---------------------------------------------------------------------- prior
+def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
+                 columns: tuple[str, ...]) -> BlockPrior:
+    layout = Layout.create(spec, k, d, n_components)
+    priors = spec.priors
+    names: list[str] = []
+    blocks: list[Block] = []
+    fixed: list[tuple[int, float]] = []
+    axis = [""] if d == 1 else [f"_{c}" for c in columns]
+
+    # weights: stick-breaking over all components, the last weight implied
+    weight_spec = _weights_spec(priors.get("weights", {"dist": "dirichlet", "alpha": 1.0}))
+    labels = [f"w_{j + 1}" for j in range(k)] + (["w_bg"] if n_components > k else [])
+    names += labels[:-1]
+    if n_components > 1:
+        try:
+            stick = StickBreakingDirichlet.create(n_components, weight_spec)
+        except PriorError as exc:
+            raise _rekeyed(exc, "model.priors.weights") from None
+        blocks.append(Block("weights", tuple(range(n_components - 1)),
+                            _FreeWeights(stick), stick.to_dict()))
+
+    # means, K × D
+    mean_priors = _per_axis(priors["mean"], d, "model.priors.mean")
+    offset = layout.mean_offset
+    names += [f"mu_{j + 1}{axis[a]}" for j in range(k) for a in range(d)]
+    mean_index = [[offset + j * d + a for a in range(d)] for j in range(k)]
+    first_axis_ordered = spec.order == "means" and k > 1
+    if first_axis_ordered:
+        base = mean_priors[0]
+        if isinstance(base, Fixed):
+            raise ModelError("model.order = 'means' needs a prior on the means, not a fixed value")
+        ordered = OrderedBlock(base, k)
+        blocks.append(Block("mean_ordered", tuple(mean_index[j][0] for j in range(k)),
+                            ordered.transform, ordered.to_dict()))
+    rest = [(mean_priors[a], mean_index[j][a]) for j in range(k) for a in range(d)
+            if not (first_axis_ordered and a == 0)]
+    _add_independent(blocks, fixed, "mean", rest)
+
+    # scales: variances or standard deviations
+    scale_key = "sigma" if layout.scale_is_sigma else "variance"
+    scale_priors = _per_axis(priors[scale_key], layout.scales_per_set, f"model.priors.{scale_key}")
+    symbol = "sigma" if layout.scale_is_sigma else "var"
+    offset = layout.scale_offset
+    set_labels = [""] if layout.n_scale_sets == 1 else [f"_{j + 1}" for j in range(k)]
+    scale_axis = [""] if layout.scales_per_set == 1 else axis
+    scale_entries = []
+    for s in range(layout.n_scale_sets):
+        for a in range(layout.scales_per_set):
+            names.append(f"{symbol}{set_labels[s]}{scale_axis[a]}")
+            scale_entries.append((scale_priors[a], offset + s * layout.scales_per_set + a))
+    for prior, _ in scale_entries:
+        low = prior.value if isinstance(prior, Fixed) else prior.support()[0]
+        if low < 0:
+            raise PriorError(f"model.priors.{scale_key}: the prior allows negative values "
+                             f"(support starts at {low}); use a positive distribution")
+    _add_independent(blocks, fixed, scale_key, scale_entries)
+
+    # correlations: LKJ(eta) per covariance set
+    if "correlation" in priors and not layout.with_corr:
+        raise ModelError("model.priors.correlation is only used with covariance 'full' or "
+                         "'tied' in two or more dimensions")
+    if layout.with_corr:
+        eta = _lkj_eta(priors.get("correlation", {"dist": "lkj", "eta": 1.0}))
+        try:
+            lkj = LKJCorrelation(d, eta)
+        except PriorError as exc:
+            raise _rekeyed(exc, "model.priors.correlation") from None
+        iu = np.triu_indices(d, 1)
+        offset = layout.corr_offset
+        for s in range(layout.n_scale_sets):
+            names += [f"rho{set_labels[s]}{axis[i]}{axis[j]}" for i, j in zip(*iu, strict=True)]
+            targets = tuple(offset + s * layout.n_corr + t for t in range(layout.n_corr))
+            blocks.append(Block("correlation", targets, _UpperTriangle(lkj), lkj.to_dict()))
+    return BlockPrior(tuple(names), tuple(blocks), tuple(fixed))
+
+
+@dataclass(frozen=True)
+class _FreeWeights:
+    """Stick-breaking weights without the last one, which is implied (picklable)."""
+
+    stick: StickBreakingDirichlet
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        return self.stick.transform(u)[:, :-1]
+
+
+@dataclass(frozen=True)
+class _UpperTriangle:
+    """The off-diagonal correlations of LKJ draws, upper triangle row by row (picklable)."""
+
+    lkj: LKJCorrelation
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        iu = np.triu_indices(self.lkj.d, 1)
+        return self.lkj.transform(u)[:, iu[0], iu[1]]
+
+
+def _add_independent(blocks: list[Block], fixed: list[tuple[int, float]], name: str,
+                     entries: list[tuple[Any, int]]) -> None:
+    free = [(p, t) for p, t in entries if not isinstance(p, Fixed)]
+    fixed += [(t, float(p.value)) for p, t in entries if isinstance(p, Fixed)]
+    if not free:
+        return
+    for prior, targets in group_by_prior([p for p, _ in free], [t for _, t in free]):
+        blocks.append(Block(name, tuple(targets), prior.ppf, prior.to_dict()))
+
+
+def _per_axis(spec: Any, n: int, key: str) -> list:
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != n:
+            raise PriorError(f"{key}: a list of priors needs one per dimension ({n}), "
+                             f"got {len(spec)}")
+        return [univariate_from_spec(s, key=f"{key}[{i}]") for i, s in enumerate(spec)]
+    return [univariate_from_spec(spec, key=key)] * n
+
+
+def _weights_spec(spec: Any) -> Any:
+    key = "model.priors.weights"
+    if not isinstance(spec, Mapping) or spec.get("dist") != "dirichlet":
+        raise PriorError(f"{key}: weights take a Dirichlet prior, "
+                         "e.g. {{ dist = \"dirichlet\", alpha = 1.0 }}")
+    unknown = sorted(set(spec) - {"dist", "alpha"})
+    if unknown:
+        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: alpha")
+    return spec.get("alpha", 1.0)
+
+
+def _lkj_eta(spec: Any) -> float:
+    key = "model.priors.correlation"
+    if not isinstance(spec, Mapping) or spec.get("dist") != "lkj":
+        raise PriorError(f"{key}: correlations take an LKJ prior, e.g. "
+                         "{{ dist = \"lkj\", eta = 1.0 }}")
+    unknown = sorted(set(spec) - {"dist", "eta"})
+    if unknown:
+        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: eta")
+    eta = spec.get("eta", 1.0)
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) \
+            or eta <= 0:
+        raise PriorError(f"{key}: eta must be a positive number, got {eta!r}")
+    return float(eta)
+
+
+def _rekeyed(exc: PriorError, key: str) -> PriorError:
+    """The same message, prefixed with the configuration key instead of the block's name."""
+    message = str(exc)
+    head, sep, tail = message.partition(": ")
+    if sep and " " not in head:
+        message = tail
+    return PriorError(f"{key}: {message}")
