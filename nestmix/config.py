@@ -87,6 +87,8 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     sweep = _table(raw, "sweep")
     ks = _k_values(sweep)
     sampler = sweep.get("sampler", "dynesty")
+    if isinstance(sampler, list):
+        sampler = tuple(sampler)
     seed = sweep.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError("sweep.seed", f"must be a non-negative integer, got {seed!r}")
@@ -98,8 +100,11 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
         plan = SweepPlan(name=name, data=data, spec=spec, k_values=ks, sampler=sampler,
                          settings=settings, seed=seed, k_prior=sweep.get("k_prior"))
     except SamplerError as exc:
-        key = "sweep.sampler" if "unknown sampler" in str(exc) else "sweep"
-        raise ConfigError(key, str(exc)) from exc
+        message = str(exc)
+        if message.startswith("sweep."):
+            raise _as_config_error(exc, "sweep") from exc
+        key = "sweep.sampler" if "unknown sampler" in message else "sweep"
+        raise ConfigError(key, message) from exc
     except (ModelError, PriorError, DataError) as exc:
         raise _as_config_error(exc, "model") from exc
     return plan, jobs

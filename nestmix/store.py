@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,12 @@ class RunStore:
         self.directory = Path(directory)
 
     # ----------------------------------------------------------- the sweep
-    def prepare(self, manifest: Mapping[str, Any], sampler: str) -> None:
+    def prepare(self, manifest: Mapping[str, Any], samplers: Sequence[str]) -> None:
         """Create the directory (or check it can be resumed) and record the manifest.
 
         ``manifest`` holds ``data``, ``model`` and ``samplers`` (a mapping from sampler name to
         its settings and seed). An existing directory must agree on data and model, and on the
-        settings of ``sampler`` if that sampler ran there before; other samplers may be added.
+        settings of each of ``samplers`` that ran there before; other samplers may be added.
 
         Raises
         ------
@@ -70,7 +70,7 @@ class RunStore:
                 old = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise RunStoreError(f"cannot read {path}: {exc}") from exc
-            differences = _differences(old, manifest, sampler)
+            differences = _differences(old, manifest, samplers)
             if differences:
                 raise RunStoreError(
                     f"{self.directory} holds a sweep made with different "
@@ -82,6 +82,7 @@ class RunStore:
         write_json_atomic(path, manifest)
         for stale in self.directory.glob("K=*/.*.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
+        # work directories (K=<k>/.<sampler>.work) are kept: a sampler resumes from them
 
     def _ensure_writable(self) -> None:
         try:
@@ -134,13 +135,27 @@ class RunStore:
             )
         return manifest
 
-    def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any]) -> None:
-        """Write a finished run: into a temporary directory, then renamed into place."""
+    def work_directory(self, k: int, sampler: str) -> Path:
+        """Where a sampler keeps its own files while it runs (and resumes from after a crash)."""
+        return self.directory / f"K={k}" / f".{sampler}.work"
+
+    def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any],
+                 workdir: str | Path | None = None) -> None:
+        """Write a finished run: into a temporary directory, then renamed into place.
+
+        A non-empty ``workdir`` (the sampler's own output files) is moved into the run
+        directory as ``chains/``; an empty one is removed.
+        """
         final = self.run_directory(k, sampler)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{sampler}.tmp-", dir=final.parent))
         try:
             run.save(tmp)
+            if workdir is not None and Path(workdir).is_dir():
+                if any(Path(workdir).iterdir()):
+                    shutil.move(str(workdir), tmp / "chains")
+                else:
+                    Path(workdir).rmdir()
             write_json_atomic(tmp / MANIFEST, dict(manifest))
             if final.exists():
                 shutil.rmtree(final)
@@ -164,17 +179,19 @@ class RunStore:
         return out
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any], sampler: str) -> list[str]:
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any],
+                 samplers: Sequence[str]) -> list[str]:
     out = []
     if old.get("data", {}).get("fingerprint") != new["data"]["fingerprint"]:
         out.append(f"data (was {old.get('data', {}).get('source')!r}, now "
                    f"{new['data'].get('source')!r}, and the values differ)")
     for key in _changed_keys(old.get("model"), new["model"], "model"):
         out.append(f"model settings ({key})")
-    previous = old.get("samplers", {}).get(sampler)
-    if previous is not None:
-        for key in _changed_keys(previous, new["samplers"][sampler], sampler):
-            out.append(f"sampler settings ({key})")
+    for sampler in samplers:
+        previous = old.get("samplers", {}).get(sampler)
+        if previous is not None:
+            for key in _changed_keys(previous, new["samplers"][sampler], sampler):
+                out.append(f"sampler settings ({key})")
     return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from nestmix import __version__
 from nestmix.data import Measurements
-from nestmix.errors import ModelError
+from nestmix.errors import ModelError, SamplerError
 from nestmix.evidence import bayes_factors, posterior_probabilities
 from nestmix.model import ModelSpec
 from nestmix.results import EvidenceRow, SweepResult
@@ -43,10 +43,12 @@ class SweepPlan:
     spec : ModelSpec
     k_values : tuple of int
         Numbers of components to run, each >= 1.
-    sampler : str
-        Registered sampler name.
+    sampler : str or tuple of str
+        One registered sampler name, or several to run side by side on every K.
     settings : mapping
-        Sampler settings (validated by the adapter; defaults filled in).
+        Sampler settings. Plain keys apply to every sampler (each must accept them); a key named
+        after a sampler holds a mapping of settings for that sampler only. Validated by the
+        adapters; :meth:`settings_for` gives each sampler's settings with defaults filled in.
     seed : int
         Master seed; each K gets its own seed derived from it.
     k_prior : tuple of float or None
@@ -57,7 +59,7 @@ class SweepPlan:
     data: Measurements
     spec: ModelSpec
     k_values: tuple[int, ...]
-    sampler: str = "dynesty"
+    sampler: str | tuple[str, ...] = "dynesty"
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     k_prior: tuple[float, ...] | None = None
@@ -73,8 +75,7 @@ class SweepPlan:
         if len(set(ks)) != len(ks):
             raise ModelError(f"sweep.k: repeated values in {list(ks)}")
         object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
-        adapter = get_sampler(self.sampler)
-        object.__setattr__(self, "settings", adapter.validate(self.settings))
+        object.__setattr__(self, "_validated", _validate_samplers(self.sampler, self.settings))
         if self.k_prior is not None:
             prior = tuple(float(p) for p in self.k_prior)
             if len(prior) != len(ks) or any(not np.isfinite(p) or p < 0 for p in prior) \
@@ -83,6 +84,15 @@ class SweepPlan:
             object.__setattr__(self, "k_prior", prior)
         for k in self.k_values:  # fail now, not in a worker: priors, shapes, enough points
             self.spec.build(self.data, k)
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The samplers this sweep runs, in order."""
+        return tuple(self._validated)
+
+    def settings_for(self, sampler: str) -> dict[str, Any]:
+        """The validated settings of ``sampler``, defaults filled in."""
+        return dict(self._validated[sampler])
 
     def seed_for(self, k: int) -> int:
         """The seed of the run with ``k`` components, derived from the master seed."""
@@ -97,19 +107,48 @@ class SweepPlan:
                      "n_points": self.data.n_points, "n_dims": self.data.n_dims,
                      "columns": list(self.data.columns)},
             "model": self.spec.to_dict(),
-            "samplers": {self.sampler: {"settings": dict(self.settings), "seed": self.seed}},
+            "samplers": {name: {"settings": self.settings_for(name), "seed": self.seed}
+                         for name in self.samplers},
             "k_values": list(self.k_values),
             "k_prior": None if self.k_prior is None else list(self.k_prior),
         }
 
-    def run_manifest(self, k: int) -> dict:
-        """Fingerprint and description of the run with ``k`` components."""
+    def run_manifest(self, k: int, sampler: str) -> dict:
+        """Fingerprint and description of the run of ``sampler`` with ``k`` components."""
         model = self.spec.build(self.data, k)
         described = {"data": self.data.fingerprint(), "model": model.describe(),
-                     "sampler": self.sampler, "settings": dict(self.settings),
+                     "sampler": sampler, "settings": self.settings_for(sampler),
                      "seed": self.seed_for(k)}
-        return {"fingerprint": fingerprint(described), "k": k, "sampler": self.sampler,
+        return {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,
                 "seed": self.seed_for(k), "model": model.describe()}
+
+
+def _validate_samplers(sampler: str | Sequence[str],
+                       settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    names = (sampler,) if isinstance(sampler, str) else tuple(sampler)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise SamplerError("sweep.sampler: give a sampler name or a list of names")
+    if len(set(names)) != len(names):
+        raise SamplerError(f"sweep.sampler: repeated sampler in {list(names)}")
+    adapters = {name: get_sampler(name) for name in names}
+    for key, value in settings.items():
+        if isinstance(value, Mapping) and key not in adapters:
+            raise SamplerError(f"sweep.{key}: settings for a sampler this sweep does not run "
+                               f"(sampler = {list(names)})")
+    shared = {key: value for key, value in settings.items() if key not in adapters}
+    validated = {}
+    for name, adapter in adapters.items():
+        own = settings.get(name, {})
+        if not isinstance(own, Mapping):
+            raise SamplerError(f"sweep.{name}: settings for {name} must be a table")
+        try:
+            validated[name] = adapter.validate({**shared, **own})
+        except SamplerError as exc:
+            if len(names) > 1 and set(shared) - set(getattr(adapter, "valid_settings", {})):
+                raise SamplerError(f"{exc}. With several samplers, put settings that only one "
+                                   f"of them takes under [sweep.<sampler>]") from None
+            raise
+    return validated
 
 
 def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
@@ -132,36 +171,41 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     """
     say = progress or (lambda line: None)
     store = RunStore(directory)
-    store.prepare(plan.manifest(), plan.sampler)
+    store.prepare(plan.manifest(), plan.samplers)
     todo = []
-    for k in plan.k_values:
-        manifest = plan.run_manifest(k)
-        done = store.finished(k, plan.sampler, manifest["fingerprint"])
-        if done is not None:
-            say(f"K={k} {plan.sampler}: reused finished run, {_describe(done['summary'])}")
-        else:
-            todo.append((k, manifest))
+    for sampler in plan.samplers:
+        for k in plan.k_values:
+            manifest = plan.run_manifest(k, sampler)
+            done = store.finished(k, sampler, manifest["fingerprint"])
+            if done is not None:
+                say(f"K={k} {sampler}: reused finished run, {_describe(done['summary'])}")
+            else:
+                todo.append((k, sampler, manifest))
     result = load_sweep(directory)
     store.write_summary(result)
     if todo:
         n_jobs = max(1, min(int(n_jobs), len(todo)))
-        ks = ", ".join(str(k) for k, _ in todo)
-        say(f"running K = {ks} with {plan.sampler} on {n_jobs} worker"
-            f"{'s' if n_jobs > 1 else ''}")
-        for finished, (k, summary) in enumerate(_execute(plan, store, todo, n_jobs), 1):
+        for sampler in plan.samplers:
+            ks = ", ".join(str(k) for k, name, _ in todo if name == sampler)
+            if ks:
+                say(f"running K = {ks} with {sampler} on {n_jobs} worker"
+                    f"{'s' if n_jobs > 1 else ''}")
+        for finished, (k, sampler, summary) in enumerate(
+                _execute(plan, store, todo, n_jobs), 1):
             result = load_sweep(directory)
             store.write_summary(result)
-            say(f"K={k} {plan.sampler}: {_describe(summary)}  "
+            say(f"K={k} {sampler}: {_describe(summary)}  "
                 f"[{finished}/{len(todo)} to run done]")
     return result
 
 
-def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[tuple[int, dict]], n_jobs: int):
-    tasks = [(plan.data, plan.spec, k, plan.sampler, dict(plan.settings), plan.seed_for(k),
-              str(store.directory), manifest) for k, manifest in todo]
+def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[tuple[int, str, dict]],
+             n_jobs: int):
+    tasks = [(plan.data, plan.spec, k, sampler, plan.settings_for(sampler), plan.seed_for(k),
+              str(store.directory), manifest) for k, sampler, manifest in todo]
     if n_jobs == 1:
         for task in tasks:
-            yield task[2], _run_one(*task)
+            yield task[2], task[3], _run_one(*task)
         return
     from joblib import Parallel, delayed, parallel_config
 
@@ -171,8 +215,8 @@ def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[tuple[int, dict]],
         yield from outputs
 
 
-def _run_one_keyed(*task) -> tuple[int, dict]:
-    return task[2], _run_one(*task)
+def _run_one_keyed(*task) -> tuple[int, str, dict]:
+    return task[2], task[3], _run_one(*task)
 
 
 def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings: dict,
@@ -182,7 +226,9 @@ def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings
         os.environ.setdefault(var, "1")
     model = spec.build(data, k)
     probe_problem(model, np.random.default_rng(seed))
-    run = get_sampler(sampler).run(model, settings, seed, workdir=None)
+    store = RunStore(directory)
+    workdir = store.work_directory(k, sampler)
+    run = get_sampler(sampler).run(model, settings, seed, workdir=str(workdir))
     _, logz_err_sim = run.logz_simulated(nsamples=200, seed=seed % (2**32))
     summary = {
         "logZ": run.logz, "logZ_err": run.logz_err, "logZ_err_sim": logz_err_sim,
@@ -190,7 +236,7 @@ def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings
         "information": run.information, "n_effective": run.n_effective, "seed": seed,
         "converged": run.converged,
     }
-    RunStore(directory).save_run(k, sampler, run, {**manifest, "summary": summary})
+    store.save_run(k, sampler, run, {**manifest, "summary": summary}, workdir=workdir)
     return summary
 
 

@@ -63,6 +63,16 @@ def test_sweep_and_show(tmp_path, capsys):
     assert "missing (not finished): K=2 dynesty" in capsys.readouterr().out
 
 
+def test_per_sampler_settings_table(tmp_path):
+    config = write_config(tmp_path, k="[1]", extra_sweep="[sweep.dynesty]\nnlive = 30")
+    text = config.read_text().replace('sampler = "dynesty"', 'sampler = ["dynesty"]')
+    config.write_text(text.replace("nlive = 40\n", ""))
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["samplers"]["dynesty"]["settings"]["nlive"] == 30
+
+
 def test_default_output_directory_is_runs_name(tmp_path, capsys, monkeypatch):
     config = write_config(tmp_path, k="[1]")
     monkeypatch.chdir(tmp_path)
@@ -90,6 +100,11 @@ def test_default_output_directory_is_runs_name(tmp_path, capsys, monkeypatch):
      "model.priors.weights", "alpha"),
     ({"extra_priors": "colour = 3"}, "model.priors", "unknown prior 'colour'"),
     ({"replace": ("[sweep]", "[sweep\n")}, "", "not valid TOML"),
+    ({"replace": ('sampler = "dynesty"', 'sampler = ["dynesty", "dynesty"]')}, "sweep.sampler",
+     "repeated sampler"),
+    ({"extra_sweep": "[sweep.polychord]\nnlive = 3"}, "sweep.polychord",
+     "settings for a sampler this sweep does not run"),
+    ({"extra_sweep": "[sweep.dynesty]\nwalks = 'x'"}, "sweep", "'walks' must be int"),
 ])
 def test_bad_config_names_the_key(tmp_path, capsys, kwargs, key, words):
     config = write_config(tmp_path, **kwargs)
