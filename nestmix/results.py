@@ -84,6 +84,8 @@ class NestedRun:
         convergence criterion.
     clusters : tuple of Cluster
         Modes the sampler separated itself (PolyChord's clustering); empty otherwise.
+    resumed : bool
+        True when the run continued from a checkpoint or resume file of an interrupted run.
     """
 
     sampler: str
@@ -100,6 +102,7 @@ class NestedRun:
     settings: Mapping[str, Any] = field(default_factory=dict)
     converged: bool = True
     clusters: tuple[Cluster, ...] = ()
+    resumed: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clusters", tuple(self.clusters))

@@ -234,7 +234,7 @@ def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings
         "logZ": run.logz, "logZ_err": run.logz_err, "logZ_err_sim": logz_err_sim,
         "ncall": run.ncall, "seconds": run.seconds, "ndim": model.ndim,
         "information": run.information, "n_effective": run.n_effective, "seed": seed,
-        "converged": run.converged,
+        "converged": run.converged, "resumed": run.resumed,
     }
     store.save_run(k, sampler, run, {**manifest, "summary": summary}, workdir=workdir)
     return summary
@@ -286,5 +286,7 @@ def _evidence_rows(sampler: str, entries: Sequence[tuple[int, Mapping[str, Any]]
 
 def _describe(summary: Mapping[str, Any]) -> str:
     flag = "" if summary.get("converged", True) else "  (stopped early: budget reached)"
+    if summary.get("resumed"):
+        flag += "  (continued from a checkpoint)"
     return (f"logZ = {summary['logZ']:.2f} ± {summary['logZ_err']:.2f}  "
             f"({summary['ncall']:,} calls, {summary['seconds']:.1f} s){flag}")

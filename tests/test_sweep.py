@@ -167,3 +167,46 @@ def test_interrupted_sweep_resumes(tmp_path, two_clusters):
     assert result.missing == ()
     manifest = json.loads((out / "K=1" / "dynesty" / "manifest.json").read_text())
     assert manifest["summary"]["logZ"] == partial.rows[0].logZ
+
+
+def test_killed_run_continues_from_its_checkpoint(tmp_path, two_clusters):
+    """Kill a sweep in the middle of one K; the rerun continues from dynesty's checkpoint."""
+    np.savetxt(tmp_path / "values.txt", two_clusters)
+    config = tmp_path / "toy.toml"
+    config.write_text(
+        'name = "toy"\n[data]\npath = "values.txt"\n[model]\ncovariance = "full"\n'
+        '[model.priors]\nmean = { dist = "norm", loc = 0, scale = 5 }\n'
+        'sigma = { dist = "halfnorm", scale = 3 }\n'
+        '[sweep]\nk = [2]\nnlive = 250\nseed = 2\n')
+    out = tmp_path / "runs" / "toy"
+    checkpoint = out / "K=2" / ".dynesty.work" / "dynesty.save"
+    env = {**os.environ, "NESTMIX_CHECKPOINT_SECONDS": "0.2"}
+    proc = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
+                             "--out", str(out), "--jobs", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint was written"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert checkpoint.exists() and not (out / "K=2" / "dynesty").exists()
+
+    from nestmix.cli import main
+
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
+    summary = json.loads((out / "K=2" / "dynesty" / "manifest.json").read_text())["summary"]
+    assert summary["resumed"] is True
+    assert not (out / "K=2" / ".dynesty.work").exists()  # checkpoint removed when done
+    # the continued run is a valid run: the same evidence as an uninterrupted one
+    fresh = run_sweep(SweepPlan(name="toy", data=Measurements.from_arrays(two_clusters),
+                                spec=ModelSpec(priors=PRIORS), k_values=(2,),
+                                settings={"nlive": 250}, seed=2), tmp_path / "fresh")
+    sigma = np.hypot(summary["logZ_err"], fresh.rows[0].logZ_err)
+    assert abs(summary["logZ"] - fresh.rows[0].logZ) < 3 * sigma

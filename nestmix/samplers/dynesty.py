@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,15 @@ _DYNAMIC_ONLY = {
     "pfrac": _NUMBER, "maxiter_init": int, "maxcall_init": int,
 }
 _BOUNDS = ("none", "single", "multi", "balls", "cubes")
+CHECKPOINT = "dynesty.save"
+
+
+def checkpoint_seconds() -> float:
+    """Seconds between checkpoints: ``$NESTMIX_CHECKPOINT_SECONDS``, default 60."""
+    try:
+        return max(0.1, float(os.environ.get("NESTMIX_CHECKPOINT_SECONDS", "60")))
+    except ValueError:
+        return 60.0
 _SAMPLES = ("auto", "unif", "rwalk", "slice", "rslice")
 
 
@@ -77,7 +88,9 @@ class DynestyAdapter:
         seed : int
             Seed of the ``numpy.random.Generator`` handed to dynesty.
         workdir : str, optional
-            Unused (dynesty keeps its state in memory).
+            Directory for dynesty's checkpoint file (written every
+            ``$NESTMIX_CHECKPOINT_SECONDS``, default 60 s). A run that finds a checkpoint there
+            continues from it instead of starting again; the file is removed when the run ends.
 
         Returns
         -------
@@ -91,11 +104,18 @@ class DynestyAdapter:
         rstate = np.random.default_rng(seed)
         kwargs = {key: s[key] for key in ("bound", "sample", "walks", "slices", "bootstrap",
                                           "enlarge", "update_interval", "facc") if key in s}
+        checkpoint = None if workdir is None else Path(workdir) / CHECKPOINT
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        sampler_class = dynesty.DynamicNestedSampler if s["dynamic"] else dynesty.NestedSampler
+        sampler, resumed = _restore(sampler_class, checkpoint)
+        if sampler is None:
+            sampler = sampler_class(problem.log_likelihood, problem.prior_transform,
+                                    problem.ndim, nlive=s["nlive"], rstate=rstate, **kwargs)
+        saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
+                                                "checkpoint_every": checkpoint_seconds()}
         start = time.perf_counter()
         if s["dynamic"]:
-            sampler = dynesty.DynamicNestedSampler(
-                problem.log_likelihood, problem.prior_transform, problem.ndim,
-                nlive=s["nlive"], rstate=rstate, **kwargs)
             run_kwargs = {"nlive_init": s.get("nlive_init", s["nlive"]),
                           "dlogz_init": s["dlogz"], "print_progress": False}
             for key in ("nlive_batch", "maxbatch", "n_effective", "maxiter", "maxcall",
@@ -104,22 +124,20 @@ class DynestyAdapter:
                     run_kwargs[key] = s[key]
             if "pfrac" in s:
                 run_kwargs["wt_kwargs"] = {"pfrac": s["pfrac"]}
-            sampler.run_nested(**run_kwargs)
+            sampler.run_nested(resume=resumed, **run_kwargs, **saving)
             results = sampler.results
             nlive = np.asarray(results["samples_n"], dtype=int)
         else:
-            sampler = dynesty.NestedSampler(
-                problem.log_likelihood, problem.prior_transform, problem.ndim,
-                nlive=s["nlive"], rstate=rstate, **kwargs)
             sampler.run_nested(dlogz=s["dlogz"], maxiter=s.get("maxiter"),
-                               maxcall=s.get("maxcall"), print_progress=False)
+                               maxcall=s.get("maxcall"), print_progress=False,
+                               resume=resumed, **saving)
             results = sampler.results
             n_dead = int(results["niter"])
             n_live = int(results["nlive"])
             nlive = np.concatenate([np.full(n_dead, n_live), np.arange(n_live, 0, -1)])
         seconds = time.perf_counter() - start
         ncall = int(np.sum(results["ncall"]))
-        return NestedRun(
+        run = NestedRun(
             sampler=self.name,
             param_names=tuple(problem.param_names),
             samples=np.asarray(results["samples"]),
@@ -133,7 +151,30 @@ class DynestyAdapter:
             seed=int(seed),
             settings=dict(s),
             converged=_converged(s, ncall, int(results["niter"])),
+            resumed=resumed,
         )
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+        return run
+
+
+def _restore(sampler_class, checkpoint: Path | None):
+    """The sampler saved in ``checkpoint`` and True, or (None, False) when there is none.
+
+    A checkpoint that cannot be read (cut short by a crash while it was written, or from
+    another dynesty version) is removed and the run starts again.
+    """
+    if checkpoint is None or not checkpoint.exists():
+        return None, False
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a version mismatch is not worth the risk
+            return sampler_class.restore(str(checkpoint)), True
+    except Exception:  # any failure to unpickle means: start afresh
+        checkpoint.unlink(missing_ok=True)
+        return None, False
 
 
 def _converged(settings: Mapping[str, Any], ncall: int, niter: int) -> bool:
