@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the evidence table of a sweep directory")
     show.add_argument("directory")
     show.set_defaults(func=_show)
+
+    install = sub.add_parser(
+        "install-polychord",
+        help="fetch PolyChord's library from the official pypolychord 1.15.1 wheel (via pip), "
+             "build nestmix's single-process MPI for it, and check it on a 2-D Gaussian")
+    install.add_argument("--dir", help="where to install (default: $NESTMIX_POLYCHORD_HOME, "
+                         "else ~/.local/share/nestmix/polychord-1.15.1)")
+    install.add_argument("--force", action="store_true", help="install again even if present")
+    install.set_defaults(func=_install_polychord)
     return parser
 
 
@@ -86,6 +95,15 @@ def _show(args: argparse.Namespace) -> int:
     from nestmix.table import format_table
 
     print(format_table(load_sweep(args.directory)))
+    return 0
+
+
+def _install_polychord(args: argparse.Namespace) -> int:
+    from nestmix.polychord import install_polychord
+
+    path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
+                             progress=lambda line: print(line, flush=True))
+    print(f"PolyChord is ready: {path}")
     return 0
 
 

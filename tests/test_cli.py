@@ -152,3 +152,11 @@ def test_missing_config_and_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", "--example", "unknown"])
     assert exit_info.value.code == 2
+
+
+def test_install_polychord_command(capsys):
+    """The README's set-up command; idempotent once installed (the first call may install)."""
+    assert main(["install-polychord"]) == 0
+    assert main(["install-polychord"]) == 0
+    out = capsys.readouterr().out
+    assert "already installed" in out and "PolyChord is ready" in out

@@ -210,3 +210,33 @@ def test_killed_run_continues_from_its_checkpoint(tmp_path, two_clusters):
                                 settings={"nlive": 250}, seed=2), tmp_path / "fresh")
     sigma = np.hypot(summary["logZ_err"], fresh.rows[0].logZ_err)
     assert abs(summary["logZ"] - fresh.rows[0].logZ) < 3 * sigma
+
+
+def test_two_samplers_side_by_side(two_clusters, tmp_path):
+    """sampler = ["dynesty", "polychord"]: both run every K, stored side by side, both in the
+    summary, and they agree on the evidence within their combined errors."""
+    plan = SweepPlan(name="both", data=Measurements.from_arrays(two_clusters),
+                     spec=ModelSpec(priors=PRIORS), k_values=(1, 2),
+                     sampler=("dynesty", "polychord"),
+                     settings={"nlive": 100, "polychord": {"num_repeats": 10}}, seed=5)
+    assert plan.settings_for("polychord")["num_repeats"] == 10
+    assert "num_repeats" not in plan.settings_for("dynesty")
+    out = tmp_path / "both"
+    result = run_sweep(plan, out, n_jobs=2)
+    assert sorted((r.sampler, r.k) for r in result.rows) == [
+        ("dynesty", 1), ("dynesty", 2), ("polychord", 1), ("polychord", 2)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert {(r["sampler"], r["k"]) for r in summary["rows"]} == {
+        ("dynesty", 1), ("dynesty", 2), ("polychord", 1), ("polychord", 2)}
+    for sampler in ("dynesty", "polychord"):  # P(K | data) within each sampler's rows
+        assert sum(r["p_k"] for r in summary["rows"] if r["sampler"] == sampler) == \
+            pytest.approx(1.0)
+    assert (out / "K=2" / "polychord" / "chains").is_dir()  # PolyChord's own files kept
+    assert not (out / "K=2" / ".polychord.work").exists()
+    by = {(r.sampler, r.k): r for r in result.rows}
+    for k in (1, 2):
+        a, b = by["dynesty", k], by["polychord", k]
+        assert abs(a.logZ - b.logZ) < 3 * np.hypot(a.logZ_err, b.logZ_err)
+    lines: list[str] = []
+    run_sweep(plan, out, progress=lines.append)
+    assert sum("reused finished run" in line for line in lines) == 4

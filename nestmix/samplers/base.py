@@ -22,6 +22,7 @@ __all__ = ["LikelihoodProblem", "SamplerAdapter", "available_samplers", "get_sam
 
 _REGISTRY = {
     "dynesty": "nestmix.samplers.dynesty:DynestyAdapter",
+    "polychord": "nestmix.samplers.polychord:PolyChordAdapter",
 }
 
 

@@ -1,0 +1,18 @@
+"""PolyChord for nestmix: installer, ctypes binding and child-process runner.
+
+``install_polychord()`` fetches the library from the official ``pypolychord==1.15.1`` wheel
+(no PolyChord code is kept in nestmix); :class:`nestmix.samplers.polychord.PolyChordAdapter`
+runs it. ``nestmix/polychord/mpi_stub.c`` is nestmix's own code.
+"""
+
+from nestmix.polychord.install import (
+    POLYCHORD_VERSION,
+    check_installation,
+    default_directory,
+    find_library,
+    install_polychord,
+)
+from nestmix.polychord.runner import CallbackError
+
+__all__ = ["POLYCHORD_VERSION", "CallbackError", "check_installation", "default_directory",
+           "find_library", "install_polychord"]

@@ -1,0 +1,311 @@
+"""Run PolyChord in a child process, so that nothing it does can take the caller down.
+
+The Fortran code ends its process on some errors, cannot be interrupted, writes to stdout
+whatever its ``feedback`` says, and ctypes swallows exceptions raised in callbacks. Every run
+therefore happens in a child started with the ``spawn`` method (the problem is pickled):
+
+- the run directory and its ``clusters/`` subdirectory are created first;
+- the child's file descriptors 1 and 2 go to ``polychord.log`` in the run directory;
+- the likelihood and prior callbacks are wrapped: an exception, a NaN or a wrong shape is sent
+  to the parent with the parameter values and the child ends at once with ``os._exit``;
+- the child ignores SIGINT and dies with its parent; on Ctrl-C the parent kills it and re-raises;
+- a child that ends without reporting becomes a :class:`~nestmix.errors.SamplerError` with the
+  tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nestmix.errors import ModelError, SamplerError
+from nestmix.polychord.binding import CSettings
+
+__all__ = ["CallbackError", "ChildReport", "RunRequest", "run_in_child"]
+
+LOG_NAME = "polychord.log"
+_EXIT_CALLBACK_ERROR = 70
+
+
+class CallbackError(ModelError):
+    """The likelihood or prior raised (or returned a bad value) inside a PolyChord run.
+
+    Attributes
+    ----------
+    where : str
+        ``"log-likelihood"`` or ``"prior transform"``.
+    exc_type : str
+        Name of the exception type raised in the child (``""`` for a bad value).
+    values : tuple of float
+        θ (log-likelihood) or the unit-cube point (prior transform) it failed at.
+    child_traceback : str
+        The traceback in the child process.
+    """
+
+    def __init__(self, message: str, *, where: str = "", exc_type: str = "",
+                 values: tuple[float, ...] = (), child_traceback: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+        self.exc_type = exc_type
+        self.values = values
+        self.child_traceback = child_traceback
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything the child needs (pickled with the ``spawn`` start method).
+
+    Attributes
+    ----------
+    problem : object
+        ``ndim``, ``param_names``, ``prior_transform(u)`` and ``log_likelihood(theta)``.
+    settings : CSettings
+        PolyChord's settings; ``base_dir`` is the run directory.
+    library_dir : str or None
+        Where the library from the 1.15.1 wheel lives; None to use an importable official
+        ``pypolychord`` with ``pypolychord.run`` instead.
+    """
+
+    problem: Any
+    settings: CSettings
+    library_dir: str | None
+
+
+@dataclass(frozen=True)
+class ChildReport:
+    """What the child reports after a run that ended normally.
+
+    Attributes
+    ----------
+    ncall : int
+        Likelihood calls made by this run (a resumed run counts only its own).
+    seconds : float
+        Wall time of the PolyChord call in the child.
+    log_path : str
+        The child's stdout and stderr.
+    """
+
+    ncall: int
+    seconds: float
+    log_path: str
+
+
+def run_in_child(request: RunRequest) -> ChildReport:
+    """Run PolyChord for ``request`` in a spawned child process and wait for it.
+
+    Raises
+    ------
+    CallbackError
+        If the likelihood or prior raised or returned a bad value (the message names the
+        values).
+    SamplerError
+        If the problem cannot be pickled or the child ended without reporting.
+    KeyboardInterrupt
+        Re-raised after the child has been killed.
+    """
+    base = Path(request.settings.base_dir)
+    (base / "clusters").mkdir(parents=True, exist_ok=True)
+    log_path = base / LOG_NAME
+    _plain_start_method()
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child_main,
+                          args=(request, sender, str(log_path), os.getpid()),
+                          name="nestmix-polychord", daemon=True)
+    try:
+        try:
+            process.start()
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise SamplerError(f"the problem cannot be sent to PolyChord's process (it must be "
+                               f"picklable): {exc}") from exc
+        sender.close()
+        message = _wait_for_message(receiver, process)
+        process.join()
+    except BaseException:
+        if process.is_alive():
+            process.kill()
+        with contextlib.suppress(ValueError, AssertionError):
+            process.join()
+        raise
+    finally:
+        receiver.close()
+    if message is None:
+        if not log_path.exists():
+            raise SamplerError(
+                f"PolyChord's process ended with exit code {process.exitcode} before it "
+                "started (see its error above); in a script, call nestmix under "
+                "`if __name__ == '__main__':` since the process imports the main module again")
+        raise SamplerError(f"PolyChord's process ended with exit code {process.exitcode} "
+                           f"without reporting; last lines of {log_path}:\n"
+                           f"{_tail(log_path)}")
+    kind, payload = message
+    if kind == "error":
+        raise _callback_error(payload, request)
+    return ChildReport(ncall=int(payload["ncall"]), seconds=float(payload["seconds"]),
+                       log_path=str(log_path))
+
+
+def _wait_for_message(receiver: Connection, process) -> tuple | None:
+    while True:
+        ready = wait([receiver, process.sentinel])
+        if receiver in ready or receiver.poll():
+            try:
+                return receiver.recv()
+            except EOFError:
+                return None
+        if process.sentinel in ready:
+            return receiver.recv() if receiver.poll() else None
+
+
+def _callback_error(payload: dict, request: RunRequest) -> CallbackError:
+    where = payload["where"]
+    values = tuple(float(v) for v in payload["values"])
+    if where == "log-likelihood":
+        names = tuple(request.problem.param_names)
+        pairs = zip(names, values, strict=len(names) == len(values))
+        at = "θ = (" + ", ".join(f"{n}={v:.6g}" for n, v in pairs) + ")"
+    else:
+        at = "u = (" + ", ".join(f"{v:.6g}" for v in values) + ")"
+    what = (f"raised {payload['exc_type']}: {payload['message']}" if payload["exc_type"]
+            else payload["message"])
+    error = CallbackError(f"the {where} {what} at {at}; the PolyChord run was stopped",
+                          where=where, exc_type=payload["exc_type"], values=values,
+                          child_traceback=payload["traceback"])
+    if payload.get("exception") is not None:
+        with contextlib.suppress(Exception):
+            error.__cause__ = pickle.loads(payload["exception"])
+    return error
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace").rstrip().splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+# ------------------------------------------------------------------ the child side
+def _plain_start_method() -> None:
+    """Make the process-wide start method one that a spawned child can find.
+
+    A spawned child re-applies its parent's global start method. Inside a joblib (loky) worker
+    that method is ``"loky"``, which plain multiprocessing in the child does not know, so the
+    child would die before running anything.
+    """
+    method = multiprocessing.get_start_method(allow_none=True)
+    if method not in (None, "spawn", "fork", "forkserver"):
+        multiprocessing.set_start_method("spawn", force=True)
+
+
+def _child_main(request: RunRequest, sender: Connection, log_path: str, parent: int) -> None:
+    """Entry point of the child process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    problem = request.problem
+    settings = request.settings
+    ndim = settings.ndim
+    ncall = 0
+
+    def fail(where: str, values: np.ndarray, exc: BaseException | None, message: str) -> None:
+        payload = {"where": where, "values": [float(v) for v in np.ravel(values)],
+                   "exc_type": "" if exc is None else type(exc).__name__,
+                   "message": message, "traceback": traceback.format_exc() if exc else "",
+                   "exception": None}
+        if exc is not None:
+            with contextlib.suppress(Exception):
+                payload["exception"] = pickle.dumps(exc)
+        try:
+            sender.send(("error", payload))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(_EXIT_CALLBACK_ERROR)
+
+    def loglike(theta: np.ndarray) -> float:
+        nonlocal ncall
+        ncall += 1
+        try:
+            value = float(problem.log_likelihood(theta))
+        except BaseException as exc:  # anything must end the run cleanly
+            fail("log-likelihood", theta, exc, str(exc))
+        if np.isnan(value) or value == np.inf:
+            fail("log-likelihood", theta, None, f"returned {value}")
+        return max(value, settings.logzero)
+
+    def prior(cube: np.ndarray) -> np.ndarray:
+        try:
+            theta = np.asarray(problem.prior_transform(cube), dtype=float)
+        except BaseException as exc:
+            fail("prior transform", cube, exc, str(exc))
+        if theta.shape != (ndim,):
+            fail("prior transform", cube, None, f"returned shape {theta.shape}, expected "
+                 f"({ndim},)")
+        if not np.all(np.isfinite(theta)):
+            fail("prior transform", cube, None, f"returned non-finite values {theta}")
+        return theta
+
+    os.chdir(settings.base_dir)
+    start = time.perf_counter()
+    if request.library_dir is None:
+        _run_official(settings, loglike, prior)
+    else:
+        from nestmix.polychord.binding import load_library, run_c_interface
+
+        local = dataclasses.replace(settings, base_dir=".")
+        run_c_interface(load_library(Path(request.library_dir)), local, loglike, prior)
+    seconds = time.perf_counter() - start
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sender.send(("done", {"ncall": ncall, "seconds": seconds}))
+    sender.close()
+
+
+def _run_official(settings: CSettings, loglike, prior) -> None:
+    """Run through an official ``pypolychord`` (1.20 or newer) with ``pypolychord.run``.
+
+    Not exercised by nestmix's tests (no such build can be installed from the package
+    registry for Python 3.10+); it passes the same settings by their documented names.
+    """
+    import pypolychord
+
+    pypolychord.run(
+        loglike, settings.ndim, prior=prior, nlive=settings.nlive,
+        num_repeats=settings.num_repeats, nprior=settings.nprior, nfail=settings.nfail,
+        do_clustering=settings.do_clustering, feedback=settings.feedback,
+        precision_criterion=settings.precision_criterion, logzero=settings.logzero,
+        max_ndead=settings.max_ndead, boost_posterior=settings.boost_posterior,
+        cluster_posteriors=settings.cluster_posteriors, write_resume=settings.write_resume,
+        read_resume=settings.read_resume, compression_factor=settings.compression_factor,
+        base_dir=".", file_root=settings.file_root, seed=settings.seed,
+    )
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (best effort)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)

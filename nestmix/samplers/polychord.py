@@ -1,0 +1,216 @@
+"""The PolyChord adapter: the real Fortran PolyChord, run in a child process.
+
+PolyChord comes from an official ``pypolychord`` with ``pypolychord.run`` (1.20 or newer) when
+one is importable, otherwise from the library of the official 1.15.1 wheel installed by
+``nestmix install-polychord`` (:func:`nestmix.polychord.install_polychord`). Either way the run
+happens in a child process (:mod:`nestmix.polychord.runner`) and the result is read back from
+PolyChord's files with anesthetic.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nestmix.errors import SamplerError
+from nestmix.results import NestedRun
+from nestmix.samplers.base import LikelihoodProblem, check_settings
+
+__all__ = ["PolyChordAdapter"]
+
+_NUMBER = (int, float)
+FILE_ROOT = "polychord"
+_RECORD = "nestmix-polychord.json"
+
+
+class PolyChordAdapter:
+    """Run PolyChord (slice sampling with clustering of modes) on a problem.
+
+    Settings ``nlive`` (default 25 × ndim) and ``num_repeats`` (default 5 × ndim, as PolyChord
+    recommends for evidences) are filled in from the problem at run time. ``resume`` continues
+    from the resume file in ``workdir`` when there is one. ``nprior``, ``nfail``,
+    ``max_ndead``, ``boost_posterior``, ``feedback``, ``logzero`` and ``compression_factor``
+    are passed to PolyChord; anything else is rejected.
+    """
+
+    name = "polychord"
+    defaults: Mapping[str, Any] = {
+        "nlive": None, "num_repeats": None, "precision_criterion": 0.001,
+        "do_clustering": True, "resume": True,
+    }
+    valid_settings: Mapping[str, Any] = {
+        "nlive": int, "num_repeats": int, "precision_criterion": _NUMBER,
+        "do_clustering": bool, "resume": bool, "nprior": int, "nfail": int,
+        "max_ndead": int, "boost_posterior": _NUMBER, "feedback": int, "logzero": _NUMBER,
+        "compression_factor": _NUMBER,
+    }
+
+    def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
+        merged = check_settings(self.name, settings, self.valid_settings, self.defaults)
+        for key, low in (("nlive", 2), ("num_repeats", 1)):
+            if merged[key] is not None and merged[key] < low:
+                raise SamplerError(f"polychord setting {key!r} must be at least {low}, got "
+                                   f"{merged[key]}")
+        if merged["precision_criterion"] <= 0:
+            raise SamplerError("polychord setting 'precision_criterion' must be positive")
+        if merged.get("max_ndead") is not None and merged["max_ndead"] == 0:
+            raise SamplerError("polychord setting 'max_ndead' must be positive (or -1: none)")
+        cf = merged.get("compression_factor")
+        if cf is not None and not 0 < cf < 1:
+            raise SamplerError("polychord setting 'compression_factor' must be in (0, 1)")
+        if merged.get("feedback") is not None and merged["feedback"] not in (0, 1, 2, 3):
+            raise SamplerError("polychord setting 'feedback' must be 0, 1, 2 or 3")
+        return merged
+
+    def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
+            workdir: str | None = None) -> NestedRun:
+        """Run PolyChord on ``problem`` in a child process.
+
+        Parameters
+        ----------
+        problem : LikelihoodProblem
+            Prior transform, log-likelihood, ``ndim`` and ``param_names``; it must be
+            picklable (it is sent to the child process).
+        settings : mapping
+            PolyChord settings (validated here).
+        seed : int
+            Seed of PolyChord's generator (non-negative).
+        workdir : str, optional
+            Directory PolyChord writes to (created if needed); with ``resume`` a later run
+            continues from it. Default: a temporary directory removed afterwards.
+
+        Notes
+        -----
+        The child process is started with ``spawn``: in a script, call this under
+        ``if __name__ == "__main__":``, and define the problem's class at module level.
+
+        Returns
+        -------
+        NestedRun
+            With ``clusters``: PolyChord's clusters with their local evidences and samples.
+            ``ncall`` is PolyChord's count of likelihood calls over the whole run (a resumed
+            run includes the calls made before it stopped, as dynesty's does); ``seconds`` is
+            the wall time of this call only.
+
+        Raises
+        ------
+        SamplerError
+            If PolyChord is not installed, a resume file belongs to a different problem, or
+            the run ends abnormally.
+        nestmix.polychord.CallbackError
+            If the likelihood or prior transform raised or returned a bad value (a
+            :class:`~nestmix.errors.ModelError` naming the values).
+        """
+        s = self.validate(settings)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SamplerError(f"polychord needs a non-negative integer seed, got {seed!r}")
+        ndim = int(problem.ndim)
+        s["nlive"] = s["nlive"] if s["nlive"] is not None else 25 * ndim
+        s["num_repeats"] = s["num_repeats"] if s["num_repeats"] is not None else 5 * ndim
+        library_dir = _library_dir()
+        if workdir is None:
+            with tempfile.TemporaryDirectory(prefix="nestmix-polychord-") as tmp:
+                return self._run(problem, s, int(seed), Path(tmp), library_dir)
+        return self._run(problem, s, int(seed), Path(workdir), library_dir)
+
+    def _run(self, problem: LikelihoodProblem, s: dict[str, Any], seed: int, base: Path,
+             library_dir: str | None) -> NestedRun:
+        from anesthetic import read_chains
+
+        from nestmix.polychord.binding import CSettings
+        from nestmix.polychord.output import read_clusters, read_stats, write_paramnames
+        from nestmix.polychord.runner import RunRequest, run_in_child
+
+        base = base.resolve()
+        (base / "clusters").mkdir(parents=True, exist_ok=True)
+        _check_resume(base, problem, s, seed)
+        root = base / FILE_ROOT
+        resumed = bool(s["resume"]) and Path(f"{root}.resume").is_file()
+        write_paramnames(root, tuple(problem.param_names))
+        optional = {key: s[key] for key in ("nprior", "nfail", "max_ndead", "boost_posterior",
+                                            "feedback", "logzero", "compression_factor")
+                    if s.get(key) is not None}
+        csettings = CSettings(
+            ndim=int(problem.ndim), nlive=s["nlive"], num_repeats=s["num_repeats"],
+            base_dir=str(base), file_root=FILE_ROOT, seed=seed,
+            do_clustering=s["do_clustering"], precision_criterion=float(
+                s["precision_criterion"]), read_resume=s["resume"], write_resume=True,
+            cluster_posteriors=True,
+            **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
+                   else v) for k, v in optional.items()})
+        start = time.perf_counter()
+        report = run_in_child(RunRequest(problem, csettings, library_dir))
+        seconds = time.perf_counter() - start
+        stats = read_stats(root)
+        chains = read_chains(str(root))
+        names = list(problem.param_names)
+        logl = chains.logL.to_numpy(dtype=float)
+        return NestedRun(
+            sampler=self.name,
+            param_names=tuple(names),
+            samples=chains[names].to_numpy(dtype=float),
+            logl=logl,
+            logwt=np.asarray(chains.logw(), dtype=float),
+            nlive=chains["nlive"].to_numpy(dtype=int),
+            logz=stats.logz,
+            logz_err=stats.logz_err,
+            ncall=stats.nlike if stats.nlike > 0 else report.ncall,
+            seconds=seconds,
+            seed=seed,
+            settings=dict(s),
+            converged=_converged(s, stats.ndead),
+            clusters=read_clusters(base, FILE_ROOT, stats, int(problem.ndim)),
+            resumed=resumed,
+        )
+
+
+def _converged(settings: Mapping[str, Any], ndead: int) -> bool:
+    """False when the run stopped on ``max_ndead`` instead of its precision criterion."""
+    max_ndead = settings.get("max_ndead")
+    return not (max_ndead is not None and 0 < max_ndead <= ndead)
+
+
+def _library_dir() -> str | None:
+    """None when an official pypolychord ≥ 1.20 is importable, else the installed library."""
+    try:
+        import pypolychord
+    except Exception:  # a broken or old pypolychord means "use ours"
+        pypolychord = None
+    if pypolychord is not None and hasattr(pypolychord, "run"):
+        version = getattr(pypolychord, "__version__", "0")
+        parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+        if parts >= (1, 20):
+            return None
+    from nestmix.polychord.install import find_library
+
+    return str(find_library().parent)
+
+
+def _check_resume(base: Path, problem: LikelihoodProblem, s: Mapping[str, Any],
+                  seed: int) -> None:
+    """Refuse to resume a run made for another problem or with other settings."""
+    record = {"param_names": list(problem.param_names), "nlive": s["nlive"],
+              "num_repeats": s["num_repeats"], "do_clustering": s["do_clustering"],
+              "seed": seed}
+    path = base / _RECORD
+    resume_file = base / f"{FILE_ROOT}.resume"
+    if s["resume"] and resume_file.exists() and path.exists():
+        old = json.loads(path.read_text())
+        changed = [f"{k}: was {old.get(k)!r}, now {v!r}" for k, v in record.items()
+                   if old.get(k) != v]
+        if changed:
+            raise SamplerError(f"cannot resume the PolyChord run in {base}: it was made "
+                               f"differently ({'; '.join(changed)}); use resume = false or "
+                               "another directory")
+    if not s["resume"]:
+        shutil.rmtree(base / "clusters", ignore_errors=True)
+        (base / "clusters").mkdir()
+    path.write_text(json.dumps(record, indent=2) + "\n")

@@ -1,0 +1,300 @@
+"""The PolyChord backend on real runs of the Fortran library (installed here if missing).
+
+Every run uses a fixed seed. The module fixture installs PolyChord (download of the official
+wheel, build of the MPI stub, check run) when it is not installed yet, so CI runs these tests
+for real instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from nestmix import Measurements, ModelSpec, get_sampler
+from nestmix.errors import ModelError, SamplerError
+from nestmix.polychord import (
+    CallbackError,
+    check_installation,
+    default_directory,
+    find_library,
+    install_polychord,
+)
+from nestmix.samplers.polychord import PolyChordAdapter
+
+
+@pytest.fixture(scope="module", autouse=True)
+def polychord_installed():
+    """Install PolyChord into the default directory unless it is there already."""
+    return install_polychord(progress=lambda line: None)
+
+
+# --------------------------------------------------------------------- problems (picklable)
+@dataclass(frozen=True)
+class BoxGaussian:
+    """N(θ | c, s² I) in a uniform box [−a, a]^d: Z = (2a)^−d up to negligible tails."""
+
+    ndim: int = 2
+    half_width: float = 5.0
+    scale: float = 1.0
+    centre: float = 0.5
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(f"x_{i + 1}" for i in range(self.ndim))
+
+    def prior_transform(self, u):
+        return self.half_width * (2.0 * np.asarray(u) - 1.0)
+
+    def log_likelihood(self, theta):
+        z = (np.asarray(theta) - self.centre) / self.scale
+        return float(-0.5 * z @ z - self.ndim * np.log(np.sqrt(2 * np.pi) * self.scale))
+
+    @property
+    def logz(self) -> float:
+        return -self.ndim * np.log(2 * self.half_width)
+
+
+@dataclass(frozen=True)
+class RaisesAbove(BoxGaussian):
+    """Raises once the first parameter exceeds a threshold (after some good calls)."""
+
+    threshold: float = 1.5
+
+    def log_likelihood(self, theta):
+        if theta[0] > self.threshold:
+            raise ValueError(f"x_1 = {theta[0]:.3f} is too large")
+        return super().log_likelihood(theta)
+
+
+@dataclass(frozen=True)
+class NaNLikelihood(BoxGaussian):
+    def log_likelihood(self, theta):
+        return float("nan") if theta[1] < -4.0 else super().log_likelihood(theta)
+
+
+@dataclass(frozen=True)
+class BadPrior(BoxGaussian):
+    def prior_transform(self, u):
+        return np.zeros(self.ndim + 1)
+
+
+@dataclass(frozen=True)
+class KillsItself(BoxGaussian):
+    """Ends its own process with SIGKILL: the child dies without reporting."""
+
+    def log_likelihood(self, theta):
+        if theta[0] > 4.0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().log_likelihood(theta)
+
+
+_CALLS_IN_THIS_PROCESS = [0]
+
+
+@dataclass(frozen=True)
+class CountingGaussian(BoxGaussian):
+    """Appends one line to ``tally`` every 1000 likelihood calls made in a process."""
+
+    tally: str = ""
+
+    def log_likelihood(self, theta):
+        _CALLS_IN_THIS_PROCESS[0] += 1
+        if _CALLS_IN_THIS_PROCESS[0] % 1000 == 0:
+            with open(self.tally, "a") as stream:
+                stream.write("1000\n")
+        return super().log_likelihood(theta)
+
+
+def calls_counted(path) -> int:
+    return 1000 * len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@dataclass(frozen=True)
+class Unpicklable(BoxGaussian):
+    transform: object = None
+
+
+@dataclass(frozen=True)
+class SlowGaussian(BoxGaussian):
+    def log_likelihood(self, theta):
+        time.sleep(0.001)
+        return super().log_likelihood(theta)
+
+
+def tolerance(*runs) -> float:
+    return 3 * max(np.sqrt(sum(r.logz_err**2 for r in runs)), 0.05)
+
+
+@pytest.fixture(scope="module")
+def mixture_model():
+    """Two well-separated 1-D components, ~100 points; K = 2 with exchangeable labels."""
+    rng = np.random.default_rng(20261121)
+    y = np.concatenate([rng.normal(-3.0, 1.0, 50), rng.normal(3.0, 1.0, 50)])
+    spec = ModelSpec(priors={"mean": {"dist": "norm", "loc": 0, "scale": 5},
+                             "sigma": {"dist": "loguniform", "a": 0.1, "b": 10}})
+    return spec.build(Measurements.from_arrays(y), 2)
+
+
+@pytest.fixture(scope="module")
+def mixture_run(mixture_model):
+    return get_sampler("polychord").run(mixture_model, {"nlive": 100}, seed=4)
+
+
+# --------------------------------------------------------------------------------- tests
+def test_installation_checks_itself():
+    lib = find_library()
+    assert lib.is_file() and lib.parent == default_directory()
+    logz, logz_err, expected = check_installation(lib.parent)
+    assert abs(logz - expected) < 4 * max(logz_err, 0.05)
+    assert install_polychord(progress=lambda line: None) == lib  # idempotent
+
+
+def test_gaussian_in_a_box_against_analytic_evidence():
+    problem = BoxGaussian()
+    run = get_sampler("polychord").run(problem, {"nlive": 200}, seed=1)
+    assert abs(run.logz - problem.logz) < tolerance(run), (run.logz, problem.logz)
+    assert run.sampler == "polychord" and run.seed == 1 and run.converged
+    assert run.settings["nlive"] == 200 and run.settings["num_repeats"] == 10
+    assert run.param_names == ("x_1", "x_2")
+    assert run.ncall > 10_000 and run.seconds > 0
+    assert run.samples.shape == (len(run.logl), 2) and np.all(np.diff(run.logl) >= 0)
+    assert abs(float(run.to_anesthetic().logZ()) - run.logz) < 0.1
+    mean = np.average(run.samples, weights=run.weights, axis=0)
+    np.testing.assert_allclose(mean, problem.centre, atol=0.3)
+
+
+def test_same_seed_gives_the_same_run():
+    a = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=9)
+    b = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=9)
+    assert a.logz == b.logz and a.ncall == b.ncall
+
+
+def test_mixture_agrees_with_dynesty(mixture_model, mixture_run):
+    dyn = get_sampler("dynesty").run(mixture_model, {"nlive": 200}, seed=4)
+    pc = mixture_run
+    assert pc.settings["num_repeats"] == 5 * mixture_model.ndim
+    assert abs(pc.logz - dyn.logz) < tolerance(pc, dyn), (pc.logz, pc.logz_err, dyn.logz,
+                                                          dyn.logz_err)
+
+
+def test_clusters_of_an_unordered_mixture_are_the_label_copies(mixture_run):
+    run = mixture_run
+    # PolyChord also keeps clusters that split off early and died out: ignore those (< 1 %)
+    found = [(c.index, c.logz, c.logz_err) for c in run.clusters]
+    main = [c for c in run.clusters if c.logz - run.logz > np.log(0.01)]
+    assert len(main) == 2, found
+    total = np.logaddexp.reduce([c.logz for c in run.clusters])
+    assert abs(total - run.logz) < 3 * max(c.logz_err for c in main)
+    for cluster in main:
+        assert abs(cluster.logz - (run.logz - np.log(2))) < 3 * np.hypot(cluster.logz_err,
+                                                                        run.logz_err)
+        assert cluster.samples.shape[1] == run.samples.shape[1] and len(cluster.weights) > 0
+    # the two clusters hold the two labellings: mean of mu_1 near -3 in one, +3 in the other
+    col = run.param_names.index("mu_1")
+    means = sorted(np.average(c.samples[:, col], weights=c.weights) for c in main)
+    np.testing.assert_allclose(means, [-3, 3], atol=0.7)
+
+
+def test_resume_continues_instead_of_restarting(tmp_path):
+    pc = get_sampler("polychord")
+    work, first, second = tmp_path / "work", tmp_path / "first", tmp_path / "second"
+    fresh = pc.run(BoxGaussian(), {"nlive": 100}, seed=3)
+    stopped = pc.run(CountingGaussian(tally=str(first)), {"nlive": 100, "max_ndead": 400},
+                     seed=3, workdir=str(work))
+    assert not stopped.converged and not stopped.resumed
+    assert (work / "polychord.resume").is_file()
+    resumed = pc.run(CountingGaussian(tally=str(second)), {"nlive": 100}, seed=3,
+                     workdir=str(work))
+    assert resumed.converged and resumed.resumed
+    # the second process made only the remaining calls; ncall counts the whole run
+    assert calls_counted(second) < 0.8 * fresh.ncall
+    assert abs(calls_counted(first) + calls_counted(second) - resumed.ncall) <= 2000
+    assert abs(resumed.ncall - fresh.ncall) < 0.2 * fresh.ncall
+    assert len(resumed.logl) > len(stopped.logl)
+    assert abs(resumed.logz - fresh.logz) < tolerance(resumed, fresh)
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    pc = get_sampler("polychord")
+    pc.run(BoxGaussian(), {"nlive": 50, "max_ndead": 100}, seed=3, workdir=str(tmp_path))
+    with pytest.raises(SamplerError, match="nlive: was 50, now 60"):
+        pc.run(BoxGaussian(), {"nlive": 60}, seed=3, workdir=str(tmp_path))
+
+
+def test_a_raising_likelihood_stops_the_run_and_names_the_values():
+    with pytest.raises(CallbackError) as info:
+        get_sampler("polychord").run(RaisesAbove(), {"nlive": 50}, seed=1)
+    error = info.value
+    assert isinstance(error, ModelError) and error.where == "log-likelihood"
+    assert error.exc_type == "ValueError" and error.values[0] > 1.5
+    assert "raised ValueError" in str(error) and f"x_1={error.values[0]:.6g}" in str(error)
+    assert isinstance(error.__cause__, ValueError)
+    # the caller is alive and can run PolyChord again
+    again = get_sampler("polychord").run(BoxGaussian(), {"nlive": 25}, seed=1)
+    assert np.isfinite(again.logz)
+
+
+def test_nan_likelihood_and_bad_prior_are_reported():
+    with pytest.raises(CallbackError, match=r"returned nan at θ = \(x_1="):
+        get_sampler("polychord").run(NaNLikelihood(), {"nlive": 50}, seed=1)
+    with pytest.raises(CallbackError, match=r"prior transform returned shape \(3,\)"):
+        get_sampler("polychord").run(BadPrior(), {"nlive": 50}, seed=1)
+
+
+def test_a_child_that_dies_gives_a_clear_error():
+    with pytest.raises(SamplerError, match="ended with exit code -9 without reporting"):
+        get_sampler("polychord").run(KillsItself(), {"nlive": 50}, seed=1)
+
+
+def test_ctrl_c_kills_the_run_and_is_re_raised():
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            get_sampler("polychord").run(SlowGaussian(), {"nlive": 500}, seed=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 30
+    assert not [p for p in multiprocessing.active_children() if p.name == "nestmix-polychord"]
+
+
+def test_a_problem_that_cannot_be_pickled_is_refused():
+    with pytest.raises(SamplerError, match="must be picklable"):
+        get_sampler("polychord").run(Unpicklable(transform=lambda u: u), {}, seed=1)
+
+
+def test_installer_refuses_a_wheel_that_is_not_the_official_one(tmp_path):
+    fake = tmp_path / "pypolychord-1.15.1-cp37-cp37m-manylinux1_x86_64.whl"
+    fake.write_bytes(b"not a wheel")
+    with pytest.raises(SamplerError, match="not that of the official pypolychord"):
+        install_polychord(tmp_path / "home", wheel=fake, progress=lambda line: None)
+    assert not (tmp_path / "home").exists()
+
+
+def test_unknown_and_bad_settings_are_rejected():
+    adapter = PolyChordAdapter()
+    with pytest.raises(SamplerError, match=r"did you mean 'nlive'.*valid settings: .*num_repeats"):
+        adapter.validate({"nlives": 100})
+    with pytest.raises(SamplerError, match="must be int"):
+        adapter.validate({"nlive": 10.5})
+    with pytest.raises(SamplerError, match="precision_criterion"):
+        adapter.validate({"precision_criterion": 0})
+    merged = adapter.validate({"num_repeats": 7})
+    assert merged["nlive"] is None and merged["num_repeats"] == 7 and merged["do_clustering"]
+    assert get_sampler("polychord").name == "polychord"
+
+
+def test_not_installed_gives_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESTMIX_POLYCHORD_HOME", str(tmp_path / "empty"))
+    with pytest.raises(SamplerError, match="nestmix install-polychord"):
+        find_library()
+    with pytest.raises(SamplerError, match="PolyChord is not installed"):
+        get_sampler("polychord").run(BoxGaussian(), {}, seed=1)
