@@ -7,12 +7,14 @@ for real instead of skipping them.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,12 +265,50 @@ def test_ctrl_c_kills_the_run_and_is_re_raised():
     finally:
         timer.cancel()
     assert time.perf_counter() - start < 30
-    assert not [p for p in multiprocessing.active_children() if p.name == "nestmix-polychord"]
+    assert not runner_children(), "the PolyChord child outlived the interrupted run"
 
 
 def test_a_problem_that_cannot_be_pickled_is_refused():
     with pytest.raises(SamplerError, match="must be picklable"):
-        get_sampler("polychord").run(Unpicklable(transform=lambda u: u), {}, seed=1)
+        get_sampler("polychord").run(Unpicklable(transform=threading.Lock()), {}, seed=1)
+
+
+def test_a_problem_defined_in_a_script_runs_without_a_main_guard(tmp_path):
+    """The child is a fresh interpreter fed with cloudpickle: no `if __name__` guard needed."""
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from nestmix import get_sampler\n"
+        "class Flat:\n"
+        "    ndim = 2\n"
+        "    param_names = ('a', 'b')\n"
+        "    def prior_transform(self, u):\n"
+        "        return 20 * np.asarray(u) - 10\n"
+        "    def log_likelihood(self, theta):\n"
+        "        return float(-0.5 * np.sum(theta**2) - np.log(2 * np.pi))\n"
+        "run = get_sampler('polychord').run(Flat(), {'nlive': 50}, seed=1)\n"
+        "print('LOGZ', run.logz, run.logz_err)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    logz, err = (float(v) for v in done.stdout.split("LOGZ")[1].split())
+    assert abs(logz - np.log(1 / 400)) < 3 * max(err, 0.05)
+
+
+def runner_children() -> list[int]:
+    """Processes whose parent is this one and that run nestmix's PolyChord runner."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = next((line.split()[1] for line in text.splitlines()
+                     if line.startswith("PPid:")), "")
+        if ppid == str(os.getpid()) and b"nestmix.polychord.runner" in cmdline:
+            found.append(int(status.parent.name))
+    return found
 
 
 def test_installer_refuses_a_wheel_that_is_not_the_official_one(tmp_path):

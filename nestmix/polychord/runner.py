@@ -2,7 +2,10 @@
 
 The Fortran code ends its process on some errors, cannot be interrupted, writes to stdout
 whatever its ``feedback`` says, and ctypes swallows exceptions raised in callbacks. Every run
-therefore happens in a child started with the ``spawn`` method (the problem is pickled):
+therefore happens in a child interpreter, ``python -m nestmix.polychord.runner``, started with
+:mod:`subprocess` (the request is sent with cloudpickle, so a problem class defined in a script
+or notebook works, and the caller needs no ``if __name__ == "__main__":`` guard; this also works
+from inside joblib's worker processes):
 
 - the run directory and its ``clusters/`` subdirectory are created first;
 - the child's file descriptors 1 and 2 go to ``polychord.log`` in the run directory;
@@ -17,15 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
 import sys
 import time
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +69,7 @@ class CallbackError(ModelError):
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Everything the child needs (pickled with the ``spawn`` start method).
+    """Everything the child needs (sent to it with cloudpickle).
 
     Attributes
     ----------
@@ -104,7 +107,7 @@ class ChildReport:
 
 
 def run_in_child(request: RunRequest) -> ChildReport:
-    """Run PolyChord for ``request`` in a spawned child process and wait for it.
+    """Run PolyChord for ``request`` in a child interpreter and wait for it.
 
     Raises
     ------
@@ -119,36 +122,43 @@ def run_in_child(request: RunRequest) -> ChildReport:
     base = Path(request.settings.base_dir)
     (base / "clusters").mkdir(parents=True, exist_ok=True)
     log_path = base / LOG_NAME
-    _plain_start_method()
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_main,
-                          args=(request, sender, str(log_path), os.getpid()),
-                          name="nestmix-polychord", daemon=True)
+    import cloudpickle
+
+    try:
+        blob = cloudpickle.dumps((request, str(log_path), os.getpid()))
+    except Exception as exc:
+        raise SamplerError(f"the problem cannot be sent to PolyChord's process (it must be "
+                           f"picklable): {exc}") from exc
+    read_fd, write_fd = os.pipe()
+    receiver = Connection(read_fd, writable=False)
+    with open(log_path, "ab") as log:
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "nestmix.polychord.runner", str(write_fd)],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,), close_fds=True)
+        finally:
+            os.close(write_fd)
     try:
         try:
-            process.start()
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise SamplerError(f"the problem cannot be sent to PolyChord's process (it must be "
-                               f"picklable): {exc}") from exc
-        sender.close()
-        message = _wait_for_message(receiver, process)
-        process.join()
+            process.stdin.write(blob)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child died at start-up; its log says why
+        try:
+            message = receiver.recv()
+        except EOFError:
+            message = None
+        process.wait()
     except BaseException:
-        if process.is_alive():
+        if process.poll() is None:
             process.kill()
-        with contextlib.suppress(ValueError, AssertionError):
-            process.join()
+        process.wait()
         raise
     finally:
         receiver.close()
     if message is None:
-        if not log_path.exists():
-            raise SamplerError(
-                f"PolyChord's process ended with exit code {process.exitcode} before it "
-                "started (see its error above); in a script, call nestmix under "
-                "`if __name__ == '__main__':` since the process imports the main module again")
-        raise SamplerError(f"PolyChord's process ended with exit code {process.exitcode} "
+        raise SamplerError(f"PolyChord's process ended with exit code {process.returncode} "
                            f"without reporting; last lines of {log_path}:\n"
                            f"{_tail(log_path)}")
     kind, payload = message
@@ -156,18 +166,6 @@ def run_in_child(request: RunRequest) -> ChildReport:
         raise _callback_error(payload, request)
     return ChildReport(ncall=int(payload["ncall"]), seconds=float(payload["seconds"]),
                        log_path=str(log_path))
-
-
-def _wait_for_message(receiver: Connection, process) -> tuple | None:
-    while True:
-        ready = wait([receiver, process.sentinel])
-        if receiver in ready or receiver.poll():
-            try:
-                return receiver.recv()
-            except EOFError:
-                return None
-        if process.sentinel in ready:
-            return receiver.recv() if receiver.poll() else None
 
 
 def _callback_error(payload: dict, request: RunRequest) -> CallbackError:
@@ -199,18 +197,6 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 # ------------------------------------------------------------------ the child side
-def _plain_start_method() -> None:
-    """Make the process-wide start method one that a spawned child can find.
-
-    A spawned child re-applies its parent's global start method. Inside a joblib (loky) worker
-    that method is ``"loky"``, which plain multiprocessing in the child does not know, so the
-    child would die before running anything.
-    """
-    method = multiprocessing.get_start_method(allow_none=True)
-    if method not in (None, "spawn", "fork", "forkserver"):
-        multiprocessing.set_start_method("spawn", force=True)
-
-
 def _child_main(request: RunRequest, sender: Connection, log_path: str, parent: int) -> None:
     """Entry point of the child process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -309,3 +295,15 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child entry point: read the request from stdin, report on the file descriptor given."""
+    argv = sys.argv[1:] if argv is None else argv
+    sender = Connection(int(argv[0]), readable=False)
+    request, log_path, parent = pickle.loads(sys.stdin.buffer.read())
+    _child_main(request, sender, log_path, parent)
+
+
+if __name__ == "__main__":
+    main()

@@ -89,8 +89,8 @@ class PolyChordAdapter:
 
         Notes
         -----
-        The child process is started with ``spawn``: in a script, call this under
-        ``if __name__ == "__main__":``, and define the problem's class at module level.
+        The run happens in a child interpreter (:mod:`nestmix.polychord.runner`); the problem
+        is sent to it with cloudpickle, so it must be picklable by cloudpickle.
 
         Returns
         -------
