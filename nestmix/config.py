@@ -26,7 +26,7 @@ __all__ = ["load_config", "plan_from_mapping"]
 _TOP = {"name", "data", "model", "sweep"}
 _DATA = {"path", "columns", "errors", "correlations", "scale"}
 _MODEL = {"components", "covariance", "background", "order", "priors", "background_box"}
-_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior"}
+_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -98,7 +98,8 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     settings = {key: value for key, value in sweep.items() if key not in _SWEEP_OWN}
     try:
         plan = SweepPlan(name=name, data=data, spec=spec, k_values=ks, sampler=sampler,
-                         settings=settings, seed=seed, k_prior=sweep.get("k_prior"))
+                         settings=settings, seed=seed, k_prior=sweep.get("k_prior"),
+                         relabel=sweep.get("relabel", "hungarian"))
     except SamplerError as exc:
         message = str(exc)
         if message.startswith("sweep."):

@@ -224,6 +224,15 @@ class EvidenceRow:
     seed : int or None
     converged : bool
         False when the run stopped on a budget before its convergence criterion.
+    label_copies : int or None
+        Label copies (permutations of the components) the sampler visited with non-negligible
+        posterior mass.
+    expected_copies : int or None
+        K! for an exchangeable prior, 1 when the prior orders the means.
+    distinct_modes : int or None
+        Genuinely different solutions found after relabelling.
+    warnings : tuple of str
+        Problems noticed in the run (label census far from uniform, stopped early, ...).
     """
 
     k: int
@@ -242,10 +251,16 @@ class EvidenceRow:
     n_effective: float
     seed: int | None = None
     converged: bool = True
+    label_copies: int | None = None
+    expected_copies: int | None = None
+    distinct_modes: int | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""
-        return asdict(self)
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        return out
 
 
 @dataclass(frozen=True)
@@ -262,12 +277,16 @@ class SweepResult:
         (K, sampler) pairs requested but not (yet) finished.
     directory : str
         Where the sweep lives.
+    modes : tuple of dict
+        Per finished (K, sampler): the mode analysis summary (relabelling, label census,
+        distinct modes with masses, local evidences and parameter summaries, memberships).
     """
 
     name: str
     rows: tuple[EvidenceRow, ...]
     missing: tuple[tuple[int, str], ...] = ()
     directory: str = ""
+    modes: tuple[Mapping[str, Any], ...] = ()
 
     def best(self, sampler: str | None = None) -> EvidenceRow:
         """The row with the highest log-evidence (of one sampler, if given)."""
@@ -283,6 +302,7 @@ class SweepResult:
             "directory": self.directory,
             "rows": [r.to_dict() for r in self.rows],
             "missing": [{"k": k, "sampler": s} for k, s in self.missing],
+            "modes": [dict(m) for m in self.modes],
         }
 
     @classmethod
@@ -290,9 +310,11 @@ class SweepResult:
         """Inverse of :meth:`to_json`."""
         return cls(
             name=obj["name"],
-            rows=tuple(EvidenceRow(**row) for row in obj["rows"]),
+            rows=tuple(EvidenceRow(**{**row, "warnings": tuple(row.get("warnings", ()))})
+                       for row in obj["rows"]),
             missing=tuple((m["k"], m["sampler"]) for m in obj.get("missing", [])),
             directory=obj.get("directory", ""),
+            modes=tuple(obj.get("modes", [])),
         )
 
 

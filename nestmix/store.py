@@ -4,7 +4,9 @@ Layout::
 
     runs/<sweep>/manifest.json          what the sweep was made from (data, model, samplers)
     runs/<sweep>/summary.json           the evidence table so far
-    runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json
+    runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json,
+                                        modes.json, modes.npz (relabelling, census, modes,
+                                        memberships), chains/ (the sampler's own files)
 
 A run directory is written under a temporary name and renamed into place when complete, so a
 crash never leaves a half-written run that looks finished. Before reusing anything the store
@@ -22,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import write_json_atomic
+from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.errors import RunStoreError
 from nestmix.results import NestedRun, SweepResult
 
@@ -30,6 +32,8 @@ __all__ = ["RunStore", "fingerprint"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
+MODES_SUMMARY = "modes.json"
+MODES_ARRAYS = "modes.npz"
 
 
 def fingerprint(obj: Any) -> str:
@@ -140,17 +144,21 @@ class RunStore:
         return self.directory / f"K={k}" / f".{sampler}.work"
 
     def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any],
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None,
+                 analysis: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> None:
         """Write a finished run: into a temporary directory, then renamed into place.
 
         A non-empty ``workdir`` (the sampler's own output files) is moved into the run
-        directory as ``chains/``; an empty one is removed.
+        directory as ``chains/``; an empty one is removed. ``analysis`` is the mode analysis
+        as (JSON-able summary, arrays), written as ``modes.json`` and ``modes.npz``.
         """
         final = self.run_directory(k, sampler)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{sampler}.tmp-", dir=final.parent))
         try:
             run.save(tmp)
+            if analysis is not None:
+                self._write_analysis(tmp, *analysis)
             if workdir is not None and Path(workdir).is_dir():
                 if any(Path(workdir).iterdir()):
                     shutil.move(str(workdir), tmp / "chains")
@@ -167,6 +175,35 @@ class RunStore:
     def load_run(self, k: int, sampler: str) -> NestedRun:
         """The stored run for (k, sampler)."""
         return NestedRun.load(self.run_directory(k, sampler))
+
+    def save_analysis(self, k: int, sampler: str, summary: Mapping[str, Any],
+                      arrays: Mapping[str, Any]) -> None:
+        """Replace the mode analysis of a finished run (each file atomically)."""
+        self._write_analysis(self.run_directory(k, sampler), summary, arrays)
+
+    @staticmethod
+    def _write_analysis(directory: Path, summary: Mapping[str, Any],
+                        arrays: Mapping[str, Any]) -> None:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        write_bytes_atomic(directory / MODES_ARRAYS, buffer.getvalue())
+        write_json_atomic(directory / MODES_SUMMARY, dict(summary))
+
+    def load_analysis(self, k: int, sampler: str) -> tuple[dict, dict] | None:
+        """The stored mode analysis of (k, sampler) as (summary, arrays), or None."""
+        directory = self.run_directory(k, sampler)
+        if not (directory / MODES_SUMMARY).exists():
+            return None
+        import numpy as np
+
+        summary = json.loads((directory / MODES_SUMMARY).read_text())
+        with np.load(directory / MODES_ARRAYS) as data:
+            arrays = {name: data[name] for name in data.files}
+        return summary, arrays
 
     def finished_runs(self) -> list[dict]:
         """Manifests of every finished run in the sweep directory."""

@@ -21,6 +21,8 @@ from nestmix.data import Measurements
 from nestmix.errors import ModelError, SamplerError
 from nestmix.evidence import bayes_factors, posterior_probabilities
 from nestmix.model import ModelSpec
+from nestmix.modes import METHODS as RELABEL_METHODS
+from nestmix.modes import analyse_run
 from nestmix.results import EvidenceRow, SweepResult
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
@@ -53,6 +55,10 @@ class SweepPlan:
         Master seed; each K gets its own seed derived from it.
     k_prior : tuple of float or None
         Prior probability of each K in ``k_values``; uniform when None.
+    relabel : str
+        Relabelling method for the mode analysis of every run (``hungarian`` or
+        ``stephens``). It does not change the runs, so it is not part of their fingerprint;
+        finished runs are re-analysed when it changes.
     """
 
     name: str
@@ -63,8 +69,12 @@ class SweepPlan:
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     k_prior: tuple[float, ...] | None = None
+    relabel: str = "hungarian"
 
     def __post_init__(self) -> None:
+        if self.relabel not in RELABEL_METHODS:
+            raise ModelError(f"sweep.relabel: unknown relabelling method {self.relabel!r}; "
+                             f"valid: {', '.join(RELABEL_METHODS)}")
         ks = tuple(self.k_values)
         if not ks:
             raise ModelError("sweep.k: give at least one number of components")
@@ -179,6 +189,13 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
             done = store.finished(k, sampler, manifest["fingerprint"])
             if done is not None:
                 say(f"K={k} {sampler}: reused finished run, {_describe(done['summary'])}")
+                stored = store.load_analysis(k, sampler)
+                if stored is None or stored[0].get("method") != plan.relabel:
+                    model = plan.spec.build(plan.data, k)
+                    run = store.load_run(k, sampler)
+                    store.save_analysis(k, sampler, *_analyse(model, run, plan.relabel,
+                                                              done["seed"]))
+                    say(f"K={k} {sampler}: mode analysis redone with {plan.relabel!r}")
             else:
                 todo.append((k, sampler, manifest))
     result = load_sweep(directory)
@@ -202,7 +219,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
 def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[tuple[int, str, dict]],
              n_jobs: int):
     tasks = [(plan.data, plan.spec, k, sampler, plan.settings_for(sampler), plan.seed_for(k),
-              str(store.directory), manifest) for k, sampler, manifest in todo]
+              str(store.directory), manifest, plan.relabel) for k, sampler, manifest in todo]
     if n_jobs == 1:
         for task in tasks:
             yield task[2], task[3], _run_one(*task)
@@ -220,7 +237,7 @@ def _run_one_keyed(*task) -> tuple[int, str, dict]:
 
 
 def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings: dict,
-             seed: int, directory: str, manifest: dict) -> dict:
+             seed: int, directory: str, manifest: dict, relabel: str = "hungarian") -> dict:
     """Run one K and store it; returns the run's summary (runs in a worker process)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -236,8 +253,18 @@ def _run_one(data: Measurements, spec: ModelSpec, k: int, sampler: str, settings
         "information": run.information, "n_effective": run.n_effective, "seed": seed,
         "converged": run.converged, "resumed": run.resumed,
     }
-    store.save_run(k, sampler, run, {**manifest, "summary": summary}, workdir=workdir)
+    store.save_run(k, sampler, run, {**manifest, "summary": summary}, workdir=workdir,
+                   analysis=_analyse(model, run, relabel, seed))
     return summary
+
+
+def _analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:
+    """Mode analysis of a run as (summary, arrays); a failure is recorded, never fatal."""
+    try:
+        analysis = analyse_run(model, run, method=method, rng=np.random.default_rng(seed))
+    except Exception as exc:  # the run itself is sound: keep it and say what failed
+        return {"method": method, "error": f"{type(exc).__name__}: {exc}"}, {}
+    return {"method": method, **analysis.to_dict()}, analysis.arrays()
 
 
 def load_sweep(directory: str | Path) -> SweepResult:
@@ -253,23 +280,33 @@ def load_sweep(directory: str | Path) -> SweepResult:
     ks = list(manifest.get("k_values", []))
     k_prior = manifest.get("k_prior")
     rows: list[EvidenceRow] = []
+    modes: list[dict] = []
     for sampler in sorted({r["sampler"] for r in runs}):
         mine = sorted((r for r in runs if r["sampler"] == sampler), key=lambda r: r["k"])
         prior = None
         if k_prior is not None and all(r["k"] in ks for r in mine):
             prior = [k_prior[ks.index(r["k"])] for r in mine]
-        rows += _evidence_rows(sampler, [(r["k"], r["summary"]) for r in mine], prior)
+        analyses = {r["k"]: _stored_analysis(store, r["k"], sampler) for r in mine}
+        rows += _evidence_rows(sampler, [(r["k"], r["summary"], analyses[r["k"]])
+                                         for r in mine], prior)
+        modes += [{"k": k, "sampler": sampler, **a} for k, a in analyses.items() if a]
     samplers = sorted(manifest.get("samplers", {}))
     have = {(r.k, r.sampler) for r in rows}
     missing = tuple((k, s) for s in samplers for k in ks if (k, s) not in have)
     return SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
-                       missing=missing, directory=str(directory))
+                       missing=missing, directory=str(directory), modes=tuple(modes))
 
 
-def _evidence_rows(sampler: str, entries: Sequence[tuple[int, Mapping[str, Any]]],
+def _stored_analysis(store: RunStore, k: int, sampler: str) -> dict:
+    stored = store.load_analysis(k, sampler)
+    return {} if stored is None else stored[0]
+
+
+def _evidence_rows(sampler: str,
+                   entries: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]],
                    prior: Sequence[float] | None) -> list[EvidenceRow]:
-    logz = [s["logZ"] for _, s in entries]
-    err = [s["logZ_err"] for _, s in entries]
+    logz = [s["logZ"] for _, s, _ in entries]
+    err = [s["logZ_err"] for _, s, _ in entries]
     ln_bf, ln_bf_err = bayes_factors(logz, err)
     p, p_err = posterior_probabilities(logz, err, prior)
     return [
@@ -279,9 +316,25 @@ def _evidence_rows(sampler: str, entries: Sequence[tuple[int, Mapping[str, Any]]
             ln_bf_err=float(ln_bf_err[i]), p_k=float(p[i]), p_k_err=float(p_err[i]),
             ncall=int(s["ncall"]), seconds=float(s["seconds"]), ndim=int(s["ndim"]),
             information=float(s["information"]), n_effective=float(s["n_effective"]),
-            seed=s["seed"], converged=bool(s.get("converged", True)))
-        for i, (k, s) in enumerate(entries)
+            seed=s["seed"], converged=bool(s.get("converged", True)),
+            label_copies=a.get("census", {}).get("copies_visited"),
+            expected_copies=a.get("census", {}).get("expected_copies"),
+            distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
+            warnings=_warnings(s, a))
+        for i, (k, s, a) in enumerate(entries)
     ]
+
+
+def _warnings(summary: Mapping[str, Any], analysis: Mapping[str, Any]) -> tuple[str, ...]:
+    out = []
+    if not summary.get("converged", True):
+        out.append("the run stopped on its call or iteration budget before converging")
+    if analysis.get("error"):
+        out.append(f"mode analysis failed: {analysis['error']}")
+    warning = analysis.get("census", {}).get("warning")
+    if warning:
+        out.append(warning)
+    return tuple(out)
 
 
 def _describe(summary: Mapping[str, Any]) -> str:

@@ -23,16 +23,18 @@ def format_table(result: SweepResult) -> str:
     if not result.rows:
         lines.append("no finished runs yet")
     header = (f"{'sampler':<10} {'K':>3} {'logZ':>18} {'ln BF':>16} {'P(K|data)':>16} "
-              f"{'calls':>11} {'seconds':>9}")
+              f"{'calls':>11} {'seconds':>9} {'copies':>7} {'modes':>5}")
     for sampler, rows in rows_by_sampler(result.rows).items():
         lines += ["", header, "-" * len(header)]
         best = max(rows, key=lambda r: r.logZ)
         for r in rows:
-            mark = " *" if r is best else ("  (stopped early)" if not r.converged else "")
+            mark = " *" if r is best else ""
+            copies = "" if r.label_copies is None else f"{r.label_copies}/{r.expected_copies}"
+            modes = "" if r.distinct_modes is None else str(r.distinct_modes)
             lines.append(
                 f"{sampler:<10} {r.k:>3} {r.logZ:>10.3f} ± {r.logZ_err:<5.3f} "
                 f"{r.ln_bf:>8.2f} ± {r.ln_bf_err:<5.2f} {r.p_k:>8.3f} ± {r.p_k_err:<5.3f} "
-                f"{r.ncall:>11,} {r.seconds:>9.1f}{mark}"
+                f"{r.ncall:>11,} {r.seconds:>9.1f} {copies:>7} {modes:>5}{mark}"
             )
         runner_up = sorted(rows, key=lambda r: r.logZ)[-2] if len(rows) > 1 else None
         verdict = f"best K = {best.k} for {sampler}"
@@ -41,6 +43,8 @@ def format_table(result: SweepResult) -> str:
             verdict += (f"; over K = {runner_up.k} by ln BF = {margin:.2f} "
                         f"({jeffreys_label(margin)})")
         lines += ["", verdict]
+        for r in rows:
+            lines += [f"warning: K={r.k} {sampler}: {w}" for w in r.warnings]
     if result.missing:
         lines.append("missing (not finished): " + ", ".join(
             f"K={k} {s}" for k, s in result.missing))

@@ -54,8 +54,38 @@ def test_sweep_writes_runs_and_summary(plan, tmp_path):
     for k in (1, 2):
         run_dir = tmp_path / "toy" / f"K={k}" / "dynesty"
         assert {p.name for p in run_dir.iterdir()} == {"run.json", "samples.npz",
-                                                        "manifest.json"}
+                                                        "manifest.json", "modes.json",
+                                                        "modes.npz"}
     assert any("K=2 dynesty: logZ =" in line for line in lines)
+    # the mode analysis of every run: in the rows, in summary.json and on disk
+    k2 = result.rows[1]
+    assert k2.expected_copies == 2 and k2.distinct_modes == 1
+    assert 1 <= k2.label_copies <= 2
+    entry = next(m for m in summary["modes"] if m["k"] == 2)
+    assert entry["sampler"] == "dynesty" and entry["method"] == "hungarian"
+    assert entry["distinct_modes"]["n_modes"] == 1
+    relabelled = entry["distinct_modes"]["modes"][0]["means"]["mean"]
+    assert relabelled[0][0] == pytest.approx(-3, abs=0.5)  # canonical order: by mean
+    assert relabelled[1][0] == pytest.approx(2.5, abs=0.5)
+    with np.load(tmp_path / "toy" / "K=2" / "dynesty" / "modes.npz") as arrays:
+        membership = arrays["membership_mean"]
+    assert membership.shape == (80, 2)
+    np.testing.assert_allclose(membership.sum(axis=1), 1.0)
+    assert (membership[:40, 0] > 0.9).all() and (membership[40:, 1] > 0.9).all()
+
+
+def test_changing_the_relabelling_method_reanalyses_without_rerunning(plan, tmp_path):
+    out = tmp_path / "toy"
+    run_sweep(replace(plan, k_values=(2,)), out)
+    before = (out / "K=2" / "dynesty" / "samples.npz").stat().st_mtime_ns
+    lines: list[str] = []
+    result = run_sweep(replace(plan, k_values=(2,), relabel="stephens"), out,
+                       progress=lines.append)
+    assert any("mode analysis redone with 'stephens'" in line for line in lines)
+    assert (out / "K=2" / "dynesty" / "samples.npz").stat().st_mtime_ns == before
+    assert result.modes[0]["method"] == "stephens"
+    with pytest.raises(Exception, match="unknown relabelling method 'pivot'"):
+        replace(plan, relabel="pivot")
 
 
 def test_resume_reuses_finished_runs_and_reruns_only_missing(plan, tmp_path):
