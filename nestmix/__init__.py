@@ -2,8 +2,9 @@
 
 __version__ = "0.1.0"
 
-from nestmix.data import Measurements, load_measurements
+from nestmix.data import Measurements
 from nestmix.errors import NestmixError
+from nestmix.loaders import load_measurements
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import EvidenceRow, NestedRun, SweepResult
 from nestmix.samplers import available_samplers, get_sampler

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nestmix.data import load_measurements
+from nestmix.components import make_component
 from nestmix.errors import ConfigError, DataError, ModelError, PriorError, SamplerError
+from nestmix.loaders import load_measurements
 from nestmix.model import ModelSpec
 from nestmix.sweep import SweepPlan
 
@@ -24,8 +25,9 @@ else:  # pragma: no cover
 __all__ = ["load_config", "plan_from_mapping"]
 
 _TOP = {"name", "data", "model", "sweep"}
-_DATA = {"path", "columns", "errors", "correlations", "scale"}
-_MODEL = {"components", "covariance", "background", "order", "priors", "background_box"}
+_DATA = {"path", "columns", "errors", "correlations", "scale", "extra"}
+_MODEL = {"components", "covariance", "background", "order", "priors", "background_box",
+          "extra_components"}
 _SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -81,11 +83,12 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
             order=model.get("order", "none"),
             priors=priors,
             background_box=_box(model.get("background_box")),
+            extra_components=_extra_components(model.get("extra_components", [])),
         )
     except (ModelError, PriorError) as exc:
         raise _as_config_error(exc, "model") from exc
     sweep = _table(raw, "sweep")
-    ks = _k_values(sweep)
+    ks = _k_values(sweep, least=0 if spec.extra_components else 1)
     sampler = sweep.get("sampler", "dynesty")
     if isinstance(sampler, list):
         sampler = tuple(sampler)
@@ -117,7 +120,7 @@ def _load_data(table: Mapping[str, Any], base: Path):
         raise ConfigError("data.path", "missing: the data file to read")
     if not isinstance(table["path"], str):
         raise ConfigError("data.path", "must be a string")
-    for key in ("columns", "errors", "correlations"):
+    for key in ("columns", "errors", "correlations", "extra"):
         value = table.get(key)
         if value is not None and (not isinstance(value, list)
                                   or not all(isinstance(v, str) for v in value)):
@@ -128,12 +131,35 @@ def _load_data(table: Mapping[str, Any], base: Path):
     path = (base / table["path"]).resolve()
     try:
         return load_measurements(path, columns=table.get("columns"), errors=table.get("errors"),
-                                 correlations=table.get("correlations"), scale=scale)
+                                 correlations=table.get("correlations"), scale=scale,
+                                 extra=table.get("extra"))
     except DataError as exc:
         raise ConfigError("data", str(exc)) from exc
 
 
-def _k_values(sweep: Mapping[str, Any]) -> tuple[int, ...]:
+def _extra_components(value: Any) -> tuple:
+    """Built-in components from ``[[model.extra_components]]`` tables (family, name, priors,
+    and the family's options)."""
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ConfigError("model.extra_components", "must be an array of tables "
+                          "([[model.extra_components]] with family, name, priors)")
+    out = []
+    for i, table in enumerate(value):
+        key = f"model.extra_components[{i}]"
+        family = table.get("family")
+        if not isinstance(family, str):
+            raise ConfigError(f"{key}.family", "missing: the component family, e.g. \"line\"")
+        name = table.get("name", family)
+        if not isinstance(name, str):
+            raise ConfigError(f"{key}.name", f"must be a string, got {name!r}")
+        priors = _table(table, "priors", key=f"{key}.priors")
+        options = {k: v for k, v in table.items() if k not in ("family", "name", "priors")}
+        out.append(make_component(family, name=name, priors=priors, key=key, **options))
+    return tuple(out)
+
+
+def _k_values(sweep: Mapping[str, Any], least: int = 1) -> tuple[int, ...]:
+    """K values from ``k`` or ``kmax``; ``least`` is 0 when custom components exist."""
     if "k" in sweep and "kmax" in sweep:
         raise ConfigError("sweep.k", "give either k (a list) or kmax, not both")
     if "kmax" in sweep:
@@ -145,9 +171,11 @@ def _k_values(sweep: Mapping[str, Any]) -> tuple[int, ...]:
     if isinstance(ks, int) and not isinstance(ks, bool):
         ks = [ks]
     if not isinstance(ks, list) or not ks or not all(
-            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):
-        raise ConfigError("sweep.k", f"must be a list of integers >= 1 (K < 1 makes no "
-                          f"mixture), got {ks!r}")
+            isinstance(k, int) and not isinstance(k, bool) and k >= least for k in ks):
+        why = ("K < 1 makes no mixture without custom components" if least
+               else "K counts Gaussians besides the custom components")
+        raise ConfigError("sweep.k", f"must be a list of integers >= {least} ({why}), "
+                          f"got {ks!r}")
     if len(set(ks)) != len(ks):
         raise ConfigError("sweep.k", f"repeated values in {ks!r}")
     return tuple(ks)

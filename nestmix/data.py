@@ -3,7 +3,8 @@
 Error model: each data point ``x_i`` (a row of ``values``, ``D`` columns) is its true value
 plus Gaussian noise with a known covariance ``S_i`` (``D x D``). During deconvolution the
 likelihood of ``x_i`` under a mixture component with covariance ``C_k`` uses ``C_k + S_i``;
-that happens in the model code. This module only loads and validates the numbers.
+that happens in the model code. This module validates the numbers; :mod:`nestmix.loaders`
+reads them from files.
 
 ``S_i`` can be given as standard deviations ``errors`` (diagonal ``S_i``), as standard
 deviations plus correlation coefficients (the Gaia convention: ``pmra_error``,
@@ -16,21 +17,18 @@ Every problem raises one :class:`~nestmix.errors.DataError` naming it; points ar
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import numbers
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nestmix.errors import DataError
 
-__all__ = ["Measurements", "load_measurements"]
+__all__ = ["Measurements"]
 
 _Lines = Sequence[int] | None  # file line number of each point, for messages
 _SYMMETRY_RTOL = 1e-8
@@ -202,6 +200,46 @@ def _assemble(
     return vals * factor, cov, cols
 
 
+def _check_extra(extra: Any, n: int, lines: _Lines) -> Mapping[str, np.ndarray] | None:
+    """Check named extra columns (length-N float arrays); return a read-only mapping or None."""
+    if extra is None:
+        return None
+    if not isinstance(extra, Mapping):
+        raise DataError(f"extra columns must be a mapping of name -> array, got {extra!r}")
+    out = {}
+    for name, column in extra.items():
+        if not isinstance(name, str) or not name:
+            raise DataError(f"extra column names must be non-empty strings, got {name!r}")
+        arr = _as_float_array(column, f"extra column {name!r}")
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.shape != (n,):
+            raise DataError(f"extra column {name!r} has shape {arr.shape}; expected ({n},), "
+                            "one value per data point")
+        _check_finite(arr[:, None], f"extra column {name!r}", [name], lines)
+        out[name] = _frozen(arr)
+    return ExtraColumns(out) if out else None
+
+
+class ExtraColumns(Mapping):
+    """Read-only (and picklable) mapping of extra column name → read-only float64 array."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
+        self._columns = dict(columns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return f"ExtraColumns({', '.join(self._columns)})"
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Measurements:
     """Data values with optional per-point measurement covariances.
@@ -219,12 +257,16 @@ class Measurements:
         Names of the ``D`` value columns.
     source : str
         Where the data came from: a file path, or ``"array"``.
+    extra : mapping of str to numpy.ndarray, or None
+        Named extra columns (read-only float64 arrays of length ``N``, e.g. the ``x`` of a
+        regression) that custom components may use; not values, not scaled, not deconvolved.
     """
 
     values: np.ndarray
     covariances: np.ndarray | None
     columns: tuple[str, ...]
     source: str = "array"
+    extra: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         """Check the fields and store read-only float64 copies."""
@@ -242,6 +284,7 @@ class Measurements:
         object.__setattr__(self, "covariances", cov)
         object.__setattr__(self, "columns", cols)
         object.__setattr__(self, "source", str(self.source))
+        object.__setattr__(self, "extra", _check_extra(self.extra, vals.shape[0], None))
 
     @classmethod
     def from_arrays(
@@ -250,6 +293,7 @@ class Measurements:
         scale: float | None = None, source: str = "array", *,
         error_columns: Sequence[str] | None = None,
         correlation_columns: Sequence[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Measurements:
         """Build measurements from arrays, checking every input.
 
@@ -272,6 +316,8 @@ class Measurements:
             Where the data came from.
         error_columns, correlation_columns : sequence of str, optional
             Names of the error and correlation columns, used only in error messages.
+        extra : mapping of str to array_like, optional
+            Named extra columns, one finite value per point (not scaled).
 
         Returns
         -------
@@ -284,7 +330,7 @@ class Measurements:
         """
         vals, cov, cols = _assemble(values, errors, correlations, covariances, columns, scale,
                                     error_columns, correlation_columns, None)
-        return cls(vals, cov, cols, source)
+        return cls(vals, cov, cols, source, extra)
 
     @property
     def n_points(self) -> int:
@@ -317,7 +363,8 @@ class Measurements:
         """Return a SHA-256 hex digest of the numbers, shapes and column names.
 
         Identical data give identical fingerprints; changing any value, uncertainty or
-        column name changes it. ``source`` is not included.
+        column name changes it. ``source`` is not included. Extra columns enter only when
+        there are some, so data without them keep their fingerprints.
         """
         h = hashlib.sha256(b"nestmix.Measurements.v1\0")
         cov_shape = None if self.covariances is None else list(self.covariances.shape)
@@ -327,6 +374,10 @@ class Measurements:
         h.update(self.values.astype("<f8").tobytes())
         cov = self.covariances
         h.update(b"\0no-covariances\0" if cov is None else cov.astype("<f8").tobytes())
+        if self.extra:
+            h.update(b"\0extra\0" + json.dumps(sorted(self.extra)).encode())
+            for name in sorted(self.extra):
+                h.update(self.extra[name].astype("<f8").tobytes())
         return h.hexdigest()
 
     def require_points(self, n_params: int, what: str) -> None:
@@ -345,154 +396,6 @@ class Measurements:
 
     def __repr__(self) -> str:
         errs = "with errors" if self.has_errors else "no errors"
-        return (f"Measurements(n_points={self.n_points}, columns={self.columns!r}, {errs}, "
-                f"source={self.source!r})")
-
-
-def _check_file(path: Path) -> Path:
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"data file is empty: {path}")
-    return path
-
-
-def _read_text(path: Path) -> str:
-    try:
-        text = _check_file(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read data file {path}: {exc}") from None
-    if not text.strip():
-        raise DataError(f"data file is empty: {path}")
-    return text
-
-
-def _parse_float(cell: str, where: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        raise DataError(f"cannot read {cell!r} as a number at {where}") from None
-
-
-def _load_text(path: Path) -> tuple[np.ndarray, list[int]]:
-    rows: list[list[float]] = []
-    lines: list[int] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        fields = line.split("#", 1)[0].split()
-        if not fields:
-            continue
-        where = f"line {lineno} of {path}; text files hold numbers only (use a .csv file)"
-        row = [_parse_float(f, where) for f in fields]
-        if rows and len(row) != len(rows[0]):
-            raise DataError(f"line {lineno} of {path} has {len(row)} numbers but line "
-                            f"{lines[0]} has {len(rows[0])}")
-        rows.append(row)
-        lines.append(lineno)
-    if not rows:
-        raise DataError(f"data file is empty (only comments): {path}")
-    return np.array(rows), lines
-
-
-def _load_csv(
-    path: Path, columns: list[str] | None, errors: list[str] | None,
-    correlations: list[str] | None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str], list[int]]:
-    """Read a CSV file; return values, errors, correlations, value columns, line numbers."""
-    reader = csv.reader(_read_text(path).splitlines())
-    try:
-        rows = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        raise DataError(f"cannot read data file {path}: {exc}") from None
-    header = [h.strip() for h in rows.pop(0)[1]]
-    rows = [(line, row) for line, row in rows if any(c.strip() for c in row)]
-    named = [h for h in header if h]
-    if columns is None:
-        if len(named) != 1:
-            raise DataError(f"{path} has {len(named)} named columns ({', '.join(named)}); "
-                            "choose the value columns with columns=[...]")
-        columns = named
-    if not columns:
-        raise DataError("columns must name at least one value column")
-    if errors is not None and len(errors) != len(columns):
-        raise DataError(f"give one error column per value column: {len(columns)} value "
-                        f"columns but {len(errors)} error columns")
-    wanted = [*columns, *(errors or []), *(correlations or [])]
-    for name in wanted:
-        if name not in header or not name:
-            raise DataError(f"unknown column {name!r} in {path}; available: {', '.join(named)}")
-        if header.count(name) > 1:
-            raise DataError(f"column {name!r} appears {header.count(name)} times in {path}")
-    if not rows:
-        raise DataError(f"{path} has a header but no data rows")
-    table = np.empty((len(rows), len(wanted)))
-    for r, (line, row) in enumerate(rows):
-        if len(row) != len(header):
-            raise DataError(f"line {line} of {path} has {len(row)} fields but the header has "
-                            f"{len(header)}")
-        for k, name in enumerate(wanted):
-            where = f"line {line}, column {name!r} of {path}"
-            table[r, k] = _parse_float(row[header.index(name)].strip(), where)
-    nv, ne = len(columns), len(errors or [])
-    err = table[:, nv:nv + ne] if errors else None
-    corr = table[:, nv + ne:] if correlations else None
-    return table[:, :nv], err, corr, columns, [line for line, _ in rows]
-
-
-def load_measurements(
-    path: str | os.PathLike[str], *, columns: Sequence[str] | str | None = None,
-    errors: Sequence[str] | str | None = None,
-    correlations: Sequence[str] | str | None = None, scale: float | None = None,
-) -> Measurements:
-    """Load measurements from a text, CSV or NumPy file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        ``.csv``: comma-separated with a header row (an unnamed R-style index column is
-        ignored). ``.npy``: an array of shape ``(N,)`` or ``(N, D)``. Anything else:
-        whitespace-separated numbers, one point per line, ``#`` comments allowed.
-    columns, errors, correlations : sequence of str, optional
-        CSV only: names of the value columns (default: the only named column), of their
-        standard deviations (one per value column) and of the correlations (pairs ordered
-        (0,1), (0,2), ..., (1,2), ...).
-    scale : float, optional
-        Positive factor multiplying values and errors.
-
-    Returns
-    -------
-    Measurements
-        With ``source`` set to ``str(path)``.
-
-    Raises
-    ------
-    DataError
-        If the file is missing, empty or unreadable, names an unknown column, holds a
-        non-numeric cell, or the numbers fail the checks of :meth:`Measurements.from_arrays`.
-    """
-    path = Path(path)
-    cols = _name_list(columns, "column")
-    errs, corrs = _name_list(errors, "error column"), _name_list(correlations, "correlation")
-    suffix = path.suffix.lower()
-    err_arr: np.ndarray | None = None
-    corr_arr: np.ndarray | None = None
-    lines: _Lines = None
-    if suffix == ".csv":
-        vals, err_arr, corr_arr, cols, lines = _load_csv(path, cols, errs, corrs)
-    else:
-        kind = ".npy" if suffix == ".npy" else "text"
-        if not (cols is errs is corrs is None):
-            raise DataError(f"column names need a CSV file with a header; {path} is a {kind} "
-                            "file whose columns are all values (or use Measurements.from_arrays)")
-        if suffix == ".npy":
-            try:
-                vals = np.load(_check_file(path), allow_pickle=False)
-            except (OSError, ValueError, EOFError) as exc:
-                raise DataError(f"cannot read data file {path}: {exc}") from None
-        else:
-            vals, lines = _load_text(path)
-    try:
-        vals, cov, cols_t = _assemble(vals, err_arr, corr_arr, None, cols, scale, errs, corrs,
-                                      lines)
-    except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
-    return Measurements(vals, cov, cols_t, str(path))
+        extra = f", extra={tuple(self.extra)!r}" if self.extra else ""
+        return (f"Measurements(n_points={self.n_points}, columns={self.columns!r}, {errs}"
+                f"{extra}, source={self.source!r})")

@@ -1,13 +1,16 @@
-"""Mixture models: K deconvolved Gaussian components, optionally over a uniform background.
+"""Mixture models: K deconvolved Gaussians, custom components and an optional uniform background.
 
 The observed density of point i is
 
-    p(y_i | θ) = Σ_k w_k N(y_i | μ_k, Σ_k + S_i)  [+ w_bg U(y_i | box)]
+    p(y_i | θ) = Σ_k w_k N(y_i | μ_k, Σ_k + S_i)  [+ Σ_c w_c p_c(y_i | θ_c)]  [+ w_bg U(y_i | box)]
 
-with S_i the point's measurement covariance (zero when the data have no errors). Weights get a
-stick-breaking Dirichlet(α) prior; means, scales and correlations get unit-cube priors from
-:mod:`nestmix.priors`. The same :class:`MixtureModel` answers ``prior_transform``,
-``log_likelihood`` (one θ or a batch) and per-point per-component log-densities.
+with S_i the point's measurement covariance (zero when the data have no errors) and p_c the
+custom components (:mod:`nestmix.components.base`, e.g. a line with outliers). Components are
+ordered Gaussians, custom components, background. Weights get one stick-breaking Dirichlet(α)
+prior over all of them (α a number, or one per component in that order); means, scales,
+correlations and the custom parameters get unit-cube priors from :mod:`nestmix.priors`. The same
+:class:`MixtureModel` answers ``prior_transform``, ``log_likelihood`` (one θ or a batch) and
+per-point per-component log-densities.
 """
 
 from __future__ import annotations
@@ -18,10 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from nestmix.components import UniformBox, default_box, gaussian_log_density
+from nestmix.components import (
+    UniformBox,
+    component_priors,
+    default_box,
+    describe_component,
+    gaussian_log_density,
+    probe_component,
+)
 from nestmix.data import Measurements
 from nestmix.errors import ModelError
-from nestmix.parameters import Layout, Parameters, build_prior
+from nestmix.parameters import Layout, Parameters, build_prior, weight_labels
 
 __all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
 
@@ -30,6 +40,7 @@ BACKGROUNDS = ("none", "uniform")
 ORDERS = ("none", "means")
 PRIOR_KEYS = ("mean", "variance", "sigma", "correlation", "weights")
 _CHUNK_ELEMENTS = 4_000_000  # bound on m × N × K × D² per batched likelihood chunk
+_PROBE_DRAWS = 8  # prior draws on which custom components are checked before use
 
 
 @dataclass(frozen=True)
@@ -47,13 +58,19 @@ class ModelSpec:
         ``none`` (exchangeable labels) or ``means`` (means ordered along the first axis).
     priors : mapping
         ``mean``, one of ``variance`` / ``sigma``, optional ``correlation`` (``{dist = "lkj",
-        eta = 1}``) and ``weights`` (``{dist = "dirichlet", alpha = 1}``). Mean and scale priors
-        are one spec for every dimension or a list with one spec per dimension; a number holds
-        the parameter fixed.
+        eta = 1}``) and ``weights`` (``{dist = "dirichlet", alpha = 1}``; α a number or one per
+        component: Gaussians, custom components, background). Mean and scale priors are one
+        spec for every dimension or a list with one spec per dimension; a number holds the
+        parameter fixed. ``mean`` and the scale may be left out when there are custom
+        components, for models with K = 0 Gaussians.
     background_box : tuple or None
         (D, 2) edges of the uniform background; default the data's range padded by 10%.
     components : str
-        The component family; ``gaussian``.
+        The family counted by K; ``gaussian``.
+    extra_components : tuple
+        Custom components (:class:`nestmix.components.Component` or any object with ``name``,
+        ``parameters``, ``priors``, ``columns`` and ``log_density``), mixed in after the K
+        Gaussians and before the background and never relabelled. With any, K may be 0.
     """
 
     covariance: str = "full"
@@ -62,8 +79,20 @@ class ModelSpec:
     priors: Mapping[str, Any] = field(default_factory=dict)
     background_box: tuple | None = None
     components: str = "gaussian"
+    extra_components: tuple = ()
 
     def __post_init__(self) -> None:
+        extra = self.extra_components
+        if isinstance(extra, (str, Mapping)) or not isinstance(extra, (tuple, list)):
+            raise ModelError("model.extra_components: must be a sequence of components")
+        object.__setattr__(self, "extra_components", tuple(extra))
+        seen: set[str] = set()
+        for component in self.extra_components:
+            component_priors(component)
+            if component.name in seen:
+                raise ModelError(f"model.extra_components.{component.name}: two components "
+                                 "have this name; names must be unique")
+            seen.add(component.name)
         _check_choice("model.components", self.components, ("gaussian",))
         _check_choice("model.covariance", self.covariance, COVARIANCE_TYPES)
         _check_choice("model.background", self.background, BACKGROUNDS)
@@ -73,9 +102,11 @@ class ModelSpec:
             raise ModelError(
                 f"model.priors: unknown prior {unknown[0]!r}; valid: {', '.join(PRIOR_KEYS)}"
             )
-        if "mean" not in self.priors:
+        gaussians_optional = bool(self.extra_components)
+        if "mean" not in self.priors and not gaussians_optional:
             raise ModelError("model.priors: missing 'mean' (the prior on component means)")
-        if ("variance" in self.priors) == ("sigma" in self.priors):
+        if ("variance" in self.priors and "sigma" in self.priors) or not (
+                gaussians_optional or "variance" in self.priors or "sigma" in self.priors):
             raise ModelError(
                 "model.priors: give exactly one of 'variance' or 'sigma' "
                 "(the prior on component variances or standard deviations)"
@@ -89,7 +120,7 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         """JSON-able description (input to run fingerprints)."""
-        return {
+        out = {
             "components": self.components,
             "covariance": self.covariance,
             "background": self.background,
@@ -98,19 +129,24 @@ class ModelSpec:
             "background_box": None if self.background_box is None else _jsonable(
                 self.background_box),
         }
+        if self.extra_components:  # only then, so that existing fingerprints stay as they were
+            out["extra_components"] = [_jsonable(describe_component(c))
+                                       for c in self.extra_components]
+        return out
 
 
 class MixtureModel:
-    """A K-component Gaussian mixture, optionally over a uniform background, for given data.
+    """K Gaussians, custom components and an optional uniform background, for given data.
 
     Parameters
     ----------
     data : Measurements
-        Values (N, D) with optional per-point covariances, deconvolved in the likelihood.
+        Values (N, D) with optional per-point covariances, deconvolved in the likelihood, and
+        the extra columns custom components use.
     k : int
-        Number of Gaussian components, at least 1.
+        Number of Gaussian components: at least 1, or 0 when there are custom components.
     spec : ModelSpec
-        Covariance family, background, ordering and priors.
+        Covariance family, background, ordering, priors and custom components.
 
     Attributes
     ----------
@@ -118,17 +154,29 @@ class MixtureModel:
         Names of the sampled parameters θ, in order.
     ndim : int
         Length of θ and of the unit cube.
+    n_components : int
+        K_total: K, plus the custom components, plus one with a background.
+    extra_components : tuple
+        The custom components, in order (their columns follow the Gaussians').
+    weight_names : tuple of str
+        Names of the K_total weights (the last is implied and not in θ).
     """
 
     def __init__(self, data: Measurements, k: int, spec: ModelSpec) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ModelError(f"the number of components K must be an integer >= 1, got {k!r}")
+        extra = spec.extra_components
+        low = 0 if extra else 1
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < low:
+            raise ModelError(f"the number of components K must be an integer >= {low}, got {k!r}")
+        if k == 0 and spec.order != "none":
+            raise ModelError("model.order = 'means' needs at least one Gaussian component")
         self.data = data
         self.k = int(k)
         self.spec = spec
         self.n_dims = data.n_dims
         self.has_background = spec.background == "uniform"
-        self.n_components = self.k + int(self.has_background)
+        self.extra_components = extra
+        self.n_components = self.k + len(extra) + int(self.has_background)
+        self.weight_names = weight_labels(spec, self.k, self.has_background)
         if self.has_background:
             edges = spec.background_box
             if edges is None:
@@ -147,7 +195,26 @@ class MixtureModel:
         self._point_cov = None if data.covariances is None else np.asarray(data.covariances)
         self._chunk = max(1, _CHUNK_ELEMENTS // (data.n_points * self.n_components
                                                  * self.n_dims**2))
+        if extra:
+            self._check_components()
 
+    def _check_components(self) -> None:
+        """Extra columns present, data accepted, and log-densities sane on prior draws."""
+        available = tuple(self.data.extra or ())
+        for component in self.extra_components:
+            for column in getattr(component, "columns", ()):
+                if column not in available:
+                    raise ModelError(
+                        f"model.extra_components.{component.name}: needs the extra data column "
+                        f"{column!r}; the data have {', '.join(map(repr, available)) or 'none'}"
+                        " (load_measurements(..., extra=[...]) or [data] extra = [...])")
+            check = getattr(component, "check_data", None)
+            if check is not None:
+                check(self.data)
+        rng = np.random.default_rng(20240521)  # fixed: the probe is the same on every build
+        params = self.expand(self.prior_transform(rng.random((_PROBE_DRAWS, self.ndim))))
+        for component in self.extra_components:
+            probe_component(component, self._component_params(params, component), self.data)
     # ----------------------------------------------------------------- prior
     def prior_transform(self, u: np.ndarray) -> np.ndarray:
         """Map unit-cube points to parameters θ.
@@ -182,7 +249,8 @@ class MixtureModel:
         Returns
         -------
         ndarray, shape (N, K_total) or (m, N, K_total)
-            The background, when there is one, is the last column.
+            The K Gaussians, then the custom components, then the background when there is
+            one.
         """
         single = np.ndim(theta) == 1
         params = self.expand(theta)
@@ -190,13 +258,25 @@ class MixtureModel:
         return out[0] if single else out
 
     def _log_densities(self, params: Parameters) -> np.ndarray:
-        dens = gaussian_log_density(self._values, self._point_cov, params.means,
-                                    params.covariances)
+        if self.k:
+            dens = gaussian_log_density(self._values, self._point_cov, params.means,
+                                        params.covariances)
+        else:
+            dens = np.empty((params.weights.shape[0], self.data.n_points, 0))
+        if self.extra_components:
+            custom = [np.asarray(c.log_density(self._component_params(params, c), self.data),
+                                 dtype=float) for c in self.extra_components]
+            dens = np.concatenate([dens, np.stack(custom, axis=2)], axis=2)
         if self.has_background:
             bg = np.broadcast_to(self._log_background[None, :, None],
                                  (dens.shape[0], dens.shape[1], 1))
             dens = np.concatenate([dens, bg], axis=2)
         return dens
+
+    @staticmethod
+    def _component_params(params: Parameters, component: Any) -> dict[str, np.ndarray]:
+        """The parameters of one custom component by their short names, arrays of shape (m,)."""
+        return {p: params.extra[f"{component.name}_{p}"] for p in component.parameters}
 
     def log_likelihood(self, theta: np.ndarray) -> float:
         """Log-likelihood of the data for one parameter vector θ of shape (ndim,)."""
@@ -241,7 +321,8 @@ class MixtureModel:
         }
 
     def __repr__(self) -> str:
-        bg = " + uniform background" if self.has_background else ""
+        bg = "".join(f" + {c.name}" for c in self.extra_components)
+        bg += " + uniform background" if self.has_background else ""
         return (f"MixtureModel(K={self.k}{bg}, D={self.n_dims}, covariance="
                 f"{self.spec.covariance!r}, order={self.spec.order!r}, ndim={self.ndim})")
 

@@ -1,9 +1,11 @@
 """Where each mixture parameter sits in the parameter vector, and the prior that fills it.
 
 The full parameter vector φ of a K-component model holds, in order: the free weights (all but
-the last, which is implied), the K × D means, the scales (variances or standard deviations; one
-set per component, or one shared set when tied) and the correlations (upper triangles, for
-``full`` and ``tied`` covariances in D >= 2). :func:`build_prior` assembles the unit-cube prior
+the last, which is implied; Gaussians ``w_1 … w_K``, then custom components ``w_<name>``, then
+the background ``w_bg``), the K × D means, the scales (variances or standard deviations; one
+set per component, or one shared set when tied), the correlations (upper triangles, for
+``full`` and ``tied`` covariances in D >= 2) and the custom components' parameters
+``<name>_<param>`` in component order. :func:`build_prior` assembles the unit-cube prior
 over φ from the user's prior specifications; :class:`Layout` turns φ back into weights, means and
 covariance matrices.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nestmix.components.base import component_priors
 from nestmix.errors import ModelError, PriorError
 from nestmix.priors import (
     Fixed,
@@ -30,7 +33,7 @@ from nestmix.priors.blocks import Block, BlockPrior, group_by_prior
 if TYPE_CHECKING:
     from nestmix.model import ModelSpec
 
-__all__ = ["Layout", "Parameters", "build_prior"]
+__all__ = ["Layout", "Parameters", "build_prior", "weight_labels"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,20 @@ class Parameters:
     Attributes
     ----------
     weights : ndarray, shape (m, K_total)
-        Component weights, the background's last when there is one; rows sum to one.
+        Component weights: the K Gaussians, then the custom components, then the background
+        when there is one; rows sum to one.
     means : ndarray, shape (m, K, D)
     covariances : ndarray, shape (m, K, D, D)
         Intrinsic covariances of the Gaussian components.
+    extra : mapping of str to ndarray, shape (m,)
+        The custom components' parameters by full name ``<name>_<param>`` (fixed ones too);
+        empty without custom components.
     """
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Layout:
     n_scale_sets: int  # K, or 1 when tied
     scales_per_set: int  # 1 (spherical) or D
     with_corr: bool
+    extra_names: tuple[str, ...] = ()  # custom components' parameters, <name>_<param>
 
     @classmethod
     def create(cls, spec: ModelSpec, k: int, d: int, n_components: int) -> Layout:
@@ -74,9 +83,11 @@ class Layout:
             k=k, d=d, n_components=n_components, covariance=cov,
             scale_is_sigma="sigma" in spec.priors,
             n_weights=n_components - 1,
-            n_scale_sets=1 if tied else k,
+            n_scale_sets=0 if k == 0 else 1 if tied else k,
             scales_per_set=scales_per_set,
             with_corr=d >= 2 and cov in ("full", "tied"),
+            extra_names=tuple(f"{c.name}_{p}" for c in spec.extra_components
+                              for p in c.parameters),
         )
 
     @property
@@ -94,6 +105,10 @@ class Layout:
     @property
     def n_corr(self) -> int:
         return self.d * (self.d - 1) // 2 if self.with_corr else 0
+
+    @property
+    def extra_offset(self) -> int:
+        return self.corr_offset + self.n_scale_sets * self.n_corr
 
     def expand(self, phi: np.ndarray) -> Parameters:
         m = phi.shape[0]
@@ -120,10 +135,18 @@ class Layout:
             covs = variances[..., :, None] * np.eye(d)
         if self.n_scale_sets == 1 and k > 1:
             covs = np.broadcast_to(covs, (m, k, d, d))
-        return Parameters(weights=weights, means=means, covariances=covs)
+        extra = {name: phi[:, self.extra_offset + i] for i, name in enumerate(self.extra_names)}
+        return Parameters(weights=weights, means=means, covariances=covs, extra=extra)
 
 
 # ---------------------------------------------------------------------- prior
+def weight_labels(spec: ModelSpec, k: int, background: bool) -> tuple[str, ...]:
+    """Names of all K_total weights: ``w_1 … w_K``, ``w_<name>`` per custom component, ``w_bg``."""
+    return (tuple(f"w_{j + 1}" for j in range(k))
+            + tuple(f"w_{c.name}" for c in spec.extra_components)
+            + (("w_bg",) if background else ()))
+
+
 def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
                  columns: tuple[str, ...]) -> BlockPrior:
     layout = Layout.create(spec, k, d, n_components)
@@ -135,7 +158,7 @@ def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
 
     # weights: stick-breaking over all components, the last weight implied
     weight_spec = _weights_spec(priors.get("weights", {"dist": "dirichlet", "alpha": 1.0}))
-    labels = [f"w_{j + 1}" for j in range(k)] + (["w_bg"] if n_components > k else [])
+    labels = weight_labels(spec, k, n_components > k + len(spec.extra_components))
     names += labels[:-1]
     if n_components > 1:
         try:
@@ -144,6 +167,22 @@ def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
             raise _rekeyed(exc, "model.priors.weights") from None
         blocks.append(Block("weights", tuple(range(n_components - 1)),
                             _FreeWeights(stick), stick.to_dict()))
+    if k > 0:
+        _gaussian_blocks(spec, layout, names, blocks, fixed, axis)
+    _custom_blocks(spec, layout, names, blocks, fixed)
+    return BlockPrior(tuple(names), tuple(blocks), tuple(fixed))
+
+
+def _gaussian_blocks(spec: ModelSpec, layout: Layout, names: list[str], blocks: list[Block],
+                     fixed: list[tuple[int, float]], axis: list[str]) -> None:
+    """Means, scales and correlations of the K Gaussian components."""
+    priors = spec.priors
+    k, d = layout.k, layout.d
+    missing = [key for key in ("mean", "variance | sigma")
+               if not any(p in priors for p in key.split(" | "))]
+    if missing:
+        raise ModelError(f"model.priors: K = {k} Gaussian components need a prior "
+                         f"{' and a prior '.join(repr(m) for m in missing)}")
 
     # means, K × D
     mean_priors = _per_axis(priors["mean"], d, "model.priors.mean")
@@ -197,7 +236,20 @@ def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
             names += [f"rho{set_labels[s]}{axis[i]}{axis[j]}" for i, j in zip(*iu, strict=True)]
             targets = tuple(offset + s * layout.n_corr + t for t in range(layout.n_corr))
             blocks.append(Block("correlation", targets, _UpperTriangle(lkj), lkj.to_dict()))
-    return BlockPrior(tuple(names), tuple(blocks), tuple(fixed))
+
+
+def _custom_blocks(spec: ModelSpec, layout: Layout, names: list[str], blocks: list[Block],
+                   fixed: list[tuple[int, float]]) -> None:
+    """Independent priors of the custom components' parameters, one block name per component."""
+    offset = layout.extra_offset
+    for component in spec.extra_components:
+        key = f"model.extra_components.{component.name}.priors"
+        entries = []
+        for param, prior_spec in component_priors(component).items():
+            names.append(f"{component.name}_{param}")
+            entries.append((univariate_from_spec(prior_spec, key=f"{key}.{param}"), offset))
+            offset += 1
+        _add_independent(blocks, fixed, component.name, entries)
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,11 @@ class SweepPlan:
         ks = tuple(self.k_values)
         if not ks:
             raise ModelError("sweep.k: give at least one number of components")
+        least = 0 if self.spec.extra_components else 1  # K counts the Gaussians
         for k in ks:
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-                raise ModelError(f"sweep.k: the number of components K must be an integer "
-                                 f">= 1, got {k!r}")
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < least:
+                raise ModelError(f"sweep.k: the number of Gaussian components K must be an "
+                                 f"integer >= {least}, got {k!r}")
         if len(set(ks)) != len(ks):
             raise ModelError(f"sweep.k: repeated values in {list(ks)}")
         object.__setattr__(self, "k_values", tuple(int(k) for k in ks))

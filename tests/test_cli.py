@@ -93,7 +93,7 @@ def test_default_output_directory_is_runs_name(tmp_path, capsys, monkeypatch):
     ({"replace": ("[data]\n", "[data]\nscale = 'big'\n")}, "data.scale", "must be a number"),
     ({"sampler": "multinest"}, "sweep.sampler", "unknown sampler 'multinest'"),
     ({"extra_sweep": "nlve = 3"}, "sweep", "unknown dynesty setting 'nlve'"),
-    ({"k": "[0, 1]"}, "sweep.k", "K < 1"),
+    ({"k": "[0, 1]"}, "sweep.k", "K < 1 makes no mixture without custom components"),
     ({"k": "[2, 2]"}, "sweep.k", "repeated"),
     ({"extra_sweep": "kmax = 3"}, "sweep.k", "either k"),
     ({"extra_priors": "weights = { dist = 'dirichlet', alpha = -1 }"},
@@ -160,3 +160,51 @@ def test_install_polychord_command(capsys):
     assert main(["install-polychord"]) == 0
     out = capsys.readouterr().out
     assert "already installed" in out and "PolyChord is ready" in out
+
+
+LINE_CONFIG = """\
+name = "line"
+[data]
+path = "{path}"
+columns = ["y"]
+errors = ["y_err"]
+extra = ["x"]
+[model]
+[[model.extra_components]]
+family = "line"
+name = "line"
+[model.extra_components.priors]
+m = {{ dist = "uniform", loc = 0, scale = 10 }}
+b = {{ dist = "norm", loc = 0, scale = 25 }}
+[[model.extra_components]]
+family = "gaussian_outlier"
+name = "outliers"
+priors = {{ mu = 0.0, ln_s = {{ dist = "uniform", loc = -3, scale = 7 }} }}
+[model.priors]
+mean = {{ dist = "norm", loc = 0, scale = 30 }}
+sigma = {{ dist = "loguniform", a = 0.1, b = 50 }}
+[sweep]
+k = [0, 1]
+nlive = 150
+seed = 7
+"""
+
+
+def test_line_with_outliers_sweep_from_k_zero(tmp_path):
+    """A config sweep of custom components with K = 0 and 1 extra Gaussians; the stored
+    memberships of the K = 0 run find the outliers (issue 4's acceptance on this data set)."""
+    import csv
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "line_outliers.csv"
+    config = tmp_path / "line.toml"
+    config.write_text(LINE_CONFIG.format(path=data))
+    out = tmp_path / "runs" / "line"
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "2", "--quiet"]) == 0
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert [r["k"] for r in rows] == [0, 1]
+    with np.load(out / "K=0" / "dynesty" / "modes.npz") as arrays:
+        outlier = arrays["membership_mean"][:, 1]  # columns: line, outliers
+    with data.open() as handle:
+        truth = np.array([int(r["is_outlier"]) for r in csv.DictReader(handle)], dtype=bool)
+    assert np.sum(outlier[truth] > 0.5) >= 7
+    assert np.sum(outlier[~truth] > 0.5) <= 2

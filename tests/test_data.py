@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nestmix.data import Measurements, load_measurements
+from nestmix.data import Measurements
 from nestmix.errors import DataError
+from nestmix.loaders import load_measurements
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
 GALAXIES_TXT = DATA / "galaxies_roeder1990.txt"

@@ -168,6 +168,8 @@ def _standardised(params: Parameters, w: np.ndarray) -> np.ndarray:
     x = component_features(params).reshape(len(w), -1)
     if params.weights.shape[1] > k:
         x = np.concatenate([x, np.log(np.clip(params.weights[:, k:], 1e-300, None))], axis=1)
+    if params.extra:  # custom components' parameters (never relabelled)
+        x = np.concatenate([x, np.stack(list(params.extra.values()), axis=1)], axis=1)
     centre = w @ x
     spread = np.sqrt(w @ (x - centre) ** 2)
     keep = spread > 1e-12 * (1.0 + np.abs(centre))

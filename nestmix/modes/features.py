@@ -42,7 +42,8 @@ def component_features(params: Parameters) -> np.ndarray:
 def permute_parameters(params: Parameters, permutations: np.ndarray) -> Parameters:
     """Relabelled parameters: new component j of sample s is old component ``perm[s, j]``.
 
-    The background weight, when there is one, stays last.
+    The weights of custom components and of the background stay where they are, after the
+    Gaussians; custom components' parameters are not permuted.
     """
     perm = np.asarray(permutations, dtype=np.intp)
     k = n_gaussians(params)
@@ -50,4 +51,4 @@ def permute_parameters(params: Parameters, permutations: np.ndarray) -> Paramete
         [np.take_along_axis(params.weights[:, :k], perm, axis=1), params.weights[:, k:]], axis=1)
     means = np.take_along_axis(params.means, perm[:, :, None], axis=1)
     covariances = np.take_along_axis(params.covariances, perm[:, :, None, None], axis=1)
-    return Parameters(weights=weights, means=means, covariances=covariances)
+    return Parameters(weights=weights, means=means, covariances=covariances, extra=params.extra)

@@ -22,8 +22,8 @@ with the largest posterior weight).
     permutation minimising KL(P_s ∥ Q), i.e. the cost −Σ_i p_sia log q_ib. Needs the model and θ.
 
 Afterwards labels are put in the canonical order: increasing posterior mean of the relabelled
-means along the first axis, so that component 1 means the same thing in every K. The background
-component is never permuted.
+means along the first axis, so that component 1 means the same thing in every K. Custom
+components and the background are never permuted.
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def relabel(params: Parameters, weights: np.ndarray, *, method: str = "hungarian
     if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise ValueError(f"weights must be {n} finite non-negative numbers with a positive sum")
     w = w / w.sum()
-    if k == 1:
-        return Relabelling(np.zeros((n, 1), dtype=np.intp), method, 0, True)
+    if k <= 1:  # nothing to permute (K = 0: only custom components, which never move)
+        return Relabelling(np.zeros((n, k), dtype=np.intp), method, 0, True)
     pivot = int(np.argmax(w)) if pivot is None else int(pivot)
     if method == "hungarian":
         perms, iterations, converged = _match_parameters(

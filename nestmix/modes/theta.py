@@ -1,8 +1,9 @@
 """Permuting the component labels of sampled parameter vectors θ, found from parameter names.
 
-θ holds (in the prior's block order) the free weights ``w_1 … w_{K_total-1}`` — the last weight
-is implied: ``w_K`` without a background, ``w_bg`` with one — then per-component entries named
-``mu_{k}…``, ``var_{k}…`` or ``sigma_{k}…`` and ``rho_{k}…``. Tied scales and correlations
+θ holds (in the prior's block order) the free weights — all of ``w_1 … w_K``, ``w_<name>`` of
+custom components and ``w_bg`` but the last, which is implied — then per-component entries named
+``mu_{k}…``, ``var_{k}…`` or ``sigma_{k}…`` and ``rho_{k}…``, then the custom components'
+parameters ``<name>_<param>``, which never move. Tied scales and correlations
 (``var``, ``rho_x_y``) are shared and never move; parameters held fixed are not in θ and are the
 same for every component anyway.
 """
@@ -36,7 +37,7 @@ class ThetaLayout:
     n_components : int
         K, plus one with a background.
     weight_columns : ndarray of int, shape (n_components - 1,)
-        θ columns of the free weights ``w_1, w_2, …`` in order.
+        θ columns of the free weights in order (Gaussians, custom components, background).
     slots : ndarray of int, shape (S, K)
         ``slots[s, j]``: θ column of the s-th per-component quantity of component j.
     """
@@ -52,12 +53,18 @@ class ThetaLayout:
         names = list(model.param_names)
         k = model.k
         tied = model.spec.covariance == "tied"
+        weight_names = getattr(model, "weight_names", None) or (
+            [f"w_{j + 1}" for j in range(model.k)] + ["w_bg"] * (model.n_components - model.k))
         try:
-            weight_columns = [names.index(f"w_{j + 1}") for j in range(model.n_components - 1)]
+            weight_columns = [names.index(w) for w in weight_names[:-1]]
         except ValueError as exc:
             raise ModelError(f"cannot find the free weights in θ: {exc}") from None
+        custom = {f"{c.name}_{p}" for c in getattr(model, "extra_components", ())
+                  for p in c.parameters}
         groups: dict[tuple[str, str], dict[int, int]] = {}
         for column, name in enumerate(names):
+            if name in custom:
+                continue
             match = _PER_COMPONENT.match(name)
             if match is None or (tied and match.group(1) != "mu"):
                 continue
@@ -71,7 +78,7 @@ class ThetaLayout:
             slots.append([columns[j + 1] for j in range(k)])
         return cls(k=k, n_components=model.n_components,
                    weight_columns=np.array(weight_columns, dtype=np.intp),
-                   slots=np.array(slots, dtype=np.intp).reshape(-1, k))
+                   slots=np.array(slots, dtype=np.intp).reshape(len(slots), k))
 
     def permute(self, thetas: np.ndarray, permutations: np.ndarray) -> np.ndarray:
         """Relabelled θ: new component j of sample s takes old component ``perm[s, j]``.
