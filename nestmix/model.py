@@ -118,6 +118,33 @@ class ModelSpec:
         """The model with ``k`` Gaussian components for ``data``."""
         return MixtureModel(data, k, self)
 
+    @classmethod
+    def from_dict(cls, description: Mapping[str, Any]) -> ModelSpec:
+        """Rebuild a spec from :meth:`to_dict` (as stored in a sweep's manifest).
+
+        Raises
+        ------
+        ModelError
+            If a custom component is a user's Python class rather than a built-in family
+            (its code is not stored, only its fingerprint).
+        """
+        from nestmix.components import COMPONENT_FAMILIES, make_component
+
+        extra = []
+        for entry in description.get("extra_components", []):
+            family = entry.get("family", "")
+            if family not in COMPONENT_FAMILIES:
+                raise ModelError(f"the component {entry.get('name')!r} is a user class "
+                                 f"({family}); it cannot be rebuilt from the stored description")
+            extra.append(make_component(family, entry["name"], entry.get("priors"),
+                                        **entry.get("options", {})))
+        box = description.get("background_box")
+        return cls(covariance=description["covariance"], background=description["background"],
+                   order=description["order"], priors=dict(description.get("priors", {})),
+                   background_box=None if box is None else tuple(tuple(e) for e in box),
+                   components=description.get("components", "gaussian"),
+                   extra_components=tuple(extra))
+
     def to_dict(self) -> dict:
         """JSON-able description (input to run fingerprints)."""
         out = {

@@ -4,6 +4,7 @@ Layout::
 
     runs/<sweep>/manifest.json          what the sweep was made from (data, model, samplers)
     runs/<sweep>/summary.json           the evidence table so far
+    runs/<sweep>/data.npz               a copy of the data (values, covariances, extra columns)
     runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json,
                                         modes.json, modes.npz (relabelling, census, modes,
                                         memberships), chains/ (the sampler's own files)
@@ -22,17 +23,21 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.errors import RunStoreError
 from nestmix.results import NestedRun, SweepResult
+
+if TYPE_CHECKING:
+    from nestmix.data import Measurements
 
 __all__ = ["RunStore", "fingerprint"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 MODES_SUMMARY = "modes.json"
+DATA = "data.npz"
 MODES_ARRAYS = "modes.npz"
 
 
@@ -104,6 +109,41 @@ class RunStore:
         if not path.exists():
             raise RunStoreError(f"{self.directory} is not a nestmix sweep (no {MANIFEST})")
         return json.loads(path.read_text())
+
+    def save_data(self, data: Measurements) -> None:
+        """Keep a copy of the sweep's data (``data.npz``), so the directory stands on its own."""
+        import io
+
+        import numpy as np
+
+        arrays = {"values": np.asarray(data.values),
+                  "columns": np.array(list(data.columns), dtype=str),
+                  "source": np.array(data.source, dtype=str)}
+        if data.covariances is not None:
+            arrays["covariances"] = np.asarray(data.covariances)
+        for name, column in (data.extra or {}).items():
+            arrays[f"extra:{name}"] = np.asarray(column)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        write_bytes_atomic(self.directory / DATA, buffer.getvalue())
+
+    def load_data(self) -> Measurements | None:
+        """The sweep's data as stored by :meth:`save_data`, or None for older sweeps."""
+        import numpy as np
+
+        from nestmix.data import Measurements
+
+        path = self.directory / DATA
+        if not path.exists():
+            return None
+        with np.load(path) as arrays:
+            extra = {name[6:]: arrays[name] for name in arrays.files
+                     if name.startswith("extra:")}
+            return Measurements(values=arrays["values"],
+                                covariances=arrays["covariances"]
+                                if "covariances" in arrays.files else None,
+                                columns=tuple(str(c) for c in arrays["columns"]),
+                                source=str(arrays["source"]), extra=extra or None)
 
     def write_summary(self, result: SweepResult) -> None:
         """Write ``summary.json`` atomically."""

@@ -183,6 +183,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     say = progress or (lambda line: None)
     store = RunStore(directory)
     store.prepare(plan.manifest(), plan.samplers)
+    store.save_data(plan.data)
     todo = []
     for sampler in plan.samplers:
         for k in plan.k_values:
