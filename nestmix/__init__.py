@@ -17,6 +17,8 @@ __all__ = [
     "ModelSpec",
     "NestedRun",
     "NestmixError",
+    "Shrinkage",
+    "SweepArchive",
     "SweepPlan",
     "SweepResult",
     "__version__",
@@ -24,5 +26,7 @@ __all__ = [
     "get_sampler",
     "load_measurements",
     "load_sweep",
+    "open_sweep",
     "run_sweep",
+    "shrinkage",
 ]
