@@ -1,4 +1,4 @@
-"""The ``nestmix`` command line: ``nestmix sweep`` and ``nestmix show``."""
+"""The ``nestmix`` command line: ``nestmix sweep``, ``nestmix show`` and ``nestmix report``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nestmix import __version__
 from nestmix.errors import NestmixError
+
+if TYPE_CHECKING:
+    from nestmix.report import ReportFiles
 
 __all__ = ["main"]
 
@@ -48,11 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=int, help="worker processes (default: sweep.jobs, "
                        "else the number of cores)")
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
+    sweep.add_argument("--no-report", action="store_true",
+                       help="do not write the report (report.html, report.md, CSV tables)")
     sweep.set_defaults(func=_sweep)
 
     show = sub.add_parser("show", help="print the evidence table of a sweep directory")
     show.add_argument("directory")
     show.set_defaults(func=_show)
+
+    report = sub.add_parser(
+        "report", help="write report.html, report.md (figures in report/) and the tables as "
+                       "CSV into a sweep directory")
+    report.add_argument("directory")
+    report.add_argument("--seed", type=int, default=0,
+                        help="seed of the posterior draws behind the predictive figures")
+    report.add_argument("--no-figures", action="store_true", help="tables and verdict only")
+    report.set_defaults(func=_report)
 
     install = sub.add_parser(
         "install-polychord",
@@ -87,6 +102,17 @@ def _sweep(args: argparse.Namespace) -> int:
     result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress)
     print()
     print(format_table(result))
+    if not args.no_report:
+        from nestmix.report import write_report
+
+        try:
+            files = write_report(directory)
+        except Exception as exc:  # the runs are safe on disk; `nestmix report` can retry
+            print(f"nestmix: warning: the report could not be written ({type(exc).__name__}: "
+                  f"{exc}); try `nestmix report {directory}`", file=sys.stderr)
+            return 0
+        print()
+        _print_report(files)
     return 0
 
 
@@ -96,6 +122,23 @@ def _show(args: argparse.Namespace) -> int:
 
     print(format_table(load_sweep(args.directory)))
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from nestmix.report import write_report
+
+    _print_report(write_report(args.directory, seed=args.seed, figures=not args.no_figures))
+    return 0
+
+
+def _print_report(files: ReportFiles) -> None:
+    print(f"report: {files.html}")
+    where = f" (figures in {files.figures[0].parent}/)" if files.figures else " (no figures)"
+    print(f"        {files.markdown}{where}")
+    print(f"tables: {', '.join(str(p) for p in files.csv)}")
+    if files.warnings:
+        print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} in the "
+              "report (see its verdict)")
 
 
 def _install_polychord(args: argparse.Namespace) -> int:

@@ -84,3 +84,16 @@ def test_polychord_census_and_relabelled_truth_three_components():
                            (mode.scales_mean[:, 0], mode.scales_std[:, 0], sd),
                            (mode.weights_mean, mode.weights_std, w)):
         assert np.all(np.abs(np.asarray(got) - true) < 3 * np.asarray(err)), (got, err, true)
+
+
+def test_ordered_prior_has_one_label_copy_and_needs_no_relabelling():
+    rng = np.random.default_rng(9)
+    y = np.concatenate([rng.normal(c, 0.3, 40) for c in (-2.0, 0.0, 2.0)])
+    model = ModelSpec(order="means", priors={
+        "mean": {"dist": "norm", "loc": 0, "scale": 5},
+        "sigma": {"dist": "halfnorm", "scale": 3}}).build(Measurements.from_arrays(y), 3)
+    run = get_sampler("dynesty").run(model, {"nlive": 80}, seed=2)
+    analysis = analyse_run(model, run, rng=np.random.default_rng(0))
+    assert analysis.census.expected_copies == 1 and analysis.census.copies_visited == 1
+    assert not analysis.census.warning
+    np.testing.assert_array_equal(analysis.relabelled_samples, run.samples)

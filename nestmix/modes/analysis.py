@@ -96,7 +96,14 @@ def analyse_run(model: MixtureModel, run: NestedRun, *, method: str = "hungarian
     thetas = np.asarray(run.samples)
     weights = run.weights
     params = model.expand(thetas)
-    relabelling = relabel(params, weights, method=method, model=model, thetas=thetas)
+    if model.spec.order == "means":
+        # the prior already orders the components by their first-axis mean, which is the
+        # canonical labelling: nothing to permute, and exactly one label copy exists
+        relabelling = Relabelling(
+            permutations=np.broadcast_to(np.arange(model.k), (len(thetas), model.k)),
+            method=f"{method} (not needed: ordered prior)", iterations=0, converged=True)
+    else:
+        relabelling = relabel(params, weights, method=method, model=model, thetas=thetas)
     census = label_census(relabelling.permutations, weights,
                           exchangeable=model.spec.order == "none")
     modes = find_distinct_modes(relabelling.apply(params), weights, rng=rng, logz=run.logz,

@@ -1,0 +1,109 @@
+"""The science notebooks run top to bottom and reproduce their key numbers.
+
+Each notebook is read into memory and executed with nbclient in a ``python3`` kernel (this
+interpreter: jupyter_client starts ``python`` kernelspecs with ``sys.executable``) with
+``notebooks/`` as the working directory; the executed copy is never written back. Every notebook
+ends by printing its key numbers as JSON on a line starting with ``RESULTS:``, and the tests
+assert on those. The executions are ``slow`` (minutes each; CI runs them with ``pytest -m slow``);
+the quick checks below them keep the committed notebooks clean and the harness honest.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CELL_TIMEOUT = 600  # seconds per cell; each notebook as a whole runs in well under 5 minutes
+NOTEBOOK_FILES = ("line_outliers.ipynb", "deconvolution.ipynb")
+
+
+def execute(notebook, monkeypatch: pytest.MonkeyPatch, runs: Path | None = None):
+    """Execute an in-memory notebook in ``notebooks/`` and return the executed copy.
+
+    ``runs`` is where the notebook may write sweep directories (``NESTMIX_NOTEBOOK_RUNS``).
+    """
+    monkeypatch.setenv("NESTMIX_SHARED_DATA", str(SHARED_DATA))
+    if runs is not None:
+        monkeypatch.setenv("NESTMIX_NOTEBOOK_RUNS", str(runs))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws figures
+    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    return client.execute()
+
+
+def stdout_of(notebook) -> str:
+    return "".join(output.get("text", "") for cell in notebook.cells
+                   if cell.cell_type == "code" for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+
+
+def run_notebook(name: str, monkeypatch: pytest.MonkeyPatch, runs: Path) -> dict:
+    """Execute ``notebooks/<name>`` (never writing it back) and return its ``RESULTS``."""
+    notebook = execute(nbformat.read(NOTEBOOKS / name, as_version=4), monkeypatch, runs)
+    lines = [line for line in stdout_of(notebook).splitlines() if line.startswith("RESULTS:")]
+    assert len(lines) == 1, f"{name} printed {len(lines)} RESULTS lines"
+    return json.loads(lines[0].removeprefix("RESULTS:"))
+
+
+def within(value: float, sd: float, reference: float, reference_sd: float = 0.0,
+           n_sigma: float = 3.0) -> bool:
+    return abs(value - reference) <= n_sigma * float(np.hypot(sd, reference_sd))
+
+
+@pytest.mark.slow
+def test_line_outliers_notebook_reproduces_the_published_fit(monkeypatch, tmp_path):
+    if not (SHARED_DATA / "line_outliers.csv").exists():
+        pytest.skip(f"shared data not found in {SHARED_DATA}")
+    results = run_notebook("line_outliers.ipynb", monkeypatch, tmp_path)
+    for key in ("m", "b"):
+        (mean, sd), (published, published_sd) = results[key], results[f"published_{key}"]
+        assert within(mean, sd, published, published_sd), (key, results[key], published)
+    assert results["n_true_outliers"] == 8
+    assert results["outliers_found"] >= 7
+    assert results["inliers_flagged"] <= 2
+    assert results["ln_bf"] - 3 * results["ln_bf_err"] > 5  # decisive for the outlier population
+    assert results["shrinkage_unchanged"]  # custom components: no shrinkage, as the notebook says
+    assert results["seconds"] < 300
+
+
+@pytest.mark.slow
+def test_deconvolution_notebook_prefers_two_components_and_recovers_them(monkeypatch, tmp_path):
+    results = run_notebook("deconvolution.ipynb", monkeypatch, tmp_path)
+    assert any(tmp_path.glob("deconvolution/K=2/dynesty")), "the sweep ran outside tmp_path"
+    assert results["noisy_density_modes"] == 1  # the noisy histogram shows one bump
+    assert results["best_k"] == 2
+    assert results["ln_bf_2_vs_1"] > 5
+    for name in ("means", "widths", "weights"):
+        for (value, sd), true in zip(results[name], results[f"true_{name}"], strict=True):
+            assert within(value, sd, true), (name, value, sd, true)
+    assert results["shrunk_rms_error"] < results["raw_rms_error"]
+    assert results["seconds"] < 300
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_FILES)
+def test_committed_notebooks_are_clean_and_end_with_their_results(name):
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code), \
+        f"{name} is committed with outputs; clear them"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert 'print("RESULTS:", json.dumps(RESULTS))' in code[-1].source
+
+
+def test_notebook_kernel_is_this_interpreter(monkeypatch):
+    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, sys; print(sys.executable); print(os.getcwd())")])
+    out = stdout_of(execute(probe, monkeypatch)).splitlines()
+    assert Path(out[0]).resolve() == Path(sys.executable).resolve()
+    assert Path(out[1]).resolve() == NOTEBOOKS.resolve()

@@ -1,0 +1,443 @@
+"""The evidence report on a real galaxy sweep: tables agree with summary.json in every format,
+figures are readable PNGs, partly finished sweeps are reported, and report.html opens in a real
+browser (headless Chromium from Debian's packages) with no broken images and no console output.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+import nestmix
+from nestmix.archive import SweepArchive
+from nestmix.cli import main
+from nestmix.model import ModelSpec
+from nestmix.report import build_report, write_report
+from nestmix.results import EvidenceRow, SweepResult
+from nestmix.sweep import SweepPlan, run_sweep
+
+from .conftest import GALAXY_PRIORS
+
+# summary.json key -> (header in HTML and Markdown, decimals printed; None: exact integer)
+PRINTED = {
+    "k": ("K", None), "logZ": ("ln Z", 3), "logZ_err": ("σ sampler", 3),
+    "logZ_err_sim": ("σ sim", 3), "ln_bf": ("ln BF", 2), "ln_bf_err": ("σ ln BF", 2),
+    "p_k": ("P(K|data)", 3), "p_k_err": ("σ P", 3), "information": ("H [nats]", 2),
+    "n_effective": ("ESS", 0), "ncall": ("calls", None), "seconds": ("seconds", 1),
+    "label_copies": ("label copies", None), "expected_copies": ("expected", None),
+    "distinct_modes": ("modes", None),
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    """A real galaxy sweep (K = 1, 2, 3, dynesty, 60 live points) with its report written."""
+    path = resources.files("nestmix.examples") / "galaxies_roeder1990.txt"
+    data = nestmix.load_measurements(str(path), scale=0.001)
+    plan = SweepPlan(name="galaxies", data=data, spec=ModelSpec(priors=GALAXY_PRIORS),
+                     k_values=(1, 2, 3), settings={"nlive": 60}, seed=1)
+    directory = tmp_path_factory.mktemp("report") / "galaxies"
+    run_sweep(plan, directory, n_jobs=1)
+    write_report(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def summary(sweep_dir) -> dict:
+    return json.loads((sweep_dir / "summary.json").read_text())
+
+
+# ----------------------------------------------------------------------- parsing the report
+class _Tables(HTMLParser):
+    """Collects the cell texts of every <table id=...> and every <img src>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "href"):
+            if name in attrs:
+                self.links.append(attrs[name])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"].removeprefix("table-")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_tables(page: str) -> _Tables:
+    parser = _Tables()
+    parser.feed(page)
+    return parser
+
+
+def markdown_table(text: str, title: str) -> list[list[str]]:
+    """The pipe table under ``### title`` (header first, separator dropped, bold removed)."""
+    lines = text.split(f"### {title}\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    rows = [re.split(r"(?<!\\)\|", line.strip()[1:-1]) for line in lines]
+    return [[cell.strip().replace("**", "").replace("\\|", "|") for cell in row]
+            for i, row in enumerate(rows) if i != 1]
+
+
+def as_dicts(rows: list[list[str]]) -> list[dict[str, str]]:
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def assert_printed(text: str, value, decimals: int | None) -> None:
+    if value is None:
+        assert text == "–"
+        return
+    number = float(text.replace(",", ""))
+    if decimals is None:
+        assert number == value
+    else:
+        assert abs(number - value) <= 0.5 * 10.0**-decimals + 1e-9, (text, value)
+
+
+# -------------------------------------------------------------------------------- the tables
+def test_tables_carry_the_numbers_of_summary_json(sweep_dir, summary):
+    rows = summary["rows"]
+    assert [r["k"] for r in rows] == [1, 2, 3]
+    page = html_tables((sweep_dir / "report.html").read_text())
+    markdown = markdown_table((sweep_dir / "report.md").read_text(), "Evidence per K")
+    with open(sweep_dir / "evidence.csv", newline="") as handle:
+        from_csv = list(csv.DictReader(handle))
+    for printed in (as_dicts(page.tables["evidence"]), as_dicts(markdown)):
+        assert len(printed) == len(rows)
+        for cells, row in zip(printed, rows, strict=True):
+            assert cells["sampler"] == row["sampler"]
+            for key, (title, decimals) in PRINTED.items():
+                assert_printed(cells[title], row[key], decimals)
+            assert cells["converged"] == ("yes" if row["converged"] else "no")
+    assert len(from_csv) == len(rows)
+    for cells, row in zip(from_csv, rows, strict=True):
+        for key in PRINTED:  # full precision
+            assert float(cells[key]) == pytest.approx(row[key], rel=1e-15, abs=1e-300)
+        assert cells["warnings"] == " | ".join(row["warnings"])
+        assert cells["converged"] == str(row["converged"]).lower()
+
+
+def test_modes_table_matches_summary_json(sweep_dir, summary):
+    with open(sweep_dir / "modes.csv", newline="") as handle:
+        from_csv = list(csv.DictReader(handle))
+    expected = []
+    for entry in summary["modes"]:
+        for mode in entry["distinct_modes"]["modes"]:
+            for j, weight in enumerate(mode["weights"]["mean"]):
+                expected.append((entry["k"], mode["index"] + 1, mode["mass"], weight,
+                                 mode["means"]["mean"][j][0], mode["scales"]["mean"][j][0]))
+    assert len(from_csv) == len(expected) == 1 + 2 + 3  # one mode per K for these runs
+    for cells, (k, index, mass, weight, mean, scale) in zip(from_csv, expected, strict=True):
+        assert (int(cells["k"]), int(cells["mode"])) == (k, index)
+        assert float(cells["mass"]) == pytest.approx(mass, rel=1e-15)
+        assert float(cells["weight"]) == pytest.approx(weight, rel=1e-15)
+        assert float(cells["mean_x"]) == pytest.approx(mean, rel=1e-15)
+        assert float(cells["scale_x"]) == pytest.approx(scale, rel=1e-15)
+    html_rows = as_dicts(html_tables((sweep_dir / "report.html").read_text()).tables["modes"])
+    for cells, (_, _, mass, weight, mean, _) in zip(html_rows, expected, strict=True):
+        assert_printed(cells["mass"], mass, 3)
+        assert_printed(cells["weight"], weight, 3)
+        assert_printed(cells["mean x"], mean, 3)
+
+
+def test_verdict_names_the_best_k(sweep_dir, summary):
+    best = max(summary["rows"], key=lambda r: r["logZ"])
+    runner_up = sorted(summary["rows"], key=lambda r: r["logZ"])[-2]
+    headline = f"The data prefer K = {best['k']} components: "
+    for name in ("report.html", "report.md"):
+        text = (sweep_dir / name).read_text()
+        assert headline in text
+        assert f"over the runner-up K = {runner_up['k']}" in text
+        assert f"{best['logZ'] - runner_up['logZ']:.2f}" in text
+        for row in summary["rows"]:  # every row's warnings are in the verdict
+            for warning in row["warnings"]:
+                assert f"K={row['k']} {row['sampler']}: {warning}" in text.replace("&#x27;", "'")
+
+
+def test_model_averaged_memberships_table(sweep_dir, summary):
+    with open(sweep_dir / "memberships_dynesty.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 82
+    for row in rows:
+        assert float(row["p_gaussian"]) == pytest.approx(1.0)  # no background in this model
+        top = float(row["p_top_gaussian"])
+        assert 0.0 <= top <= 1.0 + 1e-12
+        per_k = [float(row[f"top_gaussian_K{r['k']}"]) for r in summary["rows"]]
+        weights = [r["p_k"] for r in summary["rows"]]
+        assert top == pytest.approx(np.dot(weights, per_k) / sum(weights), abs=1e-9)
+    text = (sweep_dir / "report.md").read_text()
+    assert re.search(r"dynesty, averaged over K: \d+ of 82 points belong to one Gaussian", text)
+
+
+# ------------------------------------------------------------------------------- the figures
+def test_every_png_is_readable_and_expected_figures_are_there(sweep_dir, summary):
+    pngs = sorted((sweep_dir / "report").glob("*.png"))
+    best = max(summary["rows"], key=lambda r: r["logZ"])["k"]
+    names = {p.stem for p in pngs}
+    expected = {"evidence", "posterior_k", "predictive_dynesty", f"corner_dynesty_K{best}",
+                f"memberships_dynesty_K{best}", "run_dynesty_K1", "run_dynesty_K2",
+                "run_dynesty_K3"}
+    assert expected <= names, f"missing figures: {sorted(expected - names)}"
+    for png in pngs:
+        assert png.stat().st_size > 1000
+        image = matplotlib.image.imread(png)
+        assert image.ndim == 3 and min(image.shape[:2]) > 50
+        assert np.ptp(image[..., :3]) > 0  # not a blank canvas
+    markdown = (sweep_dir / "report.md").read_text()
+    for png in pngs:
+        assert f"(report/{png.name})" in markdown
+    assert not re.search(r"^- (figure .*|model-averaged memberships .*) failed", markdown, re.M)
+
+
+def test_html_is_self_contained(sweep_dir):
+    text = (sweep_dir / "report.html").read_text()
+    parsed = html_tables(text)
+    assert "<script" not in text.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I)
+    assert not re.search(r"url\(", text), "CSS must not load anything"
+    assert all(link.startswith("data:") for link in parsed.links)
+    assert len(parsed.images) == len(list((sweep_dir / "report").glob("*.png")))
+    for src in parsed.images:
+        assert src.startswith("data:image/png;base64,")
+        payload = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert payload.startswith(PNG_MAGIC)
+        assert matplotlib.image.imread(io.BytesIO(payload)).size > 0
+
+
+# ---------------------------------------------------------------- partial sweeps and failures
+def test_partly_finished_sweep_names_the_missing_k(sweep_dir, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(sweep_dir, partial)
+    shutil.rmtree(partial / "K=2")
+    files = write_report(partial, figures=False)
+    assert any("missing K: K=2 (dynesty) not finished" in w for w in files.warnings)
+    for name in ("report.html", "report.md"):
+        text = (partial / name).read_text()
+        assert "missing K: K=2 (dynesty) not finished" in text
+        assert "1 missing" in text
+    rows = json.loads((partial / "summary.json").read_text())["rows"]
+    assert [r["k"] for r in rows] == [1, 3]  # summary.json agrees with the report
+    with open(partial / "evidence.csv", newline="") as handle:
+        assert [int(r["k"]) for r in csv.DictReader(handle)] == [1, 3]
+    assert not list((partial / "report").glob("*.png"))  # no stale figures
+
+
+def test_a_figure_that_fails_is_a_warning_not_a_crash(sweep_dir, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def fine(*args, **kwargs):
+        fig = Figure(figsize=(2, 2))
+        fig.add_subplot().plot([0, 1])
+        return fig
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no ink")
+
+    fake = types.ModuleType("nestmix.plots")
+    for name in ("plot_evidence", "plot_posterior_k", "plot_predictive", "plot_components_2d",
+                 "plot_memberships", "plot_run"):
+        setattr(fake, name, fine)
+    fake.plot_corner = broken
+    monkeypatch.setitem(sys.modules, "nestmix.plots", fake)
+    monkeypatch.setattr(nestmix, "plots", fake, raising=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    files = write_report(copy)
+    failed = [w for w in files.warnings if "failed" in w]
+    assert len(failed) == 1 and "RuntimeError: no ink" in failed[0] and "posterior" in failed[0]
+    assert "no ink" in (copy / "report.html").read_text()
+    assert len(files.figures) == 7  # everything else was drawn
+
+
+def _row(k: int, sampler: str, logz: float, err: float) -> EvidenceRow:
+    return EvidenceRow(k=k, sampler=sampler, logZ=logz, logZ_err=err, logZ_err_sim=err,
+                       ln_bf=0.0, ln_bf_err=0.0, p_k=1.0, p_k_err=0.0, ncall=10, seconds=1.0,
+                       ndim=2, information=1.0, n_effective=10.0, converged=sampler != "b")
+
+
+def test_samplers_that_disagree_and_runs_stopped_early_are_warned_about(tmp_path):
+    result = SweepResult(name="toy", rows=(_row(1, "a", -10.0, 0.1), _row(1, "b", -12.0, 0.2),
+                                           _row(2, "a", -9.0, 0.1), _row(2, "b", -9.1, 0.2)))
+    archive = SweepArchive(directory=tmp_path, result=result, manifest={"k_values": [1, 2, 3]},
+                           data=None, spec=None, spec_problem="no data")
+    report = build_report(archive, figures=False)
+    warnings = "\n".join(report.warnings)
+    assert "K=1: a and b disagree" in warnings and "8.9 times the combined error" in warnings
+    assert "K=2: a and b disagree" not in warnings
+    assert "K=1 b: the run stopped before converging" in warnings
+    agreement = {t.name: t for t in report.tables}["agreement"]
+    assert [row[-1] for row in agreement.rows] == [False, True]
+    assert report.headline == ("The data prefer K = 2 components (all 2 samplers agree): "
+                               "positive evidence over K = 1 (ln Bayes factor 1.00).")
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_report_prints_where_and_refuses_non_sweeps(sweep_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    assert main(["report", str(copy), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert f"report: {copy / 'report.html'}" in out
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a nestmix sweep" in err
+
+
+def test_cli_sweep_writes_the_report_unless_told_not_to(tmp_path, capsys):
+    values = np.random.default_rng(4).normal(0.0, 1.0, 40)
+    np.savetxt(tmp_path / "values.txt", values)
+    config = tmp_path / "toy.toml"
+    config.write_text('name = "toy"\n[data]\npath = "values.txt"\n[model.priors]\n'
+                      'mean = { dist = "norm", loc = 0, scale = 5 }\n'
+                      'variance = { dist = "invgamma", a = 3, scale = 2 }\n'
+                      '[sweep]\nk = [1]\nnlive = 30\nseed = 1\n')
+    out = tmp_path / "runs"
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--quiet",
+                 "--no-report"]) == 0
+    assert not (out / "report.html").exists()
+    capsys.readouterr()
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    assert (out / "report.md").exists() and (out / "evidence.csv").exists()
+
+
+# ---------------------------------------------------------------------------- a real browser
+CHROMIUM = Path("/usr/bin/chromium")
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = [...document.images].map(i => ({src: i.src.slice(0, 22), complete: i.complete,
+                                                 width: i.naturalWidth, height: i.naturalHeight}));
+  const requests = performance.getEntriesByType("resource").map(r => r.name);
+  const out = document.createElement("pre");
+  out.id = "nestmix-probe";
+  out.textContent = JSON.stringify({images, requests});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def chromium() -> Path:
+    """Debian's Chromium; installed with apt-get when missing (the test fails if that fails)."""
+    if not CHROMIUM.exists():
+        assert os.geteuid() == 0, "Chromium is missing and installing it needs root"
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500,
+                                  check=False)
+            assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-2000:]}"
+    assert CHROMIUM.exists()
+    return CHROMIUM
+
+
+def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [str(chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}",
+               "--enable-logging=stderr", "--v=0", "--window-size=1280,4000", *extra,
+               page.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def console_lines(stderr: str) -> list[str]:
+    """Console messages (any level) and failed loads from Chromium's log."""
+    return [line for line in stderr.splitlines()
+            if ":CONSOLE" in line or "Failed to load resource" in line
+            or "Not allowed to load" in line or "net::ERR_" in line]
+
+
+def browser_check(page: Path, workdir: Path, screenshot: Path | None = None) -> dict:
+    """Open ``page`` in headless Chromium three times and say what a reader would see.
+
+    1. The page as written (no scripts): a screenshot, and Chromium's log scanned
+       for console messages and failed loads.
+    2. ``--dump-dom``: the <img> sources of the DOM Chromium built.
+    3. A copy with a probe script appended: after the load event it records, for every image,
+       whether the browser finished and decoded it (``complete`` and ``naturalWidth`` > 0),
+       and every resource the page requested (data: URIs are not requests).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    screenshot = screenshot or workdir / "screenshot.png"
+    shown = run_chromium(page, workdir / "profile1", f"--screenshot={screenshot}")
+    dumped = run_chromium(page, workdir / "profile2", "--dump-dom")
+    probed_page = workdir / "probed.html"
+    probed_page.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    probed = run_chromium(probed_page, workdir / "profile3", "--dump-dom")
+    for done in (shown, dumped, probed):
+        assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="nestmix-probe">(.*?)</pre>', probed.stdout, re.S)
+    assert found, "the probe did not run"
+    probe = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return {"console": console_lines(shown.stderr) + console_lines(dumped.stderr),
+            "dom_images": html_tables(dumped.stdout).images, "probe": probe}
+
+
+def broken_images(probe: dict) -> list[dict]:
+    return [i for i in probe["images"] if not i["complete"] or i["width"] == 0]
+
+
+def test_report_opens_in_headless_chromium(sweep_dir, tmp_path):
+    n_figures = len(list((sweep_dir / "report").glob("*.png")))
+    assert n_figures > 0
+    shot = tmp_path / "report.png"
+    seen = browser_check(sweep_dir / "report.html", tmp_path, screenshot=shot)
+    assert seen["console"] == []
+    image = matplotlib.image.imread(shot)
+    assert image.shape[:2] == (4000, 1280)
+    assert np.ptp(image[:800, :, :3]) > 0  # the verdict and tables were drawn
+    assert len(seen["dom_images"]) == n_figures
+    for src in seen["dom_images"]:  # every <img> in the browser's DOM is an embedded PNG
+        payload = base64.b64decode(src.removeprefix("data:image/png;base64,"), validate=True)
+        assert payload.startswith(PNG_MAGIC)
+        assert matplotlib.image.imread(io.BytesIO(payload)).size > 0
+    assert len(seen["probe"]["images"]) == n_figures
+    assert broken_images(seen["probe"]) == [], "images the browser could not show"
+    assert seen["probe"]["requests"] == []
+
+
+def test_the_browser_check_sees_broken_images(sweep_dir, tmp_path):
+    page = tmp_path / "broken.html"
+    text = (sweep_dir / "report.html").read_text()
+    text = re.sub(r"data:image/png;base64,[^\"]+", "data:image/png;base64,iVBORw0KGgo=", text,
+                  count=1)  # a PNG signature and nothing else
+    page.write_text(text.replace("</main>", '<img src="missing.png" alt="gone"></main>'))
+    seen = browser_check(page, tmp_path / "check")
+    broken = broken_images(seen["probe"])
+    assert len(broken) == 2
+    assert any(i["src"].startswith("file:") for i in broken)
