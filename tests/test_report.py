@@ -441,3 +441,27 @@ def test_the_browser_check_sees_broken_images(sweep_dir, tmp_path):
     broken = broken_images(seen["probe"])
     assert len(broken) == 2
     assert any(i["src"].startswith("file:") for i in broken)
+
+
+@pytest.mark.slow
+def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
+    """Acceptance: the README's own example command (the galaxy sweep) writes a report that
+    opens in headless Chromium with every image shown and no console errors."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    first = re.search(r"```bash\n(.*?)\n", readme).group(1)
+    example = first.split("&&", 1)[1].strip().split()  # nestmix sweep --example galaxies
+    assert example[:2] == ["nestmix", "sweep"]
+    done = subprocess.run([sys.executable, "-m", "nestmix.cli", *example[1:],
+                           "--out", str(tmp_path / "galaxies")],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = tmp_path / "galaxies" / "report.html"
+    seen = browser_check(page, tmp_path / "check", screenshot=tmp_path / "shot.png")
+    n_figures = len(list((tmp_path / "galaxies" / "report").glob("*.png")))
+    assert n_figures >= 8  # evidence, P(K), predictive, corner, memberships, 4 run plots
+    for png in (tmp_path / "galaxies" / "report").glob("*.png"):
+        assert matplotlib.image.imread(png).size > 0
+    assert seen["console"] == []
+    assert len(seen["probe"]["images"]) == n_figures
+    assert broken_images(seen["probe"]) == []
+    assert seen["probe"]["requests"] == []
