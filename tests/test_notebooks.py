@@ -14,11 +14,10 @@ import json
 import sys
 from pathlib import Path
 
+import nbclient  # the test extra installs both
+import nbformat
 import numpy as np
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -62,8 +61,7 @@ def within(value: float, sd: float, reference: float, reference_sd: float = 0.0,
 
 @pytest.mark.slow
 def test_line_outliers_notebook_reproduces_the_published_fit(monkeypatch, tmp_path):
-    if not (SHARED_DATA / "line_outliers.csv").exists():
-        pytest.skip(f"shared data not found in {SHARED_DATA}")
+    assert (SHARED_DATA / "line_outliers.csv").exists(), f"../shared/data missing: {SHARED_DATA}"
     results = run_notebook("line_outliers.ipynb", monkeypatch, tmp_path)
     for key in ("m", "b"):
         (mean, sd), (published, published_sd) = results[key], results[f"published_{key}"]
