@@ -160,20 +160,31 @@ def test_parallel_workers_give_the_same_runs(plan, tmp_path):
     assert [r.logZ for r in parallel.rows] == [r.logZ for r in serial.rows]
 
 
-def test_interrupted_sweep_resumes(tmp_path, two_clusters):
-    """Kill a real `nestmix sweep` process after K=1 finished; the rerun reuses K=1 only."""
-    np.savetxt(tmp_path / "values.txt", two_clusters)
+def toy_config(tmp_path: Path, values: np.ndarray, ks: list[int], nlive: int) -> Path:
+    """A sweep config file for ``values`` (written beside it) with the test's priors."""
+    np.savetxt(tmp_path / "values.txt", values)
     config = tmp_path / "toy.toml"
     config.write_text(
         'name = "toy"\n[data]\npath = "values.txt"\n[model]\ncovariance = "full"\n'
         '[model.priors]\nmean = { dist = "norm", loc = 0, scale = 5 }\n'
         'sigma = { dist = "halfnorm", scale = 3 }\n'
-        '[sweep]\nk = [1, 2]\nnlive = 300\nseed = 2\n')
+        f'[sweep]\nk = {ks}\nnlive = {nlive}\nseed = 2\n')
+    return config
+
+
+def start_sweep(config: Path, out: Path, **env: str) -> subprocess.Popen:
+    """`nestmix sweep` in its own process group (so the test can kill it and its workers)."""
+    return subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
+                             "--out", str(out), "--jobs", "1", "--no-report"],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_interrupted_sweep_resumes(tmp_path, two_clusters):
+    """Kill a real `nestmix sweep` process after K=1 finished; the rerun reuses K=1 only."""
+    config = toy_config(tmp_path, two_clusters, ks=[1, 2], nlive=300)
     out = tmp_path / "runs" / "toy"
-    proc = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
-                             "--out", str(out), "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = start_sweep(config, out)
     try:
         deadline = time.monotonic() + 120
         while not (out / "K=1" / "dynesty" / "manifest.json").exists():
@@ -201,20 +212,10 @@ def test_interrupted_sweep_resumes(tmp_path, two_clusters):
 
 def test_killed_run_continues_from_its_checkpoint(tmp_path, two_clusters):
     """Kill a sweep in the middle of one K; the rerun continues from dynesty's checkpoint."""
-    np.savetxt(tmp_path / "values.txt", two_clusters)
-    config = tmp_path / "toy.toml"
-    config.write_text(
-        'name = "toy"\n[data]\npath = "values.txt"\n[model]\ncovariance = "full"\n'
-        '[model.priors]\nmean = { dist = "norm", loc = 0, scale = 5 }\n'
-        'sigma = { dist = "halfnorm", scale = 3 }\n'
-        '[sweep]\nk = [2]\nnlive = 250\nseed = 2\n')
+    config = toy_config(tmp_path, two_clusters, ks=[2], nlive=250)
     out = tmp_path / "runs" / "toy"
     checkpoint = out / "K=2" / ".dynesty.work" / "dynesty.save"
-    env = {**os.environ, "NESTMIX_CHECKPOINT_SECONDS": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
-                             "--out", str(out), "--jobs", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = start_sweep(config, out, NESTMIX_CHECKPOINT_SECONDS="0.2")
     try:
         deadline = time.monotonic() + 120
         while not checkpoint.exists():
