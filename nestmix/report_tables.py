@@ -175,11 +175,30 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
             headline = (f"The data prefer K = {k} components{who}: "
                         f"{jeffreys_label(margins[0][0])} evidence over K = {margins[0][1]} "
                         f"(ln Bayes factor {margins[0][0]:.2f}).")
+    elif _within_errors(by_sampler, bests, ks):
+        choices = "; ".join(f"{s} puts K = {b.k} ahead" for s, b in bests.items())
+        headline = (f"K = {' and K = '.join(str(k) for k in ks)} are about equally good: the "
+                    f"samplers differ on which is ahead ({choices}), each by less than twice "
+                    "its error or a ln Bayes factor below 1.")
     else:
         headline = "The samplers disagree on the best K: " + "; ".join(
             f"{s} prefers K = {b.k}" for s, b in bests.items()) + "."
     details = [_sampler_verdict(s, rows, bests[s]) for s, rows in by_sampler.items()]
     return headline, tuple(details)
+
+
+def _within_errors(by_sampler: dict[str, list[EvidenceRow]], bests: dict[str, EvidenceRow],
+                   ks: Sequence[int]) -> bool:
+    """True when, for every sampler, the K the others prefer trails its own best by less than
+    twice the error of the ln Bayes factor or by a ln Bayes factor below 1."""
+    for sampler, rows in by_sampler.items():
+        best = bests[sampler]
+        for row in rows:
+            if row.k in ks and row is not best:
+                margin = best.logZ - row.logZ
+                if margin >= max(1.0, 2 * row.ln_bf_err):
+                    return False
+    return True
 
 
 def _sampler_verdict(sampler: str, rows: list[EvidenceRow], best: EvidenceRow) -> str:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CELL_TIMEOUT = 600  # seconds per cell; each notebook as a whole runs in well under 5 minutes
-NOTEBOOK_FILES = ("line_outliers.ipynb", "deconvolution.ipynb")
+NOTEBOOK_FILES = ("line_outliers.ipynb", "deconvolution.ipynb", "galaxies.ipynb")
 
 
 def execute(notebook, monkeypatch: pytest.MonkeyPatch, runs: Path | None = None):
@@ -85,6 +85,20 @@ def test_deconvolution_notebook_prefers_two_components_and_recovers_them(monkeyp
         for (value, sd), true in zip(results[name], results[f"true_{name}"], strict=True):
             assert within(value, sd, true), (name, value, sd, true)
     assert results["shrunk_rms_error"] < results["raw_rms_error"]
+    assert results["seconds"] < 300
+
+
+@pytest.mark.slow
+def test_galaxies_notebook_needs_three_to_five_components_and_the_samplers_agree(monkeypatch,
+                                                                                 tmp_path):
+    results = run_notebook("galaxies.ipynb", monkeypatch, tmp_path)
+    assert any(tmp_path.glob("galaxies-unequal/K=4/polychord")), "the sweep ran outside tmp_path"
+    assert len(results["logz_unequal"]) == len(results["logz_equal"]) == 6
+    assert results["best_k_unequal"] in (3, 4, 5)  # Roeder & Wasserman; Richardson & Green: 3-6
+    assert results["ln_bf_k1_vs_best_unequal"] < -10  # one component is decisively too few
+    assert len(results["dynesty_polychord_sigma"]) == len(results["polychord_k"]) >= 3
+    assert max(results["dynesty_polychord_sigma"]) < 3
+    assert isinstance(results["bic_k"], int) and 1 <= results["bic_k"] <= 6
     assert results["seconds"] < 300
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import types
+from dataclasses import replace
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -465,3 +466,23 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
     assert len(seen["probe"]["images"]) == n_figures
     assert broken_images(seen["probe"]) == []
     assert seen["probe"]["requests"] == []
+
+
+def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
+    """Different best K within errors is a close call, not a disagreement; beyond errors it is."""
+    from nestmix.evidence import bayes_factors
+    from nestmix.report_tables import verdict
+
+    def sweep(logz_a, logz_b):
+        rows = []
+        for sampler, logz in (("a", logz_a), ("b", logz_b)):
+            ln_bf, ln_bf_err = bayes_factors(logz, [0.3] * len(logz))
+            rows += [replace(_row(k, sampler, z, 0.3), ln_bf=float(b), ln_bf_err=float(e))
+                     for k, z, b, e in zip((3, 4), logz, ln_bf, ln_bf_err, strict=True)]
+        return SweepResult(name="toy", rows=tuple(rows))
+
+    close, _ = verdict(sweep([-226.6, -226.4], [-226.2, -226.9]))
+    assert close.startswith("K = 3 and K = 4 are about equally good")
+    assert "a puts K = 4 ahead" in close and "b puts K = 3 ahead" in close
+    apart, _ = verdict(sweep([-230.0, -226.0], [-224.0, -229.0]))
+    assert apart.startswith("The samplers disagree on the best K")
