@@ -292,26 +292,25 @@ def _per_axis(spec: Any, n: int, key: str) -> list:
     return [univariate_from_spec(spec, key=key)] * n
 
 
-def _weights_spec(spec: Any) -> Any:
-    key = "model.priors.weights"
-    if not isinstance(spec, Mapping) or spec.get("dist") != "dirichlet":
-        raise PriorError(f"{key}: weights take a Dirichlet prior, "
-                         "e.g. {{ dist = \"dirichlet\", alpha = 1.0 }}")
-    unknown = sorted(set(spec) - {"dist", "alpha"})
+def _special_spec(spec: Any, key: str, dist: str, parameter: str, what: str) -> Any:
+    """The one parameter of a ``{dist = "dirichlet" | "lkj", ...}`` spec, checked."""
+    if not isinstance(spec, Mapping) or spec.get("dist") != dist:
+        name = {"dirichlet": "Dirichlet", "lkj": "LKJ"}[dist]
+        raise PriorError(f'{key}: {what} take a {name} prior, e.g. '
+                         f'{{ dist = "{dist}", {parameter} = 1.0 }}')
+    unknown = sorted(set(spec) - {"dist", parameter})
     if unknown:
-        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: alpha")
-    return spec.get("alpha", 1.0)
+        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: {parameter}")
+    return spec.get(parameter, 1.0)
+
+
+def _weights_spec(spec: Any) -> Any:
+    return _special_spec(spec, "model.priors.weights", "dirichlet", "alpha", "weights")
 
 
 def _lkj_eta(spec: Any) -> float:
     key = "model.priors.correlation"
-    if not isinstance(spec, Mapping) or spec.get("dist") != "lkj":
-        raise PriorError(f"{key}: correlations take an LKJ prior, e.g. "
-                         "{{ dist = \"lkj\", eta = 1.0 }}")
-    unknown = sorted(set(spec) - {"dist", "eta"})
-    if unknown:
-        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: eta")
-    eta = spec.get("eta", 1.0)
+    eta = _special_spec(spec, key, "lkj", "eta", "correlations")
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) \
             or eta <= 0:
         raise PriorError(f"{key}: eta must be a positive number, got {eta!r}")
