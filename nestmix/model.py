@@ -328,12 +328,27 @@ class MixtureModel:
         return np.where(np.isnan(out), -np.inf, out)
 
     def membership_log_probabilities(self, theta: np.ndarray) -> np.ndarray:
-        """log of w_k p_k(y_i) / Σ_j w_j p_j(y_i), shape (N, K_total), for one θ."""
+        """log of w_k p_k(y_i) / Σ_j w_j p_j(y_i) for one θ or a batch.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (ndim,) or (m, ndim)
+
+        Returns
+        -------
+        ndarray, shape (N, K_total) or (m, N, K_total)
+            Where no component can produce a point under some θ, its shares are equal.
+        """
+        single = np.ndim(theta) == 1
         params = self.expand(theta)
         with np.errstate(divide="ignore"):
-            terms = self._log_densities(params)[0] + np.log(params.weights[0])[None, :]
-        peak = terms.max(axis=1, keepdims=True)
-        return terms - (peak + np.log(np.exp(terms - peak).sum(axis=1, keepdims=True)))
+            terms = self._log_densities(params) + np.log(params.weights)[:, None, :]
+        peak = terms.max(axis=2, keepdims=True)
+        peak = np.where(np.isfinite(peak), peak, 0.0)
+        with np.errstate(divide="ignore"):
+            norm = peak + np.log(np.exp(terms - peak).sum(axis=2, keepdims=True))
+        out = np.where(np.isfinite(norm), terms - norm, -np.log(terms.shape[2]))
+        return out[0] if single else out
 
     # ---------------------------------------------------------- description
     def describe(self) -> dict:

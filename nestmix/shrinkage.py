@@ -104,11 +104,7 @@ def shrinkage(model, thetas: np.ndarray, weights: np.ndarray | None = None, *,
     s = np.asarray(data.covariances)  # (N, D, D)
     n, d = y.shape
     k = params.means.shape[1]
-    log_resp = model.component_log_densities(draws) + np.log(
-        np.clip(params.weights, 1e-300, None))[:, None, :]  # (m, N, K_total)
-    log_resp -= log_resp.max(axis=2, keepdims=True)
-    resp = np.exp(log_resp)
-    resp /= resp.sum(axis=2, keepdims=True)
+    resp = np.exp(model.membership_log_probabilities(draws))  # (m, N, K_total)
     s_inv = np.linalg.inv(s)  # (N, D, D)
     sigma_inv = np.linalg.inv(params.covariances)  # (m, K, D, D)
     post_cov = np.linalg.inv(sigma_inv[:, None] + s_inv[None, :, None])  # (m, N, K, D, D)

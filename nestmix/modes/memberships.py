@@ -53,16 +53,7 @@ def log_membership_batches(model: MixtureModel, thetas: np.ndarray):
     n_points = model.data.n_points
     chunk = max(1, _CHUNK_ELEMENTS // (n_points * model.n_components * model.n_dims**2))
     for start in range(0, thetas.shape[0], chunk):
-        block = thetas[start:start + chunk]
-        weights = model.expand(block).weights
-        with np.errstate(divide="ignore"):
-            terms = model.component_log_densities(block) + np.log(weights)[:, None, :]
-        peak = terms.max(axis=2, keepdims=True)
-        peak = np.where(np.isfinite(peak), peak, 0.0)
-        with np.errstate(divide="ignore"):
-            norm = peak + np.log(np.exp(terms - peak).sum(axis=2, keepdims=True))
-        # a sample under which no component can produce a point: no information, equal shares
-        yield start, np.where(np.isfinite(norm), terms - norm, -np.log(terms.shape[2]))
+        yield start, model.membership_log_probabilities(thetas[start:start + chunk])
 
 
 def weighted_draws(weights: np.ndarray, max_draws: int | None,
