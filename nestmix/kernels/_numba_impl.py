@@ -21,8 +21,10 @@ the dominant term.
 
 Conventions (shared with the numpy fallback and the reference densities of
 :mod:`nestmix.components.gaussian`): a component whose covariance is not positive definite, or
-whose weight is zero, contributes nothing; a point that no component can produce makes the
-log-likelihood -inf; a θ with a non-finite entry or a negative weight gives -inf.
+whose weight is zero, contributes nothing; so does a pair whose log-density is NaN because an
+intermediate overflowed (inf - inf: the true density underflows to zero); a point that no
+component can produce makes the log-likelihood -inf; a θ with a non-finite entry or a negative
+weight gives -inf.
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ def _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak):
 def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
     """Add Σ_i [peak_i + log Σ_j factor_ji exp(term_ji - peak_i)] to the Neumaier sum ``acc``.
 
-    Returns False when some point has no component that can produce it.
+    Returns False when some point has no component that can produce it, or when the sum
+    overflows to -inf.
     """
     for i in range(nb):
         if peak[i] == -_INF:
@@ -207,6 +210,8 @@ def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
     for i in range(nb):
         value = sums[i]
         s = total + value
+        if s == -_INF:  # the sum itself overflows: as good as zero likelihood
+            return False
         if abs(total) >= abs(value):
             comp += (total - s) + value
         else:
@@ -231,7 +236,7 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
     mu = np.empty(k)
     var = np.empty(k)
     const = np.empty(k)
-    half_prec = np.empty(k)
+    inv_sd = np.empty(k)
     use = np.zeros(k, dtype=np.bool_)
     terms = np.empty((n_terms, BLOCK))
     factor = np.ones((n_terms, BLOCK))
@@ -251,7 +256,7 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
             const[j] = logw[j] - _HALF_LOG_2PI
             if use[j] and not errors:
                 const[j] -= 0.5 * math.log(v)
-                half_prec[j] = 0.5 / v
+                inv_sd[j] = 1.0 / math.sqrt(v)  # finite even for subnormal v, unlike 1 / v
         acc[0] = 0.0
         acc[1] = 0.0
         alive = True
@@ -267,21 +272,23 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
                         row[i] = -_INF
                         fac[i] = 0.0
                     continue
-                m, c, v0, h = mu[j], const[j], var[j], half_prec[j]
+                m, c, v0, w = mu[j], const[j], var[j], inv_sd[j]
                 if errors:
                     for i in range(nb):
                         v = v0 + s2[i0 + i]
                         ok = (v > 0.0) & (v < _INF)
-                        inv_sd = 1.0 / math.sqrt(v)
-                        z = (y[i0 + i] - m) * inv_sd
-                        t = c - 0.5 * z * z if ok else -_INF
+                        scale = 1.0 / math.sqrt(v)
+                        z = (y[i0 + i] - m) * scale
+                        t = c - 0.5 * z * z
+                        t = t if ok & (t > -_INF) else -_INF
                         row[i] = t
-                        fac[i] = inv_sd if ok else 0.0
+                        fac[i] = scale if ok else 0.0
                         peak[i] = peak[i] if peak[i] >= t else t
                 else:
                     for i in range(nb):
-                        d = y[i0 + i] - m
-                        t = c - h * d * d
+                        z = (y[i0 + i] - m) * w
+                        t = c - 0.5 * z * z
+                        t = t if t > -_INF else -_INF
                         row[i] = t
                         fac[i] = 1.0
                         peak[i] = peak[i] if peak[i] >= t else t
@@ -289,7 +296,8 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
             if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
                 alive = False
                 break
-        out[r] = acc[0] + acc[1] if alive else -_INF
+        value = acc[0] + acc[1]
+        out[r] = value if alive and value == value else -_INF
 
 
 @njit(**_JIT)
@@ -424,6 +432,7 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
                         z0 = r0 * a00
                         z1 = r0 * a10 + r1 * a11
                         t = c - 0.5 * (z0 * z0 + z1 * z1)
+                        t = t if t > -_INF else -_INF  # inf - inf from overflow: NaN
                         row[i] = t
                         fac[i] = 1.0
                         peak[i] = peak[i] if peak[i] >= t else t
@@ -432,6 +441,7 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
                         for a in range(d):
                             resid[a] = y[a, i0 + i] - mu[j, a]
                         t = c - 0.5 * _solve_norm2(chol[j], resid, z)
+                        t = t if t > -_INF else -_INF
                         row[i] = t
                         fac[i] = 1.0
                         peak[i] = peak[i] if peak[i] >= t else t
@@ -447,7 +457,7 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
                         r0 = y[0, i0 + i] - m0
                         r1 = y[1, i0 + i] - m1
                         t = c - 0.5 * (s * r0 * r0 - 2.0 * q * r0 * r1 + p * r1 * r1) / det
-                        t = t if ok else -_INF
+                        t = t if ok & (t > -_INF) else -_INF
                         row[i] = t
                         fac[i] = 1.0 / math.sqrt(det) if ok else 0.0
                         peak[i] = peak[i] if peak[i] >= t else t
@@ -467,6 +477,8 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
                             for a in range(d):
                                 t -= math.log(low[a, a])
                             f = 1.0
+                        if not t > -_INF:
+                            continue
                         row[i] = t
                         fac[i] = f
                         peak[i] = peak[i] if peak[i] >= t else t
@@ -474,4 +486,5 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
             if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
                 alive = False
                 break
-        out[r] = acc[0] + acc[1] if alive else -_INF
+        value = acc[0] + acc[1]
+        out[r] = value if alive and value == value else -_INF

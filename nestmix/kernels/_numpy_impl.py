@@ -65,7 +65,7 @@ def loglike_numpy(params: Parameters, values: np.ndarray, point_cov: np.ndarray 
             safe = np.where(np.isfinite(peak), peak, 0.0)
             terms -= safe[..., None]
             np.exp(terms, out=terms)
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", over="ignore"):
                 per_point = safe + np.log(terms.sum(axis=2))
-            out[rs] += per_point.sum(axis=1)
+                out[rs] += per_point.sum(axis=1)
     return np.where(np.isnan(out), -np.inf, out)
