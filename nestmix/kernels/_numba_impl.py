@@ -7,7 +7,8 @@ data and :func:`loglike_nd` for D >= 2. For every θ row they build the full par
 θ (log-weights, Cholesky factors, log-determinants), and then walk through the points in blocks
 of ``BLOCK``: for each component a tight loop over the block writes the log-terms and keeps the
 running maximum per point, a second loop sums ``exp(term - max)``, and the per-point
-``max + log(sum)`` goes into a compensated (Neumaier) total. The block buffers (K_total × BLOCK
+``max + log(sum)`` is summed over the block, and block sums go into a compensated (Neumaier)
+total. The block buffers (K_total × BLOCK
 doubles) are the only temporaries, so memory does not grow with N, and the block loops are
 simple enough for LLVM to vectorise (exp and log are written out below; divisions follow
 numpy's error model so that they do not branch).
@@ -191,6 +192,9 @@ def _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak):
 def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
     """Add Σ_i [peak_i + log Σ_j factor_ji exp(term_ji - peak_i)] to the Neumaier sum ``acc``.
 
+    Points are summed plainly within the block (at most ``BLOCK`` terms), blocks with
+    compensation, so that the total stays accurate for millions of points.
+
     Returns False when some point has no component that can produce it, or when the sum
     overflows to -inf.
     """
@@ -204,20 +208,18 @@ def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
         fac = factor[j]
         for i in range(nb):
             sums[i] += fac[i] * exp_nonpositive(row[i] - peak[i])
+    value = 0.0  # the block's sum, then added to the running total with compensation
     for i in range(nb):
-        sums[i] = peak[i] + log_positive(sums[i])
-    total, comp = acc[0], acc[1]
-    for i in range(nb):
-        value = sums[i]
-        s = total + value
-        if s == -_INF:  # the sum itself overflows: as good as zero likelihood
-            return False
-        if abs(total) >= abs(value):
-            comp += (total - s) + value
-        else:
-            comp += (value - s) + total
-        total = s
-    acc[0], acc[1] = total, comp
+        value += peak[i] + log_positive(sums[i])
+    total = acc[0]
+    s = total + value
+    if s == -_INF:  # the sum itself overflows: as good as zero likelihood
+        return False
+    if abs(total) >= abs(value):
+        acc[1] += (total - s) + value
+    else:
+        acc[1] += (value - s) + total
+    acc[0] = s
     return True
 
 
