@@ -110,6 +110,9 @@ class DynestyAdapter:
         sampler_class = dynesty.DynamicNestedSampler if s["dynamic"] else dynesty.NestedSampler
         sampler, resumed = _restore(sampler_class, checkpoint)
         if sampler is None:
+            live = None if s["dynamic"] else _batched_live_points(problem, s["nlive"], rstate)
+            if live is not None:
+                kwargs["live_points"] = live
             sampler = sampler_class(problem.log_likelihood, problem.prior_transform,
                                     problem.ndim, nlive=s["nlive"], rstate=rstate, **kwargs)
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
@@ -156,6 +159,27 @@ class DynestyAdapter:
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         return run
+
+
+def _batched_live_points(problem: LikelihoodProblem, nlive: int,
+                         rstate: np.random.Generator) -> list[np.ndarray] | None:
+    """The initial live points, drawn and evaluated in one batch, or None.
+
+    This is the one place where dynesty can use a batched likelihood: every later call
+    evaluates a single point of a Markov chain (rwalk, slice, rslice) or a single proposal
+    (unif). Only problems with ``log_likelihood_batch`` (a :class:`~nestmix.MixtureModel`) are
+    batched; others are left to dynesty. Points with log-likelihood -inf stay live points with
+    zero likelihood, which dynesty handles (its own start would draw replacements).
+    """
+    batch = getattr(problem, "log_likelihood_batch", None)
+    if batch is None:
+        return None
+    u = rstate.random((nlive, problem.ndim))
+    v = np.asarray(problem.prior_transform(u), dtype=float)
+    logl = np.asarray(batch(v), dtype=float)
+    if v.shape != u.shape or logl.shape != (nlive,) or not np.isfinite(logl).any():
+        return None  # let dynesty start (and report) as usual
+    return [u, v, logl]
 
 
 def _restore(sampler_class, checkpoint: Path | None):
