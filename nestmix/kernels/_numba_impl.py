@@ -208,9 +208,11 @@ def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
         fac = factor[j]
         for i in range(nb):
             sums[i] += fac[i] * exp_nonpositive(row[i] - peak[i])
+    for i in range(nb):  # a separate loop: this one vectorises, a reduction would not
+        sums[i] = peak[i] + log_positive(sums[i])
     value = 0.0  # the block's sum, then added to the running total with compensation
     for i in range(nb):
-        value += peak[i] + log_positive(sums[i])
+        value += sums[i]
     total = acc[0]
     s = total + value
     if s == -_INF:  # the sum itself overflows: as good as zero likelihood
