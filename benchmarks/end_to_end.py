@@ -65,7 +65,13 @@ def make_plain(y: np.ndarray, sigma: np.ndarray, k: int):
 
 
 def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int) -> dict:
+    import warnings
+
     import dynesty
+
+    # dynesty's 'unif' sampler (its default below ten dimensions) warns about its bounds;
+    # the warnings are real but would drown the table
+    warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
 
     out = {}
     for k in ks:
