@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
     sweep.add_argument("--jobs", type=int, help="worker processes (default: sweep.jobs, "
                        "else the number of cores)")
+    sweep.add_argument("--dask", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+                            "tcp://host:8786; default: sweep.dask); --out must be on storage "
+                            "every worker sees under the same path")
+    sweep.add_argument("--local", action="store_true",
+                       help="run on this machine even if the config names a Dask cluster")
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
     sweep.add_argument("--no-report", action="store_true",
                        help="do not write the report (report.html, report.md, CSV tables)")
@@ -97,9 +103,14 @@ def _sweep(args: argparse.Namespace) -> int:
     n_jobs = args.jobs or jobs or os.cpu_count() or 1
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
+    if args.dask is not None and args.local:
+        raise ConfigError("--dask", "give --dask ADDRESS or --local, not both")
+    if args.dask is not None and not args.dask.strip():
+        raise ConfigError("--dask", "give the Dask scheduler's address, e.g. tcp://host:8786")
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
-    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress)
+    target = False if args.local else args.dask
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=target)
     print()
     print(format_table(result))
     if not args.no_report:

@@ -12,6 +12,7 @@ the worker holding its result is lost.
 from __future__ import annotations
 
 import queue
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,12 +159,10 @@ def run_on_dask(client: Any, func: Callable[..., Any], shared: tuple, args: Sequ
 
     try:
         while pending:
-            try:
-                done = distributed.wait(list(pending), timeout=0.25,
-                                        return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                done = set()
+            done = [future for future in pending if future.done()]
             drain()
+            if not done:
+                time.sleep(0.2)
             for future in done:
                 i = pending.pop(future)
                 try:

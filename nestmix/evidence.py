@@ -153,6 +153,6 @@ def combine_runs(logz: Sequence[float], logz_err: Sequence[float]) -> CombinedEv
     propagated = float(np.sum(weights) ** -0.5)
     spread = float(np.std(values, ddof=1))
     statistic = float(np.sum(weights * (values - mean) ** 2))
-    return CombinedEvidence(logz=mean, logz_err=max(propagated, spread / np.sqrt(n)),
+    return CombinedEvidence(logz=mean, logz_err=float(max(propagated, spread / np.sqrt(n))),
                             logz_err_propagated=propagated, spread=spread, n=n,
                             p_consistent=float(chi2.sf(statistic, n - 1)))

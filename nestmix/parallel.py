@@ -64,9 +64,8 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 i = running.pop(future)
-                result = future.result()
+                yield i, future.result()  # reported finished before the next one starts
                 submit_next()
-                yield i, result
     except BaseException:
         for future in running:
             future.cancel()
