@@ -36,9 +36,10 @@ def _import_distributed():
 
 
 @contextmanager
-def connect(target: Any):
+def connect(target: Any, timeout: float = CONNECT_TIMEOUT):
     """A ``distributed.Client`` for ``target``: a scheduler address such as
-    ``tcp://host:8786`` (connected here, closed afterwards) or an existing client (used as is).
+    ``tcp://host:8786`` (connected here within ``timeout`` seconds, closed afterwards) or an
+    existing client (used as is).
 
     Raises
     ------
@@ -53,7 +54,7 @@ def connect(target: Any):
         raise ClusterError(f"a Dask scheduler address looks like tcp://host:8786, got "
                            f"{target!r}")
     try:
-        client = distributed.Client(target.strip(), timeout=CONNECT_TIMEOUT,
+        client = distributed.Client(target.strip(), timeout=timeout,
                                     set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {target}: {exc} (is "

@@ -11,7 +11,6 @@ part of any fingerprint, so a sweep started on one can be resumed on the other.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,8 +211,8 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
         Worker processes on this machine for the runs still to make (BLAS pinned to one thread
         in each). Ignored on a Dask cluster, whose workers decide.
     progress : callable, optional
-        Called with a line of text whenever a run is reused, starts or finishes. Calls never
-        overlap, but may come from a thread that watches the workers.
+        Called with a line of text whenever a run is reused, starts (on a Dask cluster: with
+        the worker's address) or finishes (with its seed, log-evidence and elapsed time).
     dask : str or distributed.Client, optional
         Run the tasks on this Dask cluster (a scheduler address, or a connected client)
         instead of ``plan.dask``; ``False`` runs them here even if ``plan.dask`` is set.
@@ -222,9 +221,8 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     -------
     SweepResult
     """
-    say = _serialised(progress)
+    say = progress or (lambda line: None)
     target = plan.dask if dask is None else (dask or None)
-    _check_pool_target(plan, target)
     store = RunStore(directory)
     store.prepare(plan.manifest(), plan.samplers)
     store.save_data(plan.data)
@@ -254,6 +252,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     store.write_summary(result)
     if not todo:
         return result
+    _check_pool_target(plan, target)
     for finished, (i, summary) in enumerate(_execute(plan, store, todo, n_jobs, target, say),
                                             1):
         result = load_sweep(directory)
@@ -262,18 +261,6 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
         say(f"{task.label}: {_describe(summary)}  seed {task.seed}, {summary['wall']:.1f} s "
             f"elapsed  [{finished}/{len(todo)} to run done]")
     return result
-
-
-def _serialised(progress: Progress | None) -> Progress:
-    if progress is None:
-        return lambda line: None
-    lock = threading.Lock()
-
-    def say(line: str) -> None:
-        with lock:
-            progress(line)
-
-    return say
 
 
 def _check_pool_target(plan: SweepPlan, target: Any) -> None:
