@@ -216,23 +216,21 @@ class RunStore:
                 else:
                     shutil.rmtree(workdir, ignore_errors=True)
             write_json_atomic(tmp / MANIFEST, dict(manifest))
-            existing = _read_manifest(final)
-            if existing is not None and existing.get("fingerprint") == manifest.get(
-                    "fingerprint"):
-                shutil.rmtree(tmp, ignore_errors=True)
-                return False
-            if final.exists():
-                shutil.rmtree(final)
-            try:
-                os.replace(tmp, final)
-            except OSError:  # another writer put the same run in place just now
+            for attempt in range(3):
                 existing = _read_manifest(final)
-                if existing is None or existing.get("fingerprint") != manifest.get(
-                        "fingerprint"):
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
-                return False
-            return True
+                if existing is not None and existing.get("fingerprint") == manifest.get(
+                        "fingerprint"):  # the same run is in place already: keep that copy
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return False
+                if existing is not None or (attempt and final.exists()):
+                    shutil.rmtree(final, ignore_errors=True)  # another run, or a broken one
+                try:
+                    os.replace(tmp, final)  # fails if a copy appeared since the check above
+                    return True
+                except OSError:
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -253,8 +253,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     if not todo:
         return result
     _check_pool_target(plan, target)
-    for finished, (i, summary) in enumerate(_execute(plan, store, todo, n_jobs, target, say),
-                                            1):
+    for finished, (i, summary) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
         result = load_sweep(directory)
         store.write_summary(result)
         task = todo[i]
@@ -271,8 +270,8 @@ def _check_pool_target(plan: SweepPlan, target: Any) -> None:
                                "or [sweep] dask), or give pool a number of processes")
 
 
-def _execute(plan: SweepPlan, store: RunStore, todo: Sequence[RunTask], n_jobs: int,
-             target: Any, say: Progress):
+def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
+             say: Progress):
     """Yield (index in ``todo``, summary) as the runs finish, here or on a Dask cluster."""
     calls = [(task,) for task in todo]
 
