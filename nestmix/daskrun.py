@@ -38,7 +38,8 @@ def _import_distributed():
 @contextmanager
 def connect(target: Any, timeout: float = CONNECT_TIMEOUT):
     """A ``distributed.Client`` for ``target``: a scheduler address such as
-    ``tcp://host:8786`` (connected here within ``timeout`` seconds, closed afterwards) or an
+    ``tcp://host:8786`` or a cluster object (``LocalCluster``, dask-jobqueue's
+    ``SLURMCluster``; connected here within ``timeout`` seconds, closed afterwards), or an
     existing client (used as is).
 
     Raises
@@ -50,6 +51,7 @@ def connect(target: Any, timeout: float = CONNECT_TIMEOUT):
     if isinstance(target, distributed.Client):
         yield target
         return
+    target = getattr(target, "scheduler_address", target)  # a cluster object: its scheduler
     if not isinstance(target, str) or not target.strip():
         raise ClusterError(f"a Dask scheduler address looks like tcp://host:8786, got "
                            f"{target!r}")

@@ -213,9 +213,10 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     progress : callable, optional
         Called with a line of text whenever a run is reused, starts (on a Dask cluster: with
         the worker's address) or finishes (with its seed, log-evidence and elapsed time).
-    dask : str or distributed.Client, optional
-        Run the tasks on this Dask cluster (a scheduler address, or a connected client)
-        instead of ``plan.dask``; ``False`` runs them here even if ``plan.dask`` is set.
+    dask : str, distributed.Client or cluster, optional
+        Run the tasks on this Dask cluster (a scheduler address, a connected client, or a
+        cluster object such as ``LocalCluster``) instead of ``plan.dask``; ``False`` runs them
+        here even if ``plan.dask`` is set.
 
     Returns
     -------
