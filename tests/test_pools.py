@@ -105,7 +105,8 @@ def test_a_pooled_run_continues_from_its_checkpoint(values, tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match="cut short"):
         adapter.run(Failing(model, limit=2500), settings, seed=9, workdir=str(workdir))
     assert (workdir / "dynesty.save").exists()
-    run = adapter.run(model, settings, seed=9, workdir=str(workdir))
+    # continued with a pool of another size (dynesty keeps the checkpoint's queue_size)
+    run = adapter.run(model, {**settings, "pool": 3}, seed=9, workdir=str(workdir))
     assert run.resumed
     assert abs(run.logz - grid_logz(values)) < 3 * run.logz_err
     assert not (workdir / "dynesty.save").exists()

@@ -200,6 +200,8 @@ def _restore(sampler_class, checkpoint: Path | None, pool=None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a version mismatch is not worth the risk
+            # a pool of another size: dynesty keeps the checkpoint's queue_size, which is fine
+            warnings.filterwarnings("ignore", message="Restoring the sampler with the original")
             return sampler_class.restore(str(checkpoint), pool=pool), True
     except Exception:  # any failure to unpickle means: start afresh
         checkpoint.unlink(missing_ok=True)
