@@ -77,6 +77,23 @@ def _parser() -> argparse.ArgumentParser:
                          "else ~/.local/share/nestmix/polychord-1.15.1)")
     install.add_argument("--force", action="store_true", help="install again even if present")
     install.set_defaults(func=_install_polychord)
+
+    serve = sub.add_parser(
+        "serve", help="run the model-selection service: submit sweeps over HTTP, watch them, "
+                      "read their reports (web page at /, API description at /docs)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default loopback; any other needs a token)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--runs", default="runs", help="the runs directory (default: runs)")
+    serve.add_argument("--workers", type=int,
+                       help="jobs running at once (default: the number of cores)")
+    serve.add_argument("--token", help="required on every request but /health "
+                       "(default: $NESTMIX_TOKEN)")
+    serve.add_argument("--db", help="SQLAlchemy database URL (default: a SQLite file in "
+                       "<runs>/.service/)")
+    serve.add_argument("--max-upload-mb", type=float, default=50.0,
+                       help="largest upload, config and data together (default: 50)")
+    serve.set_defaults(func=_serve)
     return parser
 
 
@@ -148,6 +165,17 @@ def _install_polychord(args: argparse.Namespace) -> int:
                              progress=lambda line: print(line, flush=True))
     print(f"PolyChord is ready: {path}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from nestmix.service import ServiceSettings
+
+    settings = ServiceSettings.from_options(
+        runs=args.runs, host=args.host, port=args.port, workers=args.workers,
+        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb)
+    from nestmix.service.app import serve
+
+    return serve(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover
