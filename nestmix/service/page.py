@@ -137,6 +137,7 @@ def render_page(version: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>nestmix service</title><style>{_STYLE}</style></head>
 <body><main>
 <h1>nestmix: how many components do my data need?</h1>
