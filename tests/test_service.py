@@ -177,7 +177,7 @@ def test_submit_watch_and_read_the_report(server, capsys):
     assert "nestmix report: basic" in report.text
     for row in on_disk.rows:
         assert f"{row.logZ:.3f}" in report.text
-    assert job["links"]["report"] == f"jobs/{job['id']}/report"
+    assert job["links"]["report"] == f"/jobs/{job['id']}/report"
     assert "K=2 dynesty" in server.client.get(f"/jobs/{job['id']}/log").text
     assert main(["show", str(server.runs / "basic")]) == 0  # the CLI reads what it wrote
     assert f"{on_disk.rows[1].logZ:.3f}" in capsys.readouterr().out
@@ -345,7 +345,10 @@ def test_paths_from_clients_cannot_leave_the_runs_directory(server):
 
 # ------------------------------------------------------------------------------- access
 def test_a_token_is_needed_on_every_request_but_the_health_check(tmp_path):
-    server = Server(tmp_path / "runs", "--workers", "1", token=TOKEN).start()
+    database = tmp_path / "elsewhere" / "jobs.db"
+    database.parent.mkdir()
+    server = Server(tmp_path / "runs", "--workers", "1", "--db", f"sqlite:///{database}",
+                    token=TOKEN).start()
     try:
         anonymous = httpx.Client(base_url=server.url, timeout=30)
         assert anonymous.get("/health").status_code == 200
@@ -379,6 +382,10 @@ def test_a_token_is_needed_on_every_request_but_the_health_check(tmp_path):
         anonymous.close()
     finally:
         assert server.stop()
+    with sqlite3.connect(database) as db:  # the job state went to the database named by --db
+        assert db.execute("SELECT name, state FROM jobs").fetchall() == [("with-token",
+                                                                          "cancelled")]
+    assert not (tmp_path / "runs" / ".service" / "jobs.sqlite").exists()
 
 
 def test_binding_beyond_loopback_needs_a_token(capsys, monkeypatch):
@@ -396,6 +403,7 @@ def test_one_server_per_runs_directory(server, capsys):
 @pytest.mark.slow
 def test_a_restarted_server_resumes_interrupted_and_queued_jobs(tmp_path):
     runs = tmp_path / "runs"
+    database = runs / ".service" / "jobs.sqlite"
     server = Server(runs, "--workers", "1").start()
     try:
         interrupted = server.submit(config("interrupted", k=(1, 2, 3), nlive=30),
@@ -407,20 +415,44 @@ def test_a_restarted_server_resumes_interrupted_and_queued_jobs(tmp_path):
         orphan = job["pid"]
     finally:
         server.stop(signal.SIGKILL)  # a crash: the worker is left running on its own
-    restarted = Server(runs, "--workers", "1").start()
+
+    # 1. after a crash: the old worker is stopped, the job resumes from the K it finished
+    server = Server(runs, "--workers", "1").start()
     try:
         assert orphan not in runner_pids(runs)  # stopped by the new server
-        job = restarted.wait(interrupted["id"], finished)
-        assert job["state"] == "done" and job["attempts"] == 2
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the new worker has looked at the disk
+            log = server.client.get(f"/jobs/{interrupted['id']}/log").text
+            attempt = log.partition("--- attempt 2")[2]
+            if "running K" in attempt or "report written" in attempt:
+                break
+            time.sleep(0.1)
+        assert "K=1 dynesty: reused finished run" in attempt, log
+        job = server.job(interrupted["id"])
         for k, row in first.items():  # the runs finished before the crash were reused
             again = next(r["row"] for r in job["runs"] if r["k"] == k)
             assert again["seconds"] == row["seconds"] and again["logZ"] == row["logZ"]
-        log = restarted.client.get(f"/jobs/{interrupted['id']}/log").text
-        assert "--- attempt 2" in log and "K=1 dynesty: reused finished run" in log
-        assert restarted.wait(queued["id"], finished)["state"] == "done"
-        assert restarted.job(queued["id"])["attempts"] == 1
+        second = {r["k"]: r["row"] for r in job["runs"] if r["row"]}
     finally:
-        assert restarted.stop()
+        assert server.stop()  # 2. a clean shutdown: workers stopped, their jobs queued again
+    assert runner_pids(runs) == []
+    with sqlite3.connect(database) as db:
+        states = dict(db.execute("SELECT name, state FROM jobs").fetchall())
+    assert states["interrupted"] in ("queued", "done")  # done if it finished before the stop
+    assert states["waiting"] == "queued"
+
+    server = Server(runs, "--workers", "1").start()
+    try:
+        job = server.wait(interrupted["id"], finished)
+        assert job["state"] == "done"
+        assert job["attempts"] == (2 if states["interrupted"] == "done" else 3)
+        for k, row in second.items():
+            again = next(r["row"] for r in job["runs"] if r["k"] == k)
+            assert again["seconds"] == row["seconds"]
+        waiting = server.wait(queued["id"], finished)
+        assert waiting["state"] == "done" and waiting["attempts"] == 1
+    finally:
+        assert server.stop()
     assert runner_pids(runs) == []
 
 

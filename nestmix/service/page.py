@@ -36,6 +36,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.35em 0.6em; border-bottom: 1px solid #ddd;
          vertical-align: top; }
 progress { width: 9em; }
+td code { white-space: nowrap; }
+textarea, input { box-sizing: border-box; }
 .state { font-weight: 600; }
 .state-done { color: #176317; } .state-failed { color: #a11; }
 .state-cancelled { color: #666; } .state-running { color: #0b4f8a; }

@@ -77,10 +77,10 @@ def _time(stamp: float | None) -> str | None:
 
 def job_out(job: Job, report: bool) -> JobOut:
     """The API form of a job (``report``: whether its report.html exists)."""
-    links = {"self": f"jobs/{job.id}", "summary": f"jobs/{job.id}/summary.json",
-             "log": f"jobs/{job.id}/log"}
+    links = {"self": f"/jobs/{job.id}", "summary": f"/jobs/{job.id}/summary.json",
+             "log": f"/jobs/{job.id}/log"}
     if report:
-        links["report"] = f"jobs/{job.id}/report"
+        links["report"] = f"/jobs/{job.id}/report"
     return JobOut(
         id=job.id, name=job.name, state=job.state, created=_time(job.created),
         started=_time(job.started), finished=_time(job.finished), attempts=job.attempts,
