@@ -87,8 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--runs", default="runs", help="the runs directory (default: runs)")
     serve.add_argument("--workers", type=int,
                        help="jobs running at once (default: the number of cores)")
-    serve.add_argument("--token", help="required on every request but /health "
-                       "(default: $NESTMIX_TOKEN)")
+    serve.add_argument("--token", help="required on every request but /health, at least 8 "
+                       "characters (default: $NESTMIX_TOKEN)")
     serve.add_argument("--db", help="SQLAlchemy database URL (default: a SQLite file in "
                        "<runs>/.service/)")
     serve.add_argument("--max-upload-mb", type=float, default=50.0,

@@ -394,6 +394,11 @@ def test_binding_beyond_loopback_needs_a_token(capsys, monkeypatch):
     assert "needs a token: give --token or set NESTMIX_TOKEN" in capsys.readouterr().err
 
 
+def test_an_unusable_database_url_is_named(tmp_path, capsys):
+    assert main(["serve", "--runs", str(tmp_path / "runs"), "--db", "not-a-url"]) == 2
+    assert "--db: cannot use the database 'not-a-url': ArgumentError" in capsys.readouterr().err
+
+
 def test_one_server_per_runs_directory(server, capsys):
     assert main(["serve", "--runs", str(server.runs), "--port", str(free_port())]) == 2
     assert "another nestmix serve is using" in capsys.readouterr().err

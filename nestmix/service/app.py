@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from nestmix import __version__
 from nestmix.errors import NestmixError, RunStoreError
-from nestmix.service.db import Database
+from nestmix.service.db import Database, check_database
 from nestmix.service.routes import router
 from nestmix.service.security import Guard
 from nestmix.service.settings import ServiceSettings
@@ -89,11 +89,14 @@ def serve(settings: ServiceSettings) -> int:
     ------
     RunStoreError
         If the runs directory cannot be written or another server uses it.
+    ConfigError
+        If the database cannot be used.
     """
     import uvicorn
 
     lock = _lock(settings)
     try:
+        check_database(settings.database_url)
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                     log_level="info")
     finally:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import (
     selectinload,
 )
 
-__all__ = ["ACTIVE", "FINISHED", "STATES", "Database", "Job", "JobRun", "now"]
+__all__ = ["ACTIVE", "FINISHED", "STATES", "Database", "Job", "JobRun", "check_database", "now"]
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -136,6 +136,25 @@ class Database:
     def dispose(self) -> None:
         """Close the connections."""
         self.engine.dispose()
+
+
+def check_database(url: str) -> None:
+    """Open the database once (creating its tables), so a bad ``--db`` fails at start-up.
+
+    Raises
+    ------
+    ConfigError
+        If SQLAlchemy cannot use ``url``: not a URL, a missing driver, no connection.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nestmix.errors import ConfigError
+
+    try:
+        Database(url).dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise ConfigError("--db", f"cannot use the database {url!r}: "
+                          f"{type(exc).__name__}: {exc}") from None
 
 
 def _sqlite_pragmas(connection, _record) -> None:
