@@ -15,6 +15,7 @@ from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:
     from nestmix.report import ReportFiles
+    from nestmix.sweep import SweepPlan
 
 __all__ = ["main"]
 
@@ -131,7 +132,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_mpi(plan, processes: int):
+def _with_mpi(plan: SweepPlan, processes: int) -> SweepPlan:
     """``plan`` with PolyChord's ``mpi`` setting (process count) set from ``--mpi``."""
     import dataclasses
 
@@ -147,7 +148,7 @@ def _with_mpi(plan, processes: int):
     return dataclasses.replace(plan, settings=settings)
 
 
-def _default_jobs(plan) -> int:
+def _default_jobs(plan: SweepPlan) -> int:
     """One worker per core, or per N cores when PolyChord runs on N processes."""
     processes = plan.settings_for("polychord").get("mpi") if "polychord" in plan.samplers \
         else None
