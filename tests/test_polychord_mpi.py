@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -256,3 +257,37 @@ def test_ctrl_c_stops_mpirun_and_its_ranks(tmp_path):
     while processes_running(str(work)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not processes_running(str(work)), "mpirun or a rank outlived the interrupted run"
+
+
+@pytest.mark.slow
+def test_a_killed_mpi_sweep_leaves_no_processes_and_resumes_serially(tmp_path, capsys):
+    """SIGKILL the sweep process while K = 1 runs under mpirun: mpirun and its ranks end too
+    (mpirun gets SIGTERM when its parent dies); the same sweep without --mpi then continues
+    K = 1 from PolyChord's resume file, and nothing of the MPI run is left in its files."""
+    config = toy_config(tmp_path)
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
+                              "--out", str(out), "--jobs", "1", "--no-report", "--mpi", "2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    work = out / "K=1" / ".polychord.work"
+    try:
+        deadline = time.monotonic() + 120
+        while not (work / "polychord.resume").exists() and time.monotonic() < deadline:
+            assert sweep.poll() is None, "the sweep ended before K = 1 wrote a resume file"
+            time.sleep(0.2)
+        assert processes_running(str(work)), "no mpirun for K = 1"
+    finally:
+        sweep.kill()
+        sweep.wait()
+    deadline = time.monotonic() + 15
+    while processes_running(str(work)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_running(str(work)), "mpirun or a rank outlived the killed sweep"
+    capsys.readouterr()
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report"]) == 0
+    assert "K=1 polychord:" in capsys.readouterr().out
+    summary = json.loads((out / "K=1" / "polychord" / "manifest.json").read_text())["summary"]
+    assert summary["resumed"] and summary["converged"]
+    chains = out / "K=1" / "polychord" / "chains"
+    assert (chains / "polychord.stats").is_file() and not list(chains.glob(".nestmix-mpi-*"))

@@ -145,6 +145,7 @@ def run_in_child(request: RunRequest) -> ChildReport:
     """
     base = Path(request.settings.base_dir)
     (base / "clusters").mkdir(parents=True, exist_ok=True)
+    _remove_mpi_files(base)  # left by an MPI run that was killed
     log_path = base / LOG_NAME
     import cloudpickle
 
@@ -202,7 +203,6 @@ def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> Child
     request_path = base / _MPI_REQUEST
     program = [sys.executable, "-m", "nestmix.polychord.runner", "--mpi", str(request_path)]
     command = mpirun_command(request.processes, program)
-    _remove_reports(base)
     write_bytes_atomic(request_path, blob)
     try:
         with open(log_path, "ab") as log:
@@ -217,8 +217,7 @@ def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> Child
             raise
         reports = _read_reports(base)
     finally:
-        request_path.unlink(missing_ok=True)
-        _remove_reports(base)
+        _remove_mpi_files(base)
     errors = [payload for kind, payload in reports.values() if kind == "error"]
     if errors:
         raise _callback_error(errors[0], request)
@@ -252,7 +251,9 @@ def _read_reports(base: Path) -> dict[int, tuple[str, dict]]:
     return dict(sorted(reports.items()))
 
 
-def _remove_reports(base: Path) -> None:
+def _remove_mpi_files(base: Path) -> None:
+    """Remove the request and reports of a run under mpirun from the run directory."""
+    (base / _MPI_REQUEST).unlink(missing_ok=True)
     for path in base.glob(_MPI_REPORT.format(rank="*")):
         path.unlink(missing_ok=True)
 
