@@ -15,6 +15,7 @@ from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:
     from nestmix.report import ReportFiles
+    from nestmix.sweep import SweepPlan
 
 __all__ = ["main"]
 
@@ -51,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
     sweep.add_argument("--jobs", type=int, help="worker processes (default: sweep.jobs, "
                        "else the number of cores)")
+    sweep.add_argument("--mpi", type=int, metavar="N",
+                       help="run each PolyChord run on N processes with Open MPI's mpirun "
+                            "(sets [sweep.polychord] mpi; needs `nestmix install-polychord "
+                            "--mpi`); --jobs then defaults to cores // N")
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
     sweep.add_argument("--no-report", action="store_true",
                        help="do not write the report (report.html, report.md, CSV tables)")
@@ -76,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--dir", help="where to install (default: $NESTMIX_POLYCHORD_HOME, "
                          "else ~/.local/share/nestmix/polychord-1.15.1)")
     install.add_argument("--force", action="store_true", help="install again even if present")
+    install.add_argument("--mpi", action="store_true",
+                         help="also link it to the system's Open MPI (apt-get install "
+                              "openmpi-bin libopenmpi-dev) for `nestmix sweep --mpi N`")
     install.set_defaults(func=_install_polychord)
 
     serve = sub.add_parser(
@@ -105,13 +113,21 @@ def _sweep(args: argparse.Namespace) -> int:
 
     if (args.config is None) == (args.example is None):
         raise ConfigError("", "give a config file or --example NAME (one of them)")
+    from nestmix.polychord.mpi import launched_by_mpirun
+
+    if launched_by_mpirun():
+        raise ConfigError("", "nestmix itself was started by mpirun on several processes; "
+                              "run `nestmix sweep CONFIG --mpi N` instead (it starts mpirun "
+                              "for each PolyChord run: see the README, PolyChord under MPI)")
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
     else:
         plan, jobs = load_config(args.config)
-    n_jobs = args.jobs or jobs or os.cpu_count() or 1
+    if args.mpi is not None:
+        plan = _with_mpi(plan, args.mpi)
+    n_jobs = args.jobs or jobs or _default_jobs(plan)
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
     directory = Path(args.out) if args.out else Path("runs") / plan.name
@@ -131,6 +147,29 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
         _print_report(files)
     return 0
+
+
+def _with_mpi(plan: SweepPlan, processes: int) -> SweepPlan:
+    """``plan`` with PolyChord's ``mpi`` setting (process count) set from ``--mpi``."""
+    import dataclasses
+
+    from nestmix.errors import ConfigError
+
+    if processes < 1:
+        raise ConfigError("--mpi", f"must be a positive number of processes, got {processes}")
+    if "polychord" not in plan.samplers:
+        raise ConfigError("--mpi", "runs PolyChord on several processes, but this sweep runs "
+                                   f"only {', '.join(plan.samplers)}")
+    settings = dict(plan.settings)
+    settings["polychord"] = {**settings.get("polychord", {}), "mpi": processes}
+    return dataclasses.replace(plan, settings=settings)
+
+
+def _default_jobs(plan: SweepPlan) -> int:
+    """One worker per core, or per N cores when PolyChord runs on N processes."""
+    processes = plan.settings_for("polychord").get("mpi") if "polychord" in plan.samplers \
+        else None
+    return max(1, (os.cpu_count() or 1) // (processes or 1))
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -162,7 +201,7 @@ def _install_polychord(args: argparse.Namespace) -> int:
     from nestmix.polychord import install_polychord
 
     path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
-                             progress=lambda line: print(line, flush=True))
+                             mpi=args.mpi, progress=lambda line: print(line, flush=True))
     print(f"PolyChord is ready: {path}")
     return 0
 

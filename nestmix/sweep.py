@@ -105,6 +105,16 @@ class SweepPlan:
         """The validated settings of ``sampler``, defaults filled in."""
         return dict(self._validated[sampler])
 
+    def fingerprinted_settings(self, sampler: str) -> dict[str, Any]:
+        """:meth:`settings_for` without the adapter's ``execution_settings``.
+
+        Those choose how a run is executed (PolyChord's ``mpi`` process count), not what it
+        computes, so they are left out of fingerprints and the sweep's manifest: changing them
+        reuses and resumes runs instead of refusing the directory.
+        """
+        execution = getattr(get_sampler(sampler), "execution_settings", frozenset())
+        return {k: v for k, v in self.settings_for(sampler).items() if k not in execution}
+
     def seed_for(self, k: int) -> int:
         """The seed of the run with ``k`` components, derived from the master seed."""
         return int(np.random.SeedSequence([self.seed, k]).generate_state(1)[0])
@@ -118,7 +128,8 @@ class SweepPlan:
                      "n_points": self.data.n_points, "n_dims": self.data.n_dims,
                      "columns": list(self.data.columns)},
             "model": self.spec.to_dict(),
-            "samplers": {name: {"settings": self.settings_for(name), "seed": self.seed}
+            "samplers": {name: {"settings": self.fingerprinted_settings(name),
+                                "seed": self.seed}
                          for name in self.samplers},
             "k_values": list(self.k_values),
             "k_prior": None if self.k_prior is None else list(self.k_prior),
@@ -128,7 +139,7 @@ class SweepPlan:
         """Fingerprint and description of the run of ``sampler`` with ``k`` components."""
         model = self.spec.build(self.data, k)
         described = {"data": self.data.fingerprint(), "model": model.describe(),
-                     "sampler": sampler, "settings": self.settings_for(sampler),
+                     "sampler": sampler, "settings": self.fingerprinted_settings(sampler),
                      "seed": self.seed_for(k)}
         return {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,
                 "seed": self.seed_for(k), "model": model.describe()}
