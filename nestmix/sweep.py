@@ -125,11 +125,14 @@ class SweepPlan:
         return dict(self._validated[sampler])
 
     def fingerprinted_settings(self, sampler: str) -> dict[str, Any]:
-        """The settings of ``sampler`` that make a run what it is: all but those that only
-        say how it is executed (e.g. dynesty's ``pool``)."""
-        execution = getattr(get_sampler(sampler), "execution_settings", ())
-        return {key: value for key, value in self._validated[sampler].items()
-                if key not in execution}
+        """:meth:`settings_for` without the adapter's ``execution_settings``.
+
+        Those choose how a run is executed (PolyChord's ``mpi`` process count, dynesty's
+        ``pool``), not what it computes, so they are left out of fingerprints and the sweep's
+        manifest: changing them reuses and resumes runs instead of refusing the directory.
+        """
+        execution = getattr(get_sampler(sampler), "execution_settings", frozenset())
+        return {k: v for k, v in self.settings_for(sampler).items() if k not in execution}
 
     def seed_for(self, k: int, repeat: int = 1) -> int:
         """The seed of repeat ``repeat`` (from 1) of the run with ``k`` components, derived

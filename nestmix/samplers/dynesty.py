@@ -57,7 +57,8 @@ class DynestyAdapter:
         "nlive": 500, "bound": "multi", "sample": "rslice", "dlogz": 0.1, "dynamic": False,
     }
     valid_settings: Mapping[str, Any] = {**_COMMON, **_DYNAMIC_ONLY, **_POOL}
-    execution_settings = ("pool",)  # where a run is computed, not what it is: not fingerprinted
+    # where a run is computed, not what it is: left out of fingerprints
+    execution_settings: frozenset[str] = frozenset({"pool"})
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
