@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                        "<runs>/.service/)")
     serve.add_argument("--max-upload-mb", type=float, default=50.0,
                        help="largest upload, config and data together (default: 50)")
+    serve.add_argument("--dask", metavar="ADDRESS",
+                       help="run every job's tasks on this Dask scheduler, e.g. "
+                            "tcp://host:8786 (--runs must be on storage its workers see)")
     serve.set_defaults(func=_serve)
     return parser
 
@@ -222,7 +225,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = ServiceSettings.from_options(
         runs=args.runs, host=args.host, port=args.port, workers=args.workers,
-        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb)
+        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb, dask=args.dask)
     from nestmix.service.app import serve
 
     return serve(settings)

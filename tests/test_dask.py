@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
@@ -22,8 +23,6 @@ from nestmix.daskrun import check_shared_directory, connect
 from nestmix.errors import ClusterError
 
 from .test_pools import grid_logz
-
-distributed = pytest.importorskip("distributed")  # a dependency of nestmix: always there
 
 PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
           "sigma": {"dist": "halfnorm", "scale": 3}}
@@ -181,3 +180,26 @@ def test_clear_errors_for_an_unusable_cluster(cluster, tmp_path):
     with pytest.raises(ClusterError, match=r"cannot reach the Dask scheduler at tcp://"):
         with connect("tcp://127.0.0.1:9", timeout=1):
             pass
+
+
+def test_the_service_sends_its_jobs_to_the_cluster(cluster, tmp_path):
+    """`nestmix serve --dask ADDRESS`: a job's runs are made by the cluster's workers; a client
+    cannot choose a cluster itself."""
+    from .test_service import Server, config, finished
+
+    server = Server(tmp_path / "runs", "--workers", "1", "--dask",
+                    cluster.scheduler_address).start()
+    try:
+        refused = server.submit(config("chosen", k=(1,), extra="")
+                                + f'dask = "{cluster.scheduler_address}"\n')
+        assert refused.status_code == 400 and "sweep.dask" in refused.text
+        response = server.submit(config("on-dask", k=(1, 2), nlive=25))
+        assert response.status_code == 201, response.text
+        job = server.wait(response.json()["id"], finished)
+        log = server.client.get(f"/jobs/{job['id']}/log").text
+    finally:
+        assert server.stop()
+    assert job["state"] == "done", log
+    worker_addresses = set(cluster.scheduler_info["workers"])
+    assert any(address in log for address in worker_addresses), log
+    assert [row.k for row in load_sweep(tmp_path / "runs" / "on-dask").rows] == [1, 2]

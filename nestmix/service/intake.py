@@ -204,6 +204,10 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
     """
     raw = parse_config(config, config_name)
     refuse_custom_components(raw)
+    sweep_table = raw.get("sweep")
+    if isinstance(sweep_table, Mapping) and sweep_table.get("dask") is not None:
+        raise ConfigError("sweep.dask", "a Dask cluster is not chosen over HTTP: the service "
+                          "runs every job where `nestmix serve --dask ADDRESS` says")
     table = raw.get("data")
     if isinstance(table, Mapping) and "path" in table and not _plain_file_name(table["path"]):
         raise ConfigError("data.path", f"paths are not accepted over HTTP (got "

@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("job_dir", type=Path)
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--dask", help="run the sweep's tasks on this Dask scheduler")
     args = parser.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         plan = load_job_plan(args.job_dir)
-        run_sweep(plan, args.sweep_dir, n_jobs=1, progress=lambda line: print(line, flush=True))
+        run_sweep(plan, args.sweep_dir, n_jobs=1, progress=lambda line: print(line, flush=True),
+                  dask=args.dask or False)
     except NestmixError as exc:
         print(f"nestmix: error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -48,6 +48,9 @@ class ServiceSettings:
         Largest request body accepted (config and data together).
     poll_seconds : float
         How often the supervisor checks its workers and reads their progress.
+    dask : str or None
+        Address of a Dask scheduler: every job's runs go to that cluster instead of the
+        worker process itself (the runs directory must be visible to the Dask workers).
     """
 
     runs: Path
@@ -58,6 +61,7 @@ class ServiceSettings:
     database: str | None = None
     max_upload_bytes: int = 50 * 2**20
     poll_seconds: float = 0.5
+    dask: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", Path(self.runs).resolve())
@@ -73,19 +77,21 @@ class ServiceSettings:
         if self.token is None and not is_loopback(self.host):
             raise ConfigError("--host", f"binding to {self.host} (not loopback) needs a token: "
                               "give --token or set NESTMIX_TOKEN")
+        if self.dask is not None and not self.dask.strip():
+            raise ConfigError("--dask", "give the Dask scheduler's address, e.g. tcp://host:8786")
 
     @classmethod
     def from_options(cls, *, runs: str | Path = "runs", host: str = "127.0.0.1",
                      port: int = 8000, workers: int | None = None, token: str | None = None,
                      database: str | None = None,
-                     max_upload_mb: float = 50.0) -> ServiceSettings:
+                     max_upload_mb: float = 50.0, dask: str | None = None) -> ServiceSettings:
         """Settings from command-line style options: ``workers`` defaults to the number of
         cores, ``token`` to ``$NESTMIX_TOKEN``."""
         token = token if token is not None else (os.environ.get("NESTMIX_TOKEN") or None)
         return cls(runs=Path(runs), host=host, port=port,
                    workers=workers if workers is not None else (os.cpu_count() or 1),
                    token=token, database=database,
-                   max_upload_bytes=int(max_upload_mb * 2**20))
+                   max_upload_bytes=int(max_upload_mb * 2**20), dask=dask)
 
     @property
     def service_dir(self) -> Path:

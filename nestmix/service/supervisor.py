@@ -145,6 +145,8 @@ class Supervisor:
                    str(self.sweep_dir(job.name))]
         if not job.figures:
             command.append("--no-figures")
+        if self.settings.dask:
+            command += ["--dask", self.settings.dask]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         with open(job_dir / LOG_FILE, "a", encoding="utf-8") as log:
