@@ -31,6 +31,7 @@ from nestmix.components import (
 )
 from nestmix.data import Measurements
 from nestmix.errors import ModelError
+from nestmix.kernels import MixtureKernel
 from nestmix.parameters import Layout, Parameters, build_prior, weight_labels
 
 __all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
@@ -222,6 +223,8 @@ class MixtureModel:
         self._point_cov = None if data.covariances is None else np.asarray(data.covariances)
         self._chunk = max(1, _CHUNK_ELEMENTS // (data.n_points * self.n_components
                                                  * self.n_dims**2))
+        self._kernel = MixtureKernel(self._layout, self.prior, self._values, self._point_cov,
+                                     self._log_background, n_extra=len(extra))
         if extra:
             self._check_components()
 
@@ -307,25 +310,32 @@ class MixtureModel:
 
     def log_likelihood(self, theta: np.ndarray) -> float:
         """Log-likelihood of the data for one parameter vector θ of shape (ndim,)."""
-        return float(self.log_likelihood_batch(np.asarray(theta, dtype=float)[None, :])[0])
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim != 1:
+            raise ModelError(f"θ must have shape ({self.ndim},), got {theta.shape}")
+        if not self.extra_components:
+            return float(self._kernel(theta[None, :])[0])
+        return float(self.log_likelihood_batch(theta[None, :])[0])
 
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
         """Log-likelihoods for many parameter vectors, shape (m, ndim) → (m,).
 
-        Evaluated in chunks of θ so that memory stays bounded for large m × N × K.
+        Evaluated by the fused kernel of :mod:`nestmix.kernels` (one pass over points and
+        components, no (m, N, K) arrays); custom components' densities are computed in chunks
+        of θ so that memory stays bounded for large m × N.
         """
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        if not self.extra_components:
+            return self._kernel(thetas)
         out = np.empty(thetas.shape[0])
         for start in range(0, thetas.shape[0], self._chunk):
-            params = self.expand(thetas[start:start + self._chunk])
-            with np.errstate(divide="ignore"):
-                log_w = np.log(params.weights)[:, None, :]
-            terms = self._log_densities(params) + log_w
-            peak = terms.max(axis=2)
-            safe = np.where(np.isfinite(peak), peak, 0.0)
-            per_point = safe + np.log(np.exp(terms - safe[..., None]).sum(axis=2))
-            out[start:start + self._chunk] = per_point.sum(axis=1)
-        return np.where(np.isnan(out), -np.inf, out)
+            block = thetas[start:start + self._chunk]
+            params = self.expand(block)
+            extra = np.stack([np.asarray(c.log_density(self._component_params(params, c),
+                                                       self.data), dtype=float)
+                              for c in self.extra_components], axis=1)
+            out[start:start + self._chunk] = self._kernel(block, extra)
+        return out
 
     def membership_log_probabilities(self, theta: np.ndarray) -> np.ndarray:
         """log of w_k p_k(y_i) / Σ_j w_j p_j(y_i) for one θ or a batch.

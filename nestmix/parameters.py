@@ -257,6 +257,7 @@ class _FreeWeights:
     """Stick-breaking weights without the last one, which is implied (picklable)."""
 
     stick: StickBreakingDirichlet
+    drops_last = True  # tells the compiled prior (nestmix.priors._compiled) what this is
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
         return self.stick.transform(u)[:, :-1]

@@ -67,8 +67,14 @@ def test_likelihood_matches_brute_force(rng, d, covariance, errors, background):
 
 
 def test_batch_is_chunked_without_changing_values(rng):
+    """Custom components' densities are computed in chunks of θ (the Gaussians in the kernel)."""
+    from nestmix.components import make_component
+
     data = make_data(rng, 500, 1, errors=True)
-    model = ModelSpec(priors={"mean": NORM, "sigma": HALF}).build(data, 4)
+    outliers = make_component("gaussian_outlier", priors={
+        "mu": NORM, "ln_s": {"dist": "uniform", "loc": 0, "scale": 2}})
+    model = ModelSpec(priors={"mean": NORM, "sigma": HALF},
+                      extra_components=(outliers,)).build(data, 4)
     model._chunk = 3  # force several chunks
     thetas = model.prior_transform(rng.uniform(size=(10, model.ndim)))
     expected = np.array([model.log_likelihood(t) for t in thetas])

@@ -37,15 +37,22 @@ def gaussian_log_density(
     Returns
     -------
     ndarray, shape (m, N, K)
-        log N(y_i | μ_k, Σ_k + S_i); ``-inf`` where a total covariance is not positive definite.
+        log N(y_i | μ_k, Σ_k + S_i); ``-inf`` where a total covariance is not positive
+        definite or the log-density is NaN (an overflow inside it; NaN parameters too).
     """
-    if values.shape[1] == 1:
-        return _log_density_1d(values, point_covariances, means, covariances)
-    if point_covariances is None:
-        return _log_density_shared(values, means, covariances)
-    if values.shape[1] == 2:
-        return _log_density_2d(values, point_covariances, means, covariances)
-    return _log_density_general(values, point_covariances, means, covariances)
+    # Extreme parameters (tiny widths, far points) overflow to inf, or to inf - inf = NaN in a
+    # quadratic form whose true value is huge: either way the density underflows to zero.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if values.shape[1] == 1:
+            out = _log_density_1d(values, point_covariances, means, covariances)
+        elif point_covariances is None:
+            out = _log_density_shared(values, means, covariances)
+        elif values.shape[1] == 2:
+            out = _log_density_2d(values, point_covariances, means, covariances)
+        else:
+            out = _log_density_general(values, point_covariances, means, covariances)
+    out[np.isnan(out)] = -np.inf
+    return out
 
 
 def _log_density_1d(values, point_covariances, means, covariances):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -82,7 +83,14 @@ class BlockPrior:
         return tuple(self.names[i] for i in self.free_indices)
 
     def transform(self, u: np.ndarray) -> np.ndarray:
-        """Map unit-cube points u, shape (n, ndim), to θ, shape (n, ndim)."""
+        """Map unit-cube points u, shape (n, ndim), to θ, shape (n, ndim).
+
+        Blocks with simple quantiles run in one compiled pass (:mod:`nestmix.priors._compiled`)
+        when numba is available; the others, and everything without numba, with numpy.
+        """
+        plan = self._compiled
+        if plan is not None:
+            return plan(u)
         theta = np.empty_like(u, dtype=float)
         start = 0
         for block in self.blocks:
@@ -90,6 +98,20 @@ class BlockPrior:
             theta[:, start:stop] = block.transform(u[:, start:stop])
             start = stop
         return theta
+
+    @cached_property
+    def _compiled(self):
+        from nestmix.priors._compiled import compile_blocks
+
+        return compile_blocks(self.blocks)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_compiled", None)  # rebuilt on first use where the object lands
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     def full(self, theta: np.ndarray) -> np.ndarray:
         """Insert the fixed values: θ of shape (n, ndim) → φ of shape (n, len(names))."""

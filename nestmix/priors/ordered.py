@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,12 +72,14 @@ class OrderedBlock:
         u = np.asarray(u, dtype=float)
         if u.ndim == 0 or u.shape[-1] != self.k:
             raise ValueError(f"expected cube coordinates of shape (..., {self.k}), got {u.shape}")
-        t = np.empty_like(u)
-        top = np.ones(u.shape[:-1])
-        for j in range(self.k, 0, -1):
-            top = top * u[..., j - 1] ** (1.0 / j)
-            t[..., j - 1] = top
-        return self.base.ppf(t)
+        # t_j = prod_{i >= j} u_i^(1/i): a cumulative product from the top
+        steps = u[..., ::-1] ** self._inverse_ranks
+        return self.base.ppf(np.multiply.accumulate(steps, axis=-1)[..., ::-1])
+
+    @cached_property
+    def _inverse_ranks(self) -> np.ndarray:
+        """1/k, 1/(k-1), ..., 1: the exponents of the reversed coordinates."""
+        return 1.0 / np.arange(self.k, 0, -1, dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-able specification ``{"dist": "ordered", "k": ..., "base": {...}}``."""

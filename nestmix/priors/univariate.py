@@ -37,6 +37,9 @@ ALIASES = {"normal": "norm", "log-uniform": "loguniform", "log_uniform": "loguni
 _INFINITE_OK = {("truncnorm", "a"), ("truncnorm", "b")}
 """Parameters that may be infinite: truncnorm's bounds (in standard units) for one-sided cuts."""
 
+_BOUNDED_CLOSED_FORMS = frozenset({"uniform", "loguniform", "reciprocal"})
+"""Closed forms that are finite on all of [0, 1] and so need no clipping of the cube."""
+
 _MULTIVARIATE = getattr(getattr(stats, "_multivariate", None), "multi_rv_generic", ())
 
 _SPECIAL_PRIORS = {
@@ -143,9 +146,11 @@ class Univariate:
         numpy.ndarray
             Quantiles, same shape as `u`.
         """
-        # np.minimum(np.maximum(...)) is about twice as fast as np.clip on tiny arrays.
-        q = np.minimum(np.maximum(np.asarray(u, dtype=float), U_MIN), U_MAX)
         fast = self._fast_ppf
+        q = np.asarray(u, dtype=float)
+        if fast is None or self.dist not in _BOUNDED_CLOSED_FORMS:
+            # np.minimum(np.maximum(...)) is about twice as fast as np.clip on tiny arrays.
+            q = np.minimum(np.maximum(q, U_MIN), U_MAX)
         if fast is None:
             return np.asarray(self._frozen.ppf(q), dtype=float)
         x = fast(q)

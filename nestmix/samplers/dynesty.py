@@ -129,6 +129,9 @@ class DynestyAdapter:
                 functions = (ProblemMethod(token, "log_likelihood", problem),
                              ProblemMethod(token, "prior_transform", problem))
                 kwargs = {**kwargs, "pool": pool, "queue_size": s.get("queue_size")}
+            live = None if s["dynamic"] else _batched_live_points(problem, s["nlive"], rstate)
+            if live is not None:
+                kwargs = {**kwargs, "live_points": live}
             sampler = sampler_class(*functions, problem.ndim, nlive=s["nlive"], rstate=rstate,
                                     **kwargs)
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
@@ -186,6 +189,27 @@ def _check_pool_settings(settings: Mapping[str, Any]) -> None:
         if queue > 1 and settings.get("pool") in (None, 1):
             raise SamplerError("dynesty setting 'queue_size' > 1 needs a pool (pool = number "
                                "of processes, or 'dask')")
+
+
+def _batched_live_points(problem: LikelihoodProblem, nlive: int,
+                         rstate: np.random.Generator) -> list[np.ndarray] | None:
+    """The initial live points, drawn and evaluated in one batch, or None.
+
+    This is the one place where dynesty can use a batched likelihood: every later call
+    evaluates a single point of a Markov chain (rwalk, slice, rslice) or a single proposal
+    (unif). Only problems with ``log_likelihood_batch`` (a :class:`~nestmix.MixtureModel`) are
+    batched; others are left to dynesty. Points with log-likelihood -inf stay live points with
+    zero likelihood, which dynesty handles (its own start would draw replacements).
+    """
+    batch = getattr(problem, "log_likelihood_batch", None)
+    if batch is None:
+        return None
+    u = rstate.random((nlive, problem.ndim))
+    v = np.asarray(problem.prior_transform(u), dtype=float)
+    logl = np.asarray(batch(v), dtype=float)
+    if v.shape != u.shape or logl.shape != (nlive,) or not np.isfinite(logl).any():
+        return None  # let dynesty start (and report) as usual
+    return [u, v, logl]
 
 
 def _restore(sampler_class, checkpoint: Path | None, pool=None):

@@ -1,0 +1,200 @@
+"""Which sampler settings give the most evidence accuracy per second on mixture posteriors?
+
+Runs dynesty (``sample`` = rwalk / rslice / slice / unif, ``bound`` = multi / single / none,
+``nlive`` = 250 / 500) and PolyChord (``num_repeats`` = 1, 2 and 5 × ndim) through nestmix's
+adapters on
+
+* ``deconv2``, ``deconv3``: the deconvolution problem of the science notebook
+  (:func:`nestmix.datasets.deconvolution_problem`, N = 300, seed 1; ordered means, uniform
+  means, log-uniform widths) with K = 2 and K = 3;
+* ``galaxies3``: Roeder's galaxy velocities, K = 3 with unequal variances (normal means,
+  inverse-gamma variances, exchangeable labels) — the posterior on which dynesty's default
+  ``sample="auto"`` did not finish in 28 CPU-minutes (field notes);
+
+several seeds each, plus a reference evidence per problem from dynesty ``rslice`` with
+nlive = 2000. For every setting it prints the mean log-evidence, its bias against the
+reference, the scatter over seeds, the mean reported error, the root-mean-square error (RMSE)
+against the reference, the mean likelihood calls and wall seconds, and the efficiency
+``seconds × RMSE² / 0.1²``: the time the setting needs for an RMSE of 0.1, if the error
+shrinks like 1/sqrt(time) (more live points, or repeated runs). Lower is better.
+
+Every run is appended to a JSON-lines file as soon as it finishes, so the study can be
+stopped and continued; runs already in the file are not repeated.
+
+    python benchmarks/sampler_study.py [--out benchmarks/results/sampler_study.jsonl]
+        [--problems deconv2 deconv3 galaxies3] [--seeds 4] [--summary-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+DYNESTY = [(sample, bound, nlive) for sample in ("rwalk", "rslice", "slice")
+           for bound in ("multi", "single") for nlive in (250, 500)]
+DYNESTY += [("rslice", "none", 500), ("unif", "multi", 500)]
+POLYCHORD = [1, 2, 5]  # num_repeats / ndim
+REFERENCE = ("rslice", "multi", 2000)
+PROBLEMS = ("deconv2", "deconv3", "galaxies3")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sampler_study.jsonl"
+
+
+def build_problem(name: str):
+    """The model of a study problem."""
+    import nestmix
+    from nestmix.datasets import deconvolution_problem
+
+    if name.startswith("deconv"):
+        data = deconvolution_problem(n=300, seed=1).measurements()
+        spec = nestmix.ModelSpec(order="means", priors={
+            "mean": {"dist": "uniform", "loc": 0, "scale": 1},
+            "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}})
+        return spec.build(data, int(name[len("deconv"):]))
+    if name.startswith("galaxies"):
+        path = resources.files("nestmix.examples") / "galaxies_roeder1990.txt"
+        data = nestmix.load_measurements(str(path), scale=0.001)
+        spec = nestmix.ModelSpec(covariance="full", priors={
+            "mean": {"dist": "norm", "loc": 20, "scale": 10},
+            "variance": {"dist": "invgamma", "a": 3, "scale": 20}})
+        return spec.build(data, int(name[len("galaxies"):]))
+    raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(PROBLEMS)}")
+
+
+def plan(problems: list[str], seeds: int) -> list[dict]:
+    """Every run of the study, reference runs first."""
+    runs = []
+    for problem in problems:
+        for seed in range(2):
+            runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
+                         "settings": _dynesty_settings(*REFERENCE), "seed": 1000 + seed})
+        configs = DYNESTY if problem != "galaxies3" else [
+            c for c in DYNESTY if c[0] != "unif"]  # auto/unif does not finish there
+        for seed in range(seeds):
+            for config in configs:
+                runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
+                             "settings": _dynesty_settings(*config), "seed": seed + 1})
+            for repeats in POLYCHORD:
+                runs.append({"problem": problem, "sampler": "polychord", "reference": False,
+                             "settings": {"repeats_per_dim": repeats}, "seed": seed + 1})
+    return runs
+
+
+def _dynesty_settings(sample: str, bound: str, nlive: int) -> dict:
+    return {"sample": sample, "bound": bound, "nlive": nlive}
+
+
+def _key(run: dict) -> str:
+    return json.dumps({k: run[k] for k in ("problem", "sampler", "settings", "seed")},
+                      sort_keys=True)
+
+
+def execute(run: dict) -> dict:
+    """One sampler run; returns the record stored in the results file."""
+    from nestmix import get_sampler
+
+    model = build_problem(run["problem"])
+    settings = dict(run["settings"])
+    if run["sampler"] == "polychord":
+        settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
+                    "resume": False}
+    start = time.perf_counter()
+    result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
+    wall = time.perf_counter() - start
+    return {**run, "ndim": model.ndim, "logz": result.logz, "logz_err": result.logz_err,
+            "ncall": int(result.ncall), "seconds": wall,
+            "load": os.getloadavg()[0]}
+
+
+def load(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def label(record: dict) -> str:
+    s = record["settings"]
+    if record["sampler"] == "polychord":
+        return f"polychord num_repeats={s['repeats_per_dim']}×ndim"
+    return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}"
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """Per problem and setting: bias, scatter, RMSE against the reference, cost."""
+    rows = []
+    for problem in dict.fromkeys(r["problem"] for r in records):
+        mine = [r for r in records if r["problem"] == problem]
+        ref_runs = [r["logz"] for r in mine if r["reference"]]
+        if not ref_runs:
+            continue
+        ref = float(np.mean(ref_runs))
+        ref_err = float(np.std(ref_runs, ddof=1) / math.sqrt(len(ref_runs))) \
+            if len(ref_runs) > 1 else float("nan")
+        groups: dict[str, list[dict]] = {}
+        for r in mine:
+            if not r["reference"]:
+                groups.setdefault(label(r), []).append(r)
+        for name, runs in groups.items():
+            logz = np.array([r["logz"] for r in runs])
+            rmse = float(np.sqrt(np.mean((logz - ref) ** 2)))
+            seconds = float(np.mean([r["seconds"] for r in runs]))
+            calls = float(np.mean([r["ncall"] for r in runs]))
+            rows.append({
+                "problem": problem, "setting": name, "runs": len(runs),
+                "reference": ref, "reference_err": ref_err,
+                "logz": float(logz.mean()), "bias": float(logz.mean() - ref),
+                "scatter": float(logz.std(ddof=1)) if len(runs) > 1 else float("nan"),
+                "reported": float(np.mean([r["logz_err"] for r in runs])),
+                "rmse": rmse, "ncall": calls, "seconds": seconds,
+                "seconds_to_0.1": seconds * rmse**2 / 0.01,
+                "calls_to_0.1": calls * rmse**2 / 0.01,
+            })
+    return rows
+
+
+def print_summary(rows: list[dict]) -> None:
+    for problem in dict.fromkeys(r["problem"] for r in rows):
+        mine = sorted((r for r in rows if r["problem"] == problem),
+                      key=lambda r: r["seconds_to_0.1"])
+        ref = mine[0]
+        print(f"\n{problem}: reference logZ = {ref['reference']:.3f} ± "
+              f"{ref['reference_err']:.3f} (dynesty rslice, nlive 2000)")
+        print(f"{'setting':<38} {'runs':>4} {'bias':>7} {'scatter':>8} {'reported':>8} "
+              f"{'RMSE':>6} {'calls':>9} {'seconds':>8} {'s to 0.1':>9} {'calls to 0.1':>12}")
+        for r in mine:
+            print(f"{r['setting']:<38} {r['runs']:>4} {r['bias']:>+7.3f} {r['scatter']:>8.3f} "
+                  f"{r['reported']:>8.3f} {r['rmse']:>6.3f} {r['ncall']:>9.0f} "
+                  f"{r['seconds']:>8.1f} {r['seconds_to_0.1']:>9.1f} "
+                  f"{r['calls_to_0.1']:>12.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = {_key(r) for r in load(args.out)}
+    if not args.summary_only:
+        todo = [r for r in plan(args.problems, args.seeds) if _key(r) not in done]
+        for i, run in enumerate(todo, 1):
+            record = execute(run)
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(f"[{i}/{len(todo)}] {run['problem']} {label(record)} seed {run['seed']}: "
+                  f"logZ {record['logz']:.3f} ± {record['logz_err']:.3f}, "
+                  f"{record['ncall']} calls, {record['seconds']:.1f} s", flush=True)
+    records = [r for r in load(args.out) if r["problem"] in args.problems]
+    print_summary(summarise(records))
+
+
+if __name__ == "__main__":
+    main()
