@@ -61,13 +61,28 @@ class SweepArchive:
             return None
         return self.spec.build(self.data, k)
 
-    def run(self, k: int, sampler: str) -> NestedRun:
-        """The stored run of (k, sampler)."""
-        return RunStore(self.directory).load_run(k, sampler)
+    def repeats(self, k: int, sampler: str) -> tuple[int, ...]:
+        """The finished repeats (runs with different seeds, numbered from 1) of (k, sampler)."""
+        return tuple(sorted(r["repeat"] for r in RunStore(self.directory).finished_runs()
+                            if r["k"] == k and r["sampler"] == sampler))
 
-    def analysis(self, k: int, sampler: str) -> tuple[dict, dict] | None:
-        """The stored mode analysis of (k, sampler) as (summary, arrays), or None."""
-        return RunStore(self.directory).load_analysis(k, sampler)
+    def _repeat(self, k: int, sampler: str, repeat: int | None) -> int:
+        if repeat is not None:
+            return repeat
+        done = self.repeats(k, sampler)
+        return done[0] if done else 1
+
+    def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:
+        """The stored run of (k, sampler): repeat ``repeat``, by default the first finished
+        one (the run whose mode analysis the evidence table shows)."""
+        return RunStore(self.directory).load_run(k, sampler, self._repeat(k, sampler, repeat))
+
+    def analysis(self, k: int, sampler: str,
+                 repeat: int | None = None) -> tuple[dict, dict] | None:
+        """The stored mode analysis of (k, sampler) as (summary, arrays), or None; repeat as
+        in :meth:`run`."""
+        return RunStore(self.directory).load_analysis(k, sampler,
+                                                      self._repeat(k, sampler, repeat))
 
 
 def open_sweep(directory: str | Path) -> SweepArchive:

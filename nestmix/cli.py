@@ -15,6 +15,7 @@ from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:
     from nestmix.report import ReportFiles
+    from nestmix.sweep import SweepPlan
 
 __all__ = ["main"]
 
@@ -51,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
     sweep.add_argument("--jobs", type=int, help="worker processes (default: sweep.jobs, "
                        "else the number of cores)")
+    sweep.add_argument("--dask", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+                            "tcp://host:8786; default: sweep.dask); --out must be on storage "
+                            "every worker sees under the same path")
+    sweep.add_argument("--local", action="store_true",
+                       help="run on this machine even if the config names a Dask cluster")
+    sweep.add_argument("--mpi", type=int, metavar="N",
+                       help="run each PolyChord run on N processes with Open MPI's mpirun "
+                            "(sets [sweep.polychord] mpi; needs `nestmix install-polychord "
+                            "--mpi`); --jobs then defaults to cores // N")
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
     sweep.add_argument("--no-report", action="store_true",
                        help="do not write the report (report.html, report.md, CSV tables)")
@@ -76,7 +87,30 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--dir", help="where to install (default: $NESTMIX_POLYCHORD_HOME, "
                          "else ~/.local/share/nestmix/polychord-1.15.1)")
     install.add_argument("--force", action="store_true", help="install again even if present")
+    install.add_argument("--mpi", action="store_true",
+                         help="also link it to the system's Open MPI (apt-get install "
+                              "openmpi-bin libopenmpi-dev) for `nestmix sweep --mpi N`")
     install.set_defaults(func=_install_polychord)
+
+    serve = sub.add_parser(
+        "serve", help="run the model-selection service: submit sweeps over HTTP, watch them, "
+                      "read their reports (web page at /, API description at /docs)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default loopback; any other needs a token)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--runs", default="runs", help="the runs directory (default: runs)")
+    serve.add_argument("--workers", type=int,
+                       help="jobs running at once (default: the number of cores)")
+    serve.add_argument("--token", help="required on every request but /health, at least 8 "
+                       "characters (default: $NESTMIX_TOKEN)")
+    serve.add_argument("--db", help="SQLAlchemy database URL (default: a SQLite file in "
+                       "<runs>/.service/)")
+    serve.add_argument("--max-upload-mb", type=float, default=50.0,
+                       help="largest upload, config and data together (default: 50)")
+    serve.add_argument("--dask", metavar="ADDRESS",
+                       help="run every job's tasks on this Dask scheduler, e.g. "
+                            "tcp://host:8786 (--runs must be on storage its workers see)")
+    serve.set_defaults(func=_serve)
     return parser
 
 
@@ -88,18 +122,31 @@ def _sweep(args: argparse.Namespace) -> int:
 
     if (args.config is None) == (args.example is None):
         raise ConfigError("", "give a config file or --example NAME (one of them)")
+    from nestmix.polychord.mpi import launched_by_mpirun
+
+    if launched_by_mpirun():
+        raise ConfigError("", "nestmix itself was started by mpirun on several processes; "
+                              "run `nestmix sweep CONFIG --mpi N` instead (it starts mpirun "
+                              "for each PolyChord run: see the README, PolyChord under MPI)")
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
     else:
         plan, jobs = load_config(args.config)
-    n_jobs = args.jobs or jobs or os.cpu_count() or 1
+    if args.mpi is not None:
+        plan = _with_mpi(plan, args.mpi)
+    n_jobs = args.jobs or jobs or _default_jobs(plan)
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
+    if args.dask is not None and args.local:
+        raise ConfigError("--dask", "give --dask ADDRESS or --local, not both")
+    if args.dask is not None and not args.dask.strip():
+        raise ConfigError("--dask", "give the Dask scheduler's address, e.g. tcp://host:8786")
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
-    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress)
+    target = False if args.local else args.dask
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=target)
     print()
     print(format_table(result))
     if not args.no_report:
@@ -114,6 +161,29 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
         _print_report(files)
     return 0
+
+
+def _with_mpi(plan: SweepPlan, processes: int) -> SweepPlan:
+    """``plan`` with PolyChord's ``mpi`` setting (process count) set from ``--mpi``."""
+    import dataclasses
+
+    from nestmix.errors import ConfigError
+
+    if processes < 1:
+        raise ConfigError("--mpi", f"must be a positive number of processes, got {processes}")
+    if "polychord" not in plan.samplers:
+        raise ConfigError("--mpi", "runs PolyChord on several processes, but this sweep runs "
+                                   f"only {', '.join(plan.samplers)}")
+    settings = dict(plan.settings)
+    settings["polychord"] = {**settings.get("polychord", {}), "mpi": processes}
+    return dataclasses.replace(plan, settings=settings)
+
+
+def _default_jobs(plan: SweepPlan) -> int:
+    """One worker per core, or per N cores when PolyChord runs on N processes."""
+    processes = plan.settings_for("polychord").get("mpi") if "polychord" in plan.samplers \
+        else None
+    return max(1, (os.cpu_count() or 1) // (processes or 1))
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -145,9 +215,20 @@ def _install_polychord(args: argparse.Namespace) -> int:
     from nestmix.polychord import install_polychord
 
     path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
-                             progress=lambda line: print(line, flush=True))
+                             mpi=args.mpi, progress=lambda line: print(line, flush=True))
     print(f"PolyChord is ready: {path}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from nestmix.service import ServiceSettings
+
+    settings = ServiceSettings.from_options(
+        runs=args.runs, host=args.host, port=args.port, workers=args.workers,
+        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb, dask=args.dask)
+    from nestmix.service.app import serve
+
+    return serve(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

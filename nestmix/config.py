@@ -28,7 +28,7 @@ _TOP = {"name", "data", "model", "sweep"}
 _DATA = {"path", "columns", "errors", "correlations", "scale", "extra"}
 _MODEL = {"components", "covariance", "background", "order", "priors", "background_box",
           "extra_components"}
-_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel"}
+_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "repeats", "dask"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -98,11 +98,20 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     jobs = sweep.get("jobs")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError("sweep.jobs", f"must be a positive integer, got {jobs!r}")
+    repeats = sweep.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError("sweep.repeats", f"must be a positive integer (runs with different "
+                          f"seeds per K), got {repeats!r}")
+    dask = sweep.get("dask")
+    if dask is not None and (not isinstance(dask, str) or not dask.strip()):
+        raise ConfigError("sweep.dask", f"must be a Dask scheduler address such as "
+                          f"\"tcp://host:8786\", got {dask!r}")
     settings = {key: value for key, value in sweep.items() if key not in _SWEEP_OWN}
     try:
         plan = SweepPlan(name=name, data=data, spec=spec, k_values=ks, sampler=sampler,
                          settings=settings, seed=seed, k_prior=sweep.get("k_prior"),
-                         relabel=sweep.get("relabel", "hungarian"))
+                         relabel=sweep.get("relabel", "hungarian"), repeats=repeats,
+                         dask=dask)
     except SamplerError as exc:
         message = str(exc)
         if message.startswith("sweep."):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nestmix.data import Measurements
+from nestmix.errors import DataError
 
 __all__ = ["StarField", "deconvolution_problem", "star_cluster_field"]
 
@@ -88,11 +89,34 @@ class StarField:
     truth : dict
         The simulation's parameters: cluster proper motion, parallax, dispersion, fraction,
         the field's space-density length scale.
+    true_values : dict of str to ndarray
+        The noise-free ``pmra``, ``pmdec`` and ``parallax`` of every star (the truth, for
+        checking shrinkage).
     """
 
     columns: dict[str, np.ndarray]
     is_member: np.ndarray
     truth: dict = field(default_factory=dict)
+    true_values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_stars(self) -> int:
+        """Number of stars in the catalogue."""
+        return len(self.is_member)
+
+    def subset(self, index: np.ndarray) -> StarField:
+        """The stars at ``index`` (integers or a boolean mask), with their truth."""
+        index = np.asarray(index)
+        return StarField(columns={k: v[index] for k, v in self.columns.items()},
+                         is_member=self.is_member[index], truth=dict(self.truth),
+                         true_values={k: v[index] for k, v in self.true_values.items()})
+
+    def sample(self, n: int, *, seed: int) -> StarField:
+        """A random subsample of ``n`` stars without replacement, in catalogue order."""
+        if not 0 < n <= self.n_stars:
+            raise DataError(f"a subsample needs 1 to {self.n_stars} stars, got {n}")
+        rng = np.random.default_rng(seed)
+        return self.subset(np.sort(rng.choice(self.n_stars, size=n, replace=False)))
 
     def measurements(self, values: tuple[str, ...] = ("pmra", "pmdec")) -> Measurements:
         """Proper motions (or any columns) with Gaia-convention errors and correlations."""
@@ -144,7 +168,9 @@ def star_cluster_field(n: int = 15_000, *, seed: int = 0, cluster_fraction: floa
     rng = np.random.default_rng(seed)
     member = rng.uniform(size=n) < cluster_fraction
     n_member = int(member.sum())
-    g_mag = np.where(member, rng.uniform(12.0, 19.0, n), 20.0 - rng.exponential(1.6, n))
+    # magnitudes: both populations rise towards Gaia's faint limit, the field more steeply
+    # (a cluster's main sequence spans the whole range at 2.8 kpc; field counts grow faster)
+    g_mag = np.where(member, 20.0 - rng.exponential(2.5, n), 20.0 - rng.exponential(1.6, n))
     g_mag = np.clip(g_mag, 10.0, 20.5)
     # Gaia DR3-like precision: ~0.02 mas bright, ~0.5 mas at G = 20; proper motions ~1.1x
     plx_err = 0.02 + 0.5 * 10 ** (0.4 * (g_mag - 20.0))
@@ -176,4 +202,5 @@ def star_cluster_field(n: int = 15_000, *, seed: int = 0, cluster_fraction: floa
              "cluster_pm_dispersion": cluster_pm_dispersion,
              "cluster_fraction": cluster_fraction, "n_members": n_member,
              "field_length_scale_kpc": length_scale_kpc, "seed": seed}
-    return StarField(columns=columns, is_member=member, truth=truth)
+    true_values = {"pmra": pm_true[:, 0], "pmdec": pm_true[:, 1], "parallax": plx_true}
+    return StarField(columns=columns, is_member=member, truth=truth, true_values=true_values)

@@ -8,6 +8,7 @@ line can report it in one line and exit with status 2 instead of printing a trac
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "DataError",
     "ModelError",
@@ -40,6 +41,10 @@ class SamplerError(NestmixError):
 
 class RunStoreError(NestmixError):
     """A run directory that cannot be written, or that holds runs made differently."""
+
+
+class ClusterError(NestmixError):
+    """A Dask cluster that cannot be reached or used (no shared run directory, lost workers)."""
 
 
 class ConfigError(NestmixError):

@@ -7,10 +7,12 @@ models and return arrays in the same order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["bayes_factors", "jeffreys_label", "posterior_probabilities"]
+__all__ = ["CombinedEvidence", "bayes_factors", "combine_runs", "jeffreys_label",
+           "posterior_probabilities"]
 
 
 def bayes_factors(logz: Sequence[float], logz_err: Sequence[float]) -> tuple[np.ndarray,
@@ -84,3 +86,73 @@ def jeffreys_label(ln_bf: float) -> str:
     if b < 5.0:
         return "strong"
     return "very strong"
+
+
+@dataclass(frozen=True)
+class CombinedEvidence:
+    """The log-evidence of one model from several independent runs (different seeds).
+
+    Attributes
+    ----------
+    logz : float
+        Inverse-variance weighted mean of the runs' ln Z.
+    logz_err : float
+        Its error: the larger of the propagated run errors, ``1 / sqrt(sum(1 / σ_i²))``, and the
+        standard error of the mean from the scatter, ``spread / sqrt(n)`` (one run: its σ).
+    logz_err_propagated : float
+        ``1 / sqrt(sum(1 / σ_i²))`` alone.
+    spread : float or None
+        Standard deviation of the runs' ln Z (``ddof=1``); None for a single run.
+    n : int
+        Number of runs.
+    p_consistent : float or None
+        Probability of a χ² = Σ (ln Z_i − mean)² / σ_i² at least this large with n − 1 degrees
+        of freedom if every σ_i were right: small values mean the runs scatter more than their
+        errors say. None for a single run.
+    """
+
+    logz: float
+    logz_err: float
+    logz_err_propagated: float
+    spread: float | None
+    n: int
+    p_consistent: float | None
+
+
+def combine_runs(logz: Sequence[float], logz_err: Sequence[float]) -> CombinedEvidence:
+    """Combine independent runs of the same model into one log-evidence.
+
+    Parameters
+    ----------
+    logz, logz_err : sequence of float
+        Each run's ln Z and its error (all errors positive).
+
+    Returns
+    -------
+    CombinedEvidence
+
+    Raises
+    ------
+    ValueError
+        For no runs, lengths that differ, or a non-positive or non-finite error.
+    """
+    values = np.asarray(logz, dtype=float)
+    errors = np.asarray(logz_err, dtype=float)
+    if values.ndim != 1 or values.size == 0 or errors.shape != values.shape:
+        raise ValueError("combine_runs needs one error per ln Z, and at least one run")
+    if not np.all(np.isfinite(errors)) or np.any(errors <= 0):
+        raise ValueError("combine_runs needs finite, positive errors")
+    n = int(values.size)
+    if n == 1:
+        return CombinedEvidence(float(values[0]), float(errors[0]), float(errors[0]), None, 1,
+                                None)
+    from scipy.stats import chi2
+
+    weights = errors**-2.0
+    mean = float(np.sum(weights * values) / np.sum(weights))
+    propagated = float(np.sum(weights) ** -0.5)
+    spread = float(np.std(values, ddof=1))
+    statistic = float(np.sum(weights * (values - mean) ** 2))
+    return CombinedEvidence(logz=mean, logz_err=float(max(propagated, spread / np.sqrt(n))),
+                            logz_err_propagated=propagated, spread=spread, n=n,
+                            p_consistent=float(chi2.sf(statistic, n - 1)))

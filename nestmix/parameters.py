@@ -85,7 +85,7 @@ class Layout:
             n_weights=n_components - 1,
             n_scale_sets=0 if k == 0 else 1 if tied else k,
             scales_per_set=scales_per_set,
-            with_corr=d >= 2 and cov in ("full", "tied"),
+            with_corr=k > 0 and d >= 2 and cov in ("full", "tied"),
             extra_names=tuple(f"{c.name}_{p}" for c in spec.extra_components
                               for p in c.parameters),
         )

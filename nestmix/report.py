@@ -256,7 +256,12 @@ def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
                      else f" (prior {manifest['k_prior']})")))
     total = sum(r.seconds for r in result.rows)
     calls = sum(r.ncall for r in result.rows)
-    facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing; "
+    seeds = ""
+    if result.repeats > 1:
+        runs = sum(r.repeats for r in result.rows)
+        seeds = (f" ({result.repeats} seeds per K: {runs} runs, "
+                 f"{len(result.missing_repeats)} repeats not finished)")
+    facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing{seeds}; "
                           f"{calls:,} likelihood calls, {total:.1f} s of sampling"))
     return tuple(facts)
 

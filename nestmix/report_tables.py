@@ -37,9 +37,16 @@ EVIDENCE_COLUMNS = (
     Column("sampler", "sampler"),
     Column("k", "K", "d", help="number of Gaussian components"),
     Column("logZ", "ln Z", ".3f", help="log-evidence"),
-    Column("logZ_err", "σ sampler", ".3f", help="the sampler's own error of ln Z"),
+    Column("logZ_err", "σ sampler", ".3f",
+           help="the sampler's own error of ln Z (several seeds: of their inverse-variance "
+                "mean, or the scatter's standard error if that is larger)"),
     Column("logZ_err_sim", "σ sim", ".3f",
            help="error of ln Z from anesthetic's simulated prior volumes"),
+    Column("repeats", "seeds", "d", help="runs with different seeds combined in this row"),
+    Column("logZ_spread", "spread over seeds", ".3f",
+           help="standard deviation of ln Z over the seeds; compare with σ per run"),
+    Column("logZ_err_run", "σ per run", ".3f",
+           help="mean of the sampler's own errors of the single runs"),
     Column("ln_bf", "ln BF", ".2f", help="ln Bayes factor against the best K of this sampler"),
     Column("ln_bf_err", "σ ln BF", ".2f"),
     Column("jeffreys", "evidence against K",
@@ -79,7 +86,8 @@ def evidence_table(result: SweepResult) -> Table:
         best = max(rows_of, key=lambda r: r.logZ)
         for r in rows_of:
             words = "(best)" if r is best else jeffreys_label(-r.ln_bf)
-            rows.append((r.sampler, r.k, r.logZ, r.logZ_err, r.logZ_err_sim, r.ln_bf,
+            rows.append((r.sampler, r.k, r.logZ, r.logZ_err, r.logZ_err_sim, r.repeats,
+                         r.logZ_spread, r.logZ_err_run, r.ln_bf,
                          r.ln_bf_err, words, r.p_k, r.p_k_err, r.information, r.n_effective,
                          r.ncall, r.seconds, r.label_copies, r.expected_copies,
                          r.distinct_modes, r.converged, r is best, r.ndim, r.seed,
@@ -87,7 +95,10 @@ def evidence_table(result: SweepResult) -> Table:
             highlight.append(r is best)
     caption = ("Log-evidence ln Z per K with two error estimates: the sampler's own and the "
                "spread over anesthetic's simulated prior volumes. ln BF and P(K|data) compare "
-               "the K run by the same sampler, with the sampler's errors propagated.")
+               "the K run by the same sampler, with the sampler's errors propagated. Where a K "
+               "was run with several seeds, ln Z is their inverse-variance mean and the spread "
+               "of ln Z over the seeds stands beside the sampler's error of one run: a spread "
+               "well above it means the error bars are too small.")
     return Table("evidence", "Evidence per K", caption, EVIDENCE_COLUMNS, tuple(rows),
                  tuple(highlight))
 
@@ -251,6 +262,10 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
             out.append(f"missing K: {', '.join(f'K={k}' for k in sorted(ks))} ({sampler}) not "
                        "finished; this report covers the finished runs only (run the sweep "
                        "again to finish them)")
+    if result.missing_repeats:
+        out.append("repeats not finished: " + ", ".join(
+            f"K={k} {s} repeat {r}" for k, s, r in sorted(result.missing_repeats)) +
+            " (those K combine fewer seeds; run the sweep again to finish them)")
     for sampler, rows in rows_by_sampler(result.rows).items():
         best = max(rows, key=lambda r: r.logZ)
         if len(rows) > 1 and k_values and best.k == max(k_values):

@@ -233,6 +233,21 @@ class EvidenceRow:
         Genuinely different solutions found after relabelling.
     warnings : tuple of str
         Problems noticed in the run (label census far from uniform, stopped early, ...).
+    repeats : int
+        Runs with different seeds behind this row. With more than one, ``logZ`` is their
+        inverse-variance mean and ``logZ_err`` the larger of the propagated errors and the
+        scatter's standard error (:func:`nestmix.evidence.combine_runs`); ``logZ_err_sim`` is
+        propagated the same way; ``ncall`` and ``seconds`` are totals, ``information`` the mean
+        and ``n_effective`` the sum; ``seed`` and the mode analysis are those of the first run.
+    logZ_spread : float or None
+        Standard deviation of ln Z over the seeds (None for one run): compare with
+        ``logZ_err_run``.
+    logZ_err_run : float or None
+        Mean of the runs' own errors (None for one run).
+    logZ_runs, logZ_err_runs : tuple of float
+        Each run's ln Z and error, in the order of ``seeds``.
+    seeds : tuple of int
+        The seed of each run.
     """
 
     k: int
@@ -255,12 +270,27 @@ class EvidenceRow:
     expected_copies: int | None = None
     distinct_modes: int | None = None
     warnings: tuple[str, ...] = ()
+    repeats: int = 1
+    logZ_spread: float | None = None
+    logZ_err_run: float | None = None
+    logZ_runs: tuple[float, ...] = ()
+    logZ_err_runs: tuple[float, ...] = ()
+    seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""
         out = asdict(self)
-        out["warnings"] = list(self.warnings)
+        for key in _ROW_TUPLES:
+            out[key] = list(getattr(self, key))
         return out
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> EvidenceRow:
+        """Inverse of :meth:`to_dict` (rows written before repeats existed included)."""
+        return cls(**{**obj, **{key: tuple(obj.get(key, ())) for key in _ROW_TUPLES}})
+
+
+_ROW_TUPLES = ("warnings", "logZ_runs", "logZ_err_runs", "seeds")
 
 
 @dataclass(frozen=True)
@@ -280,6 +310,11 @@ class SweepResult:
     modes : tuple of dict
         Per finished (K, sampler): the mode analysis summary (relabelling, label census,
         distinct modes with masses, local evidences and parameter summaries, memberships).
+    repeats : int
+        Runs with different seeds the sweep asks for per (K, sampler).
+    missing_repeats : tuple of (int, str, int)
+        (K, sampler, repeat) runs asked for but not (yet) finished, for (K, sampler) pairs with
+        at least one finished run (repeats are numbered from 1).
     """
 
     name: str
@@ -287,6 +322,8 @@ class SweepResult:
     missing: tuple[tuple[int, str], ...] = ()
     directory: str = ""
     modes: tuple[Mapping[str, Any], ...] = ()
+    repeats: int = 1
+    missing_repeats: tuple[tuple[int, str, int], ...] = ()
 
     def best(self, sampler: str | None = None) -> EvidenceRow:
         """The row with the highest log-evidence (of one sampler, if given)."""
@@ -303,6 +340,9 @@ class SweepResult:
             "rows": [r.to_dict() for r in self.rows],
             "missing": [{"k": k, "sampler": s} for k, s in self.missing],
             "modes": [dict(m) for m in self.modes],
+            "repeats": self.repeats,
+            "missing_repeats": [{"k": k, "sampler": s, "repeat": r}
+                                for k, s, r in self.missing_repeats],
         }
 
     @classmethod
@@ -310,11 +350,13 @@ class SweepResult:
         """Inverse of :meth:`to_json`."""
         return cls(
             name=obj["name"],
-            rows=tuple(EvidenceRow(**{**row, "warnings": tuple(row.get("warnings", ()))})
-                       for row in obj["rows"]),
+            rows=tuple(EvidenceRow.from_dict(row) for row in obj["rows"]),
             missing=tuple((m["k"], m["sampler"]) for m in obj.get("missing", [])),
             directory=obj.get("directory", ""),
             modes=tuple(obj.get("modes", [])),
+            repeats=int(obj.get("repeats", 1)),
+            missing_repeats=tuple((m["k"], m["sampler"], m["repeat"])
+                                  for m in obj.get("missing_repeats", [])),
         )
 
 

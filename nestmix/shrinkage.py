@@ -8,9 +8,12 @@ and component posteriors
     V_ik = (Σ_k⁻¹ + S_i⁻¹)⁻¹,   m_ik = V_ik (Σ_k⁻¹ μ_k + S_i⁻¹ y_i).
 
 Averaged over posterior draws of the mixture parameters this is again a Gaussian mixture per
-object. A uniform background (or a custom component, whose density of the true value is not
-known here) is treated as a flat prior on x_i: its share of the responsibility gives N(y_i, S_i),
-i.e. no shrinkage. Objects measured without errors are not shrunk at all.
+object. A custom component whose noise-free values are Gaussian says so with a method
+``noise_free_gaussian(params) -> (means (m, D), covariances (m, D, D))`` (e.g.
+``gaussian_cluster``) and is treated like a Gaussian component. A uniform background, or a
+custom component without that method (whose density of the true value is not known here), is
+treated as a flat prior on x_i: its share of the responsibility gives N(y_i, S_i), i.e. no
+shrinkage. Objects measured without errors are not shrunk at all.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nestmix.errors import DataError
+from nestmix.errors import DataError, ModelError
 
 __all__ = ["Shrinkage", "shrinkage"]
 
@@ -92,6 +95,13 @@ def shrinkage(model, thetas: np.ndarray, weights: np.ndarray | None = None, *,
     Returns
     -------
     Shrinkage
+
+    Raises
+    ------
+    DataError
+        If the data have no measurement errors.
+    ModelError
+        If a custom component's ``noise_free_gaussian`` returns arrays of the wrong shape.
     """
     data = model.data
     if data.covariances is None:
@@ -103,24 +113,54 @@ def shrinkage(model, thetas: np.ndarray, weights: np.ndarray | None = None, *,
     y = np.asarray(data.values)  # (N, D)
     s = np.asarray(data.covariances)  # (N, D, D)
     n, d = y.shape
-    k = params.means.shape[1]
     resp = np.exp(model.membership_log_probabilities(draws))  # (m, N, K_total)
-    s_inv = np.linalg.inv(s)  # (N, D, D)
-    sigma_inv = np.linalg.inv(params.covariances)  # (m, K, D, D)
-    post_cov = np.linalg.inv(sigma_inv[:, None] + s_inv[None, :, None])  # (m, N, K, D, D)
-    rhs = (np.einsum("mkde,mke->mkd", sigma_inv, params.means)[:, None]
-           + np.einsum("nde,ne->nd", s_inv, y)[None, :, None])  # (m, N, K, D)
-    post_mean = np.einsum("mnkde,mnke->mnkd", post_cov, rhs)
-    flat_terms = resp.shape[2] - k  # background and custom components: no shrinkage
-    if flat_terms:
-        post_mean = np.concatenate(
-            [post_mean, np.broadcast_to(y[None, :, None, :], (n_draws, n, flat_terms, d))],
-            axis=2)
-        post_cov = np.concatenate(
-            [post_cov, np.broadcast_to(s[None, :, None], (n_draws, n, flat_terms, d, d))],
-            axis=2)
+    prior_means, prior_covs, flat = _noise_free_priors(model, params, n_draws, d)
+    post_cov = np.empty((n_draws, n, len(flat), d, d))
+    post_mean = np.empty((n_draws, n, len(flat), d))
+    gaussian = np.flatnonzero(~flat)
+    if len(gaussian):
+        # V = Σ − Σ (Σ + S)⁻¹ Σ and m = μ + Σ (Σ + S)⁻¹ (y − μ): the same as the information
+        # form above, and exact for a singular Σ (a population without intrinsic width)
+        sigma = prior_covs[:, None]  # (m, 1, J, D, D)
+        gain = sigma @ np.linalg.inv(sigma + s[None, :, None])  # (m, N, J, D, D)
+        cov = sigma - gain @ sigma
+        post_cov[:, :, gaussian] = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        residual = y[None, :, None, :] - prior_means[:, None]  # (m, N, J, D)
+        post_mean[:, :, gaussian] = prior_means[:, None] + np.einsum("mnkde,mnke->mnkd", gain,
+                                                                     residual)
+    post_cov[:, :, flat] = s[None, :, None]  # flat prior: no shrinkage
+    post_mean[:, :, flat] = y[None, :, None, :]
     terms = resp.shape[2]
     mix_w = resp.transpose(1, 0, 2).reshape(n, n_draws * terms) / n_draws
     mix_mu = post_mean.transpose(1, 0, 2, 3).reshape(n, n_draws * terms, d)
     mix_cov = post_cov.transpose(1, 0, 2, 3, 4).reshape(n, n_draws * terms, d, d)
     return Shrinkage(weights=mix_w, means=mix_mu, covariances=mix_cov, measured=y.copy())
+
+
+def _noise_free_priors(model, params, m: int, d: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian priors of the true values, one per mixture term that has one.
+
+    Returns the means (m, J, D) and covariances (m, J, D, D) of the J Gaussian terms (the K
+    Gaussians, then the custom components with ``noise_free_gaussian``), and a boolean per
+    mixture term (Gaussians, custom components, background) that is True for flat terms.
+    """
+    means, covs = [params.means], [params.covariances]
+    flat = [False] * params.means.shape[1]
+    for component in model.extra_components:
+        method = getattr(component, "noise_free_gaussian", None)
+        if method is None:
+            flat.append(True)
+            continue
+        mine = {p: params.extra[f"{component.name}_{p}"] for p in component.parameters}
+        mu, cov = (np.asarray(a, dtype=float) for a in method(mine))
+        if mu.shape != (m, d) or cov.shape != (m, d, d):
+            raise ModelError(f"model.extra_components.{component.name}: noise_free_gaussian "
+                             f"returned shapes {mu.shape} and {cov.shape}; expected ({m}, {d}) "
+                             f"and ({m}, {d}, {d})")
+        means.append(mu[:, None])
+        covs.append(cov[:, None])
+        flat.append(False)
+    flat += [True] * int(getattr(model, "has_background", False))
+    return (np.concatenate(means, axis=1), np.concatenate(covs, axis=1),
+            np.asarray(flat, dtype=bool))

@@ -8,10 +8,13 @@ Layout::
     runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json,
                                         modes.json, modes.npz (relabelling, census, modes,
                                         memberships), chains/ (the sampler's own files)
+    runs/<sweep>/K=<k>/<sampler>.repeat<r>/   the same for repeat r = 2, 3, ... (another seed)
 
 A run directory is written under a temporary name and renamed into place when complete, so a
-crash never leaves a half-written run that looks finished. Before reusing anything the store
-compares fingerprints and refuses to mix runs made from different data, priors or settings.
+crash never leaves a half-written run that looks finished, and two workers finishing the same
+run (a task retried after its worker was lost) leave one copy of it. Before reusing anything the
+store compares fingerprints and refuses to mix runs made from different data, priors or
+settings.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from nestmix.results import NestedRun, SweepResult
 if TYPE_CHECKING:
     from nestmix.data import Measurements
 
-__all__ = ["RunStore", "fingerprint"]
+__all__ = ["RunStore", "fingerprint", "run_name"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -150,18 +153,17 @@ class RunStore:
         write_json_atomic(self.directory / SUMMARY, result.to_json())
 
     # ------------------------------------------------------------- the runs
-    def run_directory(self, k: int, sampler: str) -> Path:
-        """Where the run for (k, sampler) lives."""
-        return self.directory / f"K={k}" / sampler
+    def run_directory(self, k: int, sampler: str, repeat: int = 1) -> Path:
+        """Where the run for (k, sampler) lives; repeats after the first (other seeds) beside
+        it as ``<sampler>.repeat<r>``."""
+        return self.directory / f"K={k}" / run_name(sampler, repeat)
 
-    def run_manifest(self, k: int, sampler: str) -> dict | None:
+    def run_manifest(self, k: int, sampler: str, repeat: int = 1) -> dict | None:
         """The manifest of a finished run, or None if the run is not there."""
-        path = self.run_directory(k, sampler) / MANIFEST
-        if not path.exists():
-            return None
-        return json.loads(path.read_text())
+        return _read_manifest(self.run_directory(k, sampler, repeat))
 
-    def finished(self, k: int, sampler: str, run_fingerprint: str) -> dict | None:
+    def finished(self, k: int, sampler: str, run_fingerprint: str,
+                 repeat: int = 1) -> dict | None:
         """The finished run's manifest if it matches ``run_fingerprint``, else None.
 
         Raises
@@ -169,32 +171,41 @@ class RunStore:
         RunStoreError
             If a finished run is there but was made from something else.
         """
-        manifest = self.run_manifest(k, sampler)
+        manifest = self.run_manifest(k, sampler, repeat)
         if manifest is None:
             return None
         if manifest.get("fingerprint") != run_fingerprint:
             raise RunStoreError(
-                f"{self.run_directory(k, sampler)} was made with a different model, data or "
-                "settings than this sweep asks for; delete it or use another --out directory"
+                f"{self.run_directory(k, sampler, repeat)} was made with a different model, "
+                "data, settings or seed than this sweep asks for; delete it or use another "
+                "--out directory"
             )
         return manifest
 
-    def work_directory(self, k: int, sampler: str) -> Path:
+    def work_directory(self, k: int, sampler: str, repeat: int = 1) -> Path:
         """Where a sampler keeps its own files while it runs (and resumes from after a crash)."""
-        return self.directory / f"K={k}" / f".{sampler}.work"
+        return self.directory / f"K={k}" / f".{run_name(sampler, repeat)}.work"
 
     def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any],
                  workdir: str | Path | None = None,
-                 analysis: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> None:
+                 analysis: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+                 repeat: int = 1) -> bool:
         """Write a finished run: into a temporary directory, then renamed into place.
 
         A non-empty ``workdir`` (the sampler's own output files) is moved into the run
         directory as ``chains/``; an empty one is removed. ``analysis`` is the mode analysis
         as (JSON-able summary, arrays), written as ``modes.json`` and ``modes.npz``.
+
+        Returns
+        -------
+        bool
+            False when the same run (same fingerprint) was already in place, written by
+            another worker that ran the same task (e.g. Dask retrying a task whose worker it
+            thought lost): that copy is kept and this one discarded, so the run exists once.
         """
-        final = self.run_directory(k, sampler)
+        final = self.run_directory(k, sampler, repeat)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{sampler}.tmp-", dir=final.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         try:
             run.save(tmp)
             if analysis is not None:
@@ -203,23 +214,35 @@ class RunStore:
                 if any(Path(workdir).iterdir()):
                     shutil.move(str(workdir), tmp / "chains")
                 else:
-                    Path(workdir).rmdir()
+                    shutil.rmtree(workdir, ignore_errors=True)
             write_json_atomic(tmp / MANIFEST, dict(manifest))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            for attempt in range(3):
+                existing = _read_manifest(final)
+                if existing is not None and existing.get("fingerprint") == manifest.get(
+                        "fingerprint"):  # the same run is in place already: keep that copy
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return False
+                if existing is not None or (attempt and final.exists()):
+                    shutil.rmtree(final, ignore_errors=True)  # another run, or a broken one
+                try:
+                    os.replace(tmp, final)  # fails if a copy appeared since the check above
+                    return True
+                except OSError:
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def load_run(self, k: int, sampler: str) -> NestedRun:
-        """The stored run for (k, sampler)."""
-        return NestedRun.load(self.run_directory(k, sampler))
+    def load_run(self, k: int, sampler: str, repeat: int = 1) -> NestedRun:
+        """The stored run for (k, sampler) (and repeat)."""
+        return NestedRun.load(self.run_directory(k, sampler, repeat))
 
     def save_analysis(self, k: int, sampler: str, summary: Mapping[str, Any],
-                      arrays: Mapping[str, Any]) -> None:
+                      arrays: Mapping[str, Any], repeat: int = 1) -> None:
         """Replace the mode analysis of a finished run (each file atomically)."""
-        self._write_analysis(self.run_directory(k, sampler), summary, arrays)
+        self._write_analysis(self.run_directory(k, sampler, repeat), summary, arrays)
 
     @staticmethod
     def _write_analysis(directory: Path, summary: Mapping[str, Any],
@@ -233,9 +256,11 @@ class RunStore:
         write_bytes_atomic(directory / MODES_ARRAYS, buffer.getvalue())
         write_json_atomic(directory / MODES_SUMMARY, dict(summary))
 
-    def load_analysis(self, k: int, sampler: str) -> tuple[dict, dict] | None:
-        """The stored mode analysis of (k, sampler) as (summary, arrays), or None."""
-        directory = self.run_directory(k, sampler)
+    def load_analysis(self, k: int, sampler: str,
+                      repeat: int = 1) -> tuple[dict, dict] | None:
+        """The stored mode analysis of (k, sampler) (and repeat) as (summary, arrays), or
+        None."""
+        directory = self.run_directory(k, sampler, repeat)
         if not (directory / MODES_SUMMARY).exists():
             return None
         import numpy as np
@@ -246,14 +271,29 @@ class RunStore:
         return summary, arrays
 
     def finished_runs(self) -> list[dict]:
-        """Manifests of every finished run in the sweep directory."""
+        """Manifests of every finished run in the sweep directory (each repeat its own), with
+        ``repeat`` filled in (1 for runs written before repeats existed)."""
         out = []
         for path in sorted(self.directory.glob(f"K=*/*/{MANIFEST}")):
-            try:
-                out.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue
+            manifest = _read_manifest(path.parent)
+            if manifest is not None:
+                out.append({**manifest, "repeat": int(manifest.get("repeat", 1))})
         return out
+
+
+def run_name(sampler: str, repeat: int = 1) -> str:
+    """Name of a run's directory under ``K=<k>/``: the sampler, then ``.repeat<r>`` for r > 1."""
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeats are numbered from 1, got {repeat!r}")
+    return sampler if repeat == 1 else f"{sampler}.repeat{repeat}"
+
+
+def _read_manifest(directory: Path) -> dict | None:
+    """The manifest in ``directory``, or None when there is none (or it cannot be read)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any],

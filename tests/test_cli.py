@@ -105,6 +105,14 @@ def test_default_output_directory_is_runs_name(tmp_path, capsys, monkeypatch):
     ({"extra_sweep": "[sweep.polychord]\nnlive = 3"}, "sweep.polychord",
      "settings for a sampler this sweep does not run"),
     ({"extra_sweep": "[sweep.dynesty]\nwalks = 'x'"}, "sweep", "'walks' must be int"),
+    ({"extra_sweep": "repeats = 0"}, "sweep.repeats", "must be a positive integer"),
+    ({"extra_sweep": "repeats = 'many'"}, "sweep.repeats", "must be a positive integer"),
+    ({"extra_sweep": "dask = 8786"}, "sweep.dask", "must be a Dask scheduler address"),
+    ({"extra_sweep": "dask = ' '"}, "sweep.dask", "must be a Dask scheduler address"),
+    ({"extra_sweep": "pool = 0"}, "sweep", "'pool' must be a number of processes"),
+    ({"extra_sweep": "pool = 'ray'"}, "sweep", "'pool' must be a number of processes"),
+    ({"extra_sweep": "queue_size = 4"}, "sweep", "'queue_size' > 1 needs a pool"),
+    ({"extra_sweep": "pool = 'dask'"}, "", "pool = 'dask' runs each K on the Dask cluster"),
 ])
 def test_bad_config_names_the_key(tmp_path, capsys, kwargs, key, words):
     config = write_config(tmp_path, **kwargs)
@@ -115,6 +123,25 @@ def test_bad_config_names_the_key(tmp_path, capsys, kwargs, key, words):
     assert words in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_repeats_from_the_config_and_where_to_run(tmp_path, capsys):
+    config = write_config(tmp_path, k="[1]", extra_sweep="repeats = 2")
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    assert "K=1 dynesty: started" in printed and "K=1 dynesty repeat 2: started" in printed
+    row = json.loads((out / "summary.json").read_text())["rows"][0]
+    assert row["repeats"] == 2 and len(row["logZ_runs"]) == 2
+    assert f"{row['logZ_spread']:.3f}" in printed  # the table shows the spread over seeds
+    assert main(["sweep", str(config), "--out", str(out), "--dask", "tcp://127.0.0.1:1",
+                 "--local"]) == 2
+    assert "give --dask ADDRESS or --local, not both" in capsys.readouterr().err
+    # --local overrides a cluster named in the config: everything is reused here
+    with_dask = config.read_text().replace("repeats = 2", 'repeats = 2\ndask = "tcp://nowhere:1"')
+    config.write_text(with_dask)
+    assert main(["sweep", str(config), "--out", str(out), "--local", "--no-report"]) == 0
+    assert capsys.readouterr().out.count("reused finished run") == 2
 
 
 @pytest.mark.parametrize(("contents", "words"), [

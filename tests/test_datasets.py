@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from nestmix.datasets import deconvolution_problem, star_cluster_field
+from nestmix.errors import DataError
 
 
 def test_deconvolution_problem_is_seeded_and_has_the_stated_mixture():
@@ -53,3 +54,28 @@ def test_star_field_csv(tmp_path):
                              errors=["pmra_error", "pmdec_error"],
                              correlations=["pmra_pmdec_corr"])
     np.testing.assert_allclose(data.values[:, 0], sky.columns["pmra"], rtol=1e-5)
+
+
+def test_star_field_truth_and_subsamples():
+    sky = star_cluster_field(n=3000, seed=6)
+    true = sky.true_values
+    members = sky.is_member
+    np.testing.assert_array_equal(true["parallax"][members], 0.36)
+    z = (sky.columns["parallax"] - true["parallax"]) / sky.columns["parallax_error"]
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # correlated proper-motion noise: whitened by each star's covariance it is standard normal
+    data = sky.measurements()
+    noise = data.values - np.column_stack([true["pmra"], true["pmdec"]])
+    white = np.einsum("nij,nj->ni", np.linalg.inv(np.linalg.cholesky(data.covariances)), noise)
+    assert stats.kstest(white.ravel(), "norm").pvalue > 1e-3
+    assert np.corrcoef(noise[:, 0] * noise[:, 1], sky.columns["pmra_pmdec_corr"])[0, 1] > 0.1
+    part = sky.sample(500, seed=1)
+    assert part.n_stars == 500 and part.truth == sky.truth
+    again = sky.sample(500, seed=1)
+    np.testing.assert_array_equal(part.columns["pmra"], again.columns["pmra"])
+    index = np.flatnonzero(np.isin(sky.columns["pmra"], part.columns["pmra"]))
+    assert len(index) == 500 and np.all(np.diff(index) > 0)  # catalogue order kept
+    np.testing.assert_array_equal(part.is_member, members[index])
+    np.testing.assert_array_equal(part.true_values["pmdec"], true["pmdec"][index])
+    with pytest.raises(DataError, match="1 to 3000 stars, got 0"):
+        sky.sample(0, seed=1)

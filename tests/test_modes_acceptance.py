@@ -39,9 +39,12 @@ def test_2d_relabelled_means_contain_the_truth():
 def test_two_genuinely_different_solutions_are_two_modes():
     """Three equal, equally spaced clumps and K = 2: {left, middle} as one broad component and
     {right} as a narrow one, or {left} narrow and {middle, right} broad, explain the data equally
-    well. Those are two distinct solutions, not label copies of one."""
+    well. Those are two distinct solutions, not label copies of one. The data are mirror
+    symmetric about 0, so the two solutions have exactly equal posterior mass; the run's split
+    between them scatters (0.27..0.45 for the smaller over seeds 1..6), hence the loose bound."""
     rng = np.random.default_rng(5)
-    y = np.concatenate([rng.normal(c, 0.4, 60) for c in (-3.0, 0.0, 3.0)])
+    left, middle = rng.normal(-3.0, 0.4, 60), rng.normal(0.0, 0.4, 30)
+    y = np.concatenate([left, middle, -middle, -left])
     model = ModelSpec(covariance="full", priors={
         "mean": {"dist": "norm", "loc": 0, "scale": 5},
         "sigma": {"dist": "halfnorm", "scale": 3}}).build(Measurements.from_arrays(y), 2)

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CELL_TIMEOUT = 600  # seconds per cell; each notebook as a whole runs in well under 5 minutes
-NOTEBOOK_FILES = ("line_outliers.ipynb", "deconvolution.ipynb", "galaxies.ipynb")
+NOTEBOOK_FILES = ("line_outliers.ipynb", "deconvolution.ipynb", "galaxies.ipynb",
+                  "star_cluster.ipynb")
 
 
 def execute(notebook, monkeypatch: pytest.MonkeyPatch, runs: Path | None = None):
@@ -100,6 +101,37 @@ def test_galaxies_notebook_needs_three_to_five_components_and_the_samplers_agree
     assert max(results["dynesty_polychord_sigma"]) < 3
     assert isinstance(results["bic_k"], int) and 1 <= results["bic_k"] <= 6
     assert results["seconds"] < 300
+
+
+@pytest.mark.slow
+def test_star_cluster_notebook_recovers_ngc6819(monkeypatch, tmp_path):
+    results = run_notebook("star_cluster.ipynb", monkeypatch, tmp_path)
+    assert any(tmp_path.glob("star-cluster/K=4/dynesty")), "the sweep ran outside tmp_path"
+    assert results["n_stars"] == 15_000 and results["k_field"] == [1, 2, 3, 4]
+    # the cluster's proper motion, internal dispersion, weight and parallax: the simulator's truth
+    for key, truth in [("cluster_pmra", results["true_pm"][0]),
+                       ("cluster_pmdec", results["true_pm"][1]),
+                       ("cluster_pm_dispersion", results["true_pm_dispersion"]),
+                       ("w_cluster", results["member_fraction_fit"]),
+                       ("cluster_parallax", results["true_parallax"])]:
+        mean, sd = results[key]
+        assert within(mean, sd, truth), (key, mean, sd, truth)
+    assert results["cluster_pmra"][1] < 0.03 and results["cluster_parallax"][1] < 0.01
+    for k, (pmra, pmdec) in results["cluster_pm_by_k"].items():  # whatever the field needs
+        if int(k) >= 2:  # (one field Gaussian takes the narrow component for its core)
+            assert within(*pmra, results["true_pm"][0]) and within(*pmdec, results["true_pm"][1])
+    # K_field: the non-Gaussian field needs three or four Gaussians; one or two decisively fail
+    assert results["best_k_field"] in (3, 4)
+    assert max(results["logz"][:2]) < max(results["logz"]) - 10
+    # memberships of all 15 000 stars against the simulation's truth
+    assert results["purity"] > 0.8 and results["completeness"] > 0.9
+    assert abs(results["expected_members"] / results["n_true_members"] - 1) < 0.15
+    assert results["n_candidates"] == results["n_selected"]
+    # shrinkage pulls the members' proper motions and parallaxes towards their true values
+    assert results["pm_shrunk_rms_members"] < 0.6 * results["pm_raw_rms_members"]
+    assert results["plx_shrunk_rms_members"] < 0.2 * results["plx_raw_rms_members"]
+    assert results["pm_shrunk_rms_field"] < results["pm_raw_rms_field"]
+    assert results["quadrature_error"] < 1e-3
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_FILES)

@@ -2,7 +2,8 @@
 
 The deconvolved Gaussian (the family a sweep counts) and the uniform background are built in;
 custom families follow the interface of :mod:`nestmix.components.base`, and the built-in ones
-(``line``, ``gaussian_outlier``, ``student_t``, ``exponential_space_density``) are registered
+(``line``, ``gaussian_outlier``, ``student_t``, ``exponential_space_density``,
+``gaussian_cluster``) are registered
 by name.
 """
 
@@ -17,6 +18,7 @@ from nestmix.components.base import (
     register_component,
 )
 from nestmix.components.builtin import GaussianOutlier, Line, StudentT
+from nestmix.components.cluster import GaussianCluster
 from nestmix.components.gaussian import gaussian_log_density
 from nestmix.components.space_density import ExponentialSpaceDensity
 
@@ -24,6 +26,7 @@ __all__ = [
     "COMPONENT_FAMILIES",
     "Component",
     "ExponentialSpaceDensity",
+    "GaussianCluster",
     "GaussianOutlier",
     "Line",
     "StudentT",

@@ -105,7 +105,8 @@ def make_component(family: str, name: str | None = None, priors: Mapping[str, An
     Parameters
     ----------
     family : str
-        A registered family (``line``, ``gaussian_outlier``, ``student_t``).
+        A registered family (``line``, ``gaussian_outlier``, ``student_t``,
+        ``exponential_space_density``, ``gaussian_cluster``).
     name : str, optional
         The component's name; default the family name.
     priors : mapping, optional

@@ -2,7 +2,9 @@
 
 ``install_polychord()`` fetches the library from the official ``pypolychord==1.15.1`` wheel
 (no PolyChord code is kept in nestmix); :class:`nestmix.samplers.polychord.PolyChordAdapter`
-runs it. ``nestmix/polychord/mpi_stub.c`` is nestmix's own code.
+runs it. ``nestmix/polychord/mpi_stub.c`` is nestmix's own code. ``install_polychord(mpi=True)``
+also links the library to the system's Open MPI for runs under mpirun
+(:mod:`nestmix.polychord.mpi`).
 """
 
 from nestmix.polychord.install import (

@@ -5,6 +5,10 @@ wheel with pip, extracts ``libchord`` and its bundled libgfortran, compiles nest
 single-process MPI (``mpi_stub.c``) under the file names of the wheel's ``libmpi*`` libraries
 (the bundled OpenMPI cannot start without its plugins), writes a manifest, and checks the
 result by running a 2-D Gaussian through the library in a child process.
+
+``install_polychord(mpi=True)`` also links a copy of the same library to the system's Open MPI
+(in the ``openmpi/`` subdirectory; see :mod:`nestmix.polychord.mpi`) and checks it with a run
+on two processes under ``mpirun``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 
 from nestmix.errors import SamplerError
 from nestmix.polychord.binding import DEPENDENCIES, LIBCHORD
+from nestmix.polychord.mpi import MPI_SUBDIRECTORY, build_shims, open_mpi_version
 
 __all__ = ["POLYCHORD_VERSION", "check_installation", "default_directory", "find_library",
            "install_polychord"]
@@ -34,6 +39,8 @@ __all__ = ["POLYCHORD_VERSION", "check_installation", "default_directory", "find
 POLYCHORD_VERSION = "1.15.1"
 MANIFEST = "manifest.json"
 NOT_INSTALLED = "PolyChord is not installed: run `nestmix install-polychord`"
+MPI_NOT_INSTALLED = ("PolyChord's MPI build is not installed: run `nestmix install-polychord "
+                     "--mpi` (it needs Open MPI: apt-get install openmpi-bin libopenmpi-dev)")
 _WHEEL_LIBS = ("libchord-26d2ce45.so", "libgfortran-ed201abd.so.3.0.0")
 _MPI_LIBS = tuple(name for name in DEPENDENCIES if name.startswith("libmpi"))
 _PIP_DOWNLOAD = ("download", "--no-deps", "--only-binary=:all:", "--python-version", "3.7",
@@ -51,8 +58,8 @@ def default_directory() -> Path:
     return Path.home() / ".local" / "share" / "nestmix" / f"polychord-{POLYCHORD_VERSION}"
 
 
-def find_library(directory: Path | None = None) -> Path:
-    """Path of the installed ``libchord``.
+def find_library(directory: Path | None = None, *, mpi: bool = False) -> Path:
+    """Path of the installed ``libchord`` (with ``mpi``: the one linked to Open MPI).
 
     Raises
     ------
@@ -60,15 +67,18 @@ def find_library(directory: Path | None = None) -> Path:
         If no checked installation is in ``directory`` (default :func:`default_directory`).
     """
     directory = default_directory() if directory is None else Path(directory)
+    if mpi:
+        directory = directory / MPI_SUBDIRECTORY
     lib = directory / LIBCHORD
     if not (lib.is_file() and (directory / MANIFEST).is_file()
             and all((directory / name).is_file() for name in DEPENDENCIES)):
-        raise SamplerError(f"{NOT_INSTALLED} (looked in {directory})")
+        raise SamplerError(f"{MPI_NOT_INSTALLED if mpi else NOT_INSTALLED} (looked in "
+                           f"{directory})")
     return lib
 
 
 def install_polychord(directory: Path | None = None, *, force: bool = False,
-                      wheel: Path | None = None,
+                      wheel: Path | None = None, mpi: bool = False,
                       progress: Callable[[str], object] = print) -> Path:
     """Download, build and check PolyChord's library; return the path of ``libchord``.
 
@@ -81,6 +91,9 @@ def install_polychord(directory: Path | None = None, *, force: bool = False,
     wheel : Path, optional
         Use this copy of ``pypolychord-1.15.1-cp37-cp37m-manylinux1_x86_64.whl`` instead of
         downloading it.
+    mpi : bool
+        Also build the copy linked to the system's Open MPI (``openmpi/``) and check it on two
+        processes; the path returned is then that copy's ``libchord``.
     progress : callable
         Called with one line of text per step.
 
@@ -93,9 +106,14 @@ def install_polychord(directory: Path | None = None, *, force: bool = False,
     ------
     SamplerError
         If the platform is not Linux x86-64, pip or the C compiler fails, or the check run
-        does not reproduce the analytic evidence.
+        does not reproduce the analytic evidence; with ``mpi``, if Open MPI (mpirun, mpicc)
+        is missing.
     """
     target = default_directory() if directory is None else Path(directory)
+    if mpi:
+        open_mpi_version()  # fail at once, before any download, when Open MPI is missing
+        install_polychord(target, force=force, wheel=wheel, progress=progress)
+        return _install_mpi(target, force=force, progress=progress)
     if not force:
         try:
             lib = find_library(target)
@@ -162,8 +180,10 @@ class BoxGaussian:
         return -self.ndim * np.log(2 * _CHECK_HALF_WIDTH)
 
 
-def check_installation(directory: Path) -> tuple[float, float, float]:
+def check_installation(directory: Path, processes: int = 1) -> tuple[float, float, float]:
     """Run a 2-D Gaussian through the library in ``directory``; (logZ, error, expected).
+
+    With ``processes`` > 1 the run is made under mpirun (``directory`` must hold the MPI build).
 
     Raises
     ------
@@ -180,7 +200,8 @@ def check_installation(directory: Path) -> tuple[float, float, float]:
                              file_root="check", seed=1, read_resume=False,
                              write_resume=False, do_clustering=False)
         try:
-            run_in_child(RunRequest(problem, settings, str(Path(directory).resolve())))
+            run_in_child(RunRequest(problem, settings, str(Path(directory).resolve()),
+                                    processes=processes))
             stats = read_stats(Path(work) / "check")
         except SamplerError as exc:
             raise SamplerError(f"the PolyChord check run failed: {exc}") from exc
@@ -188,6 +209,50 @@ def check_installation(directory: Path) -> tuple[float, float, float]:
         raise SamplerError(f"the PolyChord check run gave log Z = {stats.logz:.3f} ± "
                            f"{stats.logz_err:.3f}, expected {problem.logz:.3f}")
     return stats.logz, stats.logz_err, problem.logz
+
+
+def _install_mpi(target: Path, *, force: bool, progress: Callable[[str], object]) -> Path:
+    """Build ``target/openmpi``: the wheel's library and three shims pulling in Open MPI."""
+    final = target / MPI_SUBDIRECTORY
+    if not force:
+        try:
+            lib = find_library(target, mpi=True)
+        except SamplerError:
+            pass
+        else:
+            progress(f"PolyChord {POLYCHORD_VERSION} for Open MPI is already installed in "
+                     f"{final}")
+            return lib
+    version = open_mpi_version()
+    with tempfile.TemporaryDirectory(prefix=".openmpi-", dir=target) as tmp:
+        build = Path(tmp) / "lib"
+        build.mkdir()
+        progress(f"linking PolyChord's library to the system's Open MPI ({version})")
+        for name in _WHEEL_LIBS:
+            shutil.copy2(target / name, build / name)
+        build_shims(build, _MPI_LIBS)
+        serial = json.loads((target / MANIFEST).read_text())
+        manifest = {"polychord": POLYCHORD_VERSION, "wheel": serial.get("wheel"),
+                    "wheel_sha256": serial.get("wheel_sha256"),
+                    "mpi": f"{version}, through nestmix's shims for the wheel's libmpi* names"}
+        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        progress("checking it on a 2-D Gaussian with mpirun -np 2 (analytic log-evidence "
+                 "-5.991)")
+        logz, logz_err, expected = check_installation(build, processes=2)
+        progress(f"log Z = {logz:.3f} ± {logz_err:.3f}, expected {expected:.3f}: ok")
+        manifest["check"] = {"logz": logz, "logz_err": logz_err, "expected": expected,
+                             "processes": 2}
+        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        try:
+            build.rename(final)
+        except OSError:
+            if force:
+                raise
+            find_library(target, mpi=True)  # another process installed it meanwhile
+    progress(f"PolyChord {POLYCHORD_VERSION} for Open MPI installed in {final}")
+    return final / LIBCHORD
 
 
 def _download_wheel(directory: Path) -> Path:

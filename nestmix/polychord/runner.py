@@ -14,6 +14,13 @@ from inside joblib's worker processes):
 - the child ignores SIGINT and dies with its parent; on Ctrl-C the parent kills it and re-raises;
 - a child that ends without reporting becomes a :class:`~nestmix.errors.SamplerError` with the
   tail of its log.
+
+With ``processes`` > 1 the child is ``mpirun -np N python -m nestmix.polychord.runner --mpi
+FILE`` instead (:mod:`nestmix.polychord.mpi`): mpirun passes its ranks neither our pipe nor
+(beyond rank 0) stdin, so the request goes through a file in the run directory and every rank
+writes its report to a file of its own there (both removed afterwards). Every rank runs the
+callbacks; rank 0 writes PolyChord's files. An error in any rank ends that rank, mpirun then
+stops the others, and the error is raised here as in a serial run.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from nestmix.atomic import write_bytes_atomic
 from nestmix.errors import ModelError, SamplerError
 from nestmix.polychord.binding import CSettings
 
@@ -41,6 +49,17 @@ __all__ = ["CallbackError", "ChildReport", "RunRequest", "run_in_child"]
 
 LOG_NAME = "polychord.log"
 _EXIT_CALLBACK_ERROR = 70
+_MPI_REQUEST = ".nestmix-mpi-request.pkl"
+_MPI_REPORT = ".nestmix-mpi-report-{rank}.pkl"
+_STOP_SECONDS = 10.0
+# Run mpirun with PR_SET_PDEATHSIG (kept across exec): it is stopped, and stops its ranks, if
+# the process that started it dies. (Not preexec_fn: that is unsafe in threaded callers.)
+_EXEC_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"
+    "os.getppid() == int(sys.argv[1]) or os._exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 class CallbackError(ModelError):
@@ -80,11 +99,15 @@ class RunRequest:
     library_dir : str or None
         Where the library from the 1.15.1 wheel lives; None to use an importable official
         ``pypolychord`` with ``pypolychord.run`` instead.
+    processes : int
+        1: one child process. N > 1: N processes under mpirun (``library_dir`` must then be
+        the build linked to Open MPI).
     """
 
     problem: Any
     settings: CSettings
     library_dir: str | None
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -94,7 +117,8 @@ class ChildReport:
     Attributes
     ----------
     ncall : int
-        Likelihood calls made by this run (a resumed run counts only its own).
+        Likelihood calls made by this run, over all its processes (a resumed run counts only
+        its own).
     seconds : float
         Wall time of the PolyChord call in the child.
     log_path : str
@@ -121,6 +145,7 @@ def run_in_child(request: RunRequest) -> ChildReport:
     """
     base = Path(request.settings.base_dir)
     (base / "clusters").mkdir(parents=True, exist_ok=True)
+    _remove_mpi_files(base)  # left by an MPI run that was killed
     log_path = base / LOG_NAME
     import cloudpickle
 
@@ -129,6 +154,8 @@ def run_in_child(request: RunRequest) -> ChildReport:
     except Exception as exc:
         raise SamplerError(f"the problem cannot be sent to PolyChord's process (it must be "
                            f"picklable): {exc}") from exc
+    if request.processes > 1:
+        return _run_under_mpirun(request, blob, log_path)
     read_fd, write_fd = os.pipe()
     receiver = Connection(read_fd, writable=False)
     with open(log_path, "ab") as log:
@@ -168,6 +195,82 @@ def run_in_child(request: RunRequest) -> ChildReport:
                        log_path=str(log_path))
 
 
+def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> ChildReport:
+    """Run the request on ``request.processes`` processes under mpirun and wait for them."""
+    from nestmix.polychord.mpi import mpirun_command, mpirun_environment
+
+    base = Path(request.settings.base_dir)
+    request_path = base / _MPI_REQUEST
+    program = [sys.executable, "-m", "nestmix.polychord.runner", "--mpi", str(request_path)]
+    command = mpirun_command(request.processes, program)
+    write_bytes_atomic(request_path, blob)
+    try:
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _EXEC_WITH_PARENT, str(os.getpid()), *command],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                env=mpirun_environment())
+        try:
+            process.wait()
+        except BaseException:
+            _stop(process)
+            raise
+        reports = _read_reports(base)
+    finally:
+        _remove_mpi_files(base)
+    errors = [payload for kind, payload in reports.values() if kind == "error"]
+    if errors:
+        raise _callback_error(errors[0], request)
+    if reports.get(0, ("", None))[0] != "done":
+        raise SamplerError(f"PolyChord's {request.processes} processes (mpirun) ended with exit "
+                           f"code {process.returncode} without reporting; last lines of "
+                           f"{log_path}:\n{_tail(log_path)}")
+    ncall = sum(int(payload["ncall"]) for kind, payload in reports.values() if kind == "done")
+    return ChildReport(ncall=ncall, seconds=float(reports[0][1]["seconds"]),
+                       log_path=str(log_path))
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (mpirun passes it to its ranks), then SIGKILL if it is still there."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
+def _read_reports(base: Path) -> dict[int, tuple[str, dict]]:
+    """The reports the ranks wrote, by rank (ranks that wrote none are absent)."""
+    reports = {}
+    for path in base.glob(_MPI_REPORT.format(rank="*")):
+        rank = path.name.split("-")[-1].split(".")[0]
+        with contextlib.suppress(Exception):
+            reports[int(rank)] = pickle.loads(path.read_bytes())
+    return dict(sorted(reports.items()))
+
+
+def _remove_mpi_files(base: Path) -> None:
+    """Remove the request and reports of a run under mpirun from the run directory."""
+    (base / _MPI_REQUEST).unlink(missing_ok=True)
+    for path in base.glob(_MPI_REPORT.format(rank="*")):
+        path.unlink(missing_ok=True)
+
+
+class _FileSender:
+    """Sends one report by writing it (pickled, atomically) to a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, message: object) -> None:
+        write_bytes_atomic(self.path, pickle.dumps(message))
+
+    def close(self) -> None:
+        pass
+
+
 def _callback_error(payload: dict, request: RunRequest) -> CallbackError:
     where = payload["where"]
     values = tuple(float(v) for v in payload["values"])
@@ -197,8 +300,9 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 # ------------------------------------------------------------------ the child side
-def _child_main(request: RunRequest, sender: Connection, log_path: str, parent: int) -> None:
-    """Entry point of the child process."""
+def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path: str,
+                parent: int | None) -> None:
+    """Entry point of the child process (of each rank under mpirun; ``parent`` None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -286,20 +390,32 @@ def _run_official(settings: CSettings, loglike, prior) -> None:
     )
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to kill this process when its parent dies (best effort)."""
+def _die_with_parent(parent: int | None) -> None:
+    """Ask Linux to kill this process when its parent (mpirun's, if None) dies (best effort)."""
     with contextlib.suppress(Exception):
         import ctypes
 
         libc = ctypes.CDLL(None)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl
         os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Child entry point: read the request from stdin, report on the file descriptor given."""
+    """Child entry point.
+
+    ``FD``: read the request from stdin, report on file descriptor FD. ``--mpi FILE`` (one
+    rank under mpirun): read the request from FILE, report in a file beside it.
+    """
     argv = sys.argv[1:] if argv is None else argv
+    if argv[0] == "--mpi":
+        from nestmix.polychord.mpi import mpi_rank
+
+        request, log_path, _ = pickle.loads(Path(argv[1]).read_bytes())
+        rank = mpi_rank() or 0
+        sender = _FileSender(Path(argv[1]).parent / _MPI_REPORT.format(rank=rank))
+        _child_main(request, sender, log_path, None)
+        return
     sender = Connection(int(argv[0]), readable=False)
     request, log_path, parent = pickle.loads(sys.stdin.buffer.read())
     _child_main(request, sender, log_path, parent)

@@ -13,6 +13,7 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import LikelihoodProblem, check_settings
+from nestmix.samplers.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
 
@@ -26,6 +27,9 @@ _DYNAMIC_ONLY = {
     "nlive_init": int, "nlive_batch": int, "maxbatch": int, "n_effective": int,
     "pfrac": _NUMBER, "maxiter_init": int, "maxcall_init": int,
 }
+# how a run is spread over cores: a pool of processes or the Dask cluster's workers ("dask"),
+# and the proposals made at once (default: the pool's size)
+_POOL = {"pool": (int, str), "queue_size": int}
 _BOUNDS = ("none", "single", "multi", "balls", "cubes")
 CHECKPOINT = "dynesty.save"
 
@@ -52,7 +56,9 @@ class DynestyAdapter:
     defaults: Mapping[str, Any] = {
         "nlive": 500, "bound": "multi", "sample": "rslice", "dlogz": 0.1, "dynamic": False,
     }
-    valid_settings: Mapping[str, Any] = {**_COMMON, **_DYNAMIC_ONLY}
+    valid_settings: Mapping[str, Any] = {**_COMMON, **_DYNAMIC_ONLY, **_POOL}
+    # where a run is computed, not what it is: left out of fingerprints
+    execution_settings: frozenset[str] = frozenset({"pool"})
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -68,6 +74,7 @@ class DynestyAdapter:
                                f"{merged['nlive']}")
         if merged["dlogz"] <= 0:
             raise SamplerError("dynesty setting 'dlogz' must be positive")
+        _check_pool_settings(merged)
         if not merged["dynamic"]:
             extra = sorted(set(settings) & set(_DYNAMIC_ONLY))
             if extra:
@@ -108,13 +115,25 @@ class DynestyAdapter:
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
         sampler_class = dynesty.DynamicNestedSampler if s["dynamic"] else dynesty.NestedSampler
-        sampler, resumed = _restore(sampler_class, checkpoint)
+        token = make_token(None if workdir is None else f"{Path(workdir).resolve()}:{seed}")
+        with open_pool(s.get("pool"), token, problem) as pool:
+            return self._sample(problem, s, seed, rstate, kwargs, checkpoint, sampler_class,
+                                pool, token)
+
+    def _sample(self, problem, s, seed, rstate, kwargs, checkpoint, sampler_class, pool,
+                token) -> NestedRun:
+        sampler, resumed = _restore(sampler_class, checkpoint, pool)
         if sampler is None:
+            functions = (problem.log_likelihood, problem.prior_transform)
+            if pool is not None:  # light stand-ins: the workers hold the problem
+                functions = (ProblemMethod(token, "log_likelihood", problem),
+                             ProblemMethod(token, "prior_transform", problem))
+                kwargs = {**kwargs, "pool": pool, "queue_size": s.get("queue_size")}
             live = None if s["dynamic"] else _batched_live_points(problem, s["nlive"], rstate)
             if live is not None:
-                kwargs["live_points"] = live
-            sampler = sampler_class(problem.log_likelihood, problem.prior_transform,
-                                    problem.ndim, nlive=s["nlive"], rstate=rstate, **kwargs)
+                kwargs = {**kwargs, "live_points": live}
+            sampler = sampler_class(*functions, problem.ndim, nlive=s["nlive"], rstate=rstate,
+                                    **kwargs)
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
                                                 "checkpoint_every": checkpoint_seconds()}
         start = time.perf_counter()
@@ -161,6 +180,17 @@ class DynestyAdapter:
         return run
 
 
+def _check_pool_settings(settings: Mapping[str, Any]) -> None:
+    check_pool(settings.get("pool"))
+    queue = settings.get("queue_size")
+    if queue is not None:
+        if queue < 1:
+            raise SamplerError(f"dynesty setting 'queue_size' must be at least 1, got {queue}")
+        if queue > 1 and settings.get("pool") in (None, 1):
+            raise SamplerError("dynesty setting 'queue_size' > 1 needs a pool (pool = number "
+                               "of processes, or 'dask')")
+
+
 def _batched_live_points(problem: LikelihoodProblem, nlive: int,
                          rstate: np.random.Generator) -> list[np.ndarray] | None:
     """The initial live points, drawn and evaluated in one batch, or None.
@@ -182,7 +212,7 @@ def _batched_live_points(problem: LikelihoodProblem, nlive: int,
     return [u, v, logl]
 
 
-def _restore(sampler_class, checkpoint: Path | None):
+def _restore(sampler_class, checkpoint: Path | None, pool=None):
     """The sampler saved in ``checkpoint`` and True, or (None, False) when there is none.
 
     A checkpoint that cannot be read (cut short by a crash while it was written, or from
@@ -195,7 +225,9 @@ def _restore(sampler_class, checkpoint: Path | None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a version mismatch is not worth the risk
-            return sampler_class.restore(str(checkpoint)), True
+            # a pool of another size: dynesty keeps the checkpoint's queue_size, which is fine
+            warnings.filterwarnings("ignore", message="Restoring the sampler with the original")
+            return sampler_class.restore(str(checkpoint), pool=pool), True
     except Exception:  # any failure to unpickle means: start afresh
         checkpoint.unlink(missing_ok=True)
         return None, False

@@ -4,7 +4,9 @@ PolyChord comes from an official ``pypolychord`` with ``pypolychord.run`` (1.20 
 one is importable, otherwise from the library of the official 1.15.1 wheel installed by
 ``nestmix install-polychord`` (:func:`nestmix.polychord.install_polychord`). Either way the run
 happens in a child process (:mod:`nestmix.polychord.runner`) and the result is read back from
-PolyChord's files with anesthetic.
+PolyChord's files with anesthetic. With the setting ``mpi = N`` (N > 1) that child is
+``mpirun -np N …`` running the copy of the 1.15.1 library linked to Open MPI
+(``nestmix install-polychord --mpi``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class PolyChordAdapter:
     from the resume file in ``workdir`` when there is one. ``nprior``, ``nfail``,
     ``max_ndead``, ``boost_posterior``, ``feedback``, ``logzero`` and ``compression_factor``
     are passed to PolyChord; anything else is rejected.
+
+    ``mpi`` (N ≥ 1, default 1) runs PolyChord on N processes under Open MPI's mpirun: rank 0
+    coordinates and writes the files, ranks 1..N−1 make the likelihood calls. It is listed in
+    ``execution_settings``: it changes how a run is made, not what it estimates (beyond
+    sampler randomness), so it is not part of a sweep's fingerprint, and a run stopped with
+    one process count resumes with another.
     """
 
     name = "polychord"
@@ -49,8 +57,10 @@ class PolyChordAdapter:
         "nlive": int, "num_repeats": int, "precision_criterion": _NUMBER,
         "do_clustering": bool, "resume": bool, "nprior": int, "nfail": int,
         "max_ndead": int, "boost_posterior": _NUMBER, "feedback": int, "logzero": _NUMBER,
-        "compression_factor": _NUMBER,
+        "compression_factor": _NUMBER, "mpi": int,
     }
+    #: Settings that choose how a run is executed, left out of run fingerprints.
+    execution_settings: frozenset[str] = frozenset({"mpi"})
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -68,6 +78,9 @@ class PolyChordAdapter:
             raise SamplerError("polychord setting 'compression_factor' must be in (0, 1)")
         if merged.get("feedback") is not None and merged["feedback"] not in (0, 1, 2, 3):
             raise SamplerError("polychord setting 'feedback' must be 0, 1, 2 or 3")
+        if merged.get("mpi") is not None and merged["mpi"] < 1:
+            raise SamplerError(f"polychord setting 'mpi' (processes) must be at least 1, got "
+                               f"{merged['mpi']}")
         return merged
 
     def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
@@ -103,8 +116,8 @@ class PolyChordAdapter:
         Raises
         ------
         SamplerError
-            If PolyChord is not installed, a resume file belongs to a different problem, or
-            the run ends abnormally.
+            If PolyChord (with ``mpi`` > 1: its Open MPI build, or mpirun) is not installed, a
+            resume file belongs to a different problem, or the run ends abnormally.
         nestmix.polychord.CallbackError
             If the likelihood or prior transform raised or returned a bad value (a
             :class:`~nestmix.errors.ModelError` naming the values).
@@ -115,7 +128,7 @@ class PolyChordAdapter:
         ndim = int(problem.ndim)
         s["nlive"] = s["nlive"] if s["nlive"] is not None else 25 * ndim
         s["num_repeats"] = s["num_repeats"] if s["num_repeats"] is not None else 5 * ndim
-        library_dir = _library_dir()
+        library_dir = _library_dir(s.get("mpi") or 1)
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="nestmix-polychord-") as tmp:
                 return self._run(problem, s, int(seed), Path(tmp), library_dir)
@@ -147,7 +160,8 @@ class PolyChordAdapter:
             **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
                    else v) for k, v in optional.items()})
         start = time.perf_counter()
-        report = run_in_child(RunRequest(problem, csettings, library_dir))
+        report = run_in_child(RunRequest(problem, csettings, library_dir,
+                                         processes=s.get("mpi") or 1))
         seconds = time.perf_counter() - start
         stats = read_stats(root)
         chains = read_chains(str(root))
@@ -178,8 +192,15 @@ def _converged(settings: Mapping[str, Any], ndead: int) -> bool:
     return not (max_ndead is not None and 0 < max_ndead <= ndead)
 
 
-def _library_dir() -> str | None:
-    """None when an official pypolychord ≥ 1.20 is importable, else the installed library."""
+def _library_dir(processes: int = 1) -> str | None:
+    """None when an official pypolychord ≥ 1.20 is importable, else the installed library.
+
+    With ``processes`` > 1, always nestmix's build linked to Open MPI.
+    """
+    from nestmix.polychord.install import find_library
+
+    if processes > 1:
+        return str(find_library(mpi=True).parent)
     try:
         import pypolychord
     except Exception:  # a broken or old pypolychord means "use ours"
@@ -189,8 +210,6 @@ def _library_dir() -> str | None:
         parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
         if parts >= (1, 20):
             return None
-    from nestmix.polychord.install import find_library
-
     return str(find_library().parent)
 
 

@@ -1,0 +1,170 @@
+"""The job database: two tables (jobs, and one row per (job, K, sampler)), SQLAlchemy.
+
+Any URL SQLAlchemy understands works; SQLite (the default) gets WAL mode and a busy timeout.
+Writes go through :meth:`Database.write`, one transaction at a time in this process, so the
+server's threads never race each other for SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+)
+
+__all__ = ["ACTIVE", "FINISHED", "STATES", "Database", "Job", "JobRun", "check_database", "now"]
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    """One submitted sweep.
+
+    ``state`` goes queued → running → done | failed | cancelled; a running job interrupted by
+    a server shutdown or crash goes back to queued and resumes from the runs already on disk.
+    ``name`` is the sweep's directory under the runs directory.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created: Mapped[float] = mapped_column(Float)
+    started: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    figures: Mapped[bool] = mapped_column(Boolean, default=True)
+    data_file: Mapped[str] = mapped_column(String(64))
+    n_runs: Mapped[int] = mapped_column(Integer)
+    n_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warning: Mapped[str | None] = mapped_column(Text, nullable=True)
+    runs: Mapped[list[JobRun]] = relationship(
+        back_populates="job", cascade="all, delete-orphan",
+        order_by=lambda: [JobRun.sampler, JobRun.k])
+
+
+class JobRun(Base):
+    """One (K, sampler) run of a job: pending or done, with its evidence row once done."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    k: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sampler: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    row: Mapped[str | None] = mapped_column(Text, nullable=True)  # EvidenceRow.to_dict() JSON
+    job: Mapped[Job] = relationship(back_populates="runs")
+
+    def row_dict(self) -> dict[str, Any] | None:
+        """The evidence row, or None while pending."""
+        return None if self.row is None else json.loads(self.row)
+
+
+class Database:
+    """The engine, a read session and a serialised write transaction.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL.
+    """
+
+    def __init__(self, url: str) -> None:
+        sqlite = url.startswith("sqlite")
+        self.engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {})
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (objects stay usable after it closes)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session inside one transaction, committed on success, rolled back on error."""
+        with self._write_lock, Session(self.engine, expire_on_commit=False) as session, \
+                session.begin():
+            yield session
+
+    def job(self, job_id: str) -> Job | None:
+        """The job with its runs loaded, or None."""
+        with self.read() as session:
+            return session.get(Job, job_id, options=[selectinload(Job.runs)])
+
+    def jobs(self) -> list[Job]:
+        """Every job, newest first, with its runs loaded."""
+        with self.read() as session:
+            query = select(Job).options(selectinload(Job.runs)).order_by(Job.created.desc())
+            return list(session.scalars(query))
+
+    def dispose(self) -> None:
+        """Close the connections."""
+        self.engine.dispose()
+
+
+def check_database(url: str) -> None:
+    """Open the database once (creating its tables), so a bad ``--db`` fails at start-up.
+
+    Raises
+    ------
+    ConfigError
+        If SQLAlchemy cannot use ``url``: not a URL, a missing driver, no connection.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nestmix.errors import ConfigError
+
+    try:
+        Database(url).dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise ConfigError("--db", f"cannot use the database {url!r}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def now() -> float:
+    """Seconds since the epoch (the database's time stamps)."""
+    return time.time()

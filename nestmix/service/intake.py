@@ -1,0 +1,249 @@
+"""Turning an upload (a sweep config and a data file) into a checked job on disk.
+
+Everything a client sends is checked here with nestmix's own validation (the same as
+``nestmix sweep``), plus the rules of a shared service: the data file is the upload (no paths),
+sweep names stay inside the runs directory, and only nestmix's built-in components are accepted.
+Every problem raises a :class:`~nestmix.errors.ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from nestmix.atomic import write_bytes_atomic, write_json_atomic
+from nestmix.components import COMPONENT_FAMILIES
+from nestmix.config import plan_from_mapping
+from nestmix.errors import ConfigError, NestmixError
+from nestmix.sweep import SweepPlan
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["CONFIG_FILE", "DATA_SUFFIXES", "Submission", "builtin_families", "load_job_plan",
+           "parse_config", "prepare_submission", "refuse_custom_components", "sweep_directory"]
+
+CONFIG_FILE = "config.json"
+DATA_SUFFIXES = (".csv", ".txt", ".dat", ".npy")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked job, its files written to its job directory.
+
+    Attributes
+    ----------
+    job_id : str
+    plan : SweepPlan
+        The sweep, built from the config with the uploaded data.
+    job_dir : Path
+        ``runs/.service/jobs/<id>/``: ``config.json`` and the data file.
+    data_file : str
+        Name of the data file in ``job_dir``.
+    """
+
+    job_id: str
+    plan: SweepPlan
+    job_dir: Path
+    data_file: str
+
+
+def builtin_families() -> tuple[str, ...]:
+    """Component families defined by nestmix itself (the only ones accepted over HTTP)."""
+    return tuple(sorted(name for name, cls in COMPONENT_FAMILIES.items()
+                        if cls.__module__.startswith("nestmix.")))
+
+
+def parse_config(payload: bytes, filename: str | None = None) -> dict[str, Any]:
+    """A sweep config as a mapping: JSON if the file is ``.json`` or starts with ``{``, else TOML.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not UTF-8, not valid TOML / JSON (NaN and infinities are refused in
+        JSON), or not a table.
+    """
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("config", "is not UTF-8 text") from None
+    if not text.strip():
+        raise ConfigError("config", "is empty")
+    if (filename or "").lower().endswith(".json") or text.lstrip().startswith("{"):
+        try:
+            raw = json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", f"is not valid JSON: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError("config", str(exc)) from None
+    else:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("config", f"is not valid TOML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("config", "must be a table (a JSON object)")
+    bad = _first_unusable(raw, "")
+    if bad is not None:
+        key, value = bad
+        raise ConfigError(key, f"{value!r} is not a value a sweep config may hold (NaN, "
+                          "infinities, dates and times are refused)")
+    return raw
+
+
+def _first_unusable(value: Any, key: str) -> tuple[str, Any] | None:
+    """The first (dotted key, value) that is not a finite JSON value, or None."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _first_unusable(v, f"{key}.{k}" if key else str(k))
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _first_unusable(v, f"{key}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return key, value
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    return key, value
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a config may hold")
+
+
+def refuse_custom_components(raw: Mapping[str, Any]) -> None:
+    """Refuse component families that are not nestmix's own (user Python code).
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending ``model.extra_components[i].family``.
+    """
+    model = raw.get("model", {})
+    extra = model.get("extra_components", []) if isinstance(model, Mapping) else []
+    if not isinstance(extra, list):
+        return  # the config's own check names this
+    allowed = builtin_families()
+    for i, table in enumerate(extra):
+        family = table.get("family") if isinstance(table, Mapping) else table
+        if family is not None and family not in allowed:
+            raise ConfigError(f"model.extra_components[{i}].family",
+                              f"custom Python components are not accepted over HTTP (got "
+                              f"{family!r}); built-in families: {', '.join(allowed)}. Run "
+                              "models with your own components with `nestmix sweep` or the "
+                              "Python API")
+
+
+def _plain_file_name(value: Any) -> bool:
+    return (isinstance(value, str) and value not in ("", ".", "..")
+            and PurePosixPath(value).name == value and PureWindowsPath(value).name == value)
+
+
+def _data_suffix(filename: str | None) -> str:
+    suffix = PurePosixPath(PureWindowsPath(filename or "").name).suffix.lower()
+    if suffix == "":
+        return ".txt"
+    if suffix not in DATA_SUFFIXES:
+        raise ConfigError("data", f"unsupported data file type {suffix!r}; upload "
+                          f"{', '.join(DATA_SUFFIXES)} (CSV with a header, whitespace-separated "
+                          "numbers, or a NumPy array)")
+    return suffix
+
+
+def sweep_directory(runs: Path, name: str) -> Path:
+    """``runs/<name>``, refusing any name that would leave the runs directory."""
+    if not _plain_file_name(name) or name.startswith("."):
+        raise ConfigError("name", f"{name!r} is not a usable sweep name")
+    path = (runs / name).resolve()
+    if path.parent != runs.resolve():
+        raise ConfigError("name", f"{name!r} would leave the runs directory")
+    return path
+
+
+def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: str | None,
+                       data: bytes, data_name: str | None, name: str | None = None
+                       ) -> Submission:
+    """Check an upload and write its job directory.
+
+    Parameters
+    ----------
+    runs : Path
+        The runs directory (sweeps go in ``runs/<name>``).
+    jobs_dir : Path
+        Where job directories are made (``runs/.service/jobs``).
+    config, config_name : bytes, str or None
+        The sweep config (TOML or JSON) and its file name.
+    data, data_name : bytes, str or None
+        The data file and its file name (only its suffix is used: ``.csv``, ``.txt``, ``.dat``,
+        ``.npy``; none means text).
+    name : str, optional
+        The sweep's name, overriding the config's; default the config's, else ``job-<id>``.
+
+    Returns
+    -------
+    Submission
+
+    Raises
+    ------
+    ConfigError
+        For any problem with the config, the data or the name, naming it.
+    """
+    raw = parse_config(config, config_name)
+    refuse_custom_components(raw)
+    sweep_table = raw.get("sweep")
+    if isinstance(sweep_table, Mapping) and sweep_table.get("dask") is not None:
+        raise ConfigError("sweep.dask", "a Dask cluster is not chosen over HTTP: the service "
+                          "runs every job where `nestmix serve --dask ADDRESS` says")
+    table = raw.get("data")
+    if isinstance(table, Mapping) and "path" in table and not _plain_file_name(table["path"]):
+        raise ConfigError("data.path", f"paths are not accepted over HTTP (got "
+                          f"{table['path']!r}): the data file is the upload")
+    if not data:
+        raise ConfigError("data", "the uploaded data file is empty")
+    job_id = secrets.token_hex(8)
+    data_file = "data" + _data_suffix(data_name)
+    raw = {**raw, "data": {**(table if isinstance(table, Mapping) else {}), "path": data_file}}
+    if name:
+        raw["name"] = name
+    raw.setdefault("name", f"job-{job_id[:8]}")
+    job_dir = jobs_dir / job_id
+    job_dir.mkdir(parents=True)
+    try:
+        write_bytes_atomic(job_dir / data_file, data)
+        try:
+            plan, _ = plan_from_mapping(raw, base=job_dir)
+        except NestmixError as exc:
+            shown = str(exc).replace(str((job_dir / data_file).resolve()),
+                                     data_name or data_file)
+            raise ConfigError("", shown) from None
+        for component in plan.spec.extra_components:
+            if not type(component).__module__.startswith("nestmix."):
+                raise ConfigError("model.extra_components",
+                                  "custom Python components are not accepted over HTTP")
+        sweep_directory(runs, plan.name)
+        write_json_atomic(job_dir / CONFIG_FILE, raw)
+    except BaseException:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
+    return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file)
+
+
+def load_job_plan(job_dir: Path) -> SweepPlan:
+    """The plan of a job from its directory (what the worker runs)."""
+    raw = json.loads((job_dir / CONFIG_FILE).read_text())
+    plan, _ = plan_from_mapping(raw, base=job_dir)
+    return plan

@@ -1,0 +1,91 @@
+"""The run store: repeats beside the first run, and a run written once even when two workers
+finish the same task (Dask retrying a task whose worker it lost)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from nestmix.results import NestedRun
+from nestmix.store import RunStore, run_name
+
+
+def tiny_run(logz: float) -> NestedRun:
+    n = 5
+    return NestedRun(sampler="dynesty", param_names=("a",), samples=np.zeros((n, 1)),
+                     logl=np.arange(n, dtype=float), logwt=np.full(n, -np.log(n)),
+                     nlive=np.arange(n, 0, -1), logz=logz, logz_err=0.1, ncall=10,
+                     seconds=0.1)
+
+
+def test_repeats_live_beside_the_first_run(tmp_path):
+    store = RunStore(tmp_path)
+    assert run_name("dynesty") == "dynesty" and run_name("dynesty", 3) == "dynesty.repeat3"
+    assert store.run_directory(2, "dynesty", 1) == tmp_path / "K=2" / "dynesty"
+    assert store.work_directory(2, "dynesty", 2) == tmp_path / "K=2" / ".dynesty.repeat2.work"
+    for bad in (0, -1, 1.0, True):
+        with pytest.raises(ValueError, match="numbered from 1"):
+            run_name("dynesty", bad)
+    for repeat in (1, 2):
+        store.save_run(2, "dynesty", tiny_run(-repeat), {"fingerprint": f"f{repeat}", "k": 2,
+                                                         "sampler": "dynesty",
+                                                         "repeat": repeat}, repeat=repeat)
+    found = sorted((m["k"], m["repeat"], m["fingerprint"]) for m in store.finished_runs())
+    assert found == [(2, 1, "f1"), (2, 2, "f2")]
+    assert store.load_run(2, "dynesty", 2).logz == -2
+    assert store.finished(2, "dynesty", "f2", repeat=2)["repeat"] == 2
+
+
+def test_the_same_run_saved_twice_is_kept_once(tmp_path):
+    store = RunStore(tmp_path)
+    manifest = {"fingerprint": "same", "k": 1, "sampler": "dynesty"}
+    assert store.save_run(1, "dynesty", tiny_run(-1.0), manifest) is True
+    first = (tmp_path / "K=1" / "dynesty" / "run.json").stat().st_mtime_ns
+    workdir = tmp_path / "K=1" / ".dynesty.work"
+    workdir.mkdir()
+    (workdir / "chain.txt").write_text("the late copy's own files")
+    assert store.save_run(1, "dynesty", tiny_run(-1.5), manifest, workdir=workdir) is False
+    assert (tmp_path / "K=1" / "dynesty" / "run.json").stat().st_mtime_ns == first
+    assert store.load_run(1, "dynesty").logz == -1.0  # the first copy stays
+    assert sorted(p.name for p in (tmp_path / "K=1").iterdir()) == ["dynesty"]
+    # a run made differently is replaced (it cannot be the same task)
+    assert store.save_run(1, "dynesty", tiny_run(-2.0), {**manifest, "fingerprint": "new"})
+    assert json.loads((tmp_path / "K=1" / "dynesty" / "manifest.json").read_text())[
+        "fingerprint"] == "new"
+    # so is a directory that is no finished run at all (no manifest)
+    (tmp_path / "K=3" / "dynesty").mkdir(parents=True)
+    (tmp_path / "K=3" / "dynesty" / "stray.txt").write_text("not a run")
+    assert store.save_run(3, "dynesty", tiny_run(-3.0), {"fingerprint": "f"})
+    assert sorted(p.name for p in (tmp_path / "K=3" / "dynesty").iterdir()) == [
+        "manifest.json", "run.json", "samples.npz"]
+
+
+def test_workers_racing_to_save_the_same_run_leave_one_copy(tmp_path):
+    """Eight threads save the same run at the same moment, twenty times over: each time one
+    copy is in place, exactly one writer reports writing it, nothing temporary is left."""
+    for attempt in range(20):
+        store = RunStore(tmp_path / str(attempt))
+        barrier = threading.Barrier(8)
+        written: list[bool] = []
+        errors: list[BaseException] = []
+
+        def save(i: int, store=store, barrier=barrier, written=written, errors=errors) -> None:
+            barrier.wait()
+            try:
+                written.append(store.save_run(1, "dynesty", tiny_run(-float(i)),
+                                              {"fingerprint": "same"}))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sorted(written) == [False] * 7 + [True]
+        assert [p.name for p in (store.directory / "K=1").iterdir()] == ["dynesty"]
+        assert store.load_run(1, "dynesty").logz in {-float(i) for i in range(8)}
