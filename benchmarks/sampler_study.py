@@ -111,7 +111,11 @@ def execute(run: dict) -> dict:
         settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
                     "resume": False}
     start = time.perf_counter()
-    result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
+    try:
+        result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
+    except Exception as exc:  # a failed run is a result too: recorded and counted
+        return {**run, "ndim": model.ndim, "error": f"{type(exc).__name__}: {exc}",
+                "seconds": time.perf_counter() - start, "load": os.getloadavg()[0]}
     wall = time.perf_counter() - start
     return {**run, "ndim": model.ndim, "logz": result.logz, "logz_err": result.logz_err,
             "ncall": int(result.ncall), "seconds": wall,
@@ -136,15 +140,18 @@ def summarise(records: list[dict]) -> list[dict]:
     rows = []
     for problem in dict.fromkeys(r["problem"] for r in records):
         mine = [r for r in records if r["problem"] == problem]
-        ref_runs = [r["logz"] for r in mine if r["reference"]]
+        ref_runs = [r["logz"] for r in mine if r["reference"] and "error" not in r]
         if not ref_runs:
             continue
         ref = float(np.mean(ref_runs))
         ref_err = float(np.std(ref_runs, ddof=1) / math.sqrt(len(ref_runs))) \
             if len(ref_runs) > 1 else float("nan")
         groups: dict[str, list[dict]] = {}
+        failed: dict[str, int] = {}
         for r in mine:
-            if not r["reference"]:
+            if "error" in r:
+                failed[label(r)] = failed.get(label(r), 0) + 1
+            elif not r["reference"]:
                 groups.setdefault(label(r), []).append(r)
         for name, runs in groups.items():
             logz = np.array([r["logz"] for r in runs])
@@ -160,6 +167,7 @@ def summarise(records: list[dict]) -> list[dict]:
                 "rmse": rmse, "ncall": calls, "seconds": seconds,
                 "seconds_to_0.1": seconds * rmse**2 / 0.01,
                 "calls_to_0.1": calls * rmse**2 / 0.01,
+                "failed": failed.get(name, 0),
             })
     return rows
 
@@ -174,10 +182,11 @@ def print_summary(rows: list[dict]) -> None:
         print(f"{'setting':<38} {'runs':>4} {'bias':>7} {'scatter':>8} {'reported':>8} "
               f"{'RMSE':>6} {'calls':>9} {'seconds':>8} {'s to 0.1':>9} {'calls to 0.1':>12}")
         for r in mine:
+            failed = f"  ({r['failed']} failed)" if r["failed"] else ""
             print(f"{r['setting']:<38} {r['runs']:>4} {r['bias']:>+7.3f} {r['scatter']:>8.3f} "
                   f"{r['reported']:>8.3f} {r['rmse']:>6.3f} {r['ncall']:>9.0f} "
                   f"{r['seconds']:>8.1f} {r['seconds_to_0.1']:>9.1f} "
-                  f"{r['calls_to_0.1']:>12.0f}")
+                  f"{r['calls_to_0.1']:>12.0f}{failed}")
 
 
 def print_overall(rows: list[dict]) -> None:
@@ -216,9 +225,11 @@ def main(argv: list[str] | None = None) -> None:
             record = execute(run)
             with args.out.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
+            outcome = (f"FAILED ({record['error']})" if "error" in record else
+                       f"logZ {record['logz']:.3f} ± {record['logz_err']:.3f}, "
+                       f"{record['ncall']} calls")
             print(f"[{i}/{len(todo)}] {run['problem']} {label(record)} seed {run['seed']}: "
-                  f"logZ {record['logz']:.3f} ± {record['logz_err']:.3f}, "
-                  f"{record['ncall']} calls, {record['seconds']:.1f} s", flush=True)
+                  f"{outcome}, {record['seconds']:.1f} s", flush=True)
     records = [r for r in load(args.out) if r["problem"] in args.problems]
     rows = summarise(records)
     print_summary(rows)

@@ -232,6 +232,7 @@ def test_backend_choice_and_clean_fallback(monkeypatch, rng):
     data = make_data(rng, 50, 1, "diag")
     model = ModelSpec(priors={"mean": NORM, "sigma": HALF}).build(data, 2)
     assert model._kernel.backend == "numpy"
+    assert model.prior._compiled is None  # the prior transform falls back to numpy too
     thetas = model.prior_transform(rng.uniform(size=(5, model.ndim)))
     np.testing.assert_allclose(model.log_likelihood_batch(thetas), reference(model, thetas),
                                rtol=1e-10)

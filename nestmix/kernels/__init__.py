@@ -8,13 +8,15 @@ with N beyond the data themselves. Without numba, or with ``NESTMIX_KERNEL=numpy
 environment (or ``backend="numpy"``), the reference densities of
 :mod:`nestmix.components.gaussian` are evaluated in chunks of θ and of points.
 
-numba is imported on first use, not when nestmix is imported; its compiled code is cached on
-disk, so only the very first call on a machine pays the compilation (about a second per
-entry point; see ``benchmarks/README.md``).
+numba is imported when a likelihood is first evaluated, not when nestmix is imported or a model
+built; its compiled code is cached on disk (``cache=True``; one signature per entry point), so
+only the very first call on a machine pays the compilation — a few seconds per entry point,
+measured by ``benchmarks/kernel.py`` — and later processes load it in milliseconds.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +40,11 @@ _EMPTY_BG = np.empty(0)
 
 
 def numba_available() -> bool:
-    """Whether numba can be imported."""
+    """Whether numba is installed (found without importing it, which takes 0.3 s)."""
     try:
-        import numba  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def resolve_backend(requested: str | None = None) -> str:

@@ -151,11 +151,7 @@ class CompiledPlan:
 
 
 def compile_blocks(blocks) -> CompiledPlan | None:
-    """The plan for ``blocks``, or None when numba is off or no block can be compiled."""
-    from nestmix.kernels import resolve_backend
-
-    if resolve_backend() != "numba":
-        return None
+    """The plan for ``blocks``, or None when no block can be compiled."""
     ops: list[list[int]] = []
     params: list[float] = []
     numpy_blocks = []

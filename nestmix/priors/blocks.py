@@ -101,6 +101,10 @@ class BlockPrior:
 
     @cached_property
     def _compiled(self):
+        from nestmix.kernels import resolve_backend
+
+        if resolve_backend() != "numba":  # decided before anything imports numba
+            return None
         from nestmix.priors._compiled import compile_blocks
 
         return compile_blocks(self.blocks)
