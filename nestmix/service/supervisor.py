@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -23,10 +22,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
+from nestmix.atomic import json_safe
 from nestmix.errors import NestmixError
 from nestmix.service.db import Database, Job, now
 from nestmix.service.runner import REPORT_WARNING
@@ -207,7 +206,7 @@ class Supervisor:
             for run in stored.runs:
                 row = rows.get((run.k, run.sampler))
                 run.state = "pending" if row is None else "done"
-                run.row = None if row is None else json.dumps(_finite(row))
+                run.row = None if row is None else json.dumps(json_safe(row))
             stored.n_done = sum(run.state == "done" for run in stored.runs)
 
     # ------------------------------------------------------------------ requests
@@ -250,16 +249,6 @@ class Supervisor:
         except OSError:
             return []
         return [line for line in text.splitlines() if line.strip()]
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _signal_name(number: int) -> str:
