@@ -11,10 +11,13 @@ adapters on
   inverse-gamma variances, exchangeable labels) — the posterior on which dynesty's default
   ``sample="auto"`` did not finish in 28 CPU-minutes (field notes);
 
-several seeds each, plus a reference evidence per problem from dynesty ``rslice`` with
-nlive = 2000. For every setting it prints the mean log-evidence, its bias against the
-reference, the scatter over seeds, the mean reported error, the root-mean-square error (RMSE)
-against the reference, the mean likelihood calls and wall seconds, and the efficiency
+three seeds each and three more for the closest contenders (``FINALISTS``), plus a reference
+evidence per problem: the mean of dynesty ``rslice`` runs with nlive = 2000 (two each for the
+deconvolution problems, six for the galaxies, whose posterior is the hardest; there two
+``slice`` runs with nlive = 2000 check that reference). For every setting it prints the mean
+log-evidence, its bias against the reference, the scatter over seeds, the mean reported error,
+the root-mean-square error (RMSE) against the reference, the mean likelihood calls and wall
+seconds, and the efficiency
 ``seconds × RMSE² / 0.1²``: the time the setting needs for an RMSE of 0.1, if the error
 shrinks like 1/sqrt(time) (more live points, or repeated runs). Lower is better. A last table
 takes geometric means over the problems and the worst RMSE / reported error (near 1 or below:
@@ -26,7 +29,8 @@ Every run is appended to a JSON-lines file as soon as it finishes, so the study 
 stopped and continued; runs already in the file are not repeated.
 
     python benchmarks/sampler_study.py [--out benchmarks/results/sampler_study.jsonl]
-        [--problems deconv2 deconv3 galaxies3] [--seeds 4] [--summary-only]
+        [--problems deconv2 deconv3 galaxies3] [--seeds 3] [--reference-seeds 2 2 6]
+        [--summary-only]
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import numpy as np
 DYNESTY = [(sample, bound, nlive) for sample in ("rwalk", "rslice", "slice")
            for bound in ("multi", "single") for nlive in (250, 500)]
 DYNESTY += [("rslice", "none", 500), ("unif", "multi", 500)]
+FINALISTS = [("rslice", "multi", 500), ("slice", "single", 500), ("rwalk", "multi", 500)]
+CROSS_CHECK = ("slice", "single", 2000)  # a second, differently made reference (galaxies)
 POLYCHORD = [1, 2, 5]  # num_repeats / ndim
 REFERENCE = ("rslice", "multi", 2000)
 PROBLEMS = ("deconv2", "deconv3", "galaxies3")
@@ -71,11 +77,12 @@ def build_problem(name: str):
     raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(PROBLEMS)}")
 
 
-def plan(problems: list[str], seeds: int) -> list[dict]:
+def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
+         finalist_seeds: int = 3) -> list[dict]:
     """Every run of the study, reference runs first."""
     runs = []
     for problem in problems:
-        for seed in range(2):
+        for seed in range(reference_seeds.get(problem, 2)):
             runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
                          "settings": _dynesty_settings(*REFERENCE), "seed": 1000 + seed})
         # dynesty's "unif" (what sample="auto" picks below ten dimensions) takes 555k calls
@@ -89,6 +96,14 @@ def plan(problems: list[str], seeds: int) -> list[dict]:
             for repeats in POLYCHORD:
                 runs.append({"problem": problem, "sampler": "polychord", "reference": False,
                              "settings": {"repeats_per_dim": repeats}, "seed": seed + 1})
+        for seed in range(seeds, seeds + finalist_seeds):  # the closest contenders, more seeds
+            for config in FINALISTS:
+                runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
+                             "settings": _dynesty_settings(*config), "seed": seed + 1})
+        if problem == "galaxies3":
+            for seed in range(2):
+                runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
+                             "settings": _dynesty_settings(*CROSS_CHECK), "seed": 2000 + seed})
     return runs
 
 
@@ -214,13 +229,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--reference-seeds", type=int, nargs="+", default=[2, 2, 6],
+                        help="reference runs per problem, in the order of --problems")
+    parser.add_argument("--finalist-seeds", type=int, default=3,
+                        help="extra seeds for the closest contenders (FINALISTS)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = {_key(r) for r in load(args.out)}
     if not args.summary_only:
-        todo = [r for r in plan(args.problems, args.seeds) if _key(r) not in done]
+        references = dict(zip(args.problems, args.reference_seeds, strict=False))
+        todo = [r for r in plan(args.problems, args.seeds, references, args.finalist_seeds)
+                if _key(r) not in done]
         for i, run in enumerate(todo, 1):
             record = execute(run)
             with args.out.open("a") as handle:
