@@ -455,7 +455,10 @@ def test_a_restarted_server_resumes_interrupted_and_queued_jobs(tmp_path):
             again = next(r["row"] for r in job["runs"] if r["k"] == k)
             assert again["seconds"] == row["seconds"]
         waiting = server.wait(queued["id"], finished)
-        assert waiting["state"] == "done" and waiting["attempts"] == 1
+        # started once, or twice if the first job finished early and the clean stop caught it
+        assert waiting["state"] == "done"
+        assert waiting["attempts"] == 1 or (states["interrupted"] == "done"
+                                            and waiting["attempts"] == 2)
     finally:
         assert server.stop()
     assert runner_pids(runs) == []
