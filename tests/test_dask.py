@@ -120,8 +120,8 @@ def test_a_sweep_on_the_cluster_matches_one_made_here(cluster, values, tmp_path,
 @pytest.mark.slow
 def test_a_worker_killed_mid_task_is_replaced_and_no_run_is_lost_or_doubled(values, tmp_path):
     plan = SweepPlan(name="toy", data=Measurements.from_arrays(values),
-                     spec=ModelSpec(priors=PRIORS), k_values=(1, 2), settings={"nlive": 60},
-                     seed=5)
+                     spec=ModelSpec(priors=PRIORS), k_values=(1, 2), settings={"nlive": 400},
+                     seed=5)  # nlive large enough that K = 2 is still running when killed
     out = tmp_path / "toy"
     lines: list[str] = []
     outcome: dict = {}
@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_no_run_is_lost_or_doubled(valu
                        if line.startswith("K=2 dynesty: started")]
             victim = started[0].group(1) if started else None
             time.sleep(0.05)
-        time.sleep(1.0)  # well into the run (K = 2 takes several seconds)
+        time.sleep(0.2)  # into the run (K = 2 takes seconds even with the numba kernel)
         assert not (out / "K=2" / "dynesty").exists(), "K=2 finished before the kill"
         pids = client.run(os.getpid)
         os.kill(pids[victim], signal.SIGKILL)
