@@ -86,6 +86,9 @@ class NestedRun:
         Modes the sampler separated itself (PolyChord's clustering); empty otherwise.
     resumed : bool
         True when the run continued from a checkpoint or resume file of an interrupted run.
+    warnings : tuple of str
+        What the sampler adapter noticed during the run that a user should know (e.g.
+        PolyChord proposals rejected for non-finite coordinates); empty for a clean run.
     """
 
     sampler: str
@@ -103,9 +106,11 @@ class NestedRun:
     converged: bool = True
     clusters: tuple[Cluster, ...] = ()
     resumed: bool = False
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clusters", tuple(self.clusters))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         n = len(self.logl)
         for name in _RUN_ARRAYS:
             array = np.array(getattr(self, name), dtype=float if name != "nlive" else int)
@@ -176,6 +181,7 @@ class NestedRun:
                 if f.name not in (*_RUN_ARRAYS, "clusters")}
         meta["param_names"] = list(self.param_names)
         meta["settings"] = dict(self.settings)
+        meta["warnings"] = list(self.warnings)
         meta["clusters"] = [{"index": c.index, "logz": c.logz, "logz_err": c.logz_err}
                             for c in self.clusters]
         write_json_atomic(directory / "run.json", meta)

@@ -419,6 +419,9 @@ def _warnings(runs: Sequence[Mapping[str, Any]], analysis: Mapping[str, Any],
                    f"{ratio:.1f} times the sampler's error per run (χ² p = "
                    f"{combined.p_consistent:.2g}): its error bars are too small; σ here is "
                    "the larger of the propagated errors and the scatter's")
+    for s in runs:  # the sampler adapter's own (e.g. PolyChord proposals it rejected)
+        prefix = f"seed {s['seed']}: " if len(runs) > 1 else ""
+        out += [prefix + w for w in s.get("warnings", ())]
     if analysis.get("error"):
         out.append(f"mode analysis failed: {analysis['error']}")
     warning = analysis.get("census", {}).get("warning")
@@ -431,5 +434,7 @@ def _describe(summary: Mapping[str, Any]) -> str:
     flag = "" if summary.get("converged", True) else "  (stopped early: budget reached)"
     if summary.get("resumed"):
         flag += "  (continued from a checkpoint)"
+    for warning in summary.get("warnings", ()):
+        flag += f"  (warning: {warning})"
     return (f"logZ = {summary['logZ']:.2f} ± {summary['logZ_err']:.2f}  "
             f"({summary['ncall']:,} calls, {summary['seconds']:.1f} s){flag}")

@@ -75,7 +75,8 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> dict[str, Any
     """Run ``task``, store the run and its mode analysis, and return the run's summary.
 
     The summary holds ``logZ``, ``logZ_err``, ``logZ_err_sim``, ``ncall``, ``seconds``, ``ndim``,
-    ``information``, ``n_effective``, ``seed``, ``converged``, ``resumed``, and ``wall`` (the
+    ``information``, ``n_effective``, ``seed``, ``converged``, ``resumed``, ``warnings`` (the
+    sampler adapter's), and ``wall`` (the
     task's own wall-clock time, mode analysis and writing included).
     """
     start = time.perf_counter()
@@ -92,6 +93,7 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> dict[str, Any
             "ncall": run.ncall, "seconds": run.seconds, "ndim": model.ndim,
             "information": run.information, "n_effective": run.n_effective,
             "seed": task.seed, "converged": run.converged, "resumed": run.resumed,
+            "warnings": list(run.warnings),
         }
         written = store.save_run(task.k, task.sampler, run,
                                  {**task.manifest, "summary": summary}, workdir=workdir,

@@ -28,7 +28,9 @@ from nestmix.polychord import (
     find_library,
     install_polychord,
 )
+from nestmix.polychord.runner import Callbacks
 from nestmix.samplers.polychord import PolyChordAdapter
+from tests.conftest import GALAXY_PRIORS
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -248,6 +250,57 @@ def test_nan_likelihood_and_bad_prior_are_reported():
         get_sampler("polychord").run(NaNLikelihood(), {"nlive": 50}, seed=1)
     with pytest.raises(CallbackError, match=r"prior transform returned shape \(3,\)"):
         get_sampler("polychord").run(BadPrior(), {"nlive": 50}, seed=1)
+
+
+class Failed(Exception):
+    """What the test's ``fail`` raises (in the child, ``fail`` reports and exits)."""
+
+
+def _fail(where, values, exc, message):
+    raise Failed(f"{where}: {message}")
+
+
+def test_a_nonfinite_proposal_is_rejected_as_outside_the_prior():
+    """PolyChord 1.15 sometimes proposes NaN unit-cube coordinates: the callbacks turn such a
+    point into one outside the prior (logzero) and count it; a finite point is unaffected, a
+    problem's own non-finite output is still an error, and too many NaN proposals stop."""
+    problem = BoxGaussian()
+    callbacks = Callbacks(problem, problem.ndim, -1e30, _fail, max_nonfinite=2)
+    theta = callbacks.prior(np.array([np.nan, np.nan]))
+    assert theta.shape == (2,) and np.all(np.isnan(theta))
+    assert callbacks.loglike(theta) == -1e30 and callbacks.nonfinite == 1
+    good = callbacks.prior(np.array([0.55, 0.45]))
+    np.testing.assert_allclose(good, problem.prior_transform([0.55, 0.45]))
+    assert callbacks.loglike(good) == pytest.approx(problem.log_likelihood(good))
+    assert callbacks.ncall == 2 and callbacks.nonfinite == 1
+    callbacks.prior(np.array([0.3, np.inf]))
+    with pytest.raises(Failed, match="proposed 3 points with non-finite unit-cube"):
+        callbacks.prior(np.array([np.nan, 0.5]))
+    with pytest.raises(Failed, match="prior transform: returned non-finite values"):
+        Callbacks(NaNPrior(), 2, -1e30, _fail).prior(np.array([0.5, 0.5]))
+
+
+@dataclass(frozen=True)
+class NaNPrior(BoxGaussian):
+    def prior_transform(self, u):
+        return np.full(self.ndim, np.nan)
+
+
+@pytest.mark.slow
+def test_polychord_recovers_from_nan_proposals_on_the_galaxies(galaxies):
+    """A run that used to stop with "the prior transform ... at u = (nan, ...)": the galaxies,
+    K = 3 with unequal variances, num_repeats = ndim, seed 1 (found by
+    ``benchmarks/sampler_study.py``). It now finishes, with the evidence of an independent
+    dynesty run; where PolyChord did propose NaN points, the run says how many."""
+    model = ModelSpec(covariance="full", priors=GALAXY_PRIORS).build(galaxies, 3)
+    run = get_sampler("polychord").run(model, {"num_repeats": model.ndim}, seed=1)
+    reference = get_sampler("dynesty").run(
+        model, {"nlive": 500, "sample": "rwalk", "bound": "multi"}, seed=3)
+    assert abs(run.logz - reference.logz) < tolerance(run, reference)
+    assert np.all(np.isfinite(run.samples)) and np.all(np.isfinite(run.logl))
+    nan_warnings = [w for w in run.warnings if "non-finite unit-cube coordinates" in w]
+    assert len(nan_warnings) <= 1 and all("rejected as outside the prior" in w
+                                         for w in nan_warnings)
 
 
 def test_a_child_that_dies_gives_a_clear_error():

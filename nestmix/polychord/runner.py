@@ -45,13 +45,16 @@ from nestmix.atomic import write_bytes_atomic
 from nestmix.errors import ModelError, SamplerError
 from nestmix.polychord.binding import CSettings
 
-__all__ = ["CallbackError", "ChildReport", "RunRequest", "run_in_child"]
+__all__ = ["CallbackError", "Callbacks", "ChildReport", "RunRequest", "run_in_child"]
 
 LOG_NAME = "polychord.log"
 _EXIT_CALLBACK_ERROR = 70
 _MPI_REQUEST = ".nestmix-mpi-request.pkl"
 _MPI_REPORT = ".nestmix-mpi-report-{rank}.pkl"
 _STOP_SECONDS = 10.0
+#: Proposals with non-finite unit-cube coordinates a run may reject before it is stopped
+#: (3 296 were seen in a run that then finished correctly; each costs microseconds).
+MAX_NONFINITE_PROPOSALS = 1_000_000
 # Run mpirun with PR_SET_PDEATHSIG (kept across exec): it is stopped, and stops its ranks, if
 # the process that started it dies. (Not preexec_fn: that is unsafe in threaded callers.)
 _EXEC_WITH_PARENT = (
@@ -123,11 +126,16 @@ class ChildReport:
         Wall time of the PolyChord call in the child.
     log_path : str
         The child's stdout and stderr.
+    nonfinite_proposals : int
+        Points PolyChord proposed with non-finite unit-cube coordinates (its slice sampler
+        does so, rarely, when a cluster's covariance degenerates); each was rejected as outside
+        the prior, over all processes.
     """
 
     ncall: int
     seconds: float
     log_path: str
+    nonfinite_proposals: int = 0
 
 
 def run_in_child(request: RunRequest) -> ChildReport:
@@ -192,7 +200,8 @@ def run_in_child(request: RunRequest) -> ChildReport:
     if kind == "error":
         raise _callback_error(payload, request)
     return ChildReport(ncall=int(payload["ncall"]), seconds=float(payload["seconds"]),
-                       log_path=str(log_path))
+                       log_path=str(log_path),
+                       nonfinite_proposals=int(payload.get("nonfinite_proposals", 0)))
 
 
 def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> ChildReport:
@@ -225,9 +234,11 @@ def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> Child
         raise SamplerError(f"PolyChord's {request.processes} processes (mpirun) ended with exit "
                            f"code {process.returncode} without reporting; last lines of "
                            f"{log_path}:\n{_tail(log_path)}")
-    ncall = sum(int(payload["ncall"]) for kind, payload in reports.values() if kind == "done")
-    return ChildReport(ncall=ncall, seconds=float(reports[0][1]["seconds"]),
-                       log_path=str(log_path))
+    done = [payload for kind, payload in reports.values() if kind == "done"]
+    return ChildReport(ncall=sum(int(p["ncall"]) for p in done),
+                       seconds=float(reports[0][1]["seconds"]), log_path=str(log_path),
+                       nonfinite_proposals=sum(int(p.get("nonfinite_proposals", 0))
+                                               for p in done))
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -300,6 +311,67 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 # ------------------------------------------------------------------ the child side
+
+class Callbacks:
+    """PolyChord's log-likelihood and prior callbacks around a problem, with their checks.
+
+    Every failure (an exception, a NaN or +inf log-likelihood, a prior transform returning the
+    wrong shape or non-finite values) goes to ``fail(where, values, exc, message)``, which
+    must not return (in the child it reports and exits). PolyChord 1.15's slice sampler
+    occasionally proposes points whose unit-cube coordinates are NaN (when a cluster of few
+    live points has a degenerate covariance); such a point is rejected as outside the prior
+    (``logzero``), which PolyChord recovers from, and counted in ``nonfinite``; more than
+    ``max_nonfinite`` of them stop the run.
+
+    Attributes
+    ----------
+    ncall : int
+        Log-likelihood calls so far.
+    nonfinite : int
+        Proposals rejected for non-finite unit-cube coordinates so far.
+    """
+
+    def __init__(self, problem, ndim: int, logzero: float, fail,
+                 max_nonfinite: int = MAX_NONFINITE_PROPOSALS) -> None:
+        self.problem, self.ndim, self.logzero, self.fail = problem, ndim, logzero, fail
+        self.max_nonfinite = max_nonfinite
+        self.ncall = 0
+        self.nonfinite = 0
+
+    def loglike(self, theta: np.ndarray) -> float:
+        """The log-likelihood at ``theta``, at least ``logzero``."""
+        self.ncall += 1
+        if not np.all(np.isfinite(theta)):  # only a rejected proposal (see prior) gets here
+            return self.logzero
+        try:
+            value = float(self.problem.log_likelihood(theta))
+        except BaseException as exc:  # anything must end the run cleanly
+            self.fail("log-likelihood", theta, exc, str(exc))
+        if np.isnan(value) or value == np.inf:
+            self.fail("log-likelihood", theta, None, f"returned {value}")
+        return max(value, self.logzero)
+
+    def prior(self, cube: np.ndarray) -> np.ndarray:
+        """The parameters at unit-cube point ``cube`` (all NaN for a rejected proposal)."""
+        if not np.all(np.isfinite(cube)):
+            self.nonfinite += 1
+            if self.nonfinite > self.max_nonfinite:
+                self.fail("prior transform", cube, None,
+                          f"PolyChord proposed {self.nonfinite} points with non-finite "
+                          "unit-cube coordinates and did not recover (try a larger nlive or "
+                          "num_repeats)")
+            return np.full(self.ndim, np.nan)
+        try:
+            theta = np.asarray(self.problem.prior_transform(cube), dtype=float)
+        except BaseException as exc:
+            self.fail("prior transform", cube, exc, str(exc))
+        if theta.shape != (self.ndim,):
+            self.fail("prior transform", cube, None, f"returned shape {theta.shape}, "
+                      f"expected ({self.ndim},)")
+        if not np.all(np.isfinite(theta)):
+            self.fail("prior transform", cube, None, f"returned non-finite values {theta}")
+        return theta
+
 def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path: str,
                 parent: int | None) -> None:
     """Entry point of the child process (of each rank under mpirun; ``parent`` None)."""
@@ -311,10 +383,7 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    problem = request.problem
     settings = request.settings
-    ndim = settings.ndim
-    ncall = 0
 
     def fail(where: str, values: np.ndarray, exc: BaseException | None, message: str) -> None:
         payload = {"where": where, "values": [float(v) for v in np.ravel(values)],
@@ -331,28 +400,8 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
             sys.stderr.flush()
             os._exit(_EXIT_CALLBACK_ERROR)
 
-    def loglike(theta: np.ndarray) -> float:
-        nonlocal ncall
-        ncall += 1
-        try:
-            value = float(problem.log_likelihood(theta))
-        except BaseException as exc:  # anything must end the run cleanly
-            fail("log-likelihood", theta, exc, str(exc))
-        if np.isnan(value) or value == np.inf:
-            fail("log-likelihood", theta, None, f"returned {value}")
-        return max(value, settings.logzero)
-
-    def prior(cube: np.ndarray) -> np.ndarray:
-        try:
-            theta = np.asarray(problem.prior_transform(cube), dtype=float)
-        except BaseException as exc:
-            fail("prior transform", cube, exc, str(exc))
-        if theta.shape != (ndim,):
-            fail("prior transform", cube, None, f"returned shape {theta.shape}, expected "
-                 f"({ndim},)")
-        if not np.all(np.isfinite(theta)):
-            fail("prior transform", cube, None, f"returned non-finite values {theta}")
-        return theta
+    callbacks = Callbacks(request.problem, settings.ndim, settings.logzero, fail)
+    loglike, prior = callbacks.loglike, callbacks.prior
 
     os.chdir(settings.base_dir)
     start = time.perf_counter()
@@ -366,7 +415,8 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     seconds = time.perf_counter() - start
     sys.stdout.flush()
     sys.stderr.flush()
-    sender.send(("done", {"ncall": ncall, "seconds": seconds}))
+    sender.send(("done", {"ncall": callbacks.ncall, "seconds": seconds,
+                          "nonfinite_proposals": callbacks.nonfinite}))
     sender.close()
 
 

@@ -105,6 +105,12 @@ class PolyChordAdapter:
         The run happens in a child interpreter (:mod:`nestmix.polychord.runner`); the problem
         is sent to it with cloudpickle, so it must be picklable by cloudpickle.
 
+        PolyChord 1.15's slice sampler occasionally proposes points whose unit-cube
+        coordinates are NaN (when a cluster of few live points has a degenerate covariance).
+        Such a point is rejected as outside the prior (log-likelihood ``logzero``), which
+        PolyChord recovers from; the count is in the run's ``warnings``. A run that keeps
+        proposing them (more than a million) is stopped with a CallbackError.
+
         Returns
         -------
         NestedRun
@@ -167,10 +173,20 @@ class PolyChordAdapter:
         chains = read_chains(str(root))
         names = list(problem.param_names)
         logl = chains.logL.to_numpy(dtype=float)
+        samples = chains[names].to_numpy(dtype=float)
+        if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(logl))):
+            raise SamplerError(f"PolyChord wrote non-finite samples or log-likelihoods to "
+                               f"{root}.txt; the run cannot be used")
+        warnings = ()
+        if report.nonfinite_proposals:
+            warnings = (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
+                        "non-finite unit-cube coordinates (its slice sampler does so when a "
+                        "small cluster's covariance degenerates); each was rejected as outside "
+                        "the prior and the run went on",)
         return NestedRun(
             sampler=self.name,
             param_names=tuple(names),
-            samples=chains[names].to_numpy(dtype=float),
+            samples=samples,
             logl=logl,
             logwt=np.asarray(chains.logw(), dtype=float),
             nlive=chains["nlive"].to_numpy(dtype=int),
@@ -183,6 +199,7 @@ class PolyChordAdapter:
             converged=_converged(s, stats.ndead),
             clusters=read_clusters(base, FILE_ROOT, stats, int(problem.ndim)),
             resumed=resumed,
+            warnings=warnings,
         )
 
 
