@@ -111,4 +111,4 @@ def test_bad_settings_are_rejected(settings, match):
 
 def test_defaults_are_filled_in():
     merged = get_sampler("dynesty").validate({"nlive": 100})
-    assert merged["nlive"] == 100 and merged["sample"] == "rslice"
+    assert merged["nlive"] == 100 and merged["sample"] == "slice"
