@@ -39,33 +39,41 @@ from nestmix.datasets import deconvolution_problem
 
 
 # ------------------------------------------------------------ the plain user script
-def make_plain(y: np.ndarray, sigma: np.ndarray, k: int):
-    """Likelihood and prior transform for K components, written the plain way."""
-    s2 = sigma**2
-    log_2pi = np.log(2 * np.pi)
-    tails = np.arange(k - 1, 0, -1, dtype=float)  # Beta(1, K - j) breaks of Dirichlet(1)
+class PlainMixture:
+    """Likelihood and prior transform for K components, written the plain way.
 
-    def prior_transform(u):
+    A class rather than closures only so that dynesty can pickle a checkpoint of the run.
+    """
+
+    def __init__(self, y: np.ndarray, sigma: np.ndarray, k: int) -> None:
+        self.y, self.s2, self.k, self.ndim = y, sigma**2, k, 3 * k - 1
+        self.log_2pi = np.log(2 * np.pi)
+        self.tails = np.arange(k - 1, 0, -1, dtype=float)  # Beta(1, K - j) breaks of Dirichlet(1)
+
+    def prior_transform(self, u):
+        k = self.k
         x = np.empty_like(u)
         rest = 1.0
         for j in range(k - 1):  # stick-breaking weights (the last one is implied)
-            v = 1.0 - (1.0 - u[j]) ** (1.0 / tails[j])
+            v = 1.0 - (1.0 - u[j]) ** (1.0 / self.tails[j])
             x[j] = v * rest
             rest *= 1.0 - v
         x[k - 1:2 * k - 1] = u[k - 1:2 * k - 1]  # means ~ U(0, 1)
         x[2 * k - 1:] = 0.01 * 100.0 ** u[2 * k - 1:]  # widths ~ log-uniform(0.01, 1)
         return x
 
-    def log_likelihood(x):
+    def log_likelihood(self, x):
+        k = self.k
         w = np.append(x[:k - 1], 1.0 - x[:k - 1].sum())
         if np.any(w < 0):
             return -np.inf
         mu = x[k - 1:2 * k - 1]
-        var = x[2 * k - 1:] ** 2 + s2[:, None]  # (N, K) deconvolved variances
-        log_pdf = -0.5 * (log_2pi + np.log(var) + (y[:, None] - mu) ** 2 / var)
+        var = x[2 * k - 1:] ** 2 + self.s2[:, None]  # (N, K) deconvolved variances
+        log_pdf = -0.5 * (self.log_2pi + np.log(var) + (self.y[:, None] - mu) ** 2 / var)
         return float(logsumexp(log_pdf + np.log(w), axis=1).sum())
 
-    return log_likelihood, prior_transform, 3 * k - 1
+
+SHOW_EVERY = float(os.environ.get("END_TO_END_SHOW_EVERY", 300))  # seconds between progress lines
 
 
 class _OutOfTime(Exception):
@@ -73,40 +81,78 @@ class _OutOfTime(Exception):
 
 
 def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
-              timeout: float) -> dict:
-    import warnings
+              timeout: float, checkpoint_dir: str | None = None) -> dict:
+    """Run the plain script's loop over K; stop a run still going after ``timeout`` seconds.
 
-    import dynesty
+    With ``checkpoint_dir`` every run saves dynesty's state (and the seconds it has run so far)
+    there once a minute and when it is stopped, and a later call continues it from there: a run
+    that needs hours can be finished in several sittings, its seconds summed over them.
+    """
+    import warnings
 
     # dynesty's 'unif' sampler (its default below ten dimensions) warns about its bounds;
     # the warnings are real but would drown the table
     warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
 
-    out = {}
-    for k in ks:
-        log_likelihood, prior_transform, ndim = make_plain(y, sigma, k)
-        start = time.perf_counter()
-        sampler = dynesty.NestedSampler(log_likelihood, prior_transform, ndim,
-                                        rstate=np.random.default_rng(seed + k))
+    return {k: _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, None
+                               if checkpoint_dir is None else os.path.join(
+                                   checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}.pkl"))
+            for k in ks}
 
-        def watch(*args, started=start, **kwargs):  # run_nested calls it every iteration
-            if time.perf_counter() - started > timeout:
-                raise _OutOfTime
 
-        try:
-            sampler.run_nested(print_progress=True, print_func=watch)
-        except _OutOfTime:
-            out[k] = {"logz": float("nan"), "err": float("nan"), "ncall": int(sampler.ncall),
-                      "seconds": time.perf_counter() - start, "finished": False}
-            print(f"  plain   K={k}: did not finish in {timeout:.0f} s "
-                  f"({out[k]['ncall']} calls so far)", flush=True)
-            continue
-        res = sampler.results
-        out[k] = {"logz": float(res["logz"][-1]), "err": float(res["logzerr"][-1]),
-                  "ncall": int(np.sum(res["ncall"])), "seconds": time.perf_counter() - start,
-                  "finished": True}
-        print(f"  plain   K={k}: logZ {out[k]['logz']:.2f} ± {out[k]['err']:.2f}, "
-              f"{out[k]['ncall']} calls, {out[k]['seconds']:.1f} s", flush=True)
+def _run_plain_once(model: PlainMixture, seed: int, timeout: float, path: str | None) -> dict:
+    import dynesty
+
+    k = model.k
+    if path is not None and os.path.exists(path):
+        sampler = dynesty.NestedSampler.restore(path)
+        before, resume = sampler.plain_seconds, True
+        print(f"  plain   K={k}: continuing from {path} ({before:.0f} s, "
+              f"{sampler.ncall} calls so far)", flush=True)
+    else:
+        sampler = dynesty.NestedSampler(model.log_likelihood, model.prior_transform,
+                                        model.ndim, rstate=np.random.default_rng(seed + k))
+        before, resume = 0.0, False
+    start = time.perf_counter()
+    clock = {"saved": start, "shown": start}
+
+    def save(now):
+        if path is not None:
+            sampler.plain_seconds = before + now - start
+            sampler.save(path)  # dynesty writes a temporary file and renames it
+        clock["saved"] = now
+
+    def watch(results, it, ncall, *args, add_live_it=None, **kwargs):
+        now = time.perf_counter()  # run_nested calls this after every iteration
+        if add_live_it is not None:
+            return
+        if now - clock["shown"] > SHOW_EVERY:
+            clock["shown"] = now
+            print(f"  plain   K={k}: {before + now - start:7.0f} s, iteration {it}, "
+                  f"{ncall} calls, efficiency {results.eff:.3f} %, logZ "
+                  f"{results.logz:.2f}, dlogz {results.delta_logz:.3f}", flush=True)
+        if now - clock["saved"] > 60:
+            save(now)
+        if now - start > timeout:
+            save(now)
+            raise _OutOfTime
+
+    try:
+        sampler.run_nested(print_progress=True, print_func=watch, resume=resume)
+    except _OutOfTime:
+        out = {"logz": float("nan"), "err": float("nan"), "ncall": int(sampler.ncall),
+               "seconds": before + time.perf_counter() - start, "finished": False}
+        print(f"  plain   K={k}: did not finish in {out['seconds']:.0f} s "
+              f"({out['ncall']} calls so far)", flush=True)
+        return out
+    res = sampler.results
+    out = {"logz": float(res["logz"][-1]), "err": float(res["logzerr"][-1]),
+           "ncall": int(np.sum(res["ncall"])),
+           "seconds": before + time.perf_counter() - start, "finished": True}
+    if path is not None:
+        save(time.perf_counter())
+    print(f"  plain   K={k}: logZ {out['logz']:.2f} ± {out['err']:.2f}, "
+          f"{out['ncall']} calls, {out['seconds']:.1f} s", flush=True)
     return out
 
 
@@ -134,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plain-timeout", type=float, default=3600.0,
-                        help="seconds after which a plain run counts as not finished")
+                        help="seconds (in this sitting) after which a plain run is stopped")
+    parser.add_argument("--plain-checkpoint", metavar="DIR",
+                        help="save the plain runs there and continue them from there")
     args = parser.parse_args(argv)
     problem = deconvolution_problem(n=args.points, seed=args.seed)
     from nestmix.samplers.dynesty import DynestyAdapter
@@ -149,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
         t_ours = time.perf_counter() - start
     print("plain script:")
     start = time.perf_counter()
-    plain = run_plain(problem.values, problem.errors, args.ks, args.seed, args.plain_timeout)
-    t_plain = time.perf_counter() - start
+    plain = run_plain(problem.values, problem.errors, args.ks, args.seed, args.plain_timeout,
+                      args.plain_checkpoint)
+    # with --plain-checkpoint a run may have started in an earlier sitting: sum its seconds
+    t_plain = max(time.perf_counter() - start, sum(r["seconds"] for r in plain.values()))
 
     print(f"\n{'K':>2} {'plain logZ':>15} {'nestmix logZ':>15} {'Δ/σ':>6} {'plain calls':>12} "
           f"{'nestmix calls':>14} {'plain s':>8} {'nestmix s':>10}")
@@ -170,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     max_err = max([r["err"] for r in done] + [r["err"] for r in ours.values()])
     bound = "" if len(done) == len(plain) else (
         f" — a lower bound: {len(plain) - len(done)} plain run(s) stopped unfinished after "
-        f"{args.plain_timeout:.0f} s")
+        f"{args.plain_timeout:.0f} s in this sitting")
     print(f"\nwall time: plain {t_plain:.1f} s, nestmix {t_ours:.1f} s (jobs={args.jobs}); "
           f"ratio {t_plain / t_ours:.1f}x (target >= 4){bound}")
     print(f"largest reported logZ error {max_err:.2f} (target <= 0.3); largest |Δ|/σ "

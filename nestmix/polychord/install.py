@@ -140,20 +140,8 @@ def install_polychord(directory: Path | None = None, *, force: bool = False,
         _compile_stub(build)
         manifest = {"polychord": POLYCHORD_VERSION, "wheel": Path(wheel).name,
                     "wheel_sha256": wheel_sha, "mpi": "nestmix mpi_stub.c (single process)"}
-        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        progress("checking it on a 2-D Gaussian (analytic log-evidence -5.991)")
-        logz, logz_err, expected = check_installation(build)
-        progress(f"log Z = {logz:.3f} ± {logz_err:.3f}, expected {expected:.3f}: ok")
-        manifest["check"] = {"logz": logz, "logz_err": logz_err, "expected": expected}
-        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        try:
-            build.rename(target)
-        except OSError:
-            if force:
-                raise
-            find_library(target)  # another process installed it in the meantime: use that
+        _check_and_write_manifest(build, manifest, processes=1, progress=progress)
+        _move_into_place(build, target, force=force, mpi=False)
     progress(f"PolyChord {POLYCHORD_VERSION} installed in {target}")
     return target / LIBCHORD
 
@@ -235,24 +223,37 @@ def _install_mpi(target: Path, *, force: bool, progress: Callable[[str], object]
         manifest = {"polychord": POLYCHORD_VERSION, "wheel": serial.get("wheel"),
                     "wheel_sha256": serial.get("wheel_sha256"),
                     "mpi": f"{version}, through nestmix's shims for the wheel's libmpi* names"}
-        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        progress("checking it on a 2-D Gaussian with mpirun -np 2 (analytic log-evidence "
-                 "-5.991)")
-        logz, logz_err, expected = check_installation(build, processes=2)
-        progress(f"log Z = {logz:.3f} ± {logz_err:.3f}, expected {expected:.3f}: ok")
-        manifest["check"] = {"logz": logz, "logz_err": logz_err, "expected": expected,
-                             "processes": 2}
-        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        try:
-            build.rename(final)
-        except OSError:
-            if force:
-                raise
-            find_library(target, mpi=True)  # another process installed it meanwhile
+        _check_and_write_manifest(build, manifest, processes=2, progress=progress)
+        _move_into_place(build, final, force=force, mpi=True)
     progress(f"PolyChord {POLYCHORD_VERSION} for Open MPI installed in {final}")
     return final / LIBCHORD
+
+
+def _check_and_write_manifest(build: Path, manifest: dict, *, processes: int,
+                              progress: Callable[[str], object]) -> None:
+    """Write the manifest, run the check in ``build`` and add its result to the manifest."""
+    (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    under = "" if processes == 1 else f" with mpirun -np {processes}"
+    progress(f"checking it on a 2-D Gaussian{under} (analytic log-evidence -5.991)")
+    logz, logz_err, expected = check_installation(build, processes=processes)
+    progress(f"log Z = {logz:.3f} ± {logz_err:.3f}, expected {expected:.3f}: ok")
+    manifest["check"] = {"logz": logz, "logz_err": logz_err, "expected": expected}
+    if processes > 1:
+        manifest["check"]["processes"] = processes
+    (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _move_into_place(build: Path, final: Path, *, force: bool, mpi: bool) -> None:
+    """Replace ``final`` by the checked ``build``; keep another process's finished install."""
+    if final.exists():
+        shutil.rmtree(final)
+    try:
+        build.rename(final)
+    except OSError:
+        if force:
+            raise
+        # another process installed it in the meantime: use that
+        find_library(final.parent if mpi else final, mpi=mpi)
 
 
 def _download_wheel(directory: Path) -> Path:
