@@ -21,9 +21,13 @@ from typing import Any
 
 from nestmix.errors import ClusterError
 
-__all__ = ["cluster_description", "connect", "run_on_dask"]
+__all__ = ["check_worker_versions", "cluster_description", "connect", "run_on_dask"]
 
 CONNECT_TIMEOUT = 20  # seconds to reach a scheduler before giving up
+# packages whose version must be the same on every worker as here: nestmix computes the runs and
+# their fingerprints, the samplers and numpy/scipy compute the numbers (dask.distributed checks
+# its own dependencies itself)
+MATCHED_PACKAGES = ("nestmix", "dynesty", "numpy", "scipy")
 
 
 def _import_distributed():
@@ -93,6 +97,44 @@ def check_shared_directory(client: Any, directory: str | Path, marker: str) -> N
             f"the Dask worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see "
             f"the run directory {directory}: it must be on a file system shared by every "
             "worker, under the same path (give --out an absolute path on shared storage)")
+
+
+def package_versions(packages: Sequence[str] = MATCHED_PACKAGES) -> dict[str, str | None]:
+    """The version of each package as imported in this process (None if it is not there)."""
+    import importlib
+
+    versions = {}
+    for name in packages:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            versions[name] = None
+        else:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    return versions
+
+
+def check_worker_versions(client: Any, packages: Sequence[str] = MATCHED_PACKAGES) -> None:
+    """Make sure every worker imports the same versions of ``packages`` as this process.
+
+    A worker with another nestmix (or sampler, numpy, scipy) would write runs that the sweep
+    directory's fingerprints say were made here, with numbers this version might not reproduce.
+
+    Raises
+    ------
+    ClusterError
+        Naming each worker and package that differ, with both versions.
+    """
+    here = package_versions(packages)
+    there = client.run(package_versions, tuple(packages))
+    differences = [f"{worker} has {name} {found.get(name) or 'not installed'}"
+                   for worker, found in sorted(there.items())
+                   for name in packages if found.get(name) != here[name]]
+    if differences:
+        wanted = ", ".join(f"{name} {version}" for name, version in here.items())
+        raise ClusterError(
+            "the Dask workers must run the versions this machine runs (" + wanted + "), but "
+            + "; ".join(differences) + ": install the same versions on the workers")
 
 
 def _on_worker(func: Callable[..., Any], topic: str, index: int, shared: tuple,

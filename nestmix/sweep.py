@@ -288,9 +288,16 @@ def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
         say(_plan_line(plan, todo, f"on {n_jobs} worker{'s' if n_jobs > 1 else ''}"))
         yield from _local(plan, calls, n_jobs, started)
         return
-    from nestmix.daskrun import check_shared_directory, cluster_description, connect, run_on_dask
+    from nestmix.daskrun import (
+        check_shared_directory,
+        check_worker_versions,
+        cluster_description,
+        connect,
+        run_on_dask,
+    )
 
     with connect(target) as client:
+        check_worker_versions(client)
         check_shared_directory(client, todo[0].directory, MANIFEST)
         say(_plan_line(plan, todo, f"on the Dask cluster at {cluster_description(client)}"))
         names = [f"K{t.k}-{t.sampler}-r{t.repeat}" for t in todo]

@@ -19,7 +19,7 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.cli import main
-from nestmix.daskrun import check_shared_directory, connect
+from nestmix.daskrun import check_shared_directory, check_worker_versions, connect
 from nestmix.errors import ClusterError
 
 from .test_pools import grid_logz
@@ -177,6 +177,7 @@ def test_clear_errors_for_an_unusable_cluster(cluster, tmp_path):
     with connect(cluster.scheduler_address) as client:
         with pytest.raises(ClusterError, match=r"Dask workers .* cannot see the run directory"):
             check_shared_directory(client, tmp_path, "not-there.json")
+        check_worker_versions(client)  # the same interpreter and packages: no complaint
     with pytest.raises(ClusterError, match=r"cannot reach the Dask scheduler at tcp://"):
         with connect("tcp://127.0.0.1:9", timeout=1):
             pass
@@ -203,3 +204,27 @@ def test_the_service_sends_its_jobs_to_the_cluster(cluster, tmp_path):
     worker_addresses = set(cluster.scheduler_info["workers"])
     assert any(address in log for address in worker_addresses), log
     assert [row.k for row in load_sweep(tmp_path / "runs" / "on-dask").rows] == [1, 2]
+
+
+def _pretend_nestmix_version(version: str) -> str:
+    import nestmix
+
+    old, nestmix.__version__ = nestmix.__version__, version
+    return old
+
+
+def test_a_worker_with_another_nestmix_version_is_refused_before_any_run(values, tmp_path):
+    import nestmix
+
+    with local_cluster() as cluster, connect(cluster.scheduler_address) as client:
+        worker = sorted(client.nthreads())[0]
+        client.run(_pretend_nestmix_version, "0.0.1-old", workers=[worker])
+        with pytest.raises(ClusterError) as caught:
+            run_sweep(SweepPlan(name="toy", data=Measurements.from_arrays(values),
+                                spec=ModelSpec(priors=PRIORS), k_values=(1,),
+                                settings={"nlive": 30}, seed=2),
+                      tmp_path / "out", dask=client)
+    message = str(caught.value)
+    assert f"{worker} has nestmix 0.0.1-old" in message
+    assert f"nestmix {nestmix.__version__}" in message
+    assert not list((tmp_path / "out").glob("K=*/*/run.json"))
