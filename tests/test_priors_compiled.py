@@ -67,10 +67,11 @@ def test_compiled_prior_matches_numpy_prior(monkeypatch, rng, spec, d, k):
     reference = ModelSpec(**spec).build(data, k)
     assert reference.prior._compiled is None
     u = np.vstack([rng.random((200, model.ndim)), np.zeros(model.ndim), np.ones(model.ndim),
-                   np.full(model.ndim, 0.5)])
+                   np.full(model.ndim, 0.5), np.full(model.ndim, np.nan)])
     # equal to rounding: a few units in the last place of loc + scale * z
     np.testing.assert_allclose(model.prior_transform(u), reference.prior_transform(u),
                                rtol=5e-15, atol=5e-14)
+    assert np.all(np.isnan(model.prior_transform(u[-1])))  # NaN propagates, as in numpy
     for row in u[:3]:
         np.testing.assert_allclose(model.prior_transform(row), reference.prior_transform(row),
                                    rtol=5e-15, atol=5e-14)

@@ -70,6 +70,8 @@ def _quantile(code, u, params, off):
         return u * params[off + 1] + params[off]
     if code == LOGUNIFORM:
         return math.exp(params[off + 2] + u * params[off + 3]) * params[off + 1] + params[off]
+    if math.isnan(u):
+        return u
     u = min(max(u, _U_MIN), _U_MAX)
     if code == NORM or code == LOGNORM:
         x = _normal_quantile(u - 0.5, u if u < 0.5 else 1.0 - u, u > 0.5)
@@ -93,7 +95,10 @@ def run_plan(u, ops, params, out):
                 rest = 1.0
                 for j in range(count):
                     x = u[r, start + j]
-                    v = -math.expm1(math.log1p(-x) * params[off + j]) if x < 1.0 else 1.0
+                    if x < 1.0:
+                        v = -math.expm1(math.log1p(-x) * params[off + j])
+                    else:
+                        v = 1.0 if x >= 1.0 else x  # NaN stays NaN, as in numpy
                     out[r, start + j] = v * rest
                     rest *= 1.0 - v
             elif code == ORDERED:
