@@ -13,6 +13,8 @@ fitted with K = 1, 2, 3, 4 Gaussians; means uniform on [0, 1], widths log-unifor
   uses. With dynesty's default, dlogz = 0.001·(nlive − 1) + 0.01 = 0.51, its reported error
   includes the evidence left in the live points and comes out above the 0.3 the comparison
   asks for (0.31 at K = 4); ``--plain-dlogz 0`` keeps dynesty's default.
+  ``--plain-sample rwalk`` (or another of dynesty's samplers) replaces ``sample="auto"``: what
+  a user does once the default stalls (see ``benchmarks/README.md``).
 * **nestmix**: ``run_sweep`` with nestmix's defaults and the notebook's model (means ordered, which
   leaves the evidence unchanged), ``n_jobs`` worker processes (default 2) — exactly what
   ``nestmix sweep --jobs 2`` runs, including the mode analysis of every run.
@@ -85,7 +87,7 @@ class _OutOfTime(Exception):
 
 def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
               timeout: float, checkpoint_dir: str | None = None,
-              dlogz: float | None = 0.1) -> dict:
+              dlogz: float | None = 0.1, sample: str = "auto") -> dict:
     """Run the plain script's loop over K; stop a run still going after ``timeout`` seconds.
 
     With ``checkpoint_dir`` every run saves dynesty's state (and the seconds it has run so far)
@@ -98,14 +100,15 @@ def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
     # the warnings are real but would drown the table
     warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
 
-    return {k: _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, None
+    suffix = "" if sample == "auto" else f"-{sample}"
+    return {k: _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, sample, None
                                if checkpoint_dir is None else os.path.join(
-                                   checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}.pkl"))
+                                   checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}{suffix}.pkl"))
             for k in ks}
 
 
 def _run_plain_once(model: PlainMixture, seed: int, timeout: float, dlogz: float | None,
-                    path: str | None) -> dict:
+                    sample: str, path: str | None) -> dict:
     import dynesty
 
     k = model.k
@@ -122,7 +125,8 @@ def _run_plain_once(model: PlainMixture, seed: int, timeout: float, dlogz: float
                   f"{sampler.ncall} calls so far)", flush=True)
     if sampler is None:
         sampler = dynesty.NestedSampler(model.log_likelihood, model.prior_transform,
-                                        model.ndim, rstate=np.random.default_rng(seed + k))
+                                        model.ndim, sample=sample,
+                                        rstate=np.random.default_rng(seed + k))
         before, resume = 0.0, False
     start = time.perf_counter()
     clock = {"saved": start, "shown": start}
@@ -194,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds (in this sitting) after which a plain run is stopped")
     parser.add_argument("--plain-dlogz", type=float, default=0.1,
                         help="the plain runs' stopping rule (0: dynesty's default)")
+    parser.add_argument("--plain-sample", default="auto",
+                        choices=("auto", "unif", "rwalk", "slice", "rslice"),
+                        help="dynesty's sample= for the plain runs (default: dynesty's own)")
     parser.add_argument("--plain-checkpoint", metavar="DIR",
                         help="save the plain runs there and continue them from there")
     args = parser.parse_args(argv)
@@ -202,8 +209,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"deconvolution problem, N = {args.points}, K = {args.ks}; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; nestmix dynesty defaults "
-          f"{dict(DynestyAdapter.defaults)}; plain script: dynesty's defaults, dlogz "
-          f"{args.plain_dlogz or 'default'}")
+          f"{dict(DynestyAdapter.defaults)}; plain script: dynesty's defaults, sample "
+          f"{args.plain_sample!r}, dlogz {args.plain_dlogz or 'default'}")
     print("nestmix sweep:")
     with tempfile.TemporaryDirectory(prefix="nestmix-bench-") as tmp:
         start = time.perf_counter()
@@ -212,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     print("plain script:")
     start = time.perf_counter()
     plain = run_plain(problem.values, problem.errors, args.ks, args.seed, args.plain_timeout,
-                      args.plain_checkpoint, args.plain_dlogz or None)
+                      args.plain_checkpoint, args.plain_dlogz or None, args.plain_sample)
     # with --plain-checkpoint a run may have started in an earlier sitting: sum its seconds
     t_plain = max(time.perf_counter() - start, sum(r["seconds"] for r in plain.values()))
 
