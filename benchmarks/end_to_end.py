@@ -172,7 +172,8 @@ def _run_plain_once(model: PlainMixture, seed: int, timeout: float, dlogz: float
 
 
 # ---------------------------------------------------------------------- nestmix
-def run_nestmix(data, ks: list[int], seed: int, jobs: int, directory: str) -> dict:
+def run_nestmix(data, ks: list[int], seed: int, jobs: int, directory: str,
+                settings: dict | None = None) -> dict:
     import nestmix
     from nestmix.sweep import SweepPlan, run_sweep
 
@@ -180,7 +181,7 @@ def run_nestmix(data, ks: list[int], seed: int, jobs: int, directory: str) -> di
         "mean": {"dist": "uniform", "loc": 0, "scale": 1},
         "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}})
     plan = SweepPlan(name="deconvolution", data=data, spec=spec, k_values=tuple(ks),
-                     sampler="dynesty", seed=seed)
+                     sampler="dynesty", seed=seed, settings=settings or {})
     result = run_sweep(plan, directory, n_jobs=jobs, progress=lambda line: print("  " + line,
                                                                                 flush=True))
     rows = {r.k: r for r in result.rows}
@@ -201,20 +202,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plain-sample", default="auto",
                         choices=("auto", "unif", "rwalk", "slice", "rslice"),
                         help="dynesty's sample= for the plain runs (default: dynesty's own)")
+    parser.add_argument("--nestmix-sample", choices=("unif", "rwalk", "slice", "rslice"),
+                        help="dynesty's sample= for nestmix (default: nestmix's default)")
+    parser.add_argument("--nestmix-bound", choices=("none", "single", "multi"),
+                        help="dynesty's bound= for nestmix (default: nestmix's default)")
     parser.add_argument("--plain-checkpoint", metavar="DIR",
                         help="save the plain runs there and continue them from there")
     args = parser.parse_args(argv)
     problem = deconvolution_problem(n=args.points, seed=args.seed)
     from nestmix.samplers.dynesty import DynestyAdapter
 
+    ours_settings = {key: value for key, value in (("sample", args.nestmix_sample),
+                                                  ("bound", args.nestmix_bound)) if value}
     print(f"deconvolution problem, N = {args.points}, K = {args.ks}; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}; nestmix dynesty defaults "
-          f"{dict(DynestyAdapter.defaults)}; plain script: dynesty's defaults, sample "
-          f"{args.plain_sample!r}, dlogz {args.plain_dlogz or 'default'}")
+          f"load average {os.getloadavg()[0]:.1f}; nestmix's dynesty settings "
+          f"{dict(DynestyAdapter.defaults) | ours_settings}; plain script: dynesty's "
+          f"defaults, sample {args.plain_sample!r}, dlogz {args.plain_dlogz or 'default'}")
     print("nestmix sweep:")
     with tempfile.TemporaryDirectory(prefix="nestmix-bench-") as tmp:
         start = time.perf_counter()
-        ours = run_nestmix(problem.measurements(), args.ks, args.seed, args.jobs, tmp)
+        ours = run_nestmix(problem.measurements(), args.ks, args.seed, args.jobs, tmp,
+                           ours_settings)
         t_ours = time.perf_counter() - start
     print("plain script:")
     start = time.perf_counter()
