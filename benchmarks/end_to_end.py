@@ -100,11 +100,14 @@ def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
     # the warnings are real but would drown the table
     warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
 
-    suffix = "" if sample == "auto" else f"-{sample}"
-    return {k: _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, sample, None
-                               if checkpoint_dir is None else os.path.join(
-                                   checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}{suffix}.pkl"))
-            for k in ks}
+    out = {}
+    for k in ks:
+        path = None
+        if checkpoint_dir is not None:
+            suffix = "" if sample == "auto" else f"-{sample}"
+            path = os.path.join(checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}{suffix}.pkl")
+        out[k] = _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, sample, path)
+    return out
 
 
 def _run_plain_once(model: PlainMixture, seed: int, timeout: float, dlogz: float | None,

@@ -119,6 +119,8 @@ def check_worker_versions(client: Any, packages: Sequence[str] = MATCHED_PACKAGE
 
     A worker with another nestmix (or sampler, numpy, scipy) would write runs that the sweep
     directory's fingerprints say were made here, with numbers this version might not reproduce.
+    ``Client.get_versions`` is not used: it reports the installed distributions (a worker
+    started before an upgrade still runs the old code) and only warns on a mismatch.
 
     Raises
     ------

@@ -70,8 +70,6 @@ def _quantile(code, u, params, off):
         return u * params[off + 1] + params[off]
     if code == LOGUNIFORM:
         return math.exp(params[off + 2] + u * params[off + 3]) * params[off + 1] + params[off]
-    if math.isnan(u):
-        return u
     u = min(max(u, _U_MIN), _U_MAX)
     if code == NORM or code == LOGNORM:
         x = _normal_quantile(u - 0.5, u if u < 0.5 else 1.0 - u, u > 0.5)
