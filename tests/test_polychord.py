@@ -29,7 +29,7 @@ from nestmix.polychord import (
     install_polychord,
 )
 from nestmix.polychord.runner import Callbacks
-from nestmix.samplers.polychord import PolyChordAdapter
+from nestmix.samplers.polychord import PolyChordAdapter, polychord_seed
 from tests.conftest import GALAXY_PRIORS
 
 
@@ -178,6 +178,17 @@ def test_same_seed_gives_the_same_run():
     a = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=9)
     b = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=9)
     assert a.logz == b.logz and a.ncall == b.ncall
+
+
+def test_a_seed_above_the_c_int_range_still_repeats_the_run():
+    # Sweep seeds are 32-bit; one above 2**31 - 1 used to wrap to a negative C int, which
+    # PolyChord takes as "seed from the clock", so such runs differed every time.
+    seed = 2**32 - 7
+    a = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=seed)
+    b = get_sampler("polychord").run(BoxGaussian(), {"nlive": 50}, seed=seed)
+    assert a.logz == b.logz and a.ncall == b.ncall
+    assert a.seed == seed
+    assert polychord_seed(seed) == seed - 2**31
 
 
 def test_mixture_agrees_with_dynesty(mixture_model, mixture_run):

@@ -167,6 +167,8 @@ def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
     error ends the process after reporting it.
     """
     ndim = settings.ndim
+    if not -2**31 <= settings.seed < 2**31:  # ctypes would wrap it silently
+        raise ValueError(f"PolyChord's seed must fit a C int, got {settings.seed}")
     for label, text in (("base_dir", settings.base_dir), ("file_root", settings.file_root)):
         if len(text.encode()) >= STR_LENGTH:
             raise ValueError(f"PolyChord's {label} must be under {STR_LENGTH} bytes: {text!r}")

@@ -25,7 +25,7 @@ from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import LikelihoodProblem, check_settings
 
-__all__ = ["PolyChordAdapter"]
+__all__ = ["PolyChordAdapter", "polychord_seed"]
 
 _NUMBER = (int, float)
 FILE_ROOT = "polychord"
@@ -95,7 +95,9 @@ class PolyChordAdapter:
         settings : mapping
             PolyChord settings (validated here).
         seed : int
-            Seed of PolyChord's generator (non-negative).
+            Seed of PolyChord's generator (non-negative). PolyChord takes a C ``int``, and
+            a negative one makes it seed itself from the clock, so ``seed`` is folded into
+            ``[0, 2**31)`` (:func:`polychord_seed`); the run records ``seed`` itself.
         workdir : str, optional
             Directory PolyChord writes to (created if needed); with ``resume`` a later run
             continues from it. Default: a temporary directory removed afterwards.
@@ -159,7 +161,7 @@ class PolyChordAdapter:
                     if s.get(key) is not None}
         csettings = CSettings(
             ndim=int(problem.ndim), nlive=s["nlive"], num_repeats=s["num_repeats"],
-            base_dir=str(base), file_root=FILE_ROOT, seed=seed,
+            base_dir=str(base), file_root=FILE_ROOT, seed=polychord_seed(seed),
             do_clustering=s["do_clustering"], precision_criterion=float(
                 s["precision_criterion"]), read_resume=s["resume"], write_resume=True,
             cluster_posteriors=True,
@@ -201,6 +203,16 @@ class PolyChordAdapter:
             resumed=resumed,
             warnings=warnings,
         )
+
+
+def polychord_seed(seed: int) -> int:
+    """``seed`` folded into ``[0, 2**31)``, the non-negative range of PolyChord's C ``int``.
+
+    Sweep seeds are 32-bit (``SeedSequence.generate_state``); passed unfolded, one above
+    2**31 − 1 wrapped to a negative ``int``, which PolyChord takes as "seed from the clock",
+    and the run could not be repeated.
+    """
+    return int(seed) % 2**31
 
 
 def _converged(settings: Mapping[str, Any], ndead: int) -> bool:
