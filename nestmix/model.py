@@ -317,6 +317,26 @@ class MixtureModel:
             return float(self._kernel(theta[None, :])[0])
         return float(self.log_likelihood_batch(theta[None, :])[0])
 
+    def compiled_parts(self):
+        """The compiled prior plan and likelihood kernel arrays, or None when either is not
+        compiled (numpy backend, custom components, a prior block without a compiled form).
+
+        Used by :class:`nestmix.samplers.compiled_slice.CompiledSliceSampler`, which calls the
+        same compiled functions as :meth:`prior_transform` and :meth:`log_likelihood`; a
+        subclass that overrides either of those gets None, so its own versions are used.
+        """
+        cls = type(self)
+        if (cls.prior_transform is not MixtureModel.prior_transform
+                or cls.log_likelihood is not MixtureModel.log_likelihood):
+            return None
+        kernel_arguments = self._kernel.compiled_arguments()
+        plan = self.prior.compiled_plan
+        if kernel_arguments is None or plan is None or plan.numpy_blocks:
+            return None
+        from nestmix.samplers.compiled_slice import CompiledParts
+
+        return CompiledParts(plan.ops, plan.params, kernel_arguments)
+
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
         """Log-likelihoods for many parameter vectors, shape (m, ndim) → (m,).
 

@@ -151,6 +151,18 @@ class MixtureKernel:
             self._function = _numba_impl.loglike_1d if d == 1 else _numba_impl.loglike_nd
         return self._function
 
+    def compiled_arguments(self) -> tuple | None:
+        """The compiled kernel's arguments after θ and before ``out``, or None.
+
+        ``(source, fixed, lay, y, err, extra, log_bg)`` as :meth:`__call__` passes them to
+        :func:`~nestmix.kernels._numba_impl.loglike_1d` (1-D data) or ``loglike_nd``; None
+        with the numpy backend or custom components (whose densities are computed in Python).
+        """
+        if self.backend != "numba" or self.n_extra:
+            return None
+        return (self._source, self._fixed, self._lay, self._y, self._err, _EMPTY_EXTRA,
+                _EMPTY_BG if self._log_bg is None else self._log_bg)
+
     def __call__(self, theta: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """Log-likelihoods of the rows of ``theta``.
 

@@ -109,6 +109,12 @@ class BlockPrior:
 
         return compile_blocks(self.blocks)
 
+    @property
+    def compiled_plan(self):
+        """The compiled plan of :meth:`transform` (:class:`~nestmix.priors._compiled.
+        CompiledPlan`), or None when nothing is compiled."""
+        return self._compiled
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_compiled", None)  # rebuilt on first use where the object lands

@@ -135,6 +135,8 @@ class DynestyAdapter:
                 functions = (ProblemMethod(token, "log_likelihood", problem),
                              ProblemMethod(token, "prior_transform", problem))
                 kwargs = {**kwargs, "pool": pool, "queue_size": s.get("queue_size")}
+            else:
+                kwargs = _with_compiled_slice(problem, s, kwargs)
             live = None if s["dynamic"] else _batched_live_points(problem, s["nlive"], rstate)
             if live is not None:
                 kwargs = {**kwargs, "live_points": live}
@@ -184,6 +186,24 @@ class DynestyAdapter:
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         return run
+
+
+def _with_compiled_slice(problem: LikelihoodProblem, s: Mapping[str, Any],
+                         kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``sample`` set to nestmix's compiled copy of dynesty's slice sampler
+    (:mod:`nestmix.samplers.compiled_slice`: the same run, bit for bit, faster) when the
+    problem's prior and likelihood are compiled; unchanged otherwise."""
+    from nestmix.samplers import compiled_slice
+
+    if s["sample"] != "slice" or not compiled_slice.enabled():
+        return kwargs
+    parts_of = getattr(problem, "compiled_parts", None)
+    parts = parts_of() if callable(parts_of) else None
+    if parts is None:
+        return kwargs
+    slices = kwargs.get("slices") or 3  # dynesty's default for sample="slice"
+    sampler = compiled_slice.CompiledSliceSampler(compiled=parts, slices=slices)
+    return {**{k: v for k, v in kwargs.items() if k != "slices"}, "sample": sampler}
 
 
 def _check_pool_settings(settings: Mapping[str, Any]) -> None:
