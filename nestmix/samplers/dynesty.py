@@ -56,6 +56,11 @@ class DynestyAdapter:
     ``sample="auto"`` (``unif`` below ten dimensions) took 15 to 90 times as long, or did not
     finish. Every other dynesty setting listed in ``valid_settings`` is passed through;
     anything else is rejected.
+
+    With ``sample="slice"``, no pool and a problem whose prior and likelihood are compiled
+    (:meth:`nestmix.model.MixtureModel.compiled_parts`), the proposals run in nestmix's numba
+    transcription of dynesty's slice sampler (:mod:`nestmix.samplers.compiled_slice`): the
+    same run, bit for bit, without dynesty's Python cost per likelihood call.
     """
 
     name = "dynesty"
