@@ -257,6 +257,10 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     if not todo:
         return result
     _check_pool_target(plan, target)
+    if target or n_jobs > 1:
+        # largest K first (a run's cost grows with K): the long runs start at once and the
+        # short ones fill the gaps, instead of the largest K starting last on its own
+        todo.sort(key=lambda task: -task.k)
     for finished, (i, summary) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
         result = load_sweep(directory)
         store.write_summary(result)

@@ -66,6 +66,13 @@ def test_each_repeat_is_its_own_run_with_its_own_seed(swept, plan):
         "fingerprint"]
 
 
+def test_on_several_workers_the_largest_k_starts_first(swept):
+    _, lines = swept
+    started = [x.split(":")[0] for x in lines if x.endswith(")") and ": started (seed" in x]
+    assert started == ["K=2 dynesty", "K=2 dynesty repeat 2", "K=2 dynesty repeat 3",
+                       "K=1 dynesty", "K=1 dynesty repeat 2", "K=1 dynesty repeat 3"]
+
+
 def test_rows_combine_the_seeds_and_show_their_spread(swept):
     out, _ = swept
     result = load_sweep(out)
