@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from nestmix.kernels import MixtureKernel
 from nestmix.parameters import Layout, Parameters, build_prior, weight_labels
 
 __all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
+
+if TYPE_CHECKING:
+    from nestmix.samplers.compiled_slice import CompiledParts
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 BACKGROUNDS = ("none", "uniform")
@@ -317,7 +320,7 @@ class MixtureModel:
             return float(self._kernel(theta[None, :])[0])
         return float(self.log_likelihood_batch(theta[None, :])[0])
 
-    def compiled_parts(self):
+    def compiled_parts(self) -> CompiledParts | None:
         """The compiled prior plan and likelihood kernel arrays, or None when either is not
         compiled (numpy backend, custom components, a prior block without a compiled form).
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from nestmix.priors._compiled import CompiledPlan
 
 __all__ = ["Block", "BlockPrior"]
 
@@ -110,7 +114,7 @@ class BlockPrior:
         return compile_blocks(self.blocks)
 
     @property
-    def compiled_plan(self):
+    def compiled_plan(self) -> CompiledPlan | None:
         """The compiled plan of :meth:`transform` (:class:`~nestmix.priors._compiled.
         CompiledPlan`), or None when nothing is compiled."""
         return self._compiled
