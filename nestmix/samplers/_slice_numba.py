@@ -51,9 +51,12 @@ def _loglike_overload(theta, source, fixed, lay, y, err, extra, log_bg, out):
 
 
 @njit(**_JIT)
-def _evaluate(u, x, direction, u_new, cube, theta, out, ops, params, source, fixed, lay, y,
-              err, extra, log_bg):
-    """dynesty's ``F(x)``: log L at ``u + x * direction`` (``-inf`` outside the cube)."""
+def _evaluate(u, x, direction, u_new, buffers, model):
+    """dynesty's ``F(x)``: log L at ``u + x * direction`` (``-inf`` outside the cube).
+
+    ``u_new`` receives the point; ``buffers`` are (cube, theta, out) of shapes (1, n), (1, n),
+    (1,); ``model`` is (ops, params, source, fixed, lay, y, err, extra, log_bg).
+    """
     inside = True
     for j in range(u.shape[0]):
         u_new[j] = u[j] + x * direction[j]
@@ -61,6 +64,8 @@ def _evaluate(u, x, direction, u_new, cube, theta, out, ops, params, source, fix
             inside = False
     if not inside:
         return -np.inf
+    cube, theta, out = buffers
+    ops, params, source, fixed, lay, y, err, extra, log_bg = model
     cube[0, :] = u_new
     run_plan(cube, ops, params, theta)
     _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out)
@@ -68,8 +73,30 @@ def _evaluate(u, x, direction, u_new, cube, theta, out, ops, params, source, fix
 
 
 @njit(**_JIT)
-def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, source, fixed,
-                 lay, y, err, extra, log_bg):
+def _doubling_accepts(x1, loglstar, interval, u, direction, u_new, buffers, model):
+    """dynesty's ``_slice_doubling_accept`` (Neal 2003, algorithm 6); returns (accepted,
+    calls made). ``interval`` is (L, R, f(L), f(R)) after the doubling."""
+    lhat, rhat, f_lhat, f_rhat = interval
+    calls = 0
+    seen = False
+    while rhat - lhat > 1.1:
+        middle = (lhat + rhat) / 2.0
+        if (0 < middle <= x1) or (x1 < middle <= 0):
+            seen = True
+        if x1 < middle:
+            rhat = middle
+            f_rhat = _evaluate(u, rhat, direction, u_new, buffers, model)
+        else:
+            lhat = middle
+            f_lhat = _evaluate(u, lhat, direction, u_new, buffers, model)
+        calls += 1
+        if seen and loglstar >= f_lhat and loglstar >= f_rhat:
+            return False, calls
+    return True, calls
+
+
+@njit(**_JIT)
+def slice_sample(u, loglstar, directions, slices, doubling, rng, model):
     """One new live point by ``slices`` rounds of slice sampling along ``directions``.
 
     Parameters
@@ -85,10 +112,9 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, so
     doubling : bool
         Start in doubling mode (dynesty's ``slice_doubling``).
     rng : numpy.random.Generator
-    ops, params
-        The compiled prior plan.
-    source, fixed, lay, y, err, extra, log_bg
-        The likelihood kernel's arguments.
+    model : tuple
+        ``(ops, params)`` of the compiled prior plan followed by the likelihood kernel's
+        ``(source, fixed, lay, y, err, extra, log_bg)``.
 
     Returns
     -------
@@ -107,9 +133,7 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, so
     cur = u.copy()
     u_new = np.empty(n)
     u_prop = np.empty(n)
-    cube = np.empty((1, n))
-    theta = np.empty((1, n))
-    out = np.empty(1)
+    buffers = (np.empty((1, n)), np.empty((1, n)), np.empty(1))
     nc = 0
     n_expand_total = 0
     n_contract_total = 0
@@ -126,28 +150,20 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, so
             rand0 = rng.random()
             nstep_l = -rand0
             nstep_r = 1.0 - rand0
-            logl_l = _evaluate(cur, nstep_l, direction, u_new, cube, theta, out, ops, params,
-                               source, fixed, lay, y, err, extra, log_bg)
-            nc += 1
-            logl_r = _evaluate(cur, nstep_r, direction, u_new, cube, theta, out, ops, params,
-                               source, fixed, lay, y, err, extra, log_bg)
-            nc += 1
+            logl_l = _evaluate(cur, nstep_l, direction, u_new, buffers, model)
+            logl_r = _evaluate(cur, nstep_r, direction, u_new, buffers, model)
+            nc += 2
             expansion_warning = False
-            big_l = 0.0
-            big_r = 0.0
-            f_big_l = 0.0
-            f_big_r = 0.0
-            if not doubling:
+            interval = (0.0, 0.0, 0.0, 0.0)
+            if not doubling:  # stepping out
                 while logl_l > loglstar:
                     nstep_l -= 1
-                    logl_l = _evaluate(cur, nstep_l, direction, u_new, cube, theta, out, ops,
-                                       params, source, fixed, lay, y, err, extra, log_bg)
+                    logl_l = _evaluate(cur, nstep_l, direction, u_new, buffers, model)
                     nc += 1
                     n_expand += 1
                 while logl_r > loglstar:
                     nstep_r += 1
-                    logl_r = _evaluate(cur, nstep_r, direction, u_new, cube, theta, out, ops,
-                                       params, source, fixed, lay, y, err, extra, log_bg)
+                    logl_r = _evaluate(cur, nstep_r, direction, u_new, buffers, model)
                     nc += 1
                     n_expand += 1
                 if n_expand > EXPANSION_THRESHOLD:
@@ -158,48 +174,25 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, so
                 while logl_l > loglstar or logl_r > loglstar:
                     if rng.random() < 0.5:
                         nstep_l -= nstep_r - nstep_l
-                        logl_l = _evaluate(cur, nstep_l, direction, u_new, cube, theta, out,
-                                           ops, params, source, fixed, lay, y, err, extra,
-                                           log_bg)
+                        logl_l = _evaluate(cur, nstep_l, direction, u_new, buffers, model)
                     else:
                         nstep_r += nstep_r - nstep_l
-                        logl_r = _evaluate(cur, nstep_r, direction, u_new, cube, theta, out,
-                                           ops, params, source, fixed, lay, y, err, extra,
-                                           log_bg)
+                        logl_r = _evaluate(cur, nstep_r, direction, u_new, buffers, model)
                     nc += 1
                     n_expand += k
                     k *= 2
-                big_l, big_r, f_big_l, f_big_r = nstep_l, nstep_r, logl_l, logl_r
-            while True:
-                nstep_hat = nstep_r - nstep_l
-                nstep_prop = nstep_l + rng.random() * nstep_hat
-                logl_prop = _evaluate(cur, nstep_prop, direction, u_new, cube, theta, out, ops,
-                                      params, source, fixed, lay, y, err, extra, log_bg)
+                interval = (nstep_l, nstep_r, logl_l, logl_r)
+            while True:  # shrinkage
+                nstep_prop = nstep_l + rng.random() * (nstep_r - nstep_l)
+                logl_prop = _evaluate(cur, nstep_prop, direction, u_new, buffers, model)
                 nc += 1
                 u_prop[:] = u_new
                 n_contract += 1
                 accepted = logl_prop > loglstar
-                if accepted and doubling:  # Neal (2003), algorithm 6, as dynesty writes it
-                    lhat, rhat, f_lhat, f_rhat = big_l, big_r, f_big_l, f_big_r
-                    seen = False
-                    while rhat - lhat > 1.1:
-                        middle = (lhat + rhat) / 2.0
-                        if (0 < middle <= nstep_prop) or (nstep_prop < middle <= 0):
-                            seen = True
-                        if nstep_prop < middle:
-                            rhat = middle
-                            f_rhat = _evaluate(cur, rhat, direction, u_new, cube, theta, out,
-                                               ops, params, source, fixed, lay, y, err, extra,
-                                               log_bg)
-                        else:
-                            lhat = middle
-                            f_lhat = _evaluate(cur, lhat, direction, u_new, cube, theta, out,
-                                               ops, params, source, fixed, lay, y, err, extra,
-                                               log_bg)
-                        nc += 1
-                        if seen and loglstar >= f_lhat and loglstar >= f_rhat:
-                            accepted = False
-                            break
+                if accepted and doubling:
+                    accepted, calls = _doubling_accepts(nstep_prop, loglstar, interval, cur,
+                                                        direction, u_new, buffers, model)
+                    nc += calls
                 if accepted:
                     break
                 if nstep_prop < 0:
@@ -215,7 +208,8 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, ops, params, so
             if expansion_warning and not doubling:
                 switched = True
                 doubling = True
+    cube, theta, _ = buffers
     cube[0, :] = u_prop
-    run_plan(cube, ops, params, theta)
+    run_plan(cube, model[0], model[1], theta)
     return (u_prop, theta[0].copy(), logl_prop, nc, n_expand_total, n_contract_total,
             warnings_expanded, switched, OK)

@@ -92,8 +92,8 @@ class CompiledSliceSampler(SliceSampler):
             directions[i] = axes[i] / (dirlen / maxlen if dirlen > maxlen else 1)
         (u_prop, v_prop, logl, ncall, n_expand, n_contract, expanded, switched,
          status) = slice_sample(u, float(args.loglstar), directions, int(kwargs["slices"]),
-                                bool(kwargs.get("slice_doubling", False)), rstate, parts.ops,
-                                parts.params, *parts.kernel_arguments)
+                                bool(kwargs.get("slice_doubling", False)), rstate,
+                                (parts.ops, parts.params, *parts.kernel_arguments))
         for _ in range(expanded):
             warnings.warn("The slice sample interval was expanded more than 1000 times",
                           stacklevel=2)
