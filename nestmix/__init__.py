@@ -2,12 +2,15 @@
 
 __version__ = "0.1.0"
 
+from nestmix import datasets
+from nestmix.archive import SweepArchive, open_sweep
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
 from nestmix.loaders import load_measurements
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import EvidenceRow, NestedRun, SweepResult
 from nestmix.samplers import available_samplers, get_sampler
+from nestmix.shrinkage import Shrinkage, shrinkage
 from nestmix.sweep import SweepPlan, load_sweep, run_sweep
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "SweepResult",
     "__version__",
     "available_samplers",
+    "datasets",
     "get_sampler",
     "load_measurements",
     "load_sweep",

@@ -1,4 +1,8 @@
-"""Seeded simulators of the science cases, for notebooks, tests and benchmarks.
+"""Data sets: the bundled real ones and seeded simulators of the science cases.
+
+- :func:`load`: a real data set that ships with the package (``galaxies``, ``galaxies_mass``,
+  ``acidity``, ``enzyme``, ``line_outliers``), with its provenance and citation
+  (:mod:`nestmix.bundled`).
 
 - :func:`deconvolution_problem`: noisy draws from a narrow two-component 1-D mixture whose
   noisy histogram shows a single bump.
@@ -16,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nestmix.bundled import Dataset, dataset_names, load
 from nestmix.data import Measurements
 from nestmix.errors import DataError
 
-__all__ = ["StarField", "deconvolution_problem", "star_cluster_field"]
+__all__ = ["Dataset", "StarField", "dataset_names", "deconvolution_problem", "load",
+           "star_cluster_field"]
 
 NGC6819_PM = (-2.91, -3.86)  # mas/yr
 NGC6819_PARALLAX = 0.36  # mas

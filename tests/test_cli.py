@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nestmix import datasets
 from nestmix.cli import main
 
 GOOD = """\
@@ -222,7 +223,7 @@ def test_line_with_outliers_sweep_from_k_zero(tmp_path):
     memberships of the K = 0 run find the outliers (issue 4's acceptance on this data set)."""
     import csv
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "line_outliers.csv"
+    data = datasets.load("line_outliers").path
     config = tmp_path / "line.toml"
     config.write_text(LINE_CONFIG.format(path=data))
     out = tmp_path / "runs" / "line"

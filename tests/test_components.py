@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -19,8 +18,7 @@ from nestmix.config import plan_from_mapping
 from nestmix.errors import ConfigError, DataError, ModelError, PriorError
 from nestmix.modes import ThetaLayout, analyse_run
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LINE_CSV = DATA / "line_outliers.csv"
+LINE_CSV = nestmix.datasets.load("line_outliers").path
 M_PUB, M_ERR, B_PUB, B_ERR = 3.137, 0.074, -11.979, 0.449
 
 LINE_PRIORS = {"m": {"dist": "uniform", "loc": 0, "scale": 10},

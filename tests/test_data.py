@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nestmix import datasets
 from nestmix.data import Measurements
 from nestmix.errors import DataError
 from nestmix.loaders import load_measurements
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
-GALAXIES_TXT = DATA / "galaxies_roeder1990.txt"
-GALAXIES_CSV = DATA / "galaxies_MASS.csv"
-LINE_CSV = DATA / "line_outliers.csv"
+GALAXIES_TXT = datasets.load("galaxies").path  # bundled in the package (nestmix/examples/)
+GALAXIES_CSV = datasets.load("galaxies_mass").path
+LINE_CSV = datasets.load("line_outliers").path
 
 @contextlib.contextmanager
 def data_error(match: str) -> Iterator[pytest.ExceptionInfo[DataError]]:

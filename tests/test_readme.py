@@ -1,4 +1,4 @@
-"""The README's examples run as shown."""
+"""The README and the documentation pages: their examples run as shown, in an empty directory."""
 
 from __future__ import annotations
 
@@ -7,27 +7,46 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def readme_example(tag: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    match = re.search(rf"<!-- readme-example: {tag} -->\n```python\n(.*?)```", text, re.S)
-    assert match, f"README has no example tagged {tag!r}"
+def tagged_example(page: str, tag: str, language: str = "python") -> str:
+    text = (ROOT / page).read_text()
+    match = re.search(rf"<!-- (?:readme|docs)-example: {tag} -->\n```{language}\n(.*?)```",
+                      text, re.S)
+    assert match, f"{page} has no example tagged {tag!r}"
     return match.group(1)
 
 
-def test_custom_component_example_runs_as_shown():
-    code = readme_example("custom-components")
-    assert len(code.strip().splitlines()) <= 25
-    done = subprocess.run([sys.executable, "-c", code], cwd=SHARED_DATA, capture_output=True,
-                          text=True, timeout=600, check=False)
+def run_python(code: str, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          timeout=900, check=False)
     assert done.returncode == 0, done.stderr
-    first, *rest = done.stdout.strip().splitlines()
+    return done.stdout
+
+
+def test_custom_component_example_runs_as_shown(tmp_path):
+    code = tagged_example("docs/components.md", "custom-components")
+    assert len(code.strip().splitlines()) <= 25
+    first, *rest = run_python(code, tmp_path).strip().splitlines()
     assert "('w_line', 'line_m', 'line_b', 'outliers_ln_s')" in first
     memberships = [float(v) for v in " ".join(rest).strip("[] ").split()]
     assert len(memberships) == 32 and sum(v > 0.5 for v in memberships) >= 7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md"])
+def test_python_quickstart_runs_as_shown_and_finds_several_components(page, tmp_path):
+    code = tagged_example(page, "python-quickstart")
+    assert len(code.strip().splitlines()) <= 12
+    best_k, logz = run_python(code, tmp_path).strip().split(" ", 1)
+    logz = [float(v) for v in logz.strip("[]").split(",")]
+    assert int(best_k) == 3 and len(logz) == 3
+    assert logz[0] < logz[1] - 5 < logz[2] - 10  # one and two components are far behind
+    assert (tmp_path / "runs" / "galaxies-python" / "summary.json").exists()
 
 
 def test_readme_opens_with_the_two_setup_commands():
@@ -36,3 +55,33 @@ def test_readme_opens_with_the_two_setup_commands():
     assert len(block) == 2
     assert "nestmix sweep --example galaxies" in block[0]
     assert block[1].endswith("pytest")
+
+
+def test_readme_states_the_measured_time_of_the_default_test_run():
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"the default run took (\d+) min (\d+) s", text)
+    assert match, "README must state the measured time of the default `pytest` run"
+    assert 60 * int(match.group(1)) + int(match.group(2)) <= 300
+
+
+def test_getting_started_config_loads_with_a_csv_of_that_shape(tmp_path):
+    from nestmix.config import load_config
+
+    rng = np.random.default_rng(3)
+    n = 40
+    errors = rng.uniform(0.05, 0.2, size=(n, 2))
+    values = rng.normal([[-2.9, -3.8]], 0.3, size=(n, 2)) + rng.normal(0.0, errors)
+    rho = rng.uniform(-0.3, 0.3, size=n)
+    rows = ["pmra,pmdec,pmra_error,pmdec_error,pmra_pmdec_corr"] + [
+        ",".join(repr(float(v)) for v in (*values[i], *errors[i], rho[i])) for i in range(n)]
+    (tmp_path / "points.csv").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "points.toml"
+    config.write_text(tagged_example("docs/getting-started.md", "points-config", "toml"))
+    plan, _ = load_config(config)
+    assert plan.k_values == (1, 2, 3)
+    assert plan.data.n_points == n and plan.data.columns == ("pmra", "pmdec")
+    np.testing.assert_allclose(plan.data.covariances[:, 0, 1], rho * errors[:, 0] * errors[:, 1])
+    model = plan.spec.build(plan.data, k=2)
+    theta = model.prior_transform(np.full(model.ndim, 0.5))
+    assert np.isfinite(model.log_likelihood(theta))
+    assert "background" in repr(model) and model.ndim == 12  # 2 + 2 x (2 means, 2 scales, 1 rho)

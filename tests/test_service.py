@@ -198,9 +198,9 @@ def test_the_service_resumes_a_sweep_the_cli_started(server, tmp_path):
     assert "K=1 dynesty: reused finished run" in log and "running K" not in log
 
 
-def test_the_readme_shows_the_service_in_three_commands(server):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## The service: `nestmix serve`", 1)[1]
+def test_the_docs_show_the_service_in_three_commands(server):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "service.md").read_text()
+    section = page.split("# The service: `nestmix serve`", 1)[1]
     lines = section.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith("nestmix serve ")
     fields = dict(re.findall(r"-F (\w+)=@(\S+)", lines[1]))
