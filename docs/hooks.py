@@ -15,6 +15,7 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA = {"notebooks": ROOT / "notebooks", "benchmarks": ROOT / "benchmarks"}
 PATTERNS = {"notebooks": "*.ipynb", "benchmarks": "*.png"}
+RENAMED = {"benchmarks/figures.md": ROOT / "benchmarks" / "README.md"}  # site page -> source
 
 
 @event_priority(100)  # before mkdocs-jupyter turns notebooks into pages
@@ -25,4 +26,6 @@ def on_files(files: Files, config) -> Files:
             if files.get_file_from_path(uri) is None:
                 files.append(File(uri, src_dir=str(ROOT), dest_dir=config["site_dir"],
                                   use_directory_urls=config["use_directory_urls"]))
+    for uri, path in RENAMED.items():
+        files.append(File.generated(config, uri, content=path.read_text(encoding="utf-8")))
     return files

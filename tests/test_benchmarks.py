@@ -30,6 +30,7 @@ def end_to_end():
     del sys.modules["end_to_end"]
 
 
+@pytest.mark.slow
 def test_a_plain_run_stopped_and_continued_equals_one_run_through(end_to_end, tmp_path):
     problem = deconvolution_problem(n=100, seed=3)
     args = (problem.values, problem.errors, [1], 5)

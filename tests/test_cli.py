@@ -218,6 +218,7 @@ seed = 7
 """
 
 
+@pytest.mark.slow
 def test_line_with_outliers_sweep_from_k_zero(tmp_path):
     """A config sweep of custom components with K = 0 and 1 extra Gaussians; the stored
     memberships of the K = 0 run find the outliers (issue 4's acceptance on this data set)."""
