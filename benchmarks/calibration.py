@@ -1,0 +1,594 @@
+"""Calibration of the evidence error bars: both samplers at their defaults against known answers.
+
+For every (problem, K) case the reference ln Z is computed without any nested sampler, from the
+model's own ``prior_transform`` and ``log_likelihood_batch`` only, in the unbounded coordinates
+x = logit(u) of the unit cube (Z = ∫ L(T(u)) du = ∫ L(T(σ(x))) Π σ'(x_i) dx):
+
+- two parameters: quadrature on a fine grid in x around the posterior (error: the difference
+  between the grid and one twice as coarse);
+- more: importance sampling from a mixture of multivariate Student-t (ν = 5) centred on the
+  posterior's modes (found by optimisation from many starts), refined twice from weighted draws;
+  the error is the standard error of the mean weight. Models with exchangeable labels get the
+  reference of the same model with ordered means (its prior density is K! Π p(μ_k) on the
+  ordered region, so its evidence is equal by construction), whose posterior has one copy of
+  each mode instead of K!.
+
+References are cached in ``benchmarks/results/calibration_references.json``; every sampler run
+is appended to ``benchmarks/results/calibration.jsonl`` as it finishes, and a rerun skips the
+runs already there (stop it any time, start it again to continue). The table prints per case
+the reference, per sampler the mean ln Z over seeds, the mean reported σ, the scatter over seeds
+and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ.
+
+    python benchmarks/calibration.py                       # the benchmark (~1–2 h on 2 cores)
+    python benchmarks/calibration.py --summary-only        # the table from the results file
+    python benchmarks/calibration.py --quick --out /tmp/c.jsonl   # one tiny case, seconds
+    python benchmarks/calibration.py --polychord '{"repeats_per_dim": 10}' --samplers polychord \\
+        --cases galaxies:3 --seeds 6 --out benchmarks/results/calibration_polychord.jsonl
+
+``--polychord`` / ``--dynesty`` pass settings to one sampler (JSON; for PolyChord
+``repeats_per_dim`` and ``nlive_per_dim`` are multiplied by the model's ndim); without them
+both samplers run at nestmix's defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, special, stats
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_OUT = RESULTS / "calibration.jsonl"
+DEFAULT_REFERENCES = RESULTS / "calibration_references.json"
+SAMPLERS = ("dynesty", "polychord")
+
+# ----------------------------------------------------------------------------- problems
+
+GALAXIES_PRIORS = {"mean": {"dist": "norm", "loc": 20, "scale": 10},
+                   "variance": {"dist": "invgamma", "a": 3, "scale": 20},
+                   "weights": {"dist": "dirichlet", "alpha": 1.0}}
+DECONV_PRIORS = {"mean": {"dist": "uniform", "loc": 0, "scale": 1},
+                 "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}}
+PLANE_PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
+                "sigma": {"dist": "loguniform", "a": 0.05, "b": 10}}
+
+
+def _acidity_priors(values: np.ndarray) -> dict:
+    """Richardson & Green (1997): μ ~ N(midrange, R²), σ² ~ InvGamma(2, 0.02 R²)."""
+    low, high = float(values.min()), float(values.max())
+    r = high - low
+    return {"mean": {"dist": "norm", "loc": (low + high) / 2, "scale": r},
+            "variance": {"dist": "invgamma", "a": 2, "scale": 0.02 * r * r}}
+
+
+def plane_data(n: int = 300, seed: int = 20261203, components: int = 2):
+    """Simulated 2-D points with per-point errors and error correlations (fixed seed).
+
+    ``components`` = 1: one correlated Gaussian; 2: two of them (weights 0.4 / 0.6); in both
+    cases 10 % of the points are uniform over the box [−8, 8]² (the background's share).
+    """
+    import nestmix
+
+    rng = np.random.default_rng(seed)
+    means = np.array([[-2.0, 1.0], [2.5, -1.0]])[:components]
+    covs = np.array([[[1.0, 0.6], [0.6, 1.5]], [[0.8, -0.3], [-0.3, 0.6]]])[:components]
+    weights = np.array([0.4, 0.6])[:components]
+    weights = weights / weights.sum()
+    n_bg = n // 10
+    labels = rng.choice(components, size=n - n_bg, p=weights)
+    true = np.array([rng.multivariate_normal(means[k], covs[k]) for k in labels])
+    true = np.vstack([true, rng.uniform(-8, 8, size=(n_bg, 2))])
+    errors = rng.uniform(0.1, 0.6, size=(n, 2))
+    corr = rng.uniform(-0.5, 0.5, size=n)
+    values = np.empty_like(true)
+    for i in range(n):
+        c = np.array([[errors[i, 0] ** 2, corr[i] * errors[i, 0] * errors[i, 1]],
+                      [corr[i] * errors[i, 0] * errors[i, 1], errors[i, 1] ** 2]])
+        values[i] = rng.multivariate_normal(true[i], c)
+    return nestmix.Measurements.from_arrays(values, errors=errors, correlations=corr,
+                                            columns=["x", "y"], source="calibration plane")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A data set and model family; ``build(k, order)`` returns the MixtureModel."""
+
+    name: str
+    dims: int
+    description: str
+    build: Callable
+
+
+def _spec(order: str, **kw):
+    import nestmix
+
+    return nestmix.ModelSpec(order=order, **kw)
+
+
+def _galaxies(k: int, order: str = "none"):
+    import nestmix
+
+    data = nestmix.datasets.load("galaxies").measurements(scale=1e-3)
+    return _spec(order, covariance="full", priors=GALAXIES_PRIORS).build(data, k)
+
+
+def _acidity(k: int, order: str = "none"):
+    import nestmix
+
+    data = nestmix.datasets.load("acidity").measurements()
+    return _spec(order, priors=_acidity_priors(data.values[:, 0])).build(data, k)
+
+
+def _deconv(k: int, order: str = "means"):
+    import nestmix
+
+    data = nestmix.datasets.deconvolution_problem(300, seed=1).measurements()
+    return _spec(order, priors=DECONV_PRIORS).build(data, k)
+
+
+def _plane_full(k: int, order: str = "none"):
+    return _spec(order, covariance="full", priors=PLANE_PRIORS).build(
+        plane_data(200, components=1), k)
+
+
+def _plane_full_bg(k: int, order: str = "none"):
+    return _spec(order, covariance="full", background="uniform", priors=PLANE_PRIORS).build(
+        plane_data(200, components=1), k)
+
+
+def _plane_diag(k: int, order: str = "none"):
+    return _spec(order, covariance="diag", priors=PLANE_PRIORS).build(
+        plane_data(300, components=2), k)
+
+
+def _tiny(k: int, order: str = "none"):
+    import nestmix
+
+    data = nestmix.datasets.deconvolution_problem(40, seed=3).measurements()
+    return _spec(order, priors=DECONV_PRIORS).build(data, k)
+
+
+PROBLEMS = {p.name: p for p in (
+    Problem("galaxies", 1, "galaxies / 1000, exchangeable, R&G-like priors (examples toml)",
+            _galaxies),
+    Problem("acidity", 1, "acidity, exchangeable, R&G priors", _acidity),
+    Problem("deconv", 1, "deconvolution problem N = 300 (per-point errors), ordered means",
+            _deconv),
+    Problem("plane-full", 2, "2-D N = 200, per-point correlated errors, full covariance",
+            _plane_full),
+    Problem("plane-full-bg", 2, "as plane-full with a uniform background", _plane_full_bg),
+    Problem("plane-diag", 2, "2-D N = 300 (two clusters), per-point errors, diagonal "
+            "covariance, exchangeable", _plane_diag),
+    Problem("tiny", 1, "deconvolution problem N = 40 (for --quick)", _tiny),
+)}
+
+CASES = [("galaxies", 1), ("galaxies", 2), ("galaxies", 3), ("acidity", 1), ("acidity", 2),
+         ("deconv", 1), ("deconv", 2), ("plane-full", 1), ("plane-full-bg", 1),
+         ("plane-diag", 1), ("plane-diag", 2)]
+QUICK_CASES = [("tiny", 1)]
+
+
+def build(problem: str, k: int, order: str | None = None):
+    """The model a sampler runs (``order=None``) or the one for the reference."""
+    p = PROBLEMS[problem]
+    return p.build(k) if order is None else p.build(k, order)
+
+
+# ---------------------------------------------------------------------------- references
+
+class Target:
+    """log of the posterior × Z in x = logit(u): log L(T(σ(x))) + Σ log σ'(x)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.ndim = int(model.ndim)
+        self.calls = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        self.calls += x.shape[0]
+        u = np.clip(special.expit(x), 1e-300, 1 - 1e-16)
+        log_jac = -np.logaddexp(0, -x) - np.logaddexp(0, x)
+        out = np.full(x.shape[0], -np.inf)
+        ok = np.all(np.isfinite(x), axis=1)
+        if ok.any():
+            theta = self.model.prior_transform(u[ok])
+            ll = self.model.log_likelihood_batch(theta)
+            out[ok] = np.where(np.isfinite(ll), ll, -np.inf) + log_jac[ok].sum(axis=1)
+        return out
+
+
+def _hessian(f: Callable, x0: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """Finite-difference Hessian of a scalar function (central differences)."""
+    d = x0.size
+    hess = np.empty((d, d))
+    points = []
+    for i in range(d):
+        for j in range(i, d):
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                x = x0.copy()
+                x[i] += si * h
+                x[j] += sj * h
+                points.append(x)
+    values = iter(f(np.array(points)))
+    for i in range(d):
+        for j in range(i, d):
+            pp, pm, mp, mm = (next(values) for _ in range(4))
+            hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4 * h * h)
+    return hess
+
+
+def find_modes(target: Target, rng: np.random.Generator, starts: int = 24,
+               draws: int = 20_000) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Local maxima of the target from the best of ``draws`` prior draws: (x, covariance, f)."""
+    d = target.ndim
+    x0 = special.logit(rng.uniform(1e-6, 1 - 1e-6, size=(draws, d)))
+    f0 = target(x0)
+    best = x0[np.argsort(-f0)[:starts]]
+    modes: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def neg(x):
+        return -float(target(x)[0])
+
+    for start in best:
+        res = optimize.minimize(neg, start, method="Nelder-Mead",
+                                options={"maxiter": 4000 * d, "xatol": 1e-6, "fatol": 1e-8})
+        res = optimize.minimize(neg, res.x, method="BFGS", options={"gtol": 1e-6})
+        x, fx = res.x, -res.fun
+        hess = -_hessian(target, x)
+        try:
+            cov = np.linalg.inv(hess)
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            cov = np.asarray(res.hess_inv) if hasattr(res, "hess_inv") else np.eye(d)
+            cov = (cov + cov.T) / 2 + 1e-9 * np.eye(d)
+        prec = np.linalg.inv(cov)
+        if any((x - m) @ prec @ (x - m) < 1.0 for m, _, _ in modes):
+            continue
+        modes.append((x, cov, fx))
+    top = max(f for _, _, f in modes)
+    return [m for m in modes if m[2] > top - 25]
+
+
+class TMixture:
+    """Mixture of multivariate Student-t distributions (draws and log-density)."""
+
+    def __init__(self, means, covs, weights, df: float = 5.0) -> None:
+        self.means = [np.asarray(m) for m in means]
+        self.covs = [np.asarray(c) for c in covs]
+        self.weights = np.asarray(weights, dtype=float) / np.sum(weights)
+        self.df = df
+        self.dists = [stats.multivariate_t(loc=m, shape=c, df=df)
+                      for m, c in zip(self.means, self.covs, strict=True)]
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        counts = rng.multinomial(n, self.weights)
+        parts = [np.atleast_2d(d.rvs(size=c, random_state=rng)).reshape(c, -1)
+                 for d, c in zip(self.dists, counts, strict=True) if c]
+        return np.vstack(parts)
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        comps = np.stack([np.log(w) + np.atleast_1d(d.logpdf(x))
+                          for w, d in zip(self.weights, self.dists, strict=True)])
+        return special.logsumexp(comps, axis=0)
+
+    def responsibilities(self, x: np.ndarray) -> np.ndarray:
+        comps = np.stack([np.log(w) + np.atleast_1d(d.logpdf(x))
+                          for w, d in zip(self.weights, self.dists, strict=True)])
+        return np.exp(comps - special.logsumexp(comps, axis=0))
+
+
+def _is_estimate(target: Target, proposal: TMixture, n: int, rng: np.random.Generator):
+    x = proposal.sample(n, rng)
+    logw = target(x) - proposal.logpdf(x)
+    top = np.max(logw)
+    w = np.exp(logw - top)
+    mean = w.mean()
+    logz = top + math.log(mean)
+    err = float(w.std(ddof=1) / math.sqrt(n) / mean)
+    ess = float(w.sum() ** 2 / np.sum(w * w))
+    return x, w, logz, err, ess
+
+
+def importance_reference(model, seed: int = 0, n: int = 200_000, rounds: int = 2,
+                         starts: int = 24) -> dict:
+    """ln Z by importance sampling from a Student-t mixture fitted to the posterior's modes."""
+    rng = np.random.default_rng(seed)
+    target = Target(model)
+    start = time.perf_counter()
+    modes = find_modes(target, rng, starts=starts)
+    # proposal weights from the Laplace evidences of the modes; widths inflated by 1.2²
+    log_laplace = np.array([f + 0.5 * np.linalg.slogdet(c)[1] for _, c, f in modes])
+    weights = np.exp(log_laplace - log_laplace.max())
+    proposal = TMixture([m for m, _, _ in modes], [1.44 * c for _, c, _ in modes], weights)
+    for _ in range(rounds):  # refit each component's mean and covariance from weighted draws
+        x, w, *_ = _is_estimate(target, proposal, max(n // 4, 20_000), rng)
+        resp = proposal.responsibilities(x) * w[None, :]
+        means, covs, ws = [], [], []
+        for j in range(len(proposal.dists)):
+            r = resp[j]
+            if r.sum() <= 0 or (r.sum() ** 2 / np.sum(r * r)) < 10 * target.ndim:
+                means.append(proposal.means[j])
+                covs.append(proposal.covs[j])
+                ws.append(max(r.sum(), 1e-3 * resp.sum()))
+                continue
+            mu = (r[:, None] * x).sum(axis=0) / r.sum()
+            dx = x - mu
+            cov = (r[:, None, None] * dx[:, :, None] * dx[:, None, :]).sum(axis=0) / r.sum()
+            means.append(mu)
+            covs.append(1.44 * cov)
+            ws.append(r.sum())
+        proposal = TMixture(means, covs, ws)
+    _, _, logz, err, ess = _is_estimate(target, proposal, n, rng)
+    return {"method": "importance sampling", "logz": logz, "logz_err": err, "ess": ess,
+            "n": n, "modes": len(modes), "calls": target.calls,
+            "seconds": time.perf_counter() - start}
+
+
+def quadrature_reference(model, points: int = 801, seed: int = 0) -> dict:
+    """ln Z of a two-parameter model by a grid in x around the posterior (±12 widths, or wider
+    when the posterior reaches the edge); the error is the change from a grid half as fine."""
+    rng = np.random.default_rng(seed)
+    target = Target(model)
+    start = time.perf_counter()
+    modes = find_modes(target, rng, starts=8)
+    centre = np.array([m for m, _, _ in modes])
+    sd = np.array([np.sqrt(np.diag(c)) for _, c, _ in modes])
+    def grid_logz(m: int, widths: float) -> float:
+        low = (centre - widths * sd).min(axis=0)
+        high = (centre + widths * sd).max(axis=0)
+        a = np.linspace(low[0], high[0], m)
+        b = np.linspace(low[1], high[1], m)
+        xx, yy = np.meshgrid(a, b, indexing="ij")
+        f = target(np.column_stack([xx.ravel(), yy.ravel()])).reshape(m, m)
+        top = f.max()
+        edge = max(f[0].max(), f[-1].max(), f[:, 0].max(), f[:, -1].max())
+        if edge > top - 30:
+            raise ValueError("the grid does not contain the posterior")
+        inner = np.trapezoid(np.trapezoid(np.exp(f - top), b, axis=1), a)
+        return top + math.log(inner)
+
+    for widths in (12, 25, 50):
+        try:
+            fine = grid_logz(points, widths)
+        except ValueError:
+            continue
+        break
+    else:
+        raise RuntimeError("quadrature grid does not contain the posterior at ±50 widths")
+    coarse = grid_logz(points // 2 + 1, widths)
+    return {"method": "quadrature", "logz": fine, "logz_err": max(abs(fine - coarse), 1e-3),
+            "widths": widths,
+            "grid": points, "calls": target.calls, "seconds": time.perf_counter() - start}
+
+
+def compute_reference(problem: str, k: int) -> dict:
+    """The reference of one case: quadrature (2 parameters) or importance sampling."""
+    model = build(problem, k)
+    if model.ndim == 2:
+        ref = quadrature_reference(model)
+        check = importance_reference(model, n=100_000)
+        ref["importance_check"] = [check["logz"], check["logz_err"]]
+        return ref
+    ordered = model.k > 1 and getattr(model.spec, "order", "none") == "none"
+    ref_model = build(problem, k, "means") if ordered else model
+    ref = importance_reference(ref_model)
+    ref["model"] = "ordered means" if ordered else "as run"
+    return ref
+
+
+def load_references(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def reference_for(problem: str, k: int, path: Path, refs: dict) -> dict:
+    key = f"{problem}:{k}"
+    if key not in refs:
+        refs[key] = compute_reference(problem, k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(refs, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    return refs[key]
+
+
+# ---------------------------------------------------------------------------------- runs
+
+def sampler_settings(sampler: str, given: dict, ndim: int) -> dict:
+    """Settings passed to the sampler: ``given`` with per-dimension keys expanded."""
+    out = {k: v for k, v in given.items() if k not in ("repeats_per_dim", "nlive_per_dim")}
+    if sampler == "polychord":
+        if "repeats_per_dim" in given:
+            out["num_repeats"] = round(given["repeats_per_dim"] * ndim)
+        if "nlive_per_dim" in given:
+            out["nlive"] = round(given["nlive_per_dim"] * ndim)
+    return out
+
+
+def _key(record: dict) -> str:
+    return json.dumps([record["problem"], record["k"], record["sampler"], record["settings"],
+                       record["seed"]], sort_keys=True)
+
+
+def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> dict:
+    """One sampler run; a failure is recorded too."""
+    import nestmix
+
+    model = build(problem, k)
+    passed = sampler_settings(sampler, settings, model.ndim)
+    record = {"problem": problem, "k": k, "sampler": sampler, "settings": settings,
+              "seed": seed, "ndim": int(model.ndim)}
+    start = time.perf_counter()
+    try:
+        run = nestmix.get_sampler(sampler).run(model, passed, seed=seed)
+    except Exception as exc:  # a failed run is a result
+        return {**record, "error": f"{type(exc).__name__}: {exc}",
+                "seconds": time.perf_counter() - start}
+    record.update(logz=float(run.logz), logz_err=float(run.logz_err), ncall=int(run.ncall),
+                  seconds=time.perf_counter() - start, load=os.getloadavg()[0],
+                  nlive=int(run.settings.get("nlive") or 0))
+    if sampler == "polychord":
+        record["num_repeats"] = int(run.settings.get("num_repeats") or 0)
+        record["clusters"] = len(run.clusters or ())
+    try:  # the prior-volume error simulated from the dead points (anesthetic)
+        record["logz_sim"] = list(run.logz_simulated(200, seed=0))
+    except Exception:  # anesthetic missing or the run too short
+        pass
+    return record
+
+
+def load_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------------- summary
+
+def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) -> dict:
+    """Per case and sampler: mean ln Z, mean σ, scatter, z-scores; per sampler rms z."""
+    rows, zs = [], {s: [] for s in samplers}
+    for problem, k in cases:
+        ref = refs.get(f"{problem}:{k}")
+        row = {"problem": problem, "k": k, "ref": ref, "samplers": {}}
+        for s in samplers:
+            runs = [r for r in records if r["problem"] == problem and r["k"] == k
+                    and r["sampler"] == s and r["settings"] == settings.get(s, {})
+                    and "error" not in r]
+            failed = sum(1 for r in records if r["problem"] == problem and r["k"] == k
+                         and r["sampler"] == s and r["settings"] == settings.get(s, {})
+                         and "error" in r)
+            if not runs:
+                row["samplers"][s] = {"runs": 0, "failed": failed}
+                continue
+            logz = np.array([r["logz"] for r in runs])
+            err = np.array([r["logz_err"] for r in runs])
+            z = (logz - ref["logz"]) / err if ref else np.full(len(runs), np.nan)
+            if ref:
+                zs[s].extend((problem, k, r["seed"], float(zi)) for r, zi in zip(runs, z,
+                                                                                  strict=True))
+            row["samplers"][s] = {
+                "runs": len(runs), "failed": failed, "logz": float(logz.mean()),
+                "err": float(err.mean()),
+                "scatter": float(logz.std(ddof=1)) if len(runs) > 1 else float("nan"),
+                "z": [float(v) for v in z], "ncall": float(np.mean([r["ncall"] for r in runs])),
+                "seconds": float(np.mean([r["seconds"] for r in runs])),
+                "sim_err": float(np.mean([r["logz_sim"][1] for r in runs if "logz_sim" in r]))
+                if any("logz_sim" in r for r in runs) else float("nan")}
+        rows.append(row)
+    overall = {}
+    for s, values in zs.items():
+        z = np.array([v[3] for v in values])
+        overall[s] = {"n": len(z), "rms_z": float(np.sqrt(np.mean(z**2))) if len(z) else
+                      float("nan"), "mean_z": float(z.mean()) if len(z) else float("nan"),
+                      "beyond3": [v for v in values if abs(v[3]) > 3]}
+    return {"rows": rows, "overall": overall}
+
+
+def print_table(summary: dict, samplers, file=sys.stdout) -> None:
+    def p(*a):
+        print(*a, file=file)
+
+    head = f"{'problem':<14}{'K':>2} {'ndim':>4} {'reference':>19}"
+    for s in samplers:
+        head += f" | {s + ' mean lnZ':>18} {'σ':>5} {'scat':>5} {'z (seeds)':>17} {'calls':>8}"
+    p(head)
+    p("-" * len(head))
+    for row in summary["rows"]:
+        ref = row["ref"]
+        reftext = f"{ref['logz']:.3f} ± {ref['logz_err']:.3f}" if ref else "missing"
+        ndim = ref.get("ndim", "") if ref else ""
+        line = f"{row['problem']:<14}{row['k']:>2} {ndim!s:>4} {reftext:>19}"
+        for s in samplers:
+            r = row["samplers"][s]
+            if not r["runs"]:
+                line += f" | {'(no runs)':>18} {'':>5} {'':>5} {'':>17} {'':>8}"
+                continue
+            ztext = " ".join(f"{v:+.1f}" for v in r["z"])
+            line += (f" | {r['logz']:>18.3f} {r['err']:>5.3f} {r['scatter']:>5.3f} "
+                     f"{ztext:>17} {r['ncall']:>8.0f}")
+            if r["failed"]:
+                line += f" ({r['failed']} failed)"
+        p(line)
+    p("")
+    for s in samplers:
+        o = summary["overall"][s]
+        beyond = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
+                           o["beyond3"]) or "none"
+        verdict = "PASS" if o["n"] and o["rms_z"] <= 1.3 and not o["beyond3"] else "FAIL"
+        p(f"{s:<10} runs {o['n']:>3}  rms z = {o['rms_z']:.2f} (target <= 1.3)  "
+          f"mean z = {o['mean_z']:+.2f}  beyond 3σ: {beyond}  [{verdict}]")
+
+
+# ---------------------------------------------------------------------------------- main
+
+def _parse_cases(texts: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for text in texts:
+        name, _, k = text.partition(":")
+        if name not in PROBLEMS or not k.isdigit():
+            raise SystemExit(f"bad case {text!r}: PROBLEM:K with PROBLEM one of "
+                             f"{', '.join(PROBLEMS)}")
+        out.append((name, int(k)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--references", type=Path, default=None,
+                        help="reference cache (default: next to --out)")
+    parser.add_argument("--cases", nargs="+", default=None, help="PROBLEM:K ...")
+    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one tiny case, one seed")
+    parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--references-only", action="store_true")
+    parser.add_argument("--dynesty", type=json.loads, default={})
+    parser.add_argument("--polychord", type=json.loads, default={})
+    args = parser.parse_args(argv)
+    cases = QUICK_CASES if args.quick else (_parse_cases(args.cases) if args.cases else CASES)
+    seeds = 1 if args.quick and args.seeds == 3 else args.seeds
+    settings = {"dynesty": args.dynesty, "polychord": args.polychord}
+    ref_path = args.references or (
+        DEFAULT_REFERENCES if args.out == DEFAULT_OUT or args.out.parent == RESULTS
+        else args.out.with_name(args.out.stem + "_references.json"))
+    refs = load_references(ref_path)
+    for problem, k in cases:
+        if f"{problem}:{k}" not in refs and not args.summary_only:
+            ref = reference_for(problem, k, ref_path, refs)
+            ref.setdefault("ndim", int(build(problem, k).ndim))
+            print(f"reference {problem} K={k}: {ref['logz']:.3f} ± {ref['logz_err']:.4f} "
+                  f"({ref['method']}, {ref['seconds']:.0f} s)", flush=True)
+        if f"{problem}:{k}" in refs:
+            refs[f"{problem}:{k}"].setdefault("ndim", int(build(problem, k).ndim))
+    if not (args.summary_only or args.references_only):
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        done = {_key(r) for r in load_records(args.out)}
+        todo = [(p, k, s, seed) for seed in range(1, seeds + 1) for p, k in cases
+                for s in args.samplers
+                if _key({"problem": p, "k": k, "sampler": s, "settings": settings[s],
+                         "seed": seed}) not in done]
+        for i, (problem, k, s, seed) in enumerate(todo, 1):
+            record = execute(problem, k, s, settings[s], seed)
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            what = (f"FAILED {record['error']}" if "error" in record else
+                    f"{record['logz']:.3f} ± {record['logz_err']:.3f}, {record['ncall']} calls")
+            print(f"[{i}/{len(todo)}] {problem} K={k} {s} seed {seed}: {what}, "
+                  f"{record['seconds']:.1f} s", flush=True)
+    summary = summarise(load_records(args.out), refs, cases, args.samplers, settings)
+    print_table(summary, args.samplers)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
