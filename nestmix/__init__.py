@@ -6,6 +6,7 @@ from nestmix import datasets
 from nestmix.archive import SweepArchive, open_sweep
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
+from nestmix.estimator import NestedGaussianMixture
 from nestmix.loaders import load_measurements
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import EvidenceRow, NestedRun, SweepResult
@@ -18,6 +19,7 @@ __all__ = [
     "Measurements",
     "MixtureModel",
     "ModelSpec",
+    "NestedGaussianMixture",
     "NestedRun",
     "NestmixError",
     "Shrinkage",
