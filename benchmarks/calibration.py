@@ -370,12 +370,14 @@ def quadrature_reference(model, points: int = 801, seed: int = 0) -> dict:
             "grid": points, "calls": target.calls, "seconds": time.perf_counter() - start}
 
 
-def compute_reference(problem: str, k: int) -> dict:
-    """The reference of one case: quadrature (2 parameters) or importance sampling."""
+def compute_reference(problem: str, k: int, quick: bool = False) -> dict:
+    """The reference of one case: quadrature (2 parameters, checked by importance sampling)
+    or importance sampling; ``quick``: coarser grid and fewer draws."""
     model = build(problem, k)
     if model.ndim == 2:
-        ref = quadrature_reference(model)
-        check = importance_reference(model, n=100_000)
+        ref = quadrature_reference(model, points=201 if quick else 801)
+        check = importance_reference(model, n=20_000 if quick else 100_000, rounds=1,
+                                     starts=4 if quick else 24)
         ref["importance_check"] = [check["logz"], check["logz_err"]]
         return ref
     ordered = model.k > 1 and getattr(model.spec, "order", "none") == "none"
@@ -389,10 +391,10 @@ def load_references(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def reference_for(problem: str, k: int, path: Path, refs: dict) -> dict:
+def reference_for(problem: str, k: int, path: Path, refs: dict, quick: bool = False) -> dict:
     key = f"{problem}:{k}"
     if key not in refs:
-        refs[key] = compute_reference(problem, k)
+        refs[key] = compute_reference(problem, k, quick)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(refs, indent=1, sort_keys=True) + "\n")
@@ -493,9 +495,9 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
     return {"rows": rows, "overall": overall}
 
 
-def print_table(summary: dict, samplers, file=sys.stdout) -> None:
+def print_table(summary: dict, samplers, file=None) -> None:
     def p(*a):
-        print(*a, file=file)
+        print(*a, file=file or sys.stdout)
 
     head = f"{'problem':<14}{'K':>2} {'ndim':>4} {'reference':>19}"
     for s in samplers:
@@ -549,6 +551,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--cases", nargs="+", default=None, help="PROBLEM:K ...")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="one tiny case, one seed")
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--references-only", action="store_true")
@@ -564,7 +567,7 @@ def main(argv: list[str] | None = None) -> dict:
     refs = load_references(ref_path)
     for problem, k in cases:
         if f"{problem}:{k}" not in refs and not args.summary_only:
-            ref = reference_for(problem, k, ref_path, refs)
+            ref = reference_for(problem, k, ref_path, refs, args.quick)
             ref.setdefault("ndim", int(build(problem, k).ndim))
             print(f"reference {problem} K={k}: {ref['logz']:.3f} ± {ref['logz_err']:.4f} "
                   f"({ref['method']}, {ref['seconds']:.0f} s)", flush=True)
@@ -573,7 +576,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not (args.summary_only or args.references_only):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         done = {_key(r) for r in load_records(args.out)}
-        todo = [(p, k, s, seed) for seed in range(1, seeds + 1) for p, k in cases
+        todo = [(p, k, s, seed) for seed in range(args.first_seed, args.first_seed + seeds)
+                for p, k in cases
                 for s in args.samplers
                 if _key({"problem": p, "k": k, "sampler": s, "settings": settings[s],
                          "seed": seed}) not in done]
