@@ -530,6 +530,51 @@ def print_table(summary: dict, samplers, file=None) -> None:
           f"mean z = {o['mean_z']:+.2f}  beyond 3σ: {beyond}  [{verdict}]")
 
 
+def compare_settings(records: list[dict], refs: dict, file=None) -> list[dict]:
+    """Every (case, sampler, settings) group in the results: bias, scatter over seeds against
+    the mean reported σ, rms z, and the same for anesthetic's ln Z from the run's dead points
+    (``logz_sim``: mean and standard deviation over simulated prior volumes)."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if "error" not in r and f"{r['problem']}:{r['k']}" in refs:
+            key = json.dumps([r["problem"], r["k"], r["sampler"], r["settings"]])
+            groups.setdefault(key, []).append(r)
+    rows = []
+    for key, runs in groups.items():
+        problem, k, sampler, settings = json.loads(key)
+        ref = refs[f"{problem}:{k}"]["logz"]
+        logz = np.array([r["logz"] for r in runs])
+        err = np.array([r["logz_err"] for r in runs])
+        row = {"problem": problem, "k": k, "sampler": sampler, "settings": settings,
+               "runs": len(runs), "bias": float(logz.mean() - ref),
+               "scatter": float(logz.std(ddof=1)) if len(runs) > 1 else float("nan"),
+               "err": float(err.mean()), "rms_z": float(np.sqrt(np.mean(((logz - ref) / err)
+                                                                         ** 2))),
+               "ncall": float(np.mean([r["ncall"] for r in runs])),
+               "seconds": float(np.mean([r["seconds"] for r in runs]))}
+        sim = [r["logz_sim"] for r in runs if "logz_sim" in r]
+        if len(sim) == len(runs):
+            zsim = np.array([(m - ref) / e for m, e in sim])
+            row.update(sim_err=float(np.mean([e for _, e in sim])),
+                       sim_rms_z=float(np.sqrt(np.mean(zsim**2))))
+        rows.append(row)
+    rows.sort(key=lambda r: (r["problem"], r["k"], r["sampler"], json.dumps(r["settings"])))
+
+    def p(*a):
+        print(*a, file=file or sys.stdout)
+
+    p(f"{'case':<12} {'sampler':<9} {'settings':<28} {'runs':>4} {'bias':>7} {'scatter':>7} "
+      f"{'mean σ':>6} {'scat/σ':>6} {'rms z':>6} {'σ dead':>6} {'rms z dead':>10} "
+      f"{'calls':>9} {'s':>6}")
+    for r in rows:
+        p(f"{r['problem'] + ':' + str(r['k']):<12} {r['sampler']:<9} "
+          f"{json.dumps(r['settings']) if r['settings'] else 'defaults':<28} {r['runs']:>4} "
+          f"{r['bias']:>+7.3f} {r['scatter']:>7.3f} {r['err']:>6.3f} "
+          f"{r['scatter'] / r['err']:>6.2f} {r['rms_z']:>6.2f} {r.get('sim_err', math.nan):>6.3f} "
+          f"{r.get('sim_rms_z', math.nan):>10.2f} {r['ncall']:>9.0f} {r['seconds']:>6.0f}")
+    return rows
+
+
 # ---------------------------------------------------------------------------------- main
 
 def _parse_cases(texts: list[str]) -> list[tuple[str, int]]:
@@ -554,6 +599,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="one tiny case, one seed")
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--compare", nargs="*", type=Path, default=None,
+                        help="print every (case, sampler, settings) group in these results "
+                        "files (default --out) and stop")
     parser.add_argument("--references-only", action="store_true")
     parser.add_argument("--dynesty", type=json.loads, default={})
     parser.add_argument("--polychord", type=json.loads, default={})
@@ -565,6 +613,9 @@ def main(argv: list[str] | None = None) -> dict:
         DEFAULT_REFERENCES if args.out == DEFAULT_OUT or args.out.parent == RESULTS
         else args.out.with_name(args.out.stem + "_references.json"))
     refs = load_references(ref_path)
+    if args.compare is not None:
+        records = [r for path in (args.compare or [args.out]) for r in load_records(path)]
+        return {"groups": compare_settings(records, refs)}
     for problem, k in cases:
         if f"{problem}:{k}" not in refs and not args.summary_only:
             ref = reference_for(problem, k, ref_path, refs, args.quick)
