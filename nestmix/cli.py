@@ -10,12 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:
-    from nestmix.report import ReportFiles
-    from nestmix.sweep import SweepPlan
+    from nestmix.report.build import ReportFiles
+    from nestmix.sweep.driver import SweepPlan
 
 __all__ = ["main"]
 
@@ -115,14 +115,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from nestmix.config import load_config
     from nestmix.errors import ConfigError
-    from nestmix.sweep import run_sweep
-    from nestmix.table import format_table
+    from nestmix.report.table import format_table
+    from nestmix.sweep.config import load_config
+    from nestmix.sweep.driver import run_sweep
 
     if (args.config is None) == (args.example is None):
         raise ConfigError("", "give a config file or --example NAME (one of them)")
-    from nestmix.polychord.mpi import launched_by_mpirun
+    from nestmix.samplers.polychord.mpi import launched_by_mpirun
 
     if launched_by_mpirun():
         raise ConfigError("", "nestmix itself was started by mpirun on several processes; "
@@ -150,7 +150,7 @@ def _sweep(args: argparse.Namespace) -> int:
     print()
     print(format_table(result))
     if not args.no_report:
-        from nestmix.report import write_report
+        from nestmix.report.build import write_report
 
         try:
             files = write_report(directory)
@@ -187,15 +187,15 @@ def _default_jobs(plan: SweepPlan) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nestmix.sweep import load_sweep
-    from nestmix.table import format_table
+    from nestmix.report.table import format_table
+    from nestmix.sweep.driver import load_sweep
 
     print(format_table(load_sweep(args.directory)))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from nestmix.report import write_report
+    from nestmix.report.build import write_report
 
     _print_report(write_report(args.directory, seed=args.seed, figures=not args.no_figures))
     return 0
@@ -212,7 +212,7 @@ def _print_report(files: ReportFiles) -> None:
 
 
 def _install_polychord(args: argparse.Namespace) -> int:
-    from nestmix.polychord import install_polychord
+    from nestmix.samplers.polychord import install_polychord
 
     path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
                              mpi=args.mpi, progress=lambda line: print(line, flush=True))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, run_sweep
-from nestmix.archive import open_sweep
 from nestmix.components import make_component
+from nestmix.store.archive import open_sweep
 
 
 def test_open_sweep_gives_back_data_model_runs_and_analyses(tmp_path):

@@ -19,8 +19,8 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.cli import main
-from nestmix.daskrun import check_shared_directory, check_worker_versions, connect
 from nestmix.errors import ClusterError
+from nestmix.sweep.dask import check_shared_directory, check_worker_versions, connect
 
 from .test_pools import grid_logz
 
@@ -107,7 +107,7 @@ def test_a_sweep_on_the_cluster_matches_one_made_here(cluster, values, tmp_path,
     plan_text = config.read_text().replace("[sweep]", f'[sweep]\ndask = '
                                            f'"{cluster.scheduler_address}"')
     config.write_text(plan_text)
-    from nestmix.config import load_config
+    from nestmix.sweep.config import load_config
 
     plan, _ = load_config(config)
     resumed = run_sweep(plan, here, progress=lines.append)  # [sweep] dask in the config

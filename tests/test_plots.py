@@ -17,10 +17,16 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
 from nestmix import Measurements
-from nestmix.archive import open_sweep
 from nestmix.components import make_component
 from nestmix.model import ModelSpec
-from nestmix.plots import (
+from nestmix.posterior.predictive import (
+    density_draws,
+    model_averaged_density,
+    model_averaged_memberships,
+    predictive_components,
+    predictive_density,
+)
+from nestmix.report.figures import (
     plot_components_2d,
     plot_corner,
     plot_evidence,
@@ -29,13 +35,7 @@ from nestmix.plots import (
     plot_predictive,
     plot_run,
 )
-from nestmix.predictive import (
-    density_draws,
-    model_averaged_density,
-    model_averaged_memberships,
-    predictive_components,
-    predictive_density,
-)
+from nestmix.store.archive import open_sweep
 from nestmix.sweep import SweepPlan, run_sweep
 from tests.conftest import GALAXY_PRIORS
 

@@ -21,15 +21,16 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, get_sampler
 from nestmix.errors import ModelError, SamplerError
-from nestmix.polychord import (
+from nestmix.samplers.polychord import (
     CallbackError,
+    PolyChordAdapter,
     check_installation,
     default_directory,
     find_library,
     install_polychord,
 )
-from nestmix.polychord.runner import Callbacks
-from nestmix.samplers.polychord import PolyChordAdapter, polychord_seed
+from nestmix.samplers.polychord.adapter import polychord_seed
+from nestmix.samplers.polychord.runner import Callbacks
 from tests.conftest import GALAXY_PRIORS
 
 
@@ -370,7 +371,7 @@ def runner_children() -> list[int]:
             continue
         ppid = next((line.split()[1] for line in text.splitlines()
                      if line.startswith("PPid:")), "")
-        if ppid == str(os.getpid()) and b"nestmix.polychord.runner" in cmdline:
+        if ppid == str(os.getpid()) and b"nestmix.samplers.polychord.runner" in cmdline:
             found.append(int(status.parent.name))
     return found
 

@@ -26,8 +26,8 @@ import pytest
 from nestmix import get_sampler
 from nestmix.cli import main
 from nestmix.errors import ModelError, SamplerError
-from nestmix.polychord import CallbackError, find_library, install_polychord
-from nestmix.polychord.mpi import mpirun_command
+from nestmix.samplers.polychord import CallbackError, find_library, install_polychord
+from nestmix.samplers.polychord.mpi import mpirun_command
 from tests.test_polychord import BoxGaussian, KillsItself, RaisesAbove, SlowGaussian, tolerance
 
 MPI_PACKAGES = ("openmpi-bin", "libopenmpi-dev")

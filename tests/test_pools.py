@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 from nestmix import Measurements, ModelSpec, SweepPlan, run_sweep
 from nestmix.errors import SamplerError
 from nestmix.samplers import get_sampler
-from nestmix.samplers.pools import ProblemMethod, make_token
+from nestmix.samplers.dynesty.pools import ProblemMethod, make_token
 
 PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
           "sigma": {"dist": "halfnorm", "scale": 3}}

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 import nestmix
-from nestmix.archive import SweepArchive
 from nestmix.cli import main
 from nestmix.model import ModelSpec
 from nestmix.report import build_report, write_report
 from nestmix.results import EvidenceRow, SweepResult
+from nestmix.store.archive import SweepArchive
 from nestmix.sweep import SweepPlan, run_sweep
 
 from .conftest import GALAXY_PRIORS
@@ -271,13 +271,13 @@ def test_a_figure_that_fails_is_a_warning_not_a_crash(sweep_dir, tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("no ink")
 
-    fake = types.ModuleType("nestmix.plots")
+    fake = types.ModuleType("nestmix.report.figures")
     for name in ("plot_evidence", "plot_posterior_k", "plot_predictive", "plot_components_2d",
                  "plot_memberships", "plot_run"):
         setattr(fake, name, fine)
     fake.plot_corner = broken
-    monkeypatch.setitem(sys.modules, "nestmix.plots", fake)
-    monkeypatch.setattr(nestmix, "plots", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "nestmix.report.figures", fake)
+    monkeypatch.setattr("nestmix.report.figures", fake, raising=False)
     copy = tmp_path / "copy"
     shutil.copytree(sweep_dir, copy)
     files = write_report(copy)
@@ -471,7 +471,7 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
 def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     """Different best K within errors is a close call, not a disagreement; beyond errors it is."""
     from nestmix.evidence import bayes_factors
-    from nestmix.report_tables import verdict
+    from nestmix.report.tables import verdict
 
     def sweep(logz_a, logz_b):
         rows = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nestmix.results import NestedRun
-from nestmix.store import RunStore, run_name
+from nestmix.store.runs import RunStore, run_name
 
 
 def tiny_run(logz: float) -> NestedRun:

@@ -15,7 +15,7 @@ import pytest
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import ModelError, RunStoreError
 from nestmix.evidence import bayes_factors, posterior_probabilities
-from nestmix.table import format_table
+from nestmix.report.table import format_table
 
 PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
           "sigma": {"dist": "halfnorm", "scale": 3}}

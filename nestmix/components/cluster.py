@@ -15,8 +15,8 @@
     The sign of a σ does not matter (only σ² enters); σ may be held fixed, also at 0 (a
     population without intrinsic width, e.g. a cluster's parallax), when the data have errors.
 
-Because its noise-free density is Gaussian, :func:`nestmix.shrinkage.shrinkage` shrinks its
-members towards μ (:meth:`GaussianCluster.noise_free_gaussian`).
+Because its noise-free density is Gaussian, :func:`nestmix.posterior.shrinkage.shrinkage` shrinks
+its members towards μ (:meth:`GaussianCluster.noise_free_gaussian`).
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nestmix.model.layout import Parameters
 from nestmix.modes.features import component_features, n_gaussians
 from nestmix.modes.local_evidence import mode_evidences
-from nestmix.parameters import Parameters
 from nestmix.results import Cluster
 
 __all__ = ["DistinctMode", "DistinctModes", "find_distinct_modes"]

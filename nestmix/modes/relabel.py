@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nestmix.errors import ModelError
+from nestmix.model.layout import Parameters
 from nestmix.modes.assignment import solve_assignments
 from nestmix.modes.features import component_features, n_gaussians, permute_parameters
 from nestmix.modes.stephens import stephens_permutations
 from nestmix.modes.theta import ThetaLayout
-from nestmix.parameters import Parameters
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["METHODS", "Relabelling", "relabel"]
 

@@ -18,7 +18,7 @@ from nestmix.modes.assignment import solve_assignments
 from nestmix.modes.memberships import log_membership_batches
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["stephens_permutations"]
 

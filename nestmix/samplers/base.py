@@ -21,8 +21,8 @@ __all__ = ["LikelihoodProblem", "SamplerAdapter", "available_samplers", "get_sam
            "probe_problem"]
 
 _REGISTRY = {
-    "dynesty": "nestmix.samplers.dynesty:DynestyAdapter",
-    "polychord": "nestmix.samplers.polychord:PolyChordAdapter",
+    "dynesty": "nestmix.samplers.dynesty.adapter:DynestyAdapter",
+    "polychord": "nestmix.samplers.polychord.adapter:PolyChordAdapter",
 }
 
 

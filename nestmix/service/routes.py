@@ -13,12 +13,12 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.errors import RunStoreError
 from nestmix.service.db import ACTIVE, Job, JobRun, now
 from nestmix.service.intake import prepare_submission
 from nestmix.service.page import render_page
-from nestmix.store import RunStore
+from nestmix.store.runs import RunStore
 
 __all__ = ["JobOut", "router"]
 

@@ -31,9 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(var, "1")
 
     from nestmix.errors import NestmixError
-    from nestmix.report import write_report
+    from nestmix.report.build import write_report
     from nestmix.service.intake import load_job_plan
-    from nestmix.sweep import run_sweep
+    from nestmix.sweep.driver import run_sweep
 
     try:
         plan = load_job_plan(args.job_dir)

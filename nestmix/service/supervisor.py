@@ -30,8 +30,8 @@ from nestmix.errors import NestmixError
 from nestmix.service.db import Database, Job, now
 from nestmix.service.runner import REPORT_WARNING
 from nestmix.service.settings import ServiceSettings
-from nestmix.store import RunStore
-from nestmix.sweep import load_sweep
+from nestmix.store.runs import RunStore
+from nestmix.sweep.driver import load_sweep
 
 __all__ = ["LOG_FILE", "Supervisor"]
 

@@ -13,7 +13,7 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import LikelihoodProblem, check_settings
-from nestmix.samplers.pools import ProblemMethod, check_pool, make_token, open_pool
+from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
 
@@ -59,7 +59,7 @@ class DynestyAdapter:
 
     With ``sample="slice"``, no pool and a problem whose prior and likelihood are compiled
     (:meth:`nestmix.model.MixtureModel.compiled_parts`), the proposals run in nestmix's numba
-    transcription of dynesty's slice sampler (:mod:`nestmix.samplers.compiled_slice`): the
+    transcription of dynesty's slice sampler (:mod:`nestmix.samplers.dynesty.compiled_slice`): the
     same run, bit for bit, without dynesty's Python cost per likelihood call.
     """
 
@@ -196,9 +196,9 @@ class DynestyAdapter:
 def _with_compiled_slice(problem: LikelihoodProblem, s: Mapping[str, Any],
                          kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` with ``sample`` set to nestmix's compiled copy of dynesty's slice sampler
-    (:mod:`nestmix.samplers.compiled_slice`: the same run, bit for bit, faster) when the
+    (:mod:`nestmix.samplers.dynesty.compiled_slice`: the same run, bit for bit, faster) when the
     problem's prior and likelihood are compiled; unchanged otherwise."""
-    from nestmix.samplers import compiled_slice
+    from nestmix.samplers.dynesty import compiled_slice
 
     if s["sample"] != "slice" or not compiled_slice.enabled():
         return kwargs

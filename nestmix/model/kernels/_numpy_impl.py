@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nestmix.components import gaussian_log_density
-from nestmix.parameters import Parameters
+from nestmix.model.layout import Parameters
 
 __all__ = ["loglike_numpy"]
 

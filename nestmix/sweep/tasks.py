@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from nestmix.data import Measurements
-from nestmix.model import ModelSpec
+from nestmix.model.mixture import ModelSpec
 from nestmix.modes import analyse_run
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
-from nestmix.store import RunStore
+from nestmix.store.runs import RunStore
 
 __all__ = ["RunTask", "analyse", "execute", "single_threaded_blas"]
 

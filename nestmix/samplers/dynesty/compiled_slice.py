@@ -6,7 +6,8 @@ likelihood costs at a few hundred points; ``slice`` makes several times the call
 so that overhead decided nestmix's end-to-end speed. :class:`CompiledSliceSampler` is dynesty's
 own ``SliceSampler`` (same tuning, bound updates and interface; dynesty accepts any
 ``InternalSampler`` as ``sample``) whose ``sample`` hands the whole chain of slices to
-:func:`nestmix.samplers._slice_numba.slice_sample`, a statement-by-statement numba transcription
+:func:`nestmix.samplers.dynesty._slice_numba.slice_sample`, a statement-by-statement numba
+transcription
 of dynesty 3.1's code drawing the same random numbers. A run with it is bit for bit the run with
 ``sample="slice"`` (``tests/test_compiled_slice.py`` checks whole runs), only faster.
 
@@ -56,7 +57,8 @@ class CompiledParts:
 
 
 class CompiledSliceSampler(SliceSampler):
-    """dynesty's ``SliceSampler`` whose proposals run in :mod:`nestmix.samplers._slice_numba`.
+    """dynesty's ``SliceSampler`` whose proposals run in
+    :mod:`nestmix.samplers.dynesty._slice_numba`.
 
     Parameters
     ----------
@@ -78,7 +80,7 @@ class CompiledSliceSampler(SliceSampler):
         kwargs = args.kwargs
         if kwargs.get("nonperiodic") is not None or getattr(args.loglikelihood, "blob", False):
             return SliceSampler.sample(args)  # cases the transcription does not cover
-        from nestmix.samplers._slice_numba import FAILED, slice_sample
+        from nestmix.samplers.dynesty._slice_numba import FAILED, slice_sample
 
         parts: CompiledParts = kwargs["compiled"]
         rstate = get_random_generator(args.rseed)

@@ -6,8 +6,8 @@ in numba: the same stepping-out and shrinkage (Neal 2003), the same switch to th
 procedure after more than 1 000 expansions, the same random numbers drawn in the same order
 from the same ``numpy.random.Generator`` (numba draws from a Generator passed in exactly as
 numpy does). Each proposal calls the compiled prior plan (:func:`nestmix.priors._compiled.
-run_plan`) and the fused likelihood kernel (:mod:`nestmix.kernels._numba_impl`) directly, which
-are the functions :class:`~nestmix.model.MixtureModel` calls, so a run gives bit for bit the
+run_plan`) and the fused likelihood kernel (:mod:`nestmix.model.kernels._numba_impl`) directly,
+which are the functions :class:`~nestmix.model.MixtureModel` calls, so a run gives bit for bit the
 result of dynesty's own slice sampler — without dynesty's Python cost per likelihood call
 (a closure, ``unitcheck``, a history record and the prior and likelihood wrappers: about
 10 µs, more than the likelihood itself at a few hundred points).
@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from nestmix.kernels._numba_impl import loglike_1d, loglike_nd
+from nestmix.model.kernels._numba_impl import loglike_1d, loglike_nd
 from nestmix.priors._compiled import run_plan
 
 #: Expansions of one slice after which dynesty warns and switches to doubling.

@@ -20,8 +20,8 @@ from nestmix.data import Measurements
 from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:
-    from nestmix.archive import SweepArchive
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
+    from nestmix.store.archive import SweepArchive
 
 __all__ = [
     "component_parameter_table",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nestmix.report import Report, ReportFigure
+    from nestmix.report.build import Report, ReportFigure
 
 __all__ = ["Column", "Table", "format_value", "render_html", "render_markdown"]
 

@@ -8,10 +8,11 @@ integer handles (``MPI_COMM_WORLD`` = 0, ``MPI_INTEGER`` = 7, ``MPI_DOUBLE_PRECI
 No PolyChord source is published on the package registries, so rather than recompiling
 PolyChord, :func:`build_shims` compiles three empty libraries under the wheel's ``libmpi*``
 file names that depend on the system's ``libmpi`` and ``libmpi_mpifh``: loaded first with
-``RTLD_GLOBAL`` (see :mod:`nestmix.polychord.binding`), they bring the real Open MPI in, and
-``libchord`` binds to it. The installer then checks the result with a 2-process run.
+``RTLD_GLOBAL`` (see :mod:`nestmix.samplers.polychord.binding`), they bring the real Open MPI in,
+and ``libchord`` binds to it. The installer then checks the result with a 2-process run.
 
-A run with ``N`` processes is ``mpirun -np N python -m nestmix.polychord.runner --mpi FILE``
+A run with ``N`` processes is ``mpirun -np N python -m nestmix.samplers.polychord.runner --mpi
+FILE``
 (:func:`mpirun_command`): rank 0 is PolyChord's coordinator and writes the files, ranks 1..N−1
 slice (they make almost all likelihood calls), so ``N`` = 2 has one worker.
 """

@@ -31,7 +31,7 @@ from nestmix.priors import (
 from nestmix.priors.blocks import Block, BlockPrior, group_by_prior
 
 if TYPE_CHECKING:
-    from nestmix.model import ModelSpec
+    from nestmix.model.mixture import ModelSpec
 
 __all__ = ["Layout", "Parameters", "build_prior", "weight_labels"]
 

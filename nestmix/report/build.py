@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from nestmix import __version__
-from nestmix.archive import SweepArchive, open_sweep
+from nestmix._version import __version__
 from nestmix.atomic import write_bytes_atomic
-from nestmix.report_html import Table
-from nestmix.report_tables import (
+from nestmix.report.render import Table
+from nestmix.report.tables import (
     agreement_table,
     evidence_table,
     evidence_warnings,
@@ -36,6 +35,7 @@ from nestmix.report_tables import (
     verdict,
 )
 from nestmix.results import rows_by_sampler
+from nestmix.store.archive import SweepArchive, open_sweep
 
 __all__ = ["Report", "ReportFigure", "ReportFiles", "build_report", "write_report"]
 
@@ -159,8 +159,8 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
     RunStoreError
         If ``directory`` is not a nestmix sweep.
     """
-    from nestmix.report_html import render_html, render_markdown
-    from nestmix.store import RunStore
+    from nestmix.report.render import render_html, render_markdown
+    from nestmix.store.runs import RunStore
 
     directory = Path(directory)
     archive = open_sweep(directory)
@@ -293,9 +293,9 @@ Maker = Callable[[], Any]
 
 def _draw_figures(archive: SweepArchive, seed: int, notes: list[str]) -> list[ReportFigure]:
     try:
-        from nestmix import plots
+        from nestmix.report import figures as plots
     except ImportError as exc:
-        notes.append(f"figures: none drawn, nestmix.plots cannot be imported ({exc})")
+        notes.append(f"figures: none drawn, nestmix.report.figures cannot be imported ({exc})")
         return []
     result = archive.result
     jobs: list[tuple[str, str, str, str, Maker]] = [
@@ -382,9 +382,9 @@ def _averaging(archive: SweepArchive, notes: list[str]) -> tuple[list[Table], li
     if archive.data is None or archive.spec is None:
         return [], [*said, f"Model-averaged memberships need the model: {archive.spec_problem}"]
     try:
-        from nestmix import predictive
+        from nestmix.posterior import predictive
     except ImportError as exc:
-        notes.append(f"model averaging: nestmix.predictive cannot be imported ({exc})")
+        notes.append(f"model averaging: nestmix.posterior.predictive cannot be imported ({exc})")
         return [], said
     tables = []
     for sampler in archive.samplers:

@@ -2,8 +2,8 @@
 
 The Fortran code ends its process on some errors, cannot be interrupted, writes to stdout
 whatever its ``feedback`` says, and ctypes swallows exceptions raised in callbacks. Every run
-therefore happens in a child interpreter, ``python -m nestmix.polychord.runner``, started with
-:mod:`subprocess` (the request is sent with cloudpickle, so a problem class defined in a script
+therefore happens in a child interpreter, ``python -m nestmix.samplers.polychord.runner``, started
+with :mod:`subprocess` (the request is sent with cloudpickle, so a problem class defined in a script
 or notebook works, and the caller needs no ``if __name__ == "__main__":`` guard; this also works
 from inside joblib's worker processes):
 
@@ -15,8 +15,8 @@ from inside joblib's worker processes):
 - a child that ends without reporting becomes a :class:`~nestmix.errors.SamplerError` with the
   tail of its log.
 
-With ``processes`` > 1 the child is ``mpirun -np N python -m nestmix.polychord.runner --mpi
-FILE`` instead (:mod:`nestmix.polychord.mpi`): mpirun passes its ranks neither our pipe nor
+With ``processes`` > 1 the child is ``mpirun -np N python -m nestmix.samplers.polychord.runner --mpi
+FILE`` instead (:mod:`nestmix.samplers.polychord.mpi`): mpirun passes its ranks neither our pipe nor
 (beyond rank 0) stdin, so the request goes through a file in the run directory and every rank
 writes its report to a file of its own there (both removed afterwards). Every rank runs the
 callbacks; rank 0 writes PolyChord's files. An error in any rank ends that rank, mpirun then
@@ -44,7 +44,7 @@ import numpy as np
 
 from nestmix.atomic import write_bytes_atomic
 from nestmix.errors import ModelError, SamplerError
-from nestmix.polychord.binding import CSettings
+from nestmix.samplers.polychord.binding import CSettings
 
 __all__ = ["CallbackError", "Callbacks", "ChildReport", "RunRequest", "run_in_child"]
 
@@ -170,7 +170,7 @@ def run_in_child(request: RunRequest) -> ChildReport:
     with open(log_path, "ab") as log:
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "nestmix.polychord.runner", str(write_fd)],
+                [sys.executable, "-m", "nestmix.samplers.polychord.runner", str(write_fd)],
                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,), close_fds=True)
         finally:
@@ -207,11 +207,12 @@ def run_in_child(request: RunRequest) -> ChildReport:
 
 def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> ChildReport:
     """Run the request on ``request.processes`` processes under mpirun and wait for them."""
-    from nestmix.polychord.mpi import mpirun_command, mpirun_environment
+    from nestmix.samplers.polychord.mpi import mpirun_command, mpirun_environment
 
     base = Path(request.settings.base_dir)
     request_path = base / _MPI_REQUEST
-    program = [sys.executable, "-m", "nestmix.polychord.runner", "--mpi", str(request_path)]
+    program = [sys.executable, "-m", "nestmix.samplers.polychord.runner", "--mpi",
+               str(request_path)]
     command = mpirun_command(request.processes, program)
     write_bytes_atomic(request_path, blob)
     try:
@@ -409,7 +410,7 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     if request.library_dir is None:
         _run_official(settings, loglike, prior)
     else:
-        from nestmix.polychord.binding import load_library, run_c_interface
+        from nestmix.samplers.polychord.binding import load_library, run_c_interface
 
         local = dataclasses.replace(settings, base_dir=".")
         run_c_interface(load_library(Path(request.library_dir)), local, loglike, prior)
@@ -460,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv[0] == "--mpi":
-        from nestmix.polychord.mpi import mpi_rank
+        from nestmix.samplers.polychord.mpi import mpi_rank
 
         request, log_path, _ = pickle.loads(Path(argv[1]).read_bytes())
         rank = mpi_rank() or 0

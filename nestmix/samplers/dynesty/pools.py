@@ -99,7 +99,7 @@ class ProcessPool:
         import cloudpickle
         from joblib.externals.loky import ProcessPoolExecutor
 
-        from nestmix.parallel import BLAS_ENV
+        from nestmix.sweep.local import BLAS_ENV
 
         self.size = int(processes)
         self._executor = ProcessPoolExecutor(

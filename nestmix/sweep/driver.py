@@ -5,7 +5,7 @@ Each (K, sampler) run is written under ``runs/<name>/K=<k>/<sampler>/`` as soon 
 model, priors, settings and seed. A sweep started again in the same directory reuses every
 finished run that matches and runs only what is missing; a directory made from anything else is
 refused (see :mod:`nestmix.store`). The runs go to worker processes on this machine
-(:mod:`nestmix.parallel`) or to a Dask cluster (:mod:`nestmix.daskrun`); where they ran is not
+(:mod:`nestmix.sweep.local`) or to a Dask cluster (:mod:`nestmix.sweep.dask`); where they ran is not
 part of any fingerprint, so a sweep started on one can be resumed on the other.
 """
 
@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.data import Measurements
 from nestmix.errors import ModelError, SamplerError
 from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
-from nestmix.model import ModelSpec
+from nestmix.model.mixture import ModelSpec
 from nestmix.modes import METHODS as RELABEL_METHODS
 from nestmix.results import EvidenceRow, SweepResult
 from nestmix.samplers import get_sampler
-from nestmix.store import MANIFEST, RunStore, fingerprint
-from nestmix.tasks import RunTask, analyse, execute
+from nestmix.store.runs import MANIFEST, RunStore, fingerprint
+from nestmix.sweep.tasks import RunTask, analyse, execute
 
 __all__ = ["SweepPlan", "load_sweep", "run_sweep"]
 
@@ -292,7 +292,7 @@ def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
         say(_plan_line(plan, todo, f"on {n_jobs} worker{'s' if n_jobs > 1 else ''}"))
         yield from _local(plan, calls, n_jobs, started)
         return
-    from nestmix.daskrun import (
+    from nestmix.sweep.dask import (
         check_shared_directory,
         check_worker_versions,
         cluster_description,
@@ -309,7 +309,7 @@ def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
 
 
 def _local(plan: SweepPlan, calls: list[tuple], n_jobs: int, started: Callable[[int], None]):
-    from nestmix.parallel import run_local
+    from nestmix.sweep.local import run_local
 
     shared = (plan.data, plan.spec)
     yield from run_local(execute, [shared + call for call in calls], n_jobs, started)

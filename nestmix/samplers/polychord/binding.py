@@ -3,7 +3,8 @@
 The library is loaded in dependency order with ``RTLD_GLOBAL``: libgfortran and nestmix's
 single-process MPI (compiled under the wheel's three ``libmpi*`` file names) first, so that the
 dynamic loader finds every library libchord needs by its soname. Load it only in a process that
-may die: the Fortran code ends the process on some errors (see :mod:`nestmix.polychord.runner`).
+may die: the Fortran code ends the process on some errors (see
+:mod:`nestmix.samplers.polychord.runner`).
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
     Notes
     -----
     ctypes swallows exceptions raised inside callbacks (it prints them and returns 0), so the
-    callables given here must not raise: :mod:`nestmix.polychord.runner` wraps them so that an
-    error ends the process after reporting it.
+    callables given here must not raise: :mod:`nestmix.samplers.polychord.runner` wraps them so
+    that an error ends the process after reporting it.
     """
     ndim = settings.ndim
     if not -2**31 <= settings.seed < 2**31:  # ctypes would wrap it silently

@@ -31,13 +31,13 @@ from nestmix.components import (
 )
 from nestmix.data import Measurements
 from nestmix.errors import ModelError
-from nestmix.kernels import MixtureKernel
-from nestmix.parameters import Layout, Parameters, build_prior, weight_labels
+from nestmix.model.kernels import MixtureKernel
+from nestmix.model.layout import Layout, Parameters, build_prior, weight_labels
 
 __all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
 
 if TYPE_CHECKING:
-    from nestmix.samplers.compiled_slice import CompiledParts
+    from nestmix.samplers.dynesty.compiled_slice import CompiledParts
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 BACKGROUNDS = ("none", "uniform")
@@ -324,8 +324,8 @@ class MixtureModel:
         """The compiled prior plan and likelihood kernel arrays, or None when either is not
         compiled (numpy backend, custom components, a prior block without a compiled form).
 
-        Used by :class:`nestmix.samplers.compiled_slice.CompiledSliceSampler`, which calls the
-        same compiled functions as :meth:`prior_transform` and :meth:`log_likelihood`; a
+        Used by :class:`nestmix.samplers.dynesty.compiled_slice.CompiledSliceSampler`, which calls
+        the same compiled functions as :meth:`prior_transform` and :meth:`log_likelihood`; a
         subclass that overrides either of those gets None, so its own versions are used.
         """
         cls = type(self)
@@ -336,14 +336,14 @@ class MixtureModel:
         plan = self.prior.compiled_plan
         if kernel_arguments is None or plan is None or plan.numpy_blocks:
             return None
-        from nestmix.samplers.compiled_slice import CompiledParts
+        from nestmix.samplers.dynesty.compiled_slice import CompiledParts
 
         return CompiledParts(plan.ops, plan.params, kernel_arguments)
 
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
         """Log-likelihoods for many parameter vectors, shape (m, ndim) → (m,).
 
-        Evaluated by the fused kernel of :mod:`nestmix.kernels` (one pass over points and
+        Evaluated by the fused kernel of :mod:`nestmix.model.kernels` (one pass over points and
         components, no (m, N, K) arrays); custom components' densities are computed in chunks
         of θ so that memory stays bounded for large m × N.
         """

@@ -25,7 +25,7 @@ import numpy as np
 from nestmix.errors import ModelError
 
 if TYPE_CHECKING:
-    from nestmix.parameters import Layout
+    from nestmix.model.layout import Layout
     from nestmix.priors.blocks import BlockPrior
 
 __all__ = ["BACKENDS", "MixtureKernel", "numba_available", "resolve_backend"]
@@ -145,7 +145,7 @@ class MixtureKernel:
 
     def _compiled(self) -> Any:
         if self._function is None:
-            from nestmix.kernels import _numba_impl
+            from nestmix.model.kernels import _numba_impl
 
             d = self._values.shape[1]
             self._function = _numba_impl.loglike_1d if d == 1 else _numba_impl.loglike_nd
@@ -155,7 +155,7 @@ class MixtureKernel:
         """The compiled kernel's arguments after θ and before ``out``, or None.
 
         ``(source, fixed, lay, y, err, extra, log_bg)`` as :meth:`__call__` passes them to
-        :func:`~nestmix.kernels._numba_impl.loglike_1d` (1-D data) or ``loglike_nd``; None
+        :func:`~nestmix.model.kernels._numba_impl.loglike_1d` (1-D data) or ``loglike_nd``; None
         with the numpy backend or custom components (whose densities are computed in Python).
         """
         if self.backend != "numba" or self.n_extra:
@@ -207,7 +207,7 @@ class MixtureKernel:
         return out
 
     def _numpy(self, theta: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
-        from nestmix.kernels._numpy_impl import loglike_numpy
+        from nestmix.model.kernels._numpy_impl import loglike_numpy
 
         finite = np.isfinite(theta).all(axis=1)
         if not finite.all():  # the same convention as the compiled kernels

@@ -2,9 +2,10 @@
 
 PolyChord comes from an official ``pypolychord`` with ``pypolychord.run`` (1.20 or newer) when
 one is importable, otherwise from the library of the official 1.15.1 wheel installed by
-``nestmix install-polychord`` (:func:`nestmix.polychord.install_polychord`). Either way the run
-happens in a child process (:mod:`nestmix.polychord.runner`) and the result is read back from
-PolyChord's files with anesthetic. With the setting ``mpi = N`` (N > 1) that child is
+``nestmix install-polychord`` (:func:`nestmix.samplers.polychord.install_polychord`). Either way
+the run
+happens in a child process (:mod:`nestmix.samplers.polychord.runner`) and the result is read back
+from PolyChord's files with anesthetic. With the setting ``mpi = N`` (N > 1) that child is
 ``mpirun -np N …`` running the copy of the 1.15.1 library linked to Open MPI
 (``nestmix install-polychord --mpi``).
 """
@@ -104,8 +105,8 @@ class PolyChordAdapter:
 
         Notes
         -----
-        The run happens in a child interpreter (:mod:`nestmix.polychord.runner`); the problem
-        is sent to it with cloudpickle, so it must be picklable by cloudpickle.
+        The run happens in a child interpreter (:mod:`nestmix.samplers.polychord.runner`); the
+        problem is sent to it with cloudpickle, so it must be picklable by cloudpickle.
 
         PolyChord 1.15's slice sampler occasionally proposes points whose unit-cube
         coordinates are NaN (when a cluster of few live points has a degenerate covariance).
@@ -126,7 +127,7 @@ class PolyChordAdapter:
         SamplerError
             If PolyChord (with ``mpi`` > 1: its Open MPI build, or mpirun) is not installed, a
             resume file belongs to a different problem, or the run ends abnormally.
-        nestmix.polychord.CallbackError
+        nestmix.samplers.polychord.CallbackError
             If the likelihood or prior transform raised or returned a bad value (a
             :class:`~nestmix.errors.ModelError` naming the values).
         """
@@ -146,9 +147,9 @@ class PolyChordAdapter:
              library_dir: str | None) -> NestedRun:
         from anesthetic import read_chains
 
-        from nestmix.polychord.binding import CSettings
-        from nestmix.polychord.output import read_clusters, read_stats, write_paramnames
-        from nestmix.polychord.runner import RunRequest, run_in_child
+        from nestmix.samplers.polychord.binding import CSettings
+        from nestmix.samplers.polychord.output import read_clusters, read_stats, write_paramnames
+        from nestmix.samplers.polychord.runner import RunRequest, run_in_child
 
         base = base.resolve()
         (base / "clusters").mkdir(parents=True, exist_ok=True)
@@ -226,7 +227,7 @@ def _library_dir(processes: int = 1) -> str | None:
 
     With ``processes`` > 1, always nestmix's build linked to Open MPI.
     """
-    from nestmix.polychord.install import find_library
+    from nestmix.samplers.polychord.install import find_library
 
     if processes > 1:
         return str(find_library(mpi=True).parent)

@@ -7,8 +7,8 @@ single-process MPI (``mpi_stub.c``) under the file names of the wheel's ``libmpi
 result by running a 2-D Gaussian through the library in a child process.
 
 ``install_polychord(mpi=True)`` also links a copy of the same library to the system's Open MPI
-(in the ``openmpi/`` subdirectory; see :mod:`nestmix.polychord.mpi`) and checks it with a run
-on two processes under ``mpirun``.
+(in the ``openmpi/`` subdirectory; see :mod:`nestmix.samplers.polychord.mpi`) and checks it with a
+run on two processes under ``mpirun``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from nestmix.errors import SamplerError
-from nestmix.polychord.binding import DEPENDENCIES, LIBCHORD
-from nestmix.polychord.mpi import MPI_SUBDIRECTORY, build_shims, open_mpi_version
+from nestmix.samplers.polychord.binding import DEPENDENCIES, LIBCHORD
+from nestmix.samplers.polychord.mpi import MPI_SUBDIRECTORY, build_shims, open_mpi_version
 
 __all__ = ["POLYCHORD_VERSION", "check_installation", "default_directory", "find_library",
            "install_polychord"]
@@ -178,9 +178,9 @@ def check_installation(directory: Path, processes: int = 1) -> tuple[float, floa
     SamplerError
         If the run fails or its logZ is further than 4 σ (σ ≥ 0.05) from the analytic value.
     """
-    from nestmix.polychord.binding import CSettings
-    from nestmix.polychord.output import read_stats
-    from nestmix.polychord.runner import RunRequest, run_in_child
+    from nestmix.samplers.polychord.binding import CSettings
+    from nestmix.samplers.polychord.output import read_stats
+    from nestmix.samplers.polychord.runner import RunRequest, run_in_child
 
     problem = BoxGaussian()
     with tempfile.TemporaryDirectory(prefix="nestmix-polychord-check-") as work:
@@ -289,7 +289,7 @@ def _compile_stub(build: Path) -> None:
     if shutil.which(compiler) is None:
         raise SamplerError(f"no C compiler {compiler!r} found: PolyChord needs one (gcc) to "
                            "build nestmix's single-process MPI")
-    with resources.as_file(resources.files("nestmix.polychord") / "mpi_stub.c") as source:
+    with resources.as_file(resources.files("nestmix.samplers.polychord") / "mpi_stub.c") as source:
         for name in _MPI_LIBS:
             command = [compiler, "-shared", "-fPIC", "-O2", f"-Wl,-soname,{name}",
                        "-o", str(build / name), str(source)]

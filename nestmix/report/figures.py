@@ -1,8 +1,8 @@
 """Figures of a sweep: evidences, P(K | data), predictive densities, components, memberships, runs.
 
 Every function takes result objects (a :class:`~nestmix.results.SweepResult`, an opened
-:class:`~nestmix.archive.SweepArchive`, a :class:`~nestmix.results.NestedRun`) and returns a new
-:class:`matplotlib.figure.Figure` made with ``Figure()``: nothing is registered with pyplot,
+:class:`~nestmix.store.archive.SweepArchive`, a :class:`~nestmix.results.NestedRun`) and returns a
+new :class:`matplotlib.figure.Figure` made with ``Figure()``: nothing is registered with pyplot,
 no style or rcParams are changed and nothing is shown. Save it with ``fig.savefig(path)``; it
 is freed with the last reference (``plt.close(fig)`` is harmless).
 """
@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, Rectangle
 
-from nestmix.predictive import (
+from nestmix.posterior.predictive import (
     component_parameter_table,
     model_averaged_density,
     model_for,
@@ -27,10 +27,10 @@ from nestmix.predictive import (
 from nestmix.results import rows_by_sampler
 
 if TYPE_CHECKING:
-    from nestmix.archive import SweepArchive
     from nestmix.data import Measurements
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
     from nestmix.results import NestedRun, SweepResult
+    from nestmix.store.archive import SweepArchive
 
 __all__ = [
     "plot_components_2d",
@@ -146,8 +146,9 @@ def plot_predictive(archive: SweepArchive, sampler: str, *, rng: np.random.Gener
                     n_draws: int = 200, n_grid: int = 400) -> Figure:
     """Histogram of 1-D data with the posterior predictive density of every finished K.
 
-    Each K gets its median curve and 68% band (:func:`nestmix.predictive.predictive_density`),
-    the model average over K (:func:`nestmix.predictive.model_averaged_density`) a black
+    Each K gets its median curve and 68% band
+    (:func:`nestmix.posterior.predictive.predictive_density`),
+    the model average over K (:func:`nestmix.posterior.predictive.model_averaged_density`) a black
     dashed curve and grey band. The curves are densities of noise-free values; with large
     measurement errors the histogram is broader than they are.
 
@@ -201,7 +202,7 @@ def plot_predictive(archive: SweepArchive, sampler: str, *, rng: np.random.Gener
 def plot_corner(archive: SweepArchive, sampler: str, k: int) -> Figure:
     """Corner plot of the relabelled component parameters of one K (anesthetic).
 
-    The columns of :func:`nestmix.predictive.component_parameter_table` for the relabelled
+    The columns of :func:`nestmix.posterior.predictive.component_parameter_table` for the relabelled
     posterior, thinned by systematic resampling to ``MAX_CORNER_POINTS`` equal-weight draws,
     on anesthetic's axes (``make_2d_axes``) with its ``hist_plot_1d`` on the diagonal and
     ``scatter_plot_2d`` below. (``Samples.plot_2d`` draws the same through pandas, whose label

@@ -1,0 +1,7 @@
+"""The mixture model: what the user chose (:class:`ModelSpec`), the parameter layout and
+priors (:mod:`nestmix.model.layout`), the likelihood kernels (:mod:`nestmix.model.kernels`) and
+the model a sampler runs (:class:`MixtureModel`)."""
+
+from nestmix.model.mixture import COVARIANCE_TYPES, MixtureModel, ModelSpec, Parameters
+
+__all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
