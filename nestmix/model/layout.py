@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,10 +30,33 @@ from nestmix.priors import (
 )
 from nestmix.priors.blocks import Block, BlockPrior, group_by_prior
 
-if TYPE_CHECKING:
-    from nestmix.model.mixture import ModelSpec
+__all__ = ["Layout", "ModelChoices", "Parameters", "build_prior", "weight_labels"]
 
-__all__ = ["Layout", "Parameters", "build_prior", "weight_labels"]
+
+class ModelChoices(Protocol):
+    """What the layout, the priors and :class:`~nestmix.model.mixture.MixtureModel` read of a
+    model's description: :class:`~nestmix.model.spec.ModelSpec` is one (typed by its fields
+    here, so that the layout needs not import the module that builds models from it)."""
+
+    @property
+    def covariance(self) -> str: ...
+
+    @property
+    def background(self) -> str: ...
+
+    @property
+    def order(self) -> str: ...
+
+    @property
+    def priors(self) -> Mapping[str, Any]: ...
+
+    @property
+    def background_box(self) -> tuple | None: ...
+
+    @property
+    def extra_components(self) -> tuple: ...
+
+    def to_dict(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +98,7 @@ class Layout:
     extra_names: tuple[str, ...] = ()  # custom components' parameters, <name>_<param>
 
     @classmethod
-    def create(cls, spec: ModelSpec, k: int, d: int, n_components: int) -> Layout:
+    def create(cls, spec: ModelChoices, k: int, d: int, n_components: int) -> Layout:
         cov = spec.covariance
         tied = cov == "tied"
         scales_per_set = 1 if (d == 1 or cov == "spherical") else d
@@ -140,14 +163,14 @@ class Layout:
 
 
 # ---------------------------------------------------------------------- prior
-def weight_labels(spec: ModelSpec, k: int, background: bool) -> tuple[str, ...]:
+def weight_labels(spec: ModelChoices, k: int, background: bool) -> tuple[str, ...]:
     """Names of all K_total weights: ``w_1 … w_K``, ``w_<name>`` per custom component, ``w_bg``."""
     return (tuple(f"w_{j + 1}" for j in range(k))
             + tuple(f"w_{c.name}" for c in spec.extra_components)
             + (("w_bg",) if background else ()))
 
 
-def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
+def build_prior(spec: ModelChoices, k: int, d: int, n_components: int,
                  columns: tuple[str, ...]) -> BlockPrior:
     layout = Layout.create(spec, k, d, n_components)
     priors = spec.priors
@@ -173,7 +196,7 @@ def build_prior(spec: ModelSpec, k: int, d: int, n_components: int,
     return BlockPrior(tuple(names), tuple(blocks), tuple(fixed))
 
 
-def _gaussian_blocks(spec: ModelSpec, layout: Layout, names: list[str], blocks: list[Block],
+def _gaussian_blocks(spec: ModelChoices, layout: Layout, names: list[str], blocks: list[Block],
                      fixed: list[tuple[int, float]], axis: list[str]) -> None:
     """Means, scales and correlations of the K Gaussian components."""
     priors = spec.priors
@@ -238,7 +261,7 @@ def _gaussian_blocks(spec: ModelSpec, layout: Layout, names: list[str], blocks: 
             blocks.append(Block("correlation", targets, _UpperTriangle(lkj), lkj.to_dict()))
 
 
-def _custom_blocks(spec: ModelSpec, layout: Layout, names: list[str], blocks: list[Block],
+def _custom_blocks(spec: ModelChoices, layout: Layout, names: list[str], blocks: list[Block],
                    fixed: list[tuple[int, float]]) -> None:
     """Independent priors of the custom components' parameters, one block name per component."""
     offset = layout.extra_offset

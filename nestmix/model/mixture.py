@@ -15,155 +15,43 @@ per-point per-component log-densities.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nestmix.components import (
     UniformBox,
-    component_priors,
     default_box,
-    describe_component,
     gaussian_log_density,
     probe_component,
 )
 from nestmix.data import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.kernels import MixtureKernel
-from nestmix.model.layout import Layout, Parameters, build_prior, weight_labels
+from nestmix.model.layout import Layout, ModelChoices, Parameters, build_prior, weight_labels
 
-__all__ = ["COVARIANCE_TYPES", "MixtureModel", "ModelSpec", "Parameters"]
+__all__ = ["CompiledParts", "MixtureModel", "Parameters"]
 
-if TYPE_CHECKING:
-    from nestmix.samplers.dynesty.compiled_slice import CompiledParts
-
-COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
-BACKGROUNDS = ("none", "uniform")
-ORDERS = ("none", "means")
-PRIOR_KEYS = ("mean", "variance", "sigma", "correlation", "weights")
 _CHUNK_ELEMENTS = 4_000_000  # bound on m × N × K × D² per batched likelihood chunk
 _PROBE_DRAWS = 8  # prior draws on which custom components are checked before use
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything that defines a mixture model except the data and K.
+@dataclass(frozen=True, eq=False)
+class CompiledParts:
+    """What the compiled proposal needs: the prior plan and the likelihood kernel's arrays.
 
     Attributes
     ----------
-    covariance : str
-        ``full``, ``diag``, ``spherical`` or ``tied`` (scikit-learn's names; in 1-D the first
-        three coincide and ``tied`` means one variance shared by all components).
-    background : str
-        ``none`` or ``uniform`` (a flat density over ``background_box``).
-    order : str
-        ``none`` (exchangeable labels) or ``means`` (means ordered along the first axis).
-    priors : mapping
-        ``mean``, one of ``variance`` / ``sigma``, optional ``correlation`` (``{dist = "lkj",
-        eta = 1}``) and ``weights`` (``{dist = "dirichlet", alpha = 1}``; α a number or one per
-        component: Gaussians, custom components, background). Mean and scale priors are one
-        spec for every dimension or a list with one spec per dimension; a number holds the
-        parameter fixed. ``mean`` and the scale may be left out when there are custom
-        components, for models with K = 0 Gaussians.
-    background_box : tuple or None
-        (D, 2) edges of the uniform background; default the data's range padded by 10%.
-    components : str
-        The family counted by K; ``gaussian``.
-    extra_components : tuple
-        Custom components (:class:`nestmix.components.Component` or any object with ``name``,
-        ``parameters``, ``priors``, ``columns`` and ``log_density``), mixed in after the K
-        Gaussians and before the background and never relabelled. With any, K may be 0.
+    ops, params : ndarray
+        The compiled prior plan (:class:`nestmix.priors._compiled.CompiledPlan`).
+    kernel_arguments : tuple of ndarray
+        ``source, fixed, lay, y, err, extra, log_bg`` of the fused likelihood kernel.
     """
 
-    covariance: str = "full"
-    background: str = "none"
-    order: str = "none"
-    priors: Mapping[str, Any] = field(default_factory=dict)
-    background_box: tuple | None = None
-    components: str = "gaussian"
-    extra_components: tuple = ()
-
-    def __post_init__(self) -> None:
-        extra = self.extra_components
-        if isinstance(extra, (str, Mapping)) or not isinstance(extra, (tuple, list)):
-            raise ModelError("model.extra_components: must be a sequence of components")
-        object.__setattr__(self, "extra_components", tuple(extra))
-        seen: set[str] = set()
-        for component in self.extra_components:
-            component_priors(component)
-            if component.name in seen:
-                raise ModelError(f"model.extra_components.{component.name}: two components "
-                                 "have this name; names must be unique")
-            seen.add(component.name)
-        _check_choice("model.components", self.components, ("gaussian",))
-        _check_choice("model.covariance", self.covariance, COVARIANCE_TYPES)
-        _check_choice("model.background", self.background, BACKGROUNDS)
-        _check_choice("model.order", self.order, ORDERS)
-        unknown = sorted(set(self.priors) - set(PRIOR_KEYS))
-        if unknown:
-            raise ModelError(
-                f"model.priors: unknown prior {unknown[0]!r}; valid: {', '.join(PRIOR_KEYS)}"
-            )
-        gaussians_optional = bool(self.extra_components)
-        if "mean" not in self.priors and not gaussians_optional:
-            raise ModelError("model.priors: missing 'mean' (the prior on component means)")
-        if ("variance" in self.priors and "sigma" in self.priors) or not (
-                gaussians_optional or "variance" in self.priors or "sigma" in self.priors):
-            raise ModelError(
-                "model.priors: give exactly one of 'variance' or 'sigma' "
-                "(the prior on component variances or standard deviations)"
-            )
-        if self.background_box is not None and self.background != "uniform":
-            raise ModelError("model.background_box is only used with background = 'uniform'")
-
-    def build(self, data: Measurements, k: int) -> MixtureModel:
-        """The model with ``k`` Gaussian components for ``data``."""
-        return MixtureModel(data, k, self)
-
-    @classmethod
-    def from_dict(cls, description: Mapping[str, Any]) -> ModelSpec:
-        """Rebuild a spec from :meth:`to_dict` (as stored in a sweep's manifest).
-
-        Raises
-        ------
-        ModelError
-            If a custom component is a user's Python class rather than a built-in family
-            (its code is not stored, only its fingerprint).
-        """
-        from nestmix.components import COMPONENT_FAMILIES, make_component
-
-        extra = []
-        for entry in description.get("extra_components", []):
-            family = entry.get("family", "")
-            if family not in COMPONENT_FAMILIES:
-                raise ModelError(f"the component {entry.get('name')!r} is a user class "
-                                 f"({family}); it cannot be rebuilt from the stored description")
-            extra.append(make_component(family, entry["name"], entry.get("priors"),
-                                        **entry.get("options", {})))
-        box = description.get("background_box")
-        return cls(covariance=description["covariance"], background=description["background"],
-                   order=description["order"], priors=dict(description.get("priors", {})),
-                   background_box=None if box is None else tuple(tuple(e) for e in box),
-                   components=description.get("components", "gaussian"),
-                   extra_components=tuple(extra))
-
-    def to_dict(self) -> dict:
-        """JSON-able description (input to run fingerprints)."""
-        out = {
-            "components": self.components,
-            "covariance": self.covariance,
-            "background": self.background,
-            "order": self.order,
-            "priors": _jsonable(dict(self.priors)),
-            "background_box": None if self.background_box is None else _jsonable(
-                self.background_box),
-        }
-        if self.extra_components:  # only then, so that existing fingerprints stay as they were
-            out["extra_components"] = [_jsonable(describe_component(c))
-                                       for c in self.extra_components]
-        return out
+    ops: np.ndarray
+    params: np.ndarray
+    kernel_arguments: tuple
 
 
 class MixtureModel:
@@ -193,7 +81,7 @@ class MixtureModel:
         Names of the K_total weights (the last is implied and not in θ).
     """
 
-    def __init__(self, data: Measurements, k: int, spec: ModelSpec) -> None:
+    def __init__(self, data: Measurements, k: int, spec: ModelChoices) -> None:
         extra = spec.extra_components
         low = 0 if extra else 1
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < low:
@@ -336,8 +224,6 @@ class MixtureModel:
         plan = self.prior.compiled_plan
         if kernel_arguments is None or plan is None or plan.numpy_blocks:
             return None
-        from nestmix.samplers.dynesty.compiled_slice import CompiledParts
-
         return CompiledParts(plan.ops, plan.params, kernel_arguments)
 
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
@@ -400,18 +286,3 @@ class MixtureModel:
         bg += " + uniform background" if self.has_background else ""
         return (f"MixtureModel(K={self.k}{bg}, D={self.n_dims}, covariance="
                 f"{self.spec.covariance!r}, order={self.spec.order!r}, ndim={self.ndim})")
-
-
-def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ModelError(f"{key}: unknown value {value!r}; valid: {', '.join(choices)}")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

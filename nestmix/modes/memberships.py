@@ -15,7 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from nestmix.model.mixture import MixtureModel
-    from nestmix.modes.relabel import Relabelling
+    from nestmix.modes.permutations import Relabelling
 
 __all__ = ["Memberships", "compute_memberships", "log_membership_batches", "weighted_draws"]
 

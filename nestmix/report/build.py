@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from nestmix._version import __version__
 from nestmix.atomic import write_bytes_atomic
-from nestmix.report.render import Table
+from nestmix.report.document import Report, ReportFigure, Table
 from nestmix.report.tables import (
     agreement_table,
     evidence_table,
@@ -40,81 +39,6 @@ from nestmix.store.archive import SweepArchive, open_sweep
 __all__ = ["Report", "ReportFigure", "ReportFiles", "build_report", "write_report"]
 
 FIGURE_DIR = "report"
-
-
-@dataclass(frozen=True)
-class ReportFigure:
-    """One figure of the report, already rendered.
-
-    Attributes
-    ----------
-    name : str
-        File stem of its PNG (``report/<name>.png``).
-    title, caption : str
-    section : str
-        ``evidence``, ``model``, ``averaging`` or ``runs``.
-    png : bytes
-        The figure as PNG.
-    notes : tuple of str
-        Warnings matplotlib or anesthetic raised while drawing it.
-    wide : bool
-        Shown across the page's full width (corner plots).
-    """
-
-    name: str
-    title: str
-    caption: str
-    section: str
-    png: bytes
-    notes: tuple[str, ...] = ()
-    wide: bool = False
-
-
-@dataclass(frozen=True)
-class Report:
-    """Everything the report says, independent of its format.
-
-    Attributes
-    ----------
-    name : str
-        The sweep's name.
-    directory : str
-    facts : tuple of (str, str)
-        What the sweep was made from: data, model, samplers, K, run time.
-    headline : str
-        The verdict in one sentence (the preferred K).
-    verdict : tuple of str
-        The verdict's details, one sentence per sampler.
-    warnings : tuple of str
-        Label copies missed, samplers that disagree, runs stopped early, missing K, figures
-        that failed.
-    missing : tuple of (int, str)
-        (K, sampler) not finished.
-    tables : tuple of Table
-        Evidence, sampler agreement (when several samplers share a K) and distinct modes.
-    averaging : tuple of Table
-        Model-averaged memberships, one per sampler.
-    averaging_notes : tuple of str
-        What the model averaging used (P(K | data) weights), or why it is absent.
-    figures : tuple of ReportFigure
-    """
-
-    name: str
-    directory: str
-    facts: tuple[tuple[str, str], ...]
-    headline: str
-    verdict: tuple[str, ...]
-    warnings: tuple[str, ...]
-    missing: tuple[tuple[int, str], ...]
-    tables: tuple[Table, ...]
-    averaging: tuple[Table, ...]
-    averaging_notes: tuple[str, ...]
-    figures: tuple[ReportFigure, ...]
-
-    @property
-    def version(self) -> str:
-        """The nestmix version that wrote the report."""
-        return __version__
 
 
 @dataclass(frozen=True)

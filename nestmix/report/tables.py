@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nestmix.evidence import jeffreys_label
-from nestmix.report.render import Column, Table
+from nestmix.report.document import Column, Table
 from nestmix.results import EvidenceRow, SweepResult, rows_by_sampler
 
 __all__ = [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
-from nestmix.model.mixture import MixtureModel, ModelSpec
+from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
 from nestmix.store.runs import RunStore
 from nestmix.sweep.driver import load_sweep

@@ -14,7 +14,7 @@ from typing import Any
 from nestmix.components import make_component
 from nestmix.errors import ConfigError, DataError, ModelError, PriorError, SamplerError
 from nestmix.loaders import load_measurements
-from nestmix.model.mixture import ModelSpec
+from nestmix.model.spec import ModelSpec
 from nestmix.sweep.driver import SweepPlan
 
 if sys.version_info >= (3, 11):

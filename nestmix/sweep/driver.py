@@ -22,7 +22,7 @@ from nestmix._version import __version__
 from nestmix.data import Measurements
 from nestmix.errors import ModelError, SamplerError
 from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
-from nestmix.model.mixture import ModelSpec
+from nestmix.model.spec import ModelSpec
 from nestmix.modes import METHODS as RELABEL_METHODS
 from nestmix.results import EvidenceRow, SweepResult
 from nestmix.samplers import get_sampler

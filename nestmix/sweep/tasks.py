@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nestmix.data import Measurements
-from nestmix.model.mixture import ModelSpec
+from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem

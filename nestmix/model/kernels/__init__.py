@@ -16,12 +16,11 @@ measured by ``benchmarks/kernel.py`` — and later processes load it in millisec
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nestmix.backend import BACKENDS, KERNEL_ENV, numba_available, resolve_backend
 from nestmix.errors import ModelError
 
 if TYPE_CHECKING:
@@ -30,44 +29,12 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKENDS", "MixtureKernel", "numba_available", "resolve_backend"]
 
-BACKENDS = ("auto", "numba", "numpy")
-ENV_VAR = "NESTMIX_KERNEL"
+ENV_VAR = KERNEL_ENV
 MAX_ELEMENTS = 4_000_000
 """Bound on the doubles in one temporary of the numpy fallback (32 MB)."""
 
 _EMPTY_EXTRA = np.empty((0, 0, 0))
 _EMPTY_BG = np.empty(0)
-
-
-def numba_available() -> bool:
-    """Whether numba is installed (found without importing it, which takes 0.3 s)."""
-    try:
-        return importlib.util.find_spec("numba") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def resolve_backend(requested: str | None = None) -> str:
-    """The backend to use: ``requested``, else ``$NESTMIX_KERNEL``, else ``auto``.
-
-    ``auto`` means numba when it is importable and numpy otherwise.
-
-    Raises
-    ------
-    ModelError
-        For an unknown name, or ``numba`` asked for when numba is not installed.
-    """
-    source = "backend" if requested is not None else ENV_VAR
-    name = requested if requested is not None else os.environ.get(ENV_VAR, "auto") or "auto"
-    name = name.strip().lower()
-    if name not in BACKENDS:
-        raise ModelError(f"{source}: unknown likelihood backend {name!r}; valid: "
-                         f"{', '.join(BACKENDS)}")
-    if name == "auto":
-        return "numba" if numba_available() else "numpy"
-    if name == "numba" and not numba_available():
-        raise ModelError(f"{source}: the numba backend needs numba (pip install numba)")
-    return name
 
 
 def layout_vector(layout: Layout, n_extra: int, has_background: bool) -> np.ndarray:

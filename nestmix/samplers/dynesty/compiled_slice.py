@@ -20,40 +20,20 @@ dynesty's proposal; transcribing it keeps dynesty's behaviour, and its evidence,
 
 from __future__ import annotations
 
-import os
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from dynesty.internal_samplers import SamplerReturn, SliceSampler
 from dynesty.utils import LoglOutput, get_random_generator
 from numpy import linalg
 
+from nestmix.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
+from nestmix.model.mixture import CompiledParts
+
 __all__ = ["ENV_VAR", "CompiledParts", "CompiledSliceSampler", "enabled"]
 
-ENV_VAR = "NESTMIX_COMPILED_SLICE"
-
-
-def enabled() -> bool:
-    """False when ``$NESTMIX_COMPILED_SLICE`` is ``0``, ``false`` or ``no``."""
-    return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "false", "no")
-
-
-@dataclass(frozen=True, eq=False)
-class CompiledParts:
-    """What the compiled proposal needs: the prior plan and the likelihood kernel's arrays.
-
-    Attributes
-    ----------
-    ops, params : ndarray
-        The compiled prior plan (:class:`nestmix.priors._compiled.CompiledPlan`).
-    kernel_arguments : tuple of ndarray
-        ``source, fixed, lay, y, err, extra, log_bg`` of the fused likelihood kernel.
-    """
-
-    ops: np.ndarray
-    params: np.ndarray
-    kernel_arguments: tuple
+ENV_VAR = COMPILED_SLICE_ENV
+enabled = compiled_slice_enabled
 
 
 class CompiledSliceSampler(SliceSampler):
