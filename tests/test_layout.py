@@ -98,3 +98,36 @@ def test_the_graph_sees_relative_lazy_and_type_checking_imports():
 def test_no_import_cycles():
     cycles = import_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def _sampler_vocabulary() -> set[str]:
+    """Every sampler's setting names and command-line flags, less the words that are also
+    nestmix's own results vocabulary (a run's ``nlive`` array, its ``n_effective``)."""
+    import dataclasses
+
+    from nestmix.results import EvidenceRow, NestedRun
+    from nestmix.samplers import all_samplers
+
+    ours = {f.name for cls in (NestedRun, EvidenceRow) for f in dataclasses.fields(cls)}
+    words = set()
+    for adapter in all_samplers():
+        words |= set(adapter.valid_settings) | set(adapter.defaults)
+        words |= {option.flag for option in adapter.sweep_options}
+    return words - ours
+
+
+def test_no_sampler_setting_is_named_outside_the_samplers():
+    """The sweep, the command line, the store and the report talk to samplers through
+    nestmix.samplers.base only: no string in them is a sampler's setting or option."""
+    words = _sampler_vocabulary()
+    assert {"pool", "queue_size", "mpi", "resume", "feedback", "--mpi"} <= words
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "samplers" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and node.value in words:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
+                             f"{node.value!r}")
+    assert not found, "sampler settings named outside nestmix/samplers/:\n" + "\n".join(found)

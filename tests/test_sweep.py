@@ -271,3 +271,24 @@ def test_two_samplers_side_by_side(two_clusters, tmp_path):
     lines: list[str] = []
     run_sweep(plan, out, progress=lines.append)
     assert sum("reused finished run" in line for line in lines) == 4
+
+
+def test_execution_settings_are_out_of_fingerprints_and_older_fingerprints_still_match(plan):
+    """PolyChord's ``resume`` and ``feedback`` (and dynesty's ``queue_size``) choose how a run
+    is made, not what it computes: changing them keeps a run's fingerprint. Runs stored by
+    nestmix 0.1.0, which still fingerprinted them, are recognised by their old fingerprint."""
+    from nestmix.store import fingerprint
+
+    pc = replace(plan, sampler="polychord", settings={"nlive": 20, "feedback": 0})
+    quiet = replace(pc, settings={"nlive": 20, "feedback": 2, "resume": False, "mpi": 2})
+    now, before = pc.run_fingerprints(1, "polychord")
+    assert pc.run_manifest(1, "polychord")["fingerprint"] == now
+    assert quiet.run_fingerprints(1, "polychord")[0] == now
+    old_settings = {k: v for k, v in pc.settings_for("polychord").items() if k != "mpi"}
+    model = pc.spec.build(pc.data, 1)
+    assert before == fingerprint({"data": pc.data.fingerprint(), "model": model.describe(),
+                                  "sampler": "polychord", "settings": old_settings,
+                                  "seed": pc.seed_for(1)})  # as nestmix 0.1.0 computed it
+    assert "feedback" not in pc.manifest()["samplers"]["polychord"]["settings"]
+    # dynesty runs without queue_size keep the one fingerprint they always had
+    assert plan.run_fingerprints(2, "dynesty") == (plan.run_manifest(2, "dynesty")["fingerprint"],)

@@ -3,6 +3,12 @@
 Markdown (:mod:`~nestmix.report.render`), and :func:`write_report`
 (:mod:`~nestmix.report.build`)."""
 
-from nestmix.report.build import ReportFiles, build_report, write_report
+from nestmix.report.build import (
+    ReportFiles,
+    SweepOutcome,
+    build_report,
+    sweep_and_report,
+    write_report,
+)
 
-__all__ = ["ReportFiles", "build_report", "write_report"]
+__all__ = ["ReportFiles", "SweepOutcome", "build_report", "sweep_and_report", "write_report"]

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,10 +33,14 @@ from nestmix.report.tables import (
     modes_table,
     verdict,
 )
-from nestmix.results import rows_by_sampler
+from nestmix.results import SweepResult, rows_by_sampler
 from nestmix.store.archive import SweepArchive, open_sweep
 
-__all__ = ["Report", "ReportFigure", "ReportFiles", "build_report", "write_report"]
+if TYPE_CHECKING:
+    from nestmix.sweep.plan import SweepPlan
+
+__all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
+           "sweep_and_report", "write_report"]
 
 FIGURE_DIR = "report"
 
@@ -113,6 +117,58 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
     _write(page, render_html(report).encode("utf-8"))
     return ReportFiles(html=page, markdown=markdown, csv=tuple(csvs), figures=tuple(pngs),
                        warnings=report.warnings)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What :func:`sweep_and_report` did.
+
+    Attributes
+    ----------
+    result : SweepResult
+        The sweep's evidence table.
+    report : ReportFiles or None
+        Where the report went; None when it was not asked for or could not be written.
+    report_error : str or None
+        Why the report could not be written (the runs are safe on disk and
+        ``nestmix report`` can try again), else None.
+    """
+
+    result: SweepResult
+    report: ReportFiles | None
+    report_error: str | None
+
+
+def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
+                     progress: Callable[[str], None] | None = None, dask: Any = None,
+                     report: bool = True, figures: bool = True) -> SweepOutcome:
+    """Run (or resume) a sweep, then write its report: what ``nestmix sweep`` and the
+    service's jobs do.
+
+    Parameters
+    ----------
+    plan, directory, n_jobs, progress, dask
+        As for :func:`nestmix.sweep.run_sweep`, whose errors propagate.
+    report : bool
+        False to skip the report.
+    figures : bool
+        False to write the report without figures.
+
+    Returns
+    -------
+    SweepOutcome
+        A failure to write the report is returned, not raised: the runs are on disk.
+    """
+    from nestmix.sweep.driver import run_sweep
+
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+    if not report:
+        return SweepOutcome(result, None, None)
+    try:
+        files = write_report(directory, figures=figures)
+    except Exception as exc:  # the runs are safe on disk; `nestmix report` can retry
+        return SweepOutcome(result, None, f"{type(exc).__name__}: {exc}")
+    return SweepOutcome(result, files, None)
 
 
 def _write(path: Path, payload: bytes) -> None:

@@ -4,5 +4,6 @@ archive (:mod:`~nestmix.store.archive`)."""
 
 from nestmix.store.archive import SweepArchive, open_sweep
 from nestmix.store.runs import RunStore, fingerprint
+from nestmix.store.summary import load_sweep
 
-__all__ = ["RunStore", "SweepArchive", "fingerprint", "open_sweep"]
+__all__ = ["RunStore", "SweepArchive", "fingerprint", "load_sweep", "open_sweep"]

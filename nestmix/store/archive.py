@@ -15,7 +15,7 @@ from nestmix.errors import NestmixError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
 from nestmix.store.runs import RunStore
-from nestmix.sweep.driver import load_sweep
+from nestmix.store.summary import load_sweep
 
 __all__ = ["SweepArchive", "open_sweep"]
 

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,12 +63,15 @@ class RunStore:
         self.directory = Path(directory)
 
     # ----------------------------------------------------------- the sweep
-    def prepare(self, manifest: Mapping[str, Any], samplers: Sequence[str]) -> None:
+    def prepare(self, manifest: Mapping[str, Any], samplers: Sequence[str],
+                ignored: Mapping[str, Collection[str]] | None = None) -> None:
         """Create the directory (or check it can be resumed) and record the manifest.
 
         ``manifest`` holds ``data``, ``model`` and ``samplers`` (a mapping from sampler name to
         its settings and seed). An existing directory must agree on data and model, and on the
         settings of each of ``samplers`` that ran there before; other samplers may be added.
+        ``ignored`` names, per sampler, settings an older manifest may hold that are not
+        compared (execution settings that nestmix up to 0.1.0 recorded).
 
         Raises
         ------
@@ -82,7 +85,7 @@ class RunStore:
                 old = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise RunStoreError(f"cannot read {path}: {exc}") from exc
-            differences = _differences(old, manifest, samplers)
+            differences = _differences(old, manifest, samplers, ignored or {})
             if differences:
                 raise RunStoreError(
                     f"{self.directory} holds a sweep made with different "
@@ -162,9 +165,10 @@ class RunStore:
         """The manifest of a finished run, or None if the run is not there."""
         return _read_manifest(self.run_directory(k, sampler, repeat))
 
-    def finished(self, k: int, sampler: str, run_fingerprint: str,
+    def finished(self, k: int, sampler: str, run_fingerprint: str | Sequence[str],
                  repeat: int = 1) -> dict | None:
-        """The finished run's manifest if it matches ``run_fingerprint``, else None.
+        """The finished run's manifest if it matches ``run_fingerprint`` (or any of several: the
+        current one and those older versions of nestmix gave the same run), else None.
 
         Raises
         ------
@@ -174,7 +178,8 @@ class RunStore:
         manifest = self.run_manifest(k, sampler, repeat)
         if manifest is None:
             return None
-        if manifest.get("fingerprint") != run_fingerprint:
+        accepted = {run_fingerprint} if isinstance(run_fingerprint, str) else set(run_fingerprint)
+        if manifest.get("fingerprint") not in accepted:
             raise RunStoreError(
                 f"{self.run_directory(k, sampler, repeat)} was made with a different model, "
                 "data, settings or seed than this sweep asks for; delete it or use another "
@@ -296,8 +301,8 @@ def _read_manifest(directory: Path) -> dict | None:
         return None
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any],
-                 samplers: Sequence[str]) -> list[str]:
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], samplers: Sequence[str],
+                 ignored: Mapping[str, Collection[str]]) -> list[str]:
     out = []
     if old.get("data", {}).get("fingerprint") != new["data"]["fingerprint"]:
         out.append(f"data (was {old.get('data', {}).get('source')!r}, now "
@@ -307,6 +312,10 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any],
     for sampler in samplers:
         previous = old.get("samplers", {}).get(sampler)
         if previous is not None:
+            skip = set(ignored.get(sampler, ()))
+            if isinstance(previous.get("settings"), Mapping) and skip:
+                previous = {**previous, "settings": {
+                    k: v for k, v in previous["settings"].items() if k not in skip}}
             for key in _changed_keys(previous, new["samplers"][sampler], sampler):
                 out.append(f"sampler settings ({key})")
     return out

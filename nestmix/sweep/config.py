@@ -15,7 +15,7 @@ from nestmix.components import make_component
 from nestmix.errors import ConfigError, DataError, ModelError, PriorError, SamplerError
 from nestmix.loaders import load_measurements
 from nestmix.model.spec import ModelSpec
-from nestmix.sweep.driver import SweepPlan
+from nestmix.sweep.plan import SweepPlan
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["BLAS_ENV", "run_local"]
+from nestmix.backend import BLAS_ENV
 
-BLAS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
-                                   "BLIS_NUM_THREADS")}
+__all__ = ["run_local"]
 
 
 def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,

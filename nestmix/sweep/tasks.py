@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nestmix.backend import single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
@@ -21,7 +22,7 @@ from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
 from nestmix.store.runs import RunStore
 
-__all__ = ["RunTask", "analyse", "execute", "single_threaded_blas"]
+__all__ = ["RunTask", "analyse", "execute"]
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,6 @@ class RunTask:
         """``K=<k> <sampler>``, with ``repeat <r>`` for repeats after the first."""
         text = f"K={self.k} {self.sampler}"
         return text if self.repeat == 1 else f"{text} repeat {self.repeat}"
-
-
-def single_threaded_blas():
-    """A context in which BLAS/OpenMP pools use one thread (parallel workers must not
-    oversubscribe the cores; the environment variables set before a worker starts do the same
-    for libraries loaded later)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> dict[str, Any]:

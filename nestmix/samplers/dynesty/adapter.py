@@ -6,13 +6,13 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
-from nestmix.samplers.base import LikelihoodProblem, check_settings
+from nestmix.samplers.base import Capabilities, LikelihoodProblem, SamplerAdapter, check_settings
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
@@ -43,7 +43,7 @@ def checkpoint_seconds() -> float:
 _SAMPLES = ("auto", "unif", "rwalk", "slice", "rslice")
 
 
-class DynestyAdapter:
+class DynestyAdapter(SamplerAdapter):
     """Run dynesty's ``NestedSampler`` or ``DynamicNestedSampler``.
 
     Defaults are chosen for mixture posteriors by ``benchmarks/sampler_study.py`` (evidence
@@ -64,12 +64,14 @@ class DynestyAdapter:
     """
 
     name = "dynesty"
-    defaults: Mapping[str, Any] = {
+    defaults: ClassVar[Mapping[str, Any]] = {
         "nlive": 500, "bound": "single", "sample": "slice", "dlogz": 0.1, "dynamic": False,
     }
-    valid_settings: Mapping[str, Any] = {**_COMMON, **_DYNAMIC_ONLY, **_POOL}
+    valid_settings: ClassVar[Mapping[str, Any]] = {**_COMMON, **_DYNAMIC_ONLY, **_POOL}
     # where a run is computed, not what it is: left out of fingerprints
-    execution_settings: frozenset[str] = frozenset({"pool"})
+    execution_settings = frozenset({"pool", "queue_size"})
+    formerly_fingerprinted = frozenset({"queue_size"})
+    capabilities = Capabilities(pooled_runs=True, compiled_fast_path=True)
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -92,6 +94,14 @@ class DynestyAdapter:
                 raise SamplerError(f"dynesty setting {extra[0]!r} is only used with "
                                    "dynamic = true")
         return merged
+
+    def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
+        """``pool = 'dask'`` spreads each run over a Dask cluster's workers: only on a cluster.
+        """
+        if settings.get("pool") == "dask" and not on_cluster:
+            raise SamplerError(f"{self.name} setting pool = 'dask' runs each K on the Dask "
+                               "cluster's workers: run the sweep on a cluster (--dask ADDRESS "
+                               "or [sweep] dask), or give pool a number of processes")
 
     def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
             workdir: str | None = None) -> NestedRun:

@@ -79,9 +79,10 @@ def check_pool(value: Any) -> None:
 
 def _install_blob(token: str, blob: bytes) -> None:
     import cloudpickle
-    from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1)
+    from nestmix.backend import single_threaded_blas
+
+    single_threaded_blas()  # for the life of the worker, not as a context
     install(token, cloudpickle.loads(blob))
 
 
@@ -99,7 +100,7 @@ class ProcessPool:
         import cloudpickle
         from joblib.externals.loky import ProcessPoolExecutor
 
-        from nestmix.sweep.local import BLAS_ENV
+        from nestmix.backend import BLAS_ENV
 
         self.size = int(processes)
         self._executor = ProcessPoolExecutor(

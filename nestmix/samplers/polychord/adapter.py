@@ -12,19 +12,26 @@ from PolyChord's files with anesthetic. With the setting ``mpi = N`` (N > 1) tha
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
-from nestmix.samplers.base import LikelihoodProblem, check_settings
+from nestmix.samplers.base import (
+    Capabilities,
+    LikelihoodProblem,
+    SamplerAdapter,
+    SweepOption,
+    check_settings,
+)
 
 __all__ = ["PolyChordAdapter", "polychord_seed"]
 
@@ -33,7 +40,7 @@ FILE_ROOT = "polychord"
 _RECORD = "nestmix-polychord.json"
 
 
-class PolyChordAdapter:
+class PolyChordAdapter(SamplerAdapter):
     """Run PolyChord (slice sampling with clustering of modes) on a problem.
 
     Settings ``nlive`` (default 25 × ndim) and ``num_repeats`` (default 5 × ndim, as PolyChord
@@ -50,18 +57,58 @@ class PolyChordAdapter:
     """
 
     name = "polychord"
-    defaults: Mapping[str, Any] = {
+    defaults: ClassVar[Mapping[str, Any]] = {
         "nlive": None, "num_repeats": None, "precision_criterion": 0.001,
         "do_clustering": True, "resume": True,
     }
-    valid_settings: Mapping[str, Any] = {
+    valid_settings: ClassVar[Mapping[str, Any]] = {
         "nlive": int, "num_repeats": int, "precision_criterion": _NUMBER,
         "do_clustering": bool, "resume": bool, "nprior": int, "nfail": int,
         "max_ndead": int, "boost_posterior": _NUMBER, "feedback": int, "logzero": _NUMBER,
         "compression_factor": _NUMBER, "mpi": int,
     }
     #: Settings that choose how a run is executed, left out of run fingerprints.
-    execution_settings: frozenset[str] = frozenset({"mpi"})
+    execution_settings = frozenset({"mpi", "resume", "feedback"})
+    formerly_fingerprinted = frozenset({"resume", "feedback"})
+    capabilities = Capabilities(mpi=True)
+    sweep_options = (SweepOption(
+        flag="--mpi", setting="mpi", metavar="N",
+        help="run each PolyChord run on N processes with Open MPI's mpirun (sets "
+             "[sweep.polychord] mpi; needs `nestmix install-polychord --mpi`); --jobs then "
+             "defaults to cores // N",
+        purpose="runs PolyChord on several processes",
+        too_small="must be a positive number of processes"),)
+
+    def processes_per_run(self, settings: Mapping[str, Any]) -> int:
+        """``mpi`` processes (1 without)."""
+        return int(settings.get("mpi") or 1)
+
+    def launch_problem(self) -> str | None:
+        """nestmix must not itself be one of several ranks started by mpirun."""
+        from nestmix.samplers.polychord.mpi import launched_by_mpirun
+
+        if launched_by_mpirun():
+            return ("nestmix itself was started by mpirun on several processes; run `nestmix "
+                    "sweep CONFIG --mpi N` instead (it starts mpirun for each PolyChord run: "
+                    "see the README, PolyChord under MPI)")
+        return None
+
+    def add_commands(self, commands: argparse._SubParsersAction) -> None:
+        """``nestmix install-polychord``."""
+        install = commands.add_parser(
+            "install-polychord",
+            help="fetch PolyChord's library from the official pypolychord 1.15.1 wheel (via "
+                 "pip), build nestmix's single-process MPI for it, and check it on a 2-D "
+                 "Gaussian")
+        install.add_argument("--dir", help="where to install (default: "
+                             "$NESTMIX_POLYCHORD_HOME, else "
+                             "~/.local/share/nestmix/polychord-1.15.1)")
+        install.add_argument("--force", action="store_true",
+                             help="install again even if present")
+        install.add_argument("--mpi", action="store_true",
+                             help="also link it to the system's Open MPI (apt-get install "
+                                  "openmpi-bin libopenmpi-dev) for `nestmix sweep --mpi N`")
+        install.set_defaults(func=_install_command)
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -204,6 +251,15 @@ class PolyChordAdapter:
             resumed=resumed,
             warnings=warnings,
         )
+
+
+def _install_command(args: argparse.Namespace) -> int:
+    from nestmix.samplers.polychord.install import install_polychord
+
+    path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
+                             mpi=args.mpi, progress=lambda line: print(line, flush=True))
+    print(f"PolyChord is ready: {path}")
+    return 0
 
 
 def polychord_seed(seed: int) -> int:
