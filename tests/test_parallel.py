@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from nestmix.backend import single_threaded_blas
 from nestmix.sweep.local import run_local
-from nestmix.sweep.tasks import single_threaded_blas
 
 
 def blas_threads() -> tuple[str | None, int]:

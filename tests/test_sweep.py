@@ -56,6 +56,8 @@ def test_sweep_writes_runs_and_summary(plan, tmp_path):
         assert {p.name for p in run_dir.iterdir()} == {"run.json", "samples.npz",
                                                         "manifest.json", "modes.json",
                                                         "modes.npz"}
+        meta = json.loads((run_dir / "run.json").read_text())  # how the numbers were made
+        assert meta["backend"]["kernel"] in ("numba", "numpy") and "logZ" in meta
     assert any("K=2 dynesty: logZ =" in line for line in lines)
     # the mode analysis of every run: in the rows, in summary.json and on disk
     k2 = result.rows[1]

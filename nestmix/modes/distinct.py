@@ -72,8 +72,8 @@ class DistinctMode:
 
     def to_dict(self) -> dict:
         """JSON-able summary."""
-        out: dict = {"index": self.index, "mass": self.mass, "logz": self.logz,
-                     "logz_err": self.logz_err, "logz_source": self.logz_source}
+        out: dict = {"index": self.index, "mass": self.mass, "logZ": self.logz,
+                     "logZ_err": self.logz_err, "logZ_source": self.logz_source}
         for name in ("weights", "means", "scales"):
             out[name] = {"mean": getattr(self, f"{name}_mean").tolist(),
                          "std": getattr(self, f"{name}_std").tolist()}

@@ -320,7 +320,7 @@ def modes_table(result: SweepResult, dims: Sequence[str],
                        for j in range(len(labels), len(weights))]
             for j, weight in enumerate(weights):
                 row: list[Any] = [entry.get("sampler"), k, int(mode["index"]) + 1,
-                                  mode["mass"], mode["logz"], mode["logz_err"], labels[j],
+                                  mode["mass"], mode["logZ"], mode["logZ_err"], labels[j],
                                   weight, mode["weights"]["std"][j]]
                 for d in range(len(dims)):
                     if j < k:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.errors import RunStoreError
-from nestmix.results import NestedRun, SweepResult
+from nestmix.results import NestedRun, SweepResult, ln_z_spelled
 
 if TYPE_CHECKING:
     from nestmix.data import Measurements
@@ -270,7 +270,7 @@ class RunStore:
             return None
         import numpy as np
 
-        summary = json.loads((directory / MODES_SUMMARY).read_text())
+        summary = ln_z_spelled(json.loads((directory / MODES_SUMMARY).read_text()))
         with np.load(directory / MODES_ARRAYS) as data:
             arrays = {name: data[name] for name in data.files}
         return summary, arrays

@@ -11,11 +11,11 @@ part of any fingerprint, so a sweep started on one can be resumed on the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nestmix.results import SweepResult
+from nestmix.results import RunSummary, SweepResult
 from nestmix.samplers import get_sampler
 from nestmix.store.runs import MANIFEST, RunStore
 from nestmix.store.summary import load_sweep
@@ -73,7 +73,8 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
                 if done is None:
                     todo.append(task)
                     continue
-                say(f"{task.label}: reused finished run, {_describe(done['summary'])}")
+                say(f"{task.label}: reused finished run, "
+                    f"{_describe(RunSummary.from_dict(done['summary']))}")
                 stored = store.load_analysis(k, sampler, repeat)
                 if stored is None or stored[0].get("method") != plan.relabel:
                     model = plan.spec.build(plan.data, k)
@@ -90,12 +91,12 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
         # largest K first (a run's cost grows with K): the long runs start at once and the
         # short ones fill the gaps, instead of the largest K starting last on its own
         todo.sort(key=lambda task: -task.k)
-    for finished, (i, summary) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
+    for finished, (i, outcome) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
         result = load_sweep(directory)
         store.write_summary(result)
         task = todo[i]
-        say(f"{task.label}: {_describe(summary)}  seed {task.seed}, {summary['wall']:.1f} s "
-            f"elapsed  [{finished}/{len(todo)} to run done]")
+        say(f"{task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
+            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
     return result
 
 
@@ -153,11 +154,11 @@ def _plan_line(plan: SweepPlan, todo: Sequence[RunTask], where: str) -> str:
     return f"running {'; '.join(parts)}{seeds} {where}"
 
 
-def _describe(summary: Mapping[str, Any]) -> str:
-    flag = "" if summary.get("converged", True) else "  (stopped early: budget reached)"
-    if summary.get("resumed"):
+def _describe(summary: RunSummary) -> str:
+    flag = "" if summary.converged else "  (stopped early: budget reached)"
+    if summary.resumed:
         flag += "  (continued from a checkpoint)"
-    for warning in summary.get("warnings", ()):
+    for warning in summary.warnings:
         flag += f"  (warning: {warning})"
-    return (f"logZ = {summary['logZ']:.2f} ± {summary['logZ_err']:.2f}  "
-            f"({summary['ncall']:,} calls, {summary['seconds']:.1f} s){flag}")
+    return (f"logZ = {summary.logZ:.2f} ± {summary.logZ_err:.2f}  "
+            f"({summary.ncall:,} calls, {summary.seconds:.1f} s){flag}")

@@ -9,20 +9,20 @@ leaving two copies or a half-written run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nestmix.backend import single_threaded_blas
+from nestmix.backend import recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
+from nestmix.results import RunSummary
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
 from nestmix.store.runs import RunStore
 
-__all__ = ["RunTask", "analyse", "execute"]
+__all__ = ["FinishedTask", "RunTask", "analyse", "execute"]
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,25 @@ class RunTask:
         return text if self.repeat == 1 else f"{text} repeat {self.repeat}"
 
 
-def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> dict[str, Any]:
-    """Run ``task``, store the run and its mode analysis, and return the run's summary.
+@dataclass(frozen=True)
+class FinishedTask:
+    """What :func:`execute` returns.
 
-    The summary holds ``logZ``, ``logZ_err``, ``logZ_err_sim``, ``ncall``, ``seconds``, ``ndim``,
-    ``information``, ``n_effective``, ``seed``, ``converged``, ``resumed``, ``warnings`` (the
-    sampler adapter's), and ``wall`` (the
-    task's own wall-clock time, mode analysis and writing included).
+    Attributes
+    ----------
+    summary : RunSummary
+        The stored run's summary.
+    wall : float
+        The task's own wall-clock time, mode analysis and writing included.
     """
+
+    summary: RunSummary
+    wall: float
+
+
+def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
+    """Run ``task``, store the run (with the backend switches in effect, in its run.json) and
+    its mode analysis, and return the run's summary."""
     start = time.perf_counter()
     with single_threaded_blas():
         model = spec.build(data, task.k)
@@ -79,22 +90,18 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> dict[str, Any
         workdir = store.work_directory(task.k, task.sampler, task.repeat)
         run = get_sampler(task.sampler).run(model, task.settings, task.seed,
                                             workdir=str(workdir))
+        run = replace(run, backend=recorded_switches())
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
-        summary = {
-            "logZ": run.logz, "logZ_err": run.logz_err, "logZ_err_sim": logz_err_sim,
-            "ncall": run.ncall, "seconds": run.seconds, "ndim": model.ndim,
-            "information": run.information, "n_effective": run.n_effective,
-            "seed": task.seed, "converged": run.converged, "resumed": run.resumed,
-            "warnings": list(run.warnings),
-        }
+        summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
         written = store.save_run(task.k, task.sampler, run,
-                                 {**task.manifest, "summary": summary}, workdir=workdir,
+                                 {**task.manifest, "summary": summary.to_dict()},
+                                 workdir=workdir,
                                  analysis=analyse(model, run, task.relabel, task.seed),
                                  repeat=task.repeat)
     if not written:  # the same task finished first elsewhere: report the copy that is kept
         stored = store.run_manifest(task.k, task.sampler, task.repeat)
-        summary = stored["summary"] if stored else summary
-    return {**summary, "wall": time.perf_counter() - start}
+        summary = RunSummary.from_dict(stored["summary"]) if stored else summary
+    return FinishedTask(summary, time.perf_counter() - start)
 
 
 def analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:
