@@ -294,3 +294,21 @@ def test_execution_settings_are_out_of_fingerprints_and_older_fingerprints_still
     assert "feedback" not in pc.manifest()["samplers"]["polychord"]["settings"]
     # dynesty runs without queue_size keep the one fingerprint they always had
     assert plan.run_fingerprints(2, "dynesty") == (plan.run_manifest(2, "dynesty")["fingerprint"],)
+
+
+def test_errors_carry_their_key_through_pickling(plan):
+    """The offending key is an attribute (what the configuration reader reports), kept when
+    the error comes back from a worker process."""
+    import pickle
+
+    from nestmix.errors import ConfigError, ModelError
+
+    with pytest.raises(ModelError) as info:
+        replace(plan, k_values=(0, 1))
+    error = info.value
+    assert error.key == "sweep.k" and error.detail.startswith("must be a list of integers >= 1")
+    assert str(error) == f"sweep.k: {error.detail}"
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is ModelError and back.key == error.key and str(back) == str(error)
+    config = pickle.loads(pickle.dumps(ConfigError("sweep.seed", "must be >= 0")))
+    assert config.key == "sweep.seed" and str(config) == "sweep.seed: must be >= 0"

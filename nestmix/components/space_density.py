@@ -75,11 +75,11 @@ class ExponentialSpaceDensity(Component):
         """One-dimensional parallaxes with errors; a positive prior on L."""
         key = f"model.extra_components.{self.name}"
         if data.n_dims != 1 or data.covariances is None:
-            raise ModelError(f"{key}: family 'exponential_space_density' needs one column of "
-                             "parallaxes with errors")
+            raise ModelError("family 'exponential_space_density' needs one column of "
+                             "parallaxes with errors", key=key)
         if self._length_range()[0] <= 0:
-            raise ModelError(f"{key}.priors.L: the length scale L must be positive; use a "
-                             "prior on positive values")
+            raise ModelError("the length scale L must be positive; use a "
+                             "prior on positive values", key=f"{key}.priors.L")
 
     def _length_range(self) -> tuple[float, float]:
         prior = univariate_from_spec(self.priors["L"], key=f"{self.name}.priors.L")

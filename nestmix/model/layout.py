@@ -20,12 +20,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from nestmix.components.base import component_priors
-from nestmix.errors import ModelError, PriorError
+from nestmix.errors import ModelError, PriorError, keyed
 from nestmix.priors import (
     Fixed,
     LKJCorrelation,
     OrderedBlock,
     StickBreakingDirichlet,
+    Univariate,
     univariate_from_spec,
 )
 from nestmix.priors.blocks import Block, BlockPrior, group_by_prior
@@ -204,8 +205,8 @@ def _gaussian_blocks(spec: ModelChoices, layout: Layout, names: list[str], block
     missing = [key for key in ("mean", "variance | sigma")
                if not any(p in priors for p in key.split(" | "))]
     if missing:
-        raise ModelError(f"model.priors: K = {k} Gaussian components need a prior "
-                         f"{' and a prior '.join(repr(m) for m in missing)}")
+        raise ModelError(f"K = {k} Gaussian components need a prior "
+                         f"{' and a prior '.join(repr(m) for m in missing)}", key="model.priors")
 
     # means, K × D
     mean_priors = _per_axis(priors["mean"], d, "model.priors.mean")
@@ -239,8 +240,9 @@ def _gaussian_blocks(spec: ModelChoices, layout: Layout, names: list[str], block
     for prior, _ in scale_entries:
         low = prior.value if isinstance(prior, Fixed) else prior.support()[0]
         if low < 0:
-            raise PriorError(f"model.priors.{scale_key}: the prior allows negative values "
-                             f"(support starts at {low}); use a positive distribution")
+            raise PriorError(f"the prior allows negative values "
+                             f"(support starts at {low}); use a positive distribution",
+                             key=f"model.priors.{scale_key}")
     _add_independent(blocks, fixed, scale_key, scale_entries)
 
     # correlations: LKJ(eta) per covariance set
@@ -270,7 +272,7 @@ def _custom_blocks(spec: ModelChoices, layout: Layout, names: list[str], blocks:
         entries = []
         for param, prior_spec in component_priors(component).items():
             names.append(f"{component.name}_{param}")
-            entries.append((univariate_from_spec(prior_spec, key=f"{key}.{param}"), offset))
+            entries.append((_prior(prior_spec, f"{key}.{param}"), offset))
             offset += 1
         _add_independent(blocks, fixed, component.name, entries)
 
@@ -310,21 +312,21 @@ def _add_independent(blocks: list[Block], fixed: list[tuple[int, float]], name: 
 def _per_axis(spec: Any, n: int, key: str) -> list:
     if isinstance(spec, (list, tuple)):
         if len(spec) != n:
-            raise PriorError(f"{key}: a list of priors needs one per dimension ({n}), "
-                             f"got {len(spec)}")
-        return [univariate_from_spec(s, key=f"{key}[{i}]") for i, s in enumerate(spec)]
-    return [univariate_from_spec(spec, key=key)] * n
+            raise PriorError(f"a list of priors needs one per dimension ({n}), "
+                             f"got {len(spec)}", key=key)
+        return [_prior(s, f"{key}[{i}]") for i, s in enumerate(spec)]
+    return [_prior(spec, key)] * n
 
 
 def _special_spec(spec: Any, key: str, dist: str, parameter: str, what: str) -> Any:
     """The one parameter of a ``{dist = "dirichlet" | "lkj", ...}`` spec, checked."""
     if not isinstance(spec, Mapping) or spec.get("dist") != dist:
         name = {"dirichlet": "Dirichlet", "lkj": "LKJ"}[dist]
-        raise PriorError(f'{key}: {what} take a {name} prior, e.g. '
-                         f'{{ dist = "{dist}", {parameter} = 1.0 }}')
+        raise PriorError(f'{what} take a {name} prior, e.g. '
+                         f'{{ dist = "{dist}", {parameter} = 1.0 }}', key=key)
     unknown = sorted(set(spec) - {"dist", parameter})
     if unknown:
-        raise PriorError(f"{key}: unknown parameter {unknown[0]!r}; valid: {parameter}")
+        raise PriorError(f"unknown parameter {unknown[0]!r}; valid: {parameter}", key=key)
     return spec.get(parameter, 1.0)
 
 
@@ -337,14 +339,22 @@ def _lkj_eta(spec: Any) -> float:
     eta = _special_spec(spec, key, "lkj", "eta", "correlations")
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) \
             or eta <= 0:
-        raise PriorError(f"{key}: eta must be a positive number, got {eta!r}")
+        raise PriorError(f"eta must be a positive number, got {eta!r}", key=key)
     return float(eta)
 
 
+def _prior(spec: Any, key: str) -> Univariate | Fixed:
+    """The prior ``spec`` read from configuration key ``key``; its errors carry the key."""
+    try:
+        return univariate_from_spec(spec, key=key)
+    except PriorError as exc:
+        raise keyed(exc, key) from None
+
+
 def _rekeyed(exc: PriorError, key: str) -> PriorError:
-    """The same message, prefixed with the configuration key instead of the block's name."""
+    """The same message, with the configuration key instead of the block's name."""
     message = str(exc)
     head, sep, tail = message.partition(": ")
     if sep and " " not in head:
         message = tail
-    return PriorError(f"{key}: {message}")
+    return PriorError(message, key=key)

@@ -69,14 +69,15 @@ class ModelSpec:
     def __post_init__(self) -> None:
         extra = self.extra_components
         if isinstance(extra, (str, Mapping)) or not isinstance(extra, (tuple, list)):
-            raise ModelError("model.extra_components: must be a sequence of components")
+            raise ModelError("must be a sequence of components", key="model.extra_components")
         object.__setattr__(self, "extra_components", tuple(extra))
         seen: set[str] = set()
         for component in self.extra_components:
             component_priors(component)
             if component.name in seen:
-                raise ModelError(f"model.extra_components.{component.name}: two components "
-                                 "have this name; names must be unique")
+                raise ModelError("two components "
+                                 "have this name; names must be unique",
+                                 key=f"model.extra_components.{component.name}")
             seen.add(component.name)
         _check_choice("model.components", self.components, ("gaussian",))
         _check_choice("model.covariance", self.covariance, COVARIANCE_TYPES)
@@ -84,18 +85,15 @@ class ModelSpec:
         _check_choice("model.order", self.order, ORDERS)
         unknown = sorted(set(self.priors) - set(PRIOR_KEYS))
         if unknown:
-            raise ModelError(
-                f"model.priors: unknown prior {unknown[0]!r}; valid: {', '.join(PRIOR_KEYS)}"
-            )
+            raise ModelError(f"unknown prior {unknown[0]!r}; valid: {', '.join(PRIOR_KEYS)}",
+                             key="model.priors")
         gaussians_optional = bool(self.extra_components)
         if "mean" not in self.priors and not gaussians_optional:
-            raise ModelError("model.priors: missing 'mean' (the prior on component means)")
+            raise ModelError("missing 'mean' (the prior on component means)", key="model.priors")
         if ("variance" in self.priors and "sigma" in self.priors) or not (
                 gaussians_optional or "variance" in self.priors or "sigma" in self.priors):
-            raise ModelError(
-                "model.priors: give exactly one of 'variance' or 'sigma' "
-                "(the prior on component variances or standard deviations)"
-            )
+            raise ModelError("give exactly one of 'variance' or 'sigma' (the prior on component "
+                             "variances or standard deviations)", key="model.priors")
         if self.background_box is not None and self.background != "uniform":
             raise ModelError("model.background_box is only used with background = 'uniform'")
 
@@ -151,7 +149,7 @@ class ModelSpec:
 
 def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ModelError(f"{key}: unknown value {value!r}; valid: {', '.join(choices)}")
+        raise ModelError(f"unknown value {value!r}; valid: {', '.join(choices)}", key=key)
 
 
 def _jsonable(value: Any) -> Any:

@@ -155,9 +155,9 @@ def _noise_free_priors(model, params, m: int, d: int
         mine = {p: params.extra[f"{component.name}_{p}"] for p in component.parameters}
         mu, cov = (np.asarray(a, dtype=float) for a in method(mine))
         if mu.shape != (m, d) or cov.shape != (m, d, d):
-            raise ModelError(f"model.extra_components.{component.name}: noise_free_gaussian "
+            raise ModelError(f"noise_free_gaussian "
                              f"returned shapes {mu.shape} and {cov.shape}; expected ({m}, {d}) "
-                             f"and ({m}, {d}, {d})")
+                             f"and ({m}, {d}, {d})", key=f"model.extra_components.{component.name}")
         means.append(mu[:, None])
         covs.append(cov[:, None])
         flat.append(False)

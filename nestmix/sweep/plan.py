@@ -75,32 +75,34 @@ class SweepPlan:
     def __post_init__(self) -> None:
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) \
                 or self.repeats < 1:
-            raise ModelError(f"sweep.repeats: the number of runs per K must be an integer "
-                             f">= 1, got {self.repeats!r}")
+            raise ModelError(f"must be a positive integer (runs with different seeds per K: an "
+                             f"integer >= 1), got {self.repeats!r}", key="sweep.repeats")
         object.__setattr__(self, "repeats", int(self.repeats))
         if self.dask is not None and (not isinstance(self.dask, str) or not self.dask.strip()):
-            raise ModelError(f"sweep.dask: a Dask scheduler address such as "
-                             f"'tcp://host:8786', got {self.dask!r}")
+            raise ModelError(f"must be a Dask scheduler address such as "
+                             f"\"tcp://host:8786\", got {self.dask!r}", key="sweep.dask")
         if self.relabel not in RELABEL_METHODS:
-            raise ModelError(f"sweep.relabel: unknown relabelling method {self.relabel!r}; "
-                             f"valid: {', '.join(RELABEL_METHODS)}")
+            raise ModelError(f"unknown relabelling method {self.relabel!r}; "
+                             f"valid: {', '.join(RELABEL_METHODS)}", key="sweep.relabel")
         ks = tuple(self.k_values)
         if not ks:
-            raise ModelError("sweep.k: give at least one number of components")
+            raise ModelError("give at least one number of components", key="sweep.k")
         least = 0 if self.spec.extra_components else 1  # K counts the Gaussians
-        for k in ks:
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < least:
-                raise ModelError(f"sweep.k: the number of Gaussian components K must be an "
-                                 f"integer >= {least}, got {k!r}")
+        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= least
+                   for k in ks):
+            why = ("K < 1 makes no mixture without custom components" if least
+                   else "K counts Gaussians besides the custom components")
+            raise ModelError(f"must be a list of integers >= {least} ({why}), got {list(ks)!r}",
+                             key="sweep.k")
         if len(set(ks)) != len(ks):
-            raise ModelError(f"sweep.k: repeated values in {list(ks)}")
+            raise ModelError(f"repeated values in {list(ks)}", key="sweep.k")
         object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
         object.__setattr__(self, "_validated", _validate_samplers(self.sampler, self.settings))
         if self.k_prior is not None:
             prior = tuple(float(p) for p in self.k_prior)
             if len(prior) != len(ks) or any(not np.isfinite(p) or p < 0 for p in prior) \
                     or sum(prior) <= 0:
-                raise ModelError("sweep.k_prior: give one non-negative probability per K")
+                raise ModelError("give one non-negative probability per K", key="sweep.k_prior")
             object.__setattr__(self, "k_prior", prior)
         for k in self.k_values:  # fail now, not in a worker: priors, shapes, enough points
             self.spec.build(self.data, k)
@@ -180,20 +182,23 @@ def _validate_samplers(sampler: str | Sequence[str],
                        settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     names = (sampler,) if isinstance(sampler, str) else tuple(sampler)
     if not names or not all(isinstance(n, str) for n in names):
-        raise SamplerError("sweep.sampler: give a sampler name or a list of names")
+        raise SamplerError("give a sampler name or a list of names", key="sweep.sampler")
     if len(set(names)) != len(names):
-        raise SamplerError(f"sweep.sampler: repeated sampler in {list(names)}")
-    adapters = {name: get_sampler(name) for name in names}
+        raise SamplerError(f"repeated sampler in {list(names)}", key="sweep.sampler")
+    try:
+        adapters = {name: get_sampler(name) for name in names}
+    except SamplerError as exc:  # an unknown name
+        raise SamplerError(exc.detail, key="sweep.sampler") from None
     for key, value in settings.items():
         if isinstance(value, Mapping) and key not in adapters:
-            raise SamplerError(f"sweep.{key}: settings for a sampler this sweep does not run "
-                               f"(sampler = {list(names)})")
+            raise SamplerError(f"settings for a sampler this sweep does not run "
+                               f"(sampler = {list(names)})", key=f"sweep.{key}")
     shared = {key: value for key, value in settings.items() if key not in adapters}
     validated = {}
     for name, adapter in adapters.items():
         own = settings.get(name, {})
         if not isinstance(own, Mapping):
-            raise SamplerError(f"sweep.{name}: settings for {name} must be a table")
+            raise SamplerError(f"settings for {name} must be a table", key=f"sweep.{name}")
         try:
             validated[name] = adapter.validate({**shared, **own})
         except SamplerError as exc:
