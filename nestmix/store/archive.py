@@ -7,8 +7,10 @@ the manifest, runs and mode analyses are read on demand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
@@ -37,6 +39,12 @@ class SweepArchive:
         The model specification; None when it cannot be rebuilt (see ``spec_problem``).
     spec_problem : str
         Why ``spec`` is None ("" otherwise), e.g. a custom Python component class.
+
+    Notes
+    -----
+    Runs, mode analyses and models are read (or built) once, when first asked for, and kept:
+    the report's figures and tables ask for the same runs many times. What is returned is
+    shared between callers; runs are immutable, the analyses' dicts must not be modified.
     """
 
     directory: Path
@@ -45,6 +53,12 @@ class SweepArchive:
     data: Measurements | None
     spec: ModelSpec | None
     spec_problem: str = ""
+    _loaded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, key: tuple, load: Callable[[], Any]) -> Any:
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return self._loaded[key]
 
     @property
     def samplers(self) -> tuple[str, ...]:
@@ -57,13 +71,15 @@ class SweepArchive:
 
     def model(self, k: int) -> MixtureModel | None:
         """The model with ``k`` Gaussian components, or None if data or spec are unavailable."""
-        if self.data is None or self.spec is None:
+        data, spec = self.data, self.spec
+        if data is None or spec is None:
             return None
-        return self.spec.build(self.data, k)
+        return self._once(("model", k), lambda: spec.build(data, k))
 
     def repeats(self, k: int, sampler: str) -> tuple[int, ...]:
         """The finished repeats (runs with different seeds, numbered from 1) of (k, sampler)."""
-        return tuple(sorted(r["repeat"] for r in RunStore(self.directory).finished_runs()
+        finished = self._once(("finished",), RunStore(self.directory).finished_runs)
+        return tuple(sorted(r["repeat"] for r in finished
                             if r["k"] == k and r["sampler"] == sampler))
 
     def _repeat(self, k: int, sampler: str, repeat: int | None) -> int:
@@ -75,14 +91,17 @@ class SweepArchive:
     def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:
         """The stored run of (k, sampler): repeat ``repeat``, by default the first finished
         one (the run whose mode analysis the evidence table shows)."""
-        return RunStore(self.directory).load_run(k, sampler, self._repeat(k, sampler, repeat))
+        number = self._repeat(k, sampler, repeat)
+        return self._once(("run", k, sampler, number),
+                          lambda: RunStore(self.directory).load_run(k, sampler, number))
 
     def analysis(self, k: int, sampler: str,
                  repeat: int | None = None) -> tuple[dict, dict] | None:
         """The stored mode analysis of (k, sampler) as (summary, arrays), or None; repeat as
         in :meth:`run`."""
-        return RunStore(self.directory).load_analysis(k, sampler,
-                                                      self._repeat(k, sampler, repeat))
+        number = self._repeat(k, sampler, repeat)
+        return self._once(("analysis", k, sampler, number),
+                          lambda: RunStore(self.directory).load_analysis(k, sampler, number))
 
 
 def open_sweep(directory: str | Path) -> SweepArchive:
