@@ -96,6 +96,7 @@ class Line(Component):
 
     def log_density(self, params: Mapping[str, np.ndarray], data: Measurements) -> np.ndarray:
         """log N(y_i | m x_i + b, σ_i² + scatter²), shape (m, N)."""
+        assert data.extra is not None  # checked by check_data
         x = data.extra[self.x][None, :]
         line = params["m"][:, None] * x + params["b"][:, None]
         variance = _point_variance(data) + params["scatter"][:, None] ** 2

@@ -64,7 +64,7 @@ class ExponentialSpaceDensity(Component):
 
     def _cached_grid(self, data: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(3 s, exp(s), log weights + log-likelihoods), computed once per data set."""
-        cached_data, arrays = self._cache
+        cached_data, arrays = self.__dict__["_cache"]
         if cached_data is not data:
             s, log_w, log_like = self.grid(data)
             arrays = (3.0 * s - np.log(2.0), np.exp(s), log_w + log_like)
@@ -91,6 +91,7 @@ class ExponentialSpaceDensity(Component):
     def grid(self, data: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nodes s = ln r (N, Q), log trapezoid weights (N, Q), log-likelihoods (N, Q)."""
         plx = data.values[:, 0]
+        assert data.covariances is not None  # checked by check_data
         sigma = np.sqrt(data.covariances[:, 0, 0])
         l_min, l_max = self._length_range()
         s_lo = np.full_like(plx, np.log(1e-4 * l_min))

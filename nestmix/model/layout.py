@@ -306,7 +306,8 @@ def _add_independent(blocks: list[Block], fixed: list[tuple[int, float]], name: 
     if not free:
         return
     for prior, targets in group_by_prior([p for p, _ in free], [t for _, t in free]):
-        blocks.append(Block(name, tuple(targets), prior.ppf, prior.to_dict()))
+        univariate: Any = prior  # one of the Univariate priors in ``entries``
+        blocks.append(Block(name, tuple(targets), univariate.ppf, univariate.to_dict()))
 
 
 def _per_axis(spec: Any, n: int, key: str) -> list:

@@ -96,15 +96,14 @@ class MixtureModel:
         self.extra_components = extra
         self.n_components = self.k + len(extra) + int(self.has_background)
         self.weight_names = weight_labels(spec, self.k, self.has_background)
+        self.background: UniformBox | None = None
+        self._log_background: np.ndarray | None = None
         if self.has_background:
-            edges = spec.background_box
+            edges: Any = spec.background_box
             if edges is None:
                 edges = default_box(np.asarray(data.values))
             self.background = UniformBox.create(edges, np.asarray(data.values))
             self._log_background = self.background.log_density_of(np.asarray(data.values))
-        else:
-            self.background = None
-            self._log_background = None
         self.prior = build_prior(spec, self.k, self.n_dims, self.n_components, data.columns)
         self._layout = Layout.create(spec, self.k, self.n_dims, self.n_components)
         self.param_names = self.prior.free_names
@@ -188,7 +187,7 @@ class MixtureModel:
             custom = [np.asarray(c.log_density(self._component_params(params, c), self.data),
                                  dtype=float) for c in self.extra_components]
             dens = np.concatenate([dens, np.stack(custom, axis=2)], axis=2)
-        if self.has_background:
+        if self._log_background is not None:
             bg = np.broadcast_to(self._log_background[None, :, None],
                                  (dens.shape[0], dens.shape[1], 1))
             dens = np.concatenate([dens, bg], axis=2)

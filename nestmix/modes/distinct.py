@@ -25,6 +25,7 @@ tried again. Why this and not the alternatives:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -238,7 +239,8 @@ def _find_split(x: np.ndarray, rng: np.random.Generator, min_count: int,
 def _two_means(x: np.ndarray, rng: np.random.Generator, restarts: int = 3,
                iterations: int = 50) -> np.ndarray:
     """Boolean membership of the first of two k-means clusters (k-means++ starts)."""
-    best, best_inertia = None, np.inf
+    best: Any = None
+    best_inertia = np.inf
     for _ in range(restarts):
         first = x[rng.integers(len(x))]
         d2 = np.sum((x - first) ** 2, axis=1)
@@ -258,7 +260,7 @@ def _two_means(x: np.ndarray, rng: np.random.Generator, restarts: int = 3,
         inertia = float(np.min(dist, axis=1).sum())
         if inertia < best_inertia:
             best, best_inertia = labels == 0, inertia
-    return best
+    return best  # None only if no restart gave a finite inertia
 
 
 def _summary(index: int, params: Parameters, w: np.ndarray, member: np.ndarray, mass: float,

@@ -123,7 +123,7 @@ def _match_parameters(features: np.ndarray, means_first: np.ndarray, w: np.ndarr
     ordered = np.take_along_axis(x, np.argsort(means_first, axis=1)[:, :, None], axis=1)
     scale = _spread(ordered, w, spread)
     reference = x[pivot]
-    perms = None
+    perms: np.ndarray | None = None
     for iteration in range(1, max_iterations + 1):
         inv = 1.0 / scale**2  # (k, f)
         cost = ((x * x) @ inv.T - 2.0 * x @ (reference * inv).T
@@ -135,7 +135,7 @@ def _match_parameters(features: np.ndarray, means_first: np.ndarray, w: np.ndarr
         relabelled = np.take_along_axis(x, perms[:, :, None], axis=1)
         reference = np.einsum("s,skf->kf", w, relabelled)
         scale = _spread(relabelled, w, spread)
-    return perms, max_iterations, False
+    return perms, max_iterations, False  # type: ignore[return-value]  # None if max_iterations < 1
 
 
 def _spread(x: np.ndarray, w: np.ndarray, pooled: np.ndarray) -> np.ndarray:

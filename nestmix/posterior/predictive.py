@@ -124,7 +124,7 @@ def density_draws(model: MixtureModel, thetas: np.ndarray, grid: np.ndarray) -> 
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             dens = np.exp(np.asarray(component.log_density(p, grid_data), dtype=float))
         out += weights[:, model.k + j, None] * np.nan_to_num(dens, nan=0.0, posinf=0.0)
-    if model.has_background:
+    if model.background is not None:
         log_bg = model.background.log_density_of(x)
         out += weights[:, -1, None] * np.exp(log_bg)[None, :]
     return out

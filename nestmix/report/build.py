@@ -18,6 +18,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,29 +298,33 @@ def _draw_figures(archive: SweepArchive, seed: int, notes: list[str]) -> list[Re
                          "Histogram of the data with the posterior predictive density of each "
                          "K (median and 68% band) and the density averaged over K with weights "
                          "P(K | data).", "model",
-                         lambda s=sampler, g=rng: plots.plot_predictive(archive, s, rng=g)))
+                         partial(plots.plot_predictive, archive, sampler, rng=rng)))
         if model_ok and n_dims == 2:
             jobs.append((f"components_{tag}", f"Components of K = {best} ({sampler})",
                          "The data with the components' 1σ and 2σ ellipses.", "model",
-                         lambda s=sampler, k=best: plots.plot_components_2d(archive, s, k)))
+                         partial(plots.plot_components_2d, archive, sampler, best)))
         jobs.append((f"corner_{tag}", f"Relabelled posterior of K = {best} ({sampler})",
                      "Corner plot of the component parameters after relabelling.", "model",
-                     lambda s=sampler, k=best: plots.plot_corner(archive, s, k)))
+                     partial(plots.plot_corner, archive, sampler, best)))
         if model_ok:
             jobs.append((f"memberships_{tag}", f"Memberships for K = {best} ({sampler})",
                          "Each point's probability of belonging to each component (or the "
                          "background).", "model",
-                         lambda s=sampler, k=best: plots.plot_memberships(archive, s, k)))
+                         partial(plots.plot_memberships, archive, sampler, best)))
     for row in sorted(result.rows, key=lambda r: (r.sampler, r.k)):
         jobs.append((f"run_{row.sampler}_K{row.k}", f"Run K = {row.k} ({row.sampler})",
                      "ln L and posterior mass against ln X.", "runs",
-                     lambda k=row.k, s=row.sampler: plots.plot_run(archive.run(k, s))))
+                     partial(_plot_run, plots, archive, row.k, row.sampler)))
     out = []
     for name, title, caption, section, make in jobs:
         figure = _render(name, title, caption, section, make, notes)
         if figure is not None:
             out.append(figure)
     return out
+
+
+def _plot_run(plots: Any, archive: SweepArchive, k: int, sampler: str) -> Any:
+    return plots.plot_run(archive.run(k, sampler))
 
 
 def _render(name: str, title: str, caption: str, section: str, make: Maker,

@@ -95,9 +95,9 @@ def plot_evidence(result: SweepResult) -> Figure:
     ax = fig.add_subplot()
     groups = rows_by_sampler(result.rows)
     for (sampler, rows), dx in zip(groups.items(), _offsets(len(groups), 0.08), strict=True):
-        k = np.array([r.k for r in rows], dtype=float)
+        ks_of_rows = np.array([r.k for r in rows], dtype=float)
         err = [max(r.logZ_err, r.logZ_err_sim) for r in rows]
-        ax.errorbar(k + dx, [r.logZ for r in rows], yerr=err, fmt="o-", capsize=3,
+        ax.errorbar(ks_of_rows + dx, [r.logZ for r in rows], yerr=err, fmt="o-", capsize=3,
                     label=sampler)
     ks = sorted({r.k for r in result.rows} | {k for k, _ in result.missing})
     ax.set_xticks(ks)
@@ -304,7 +304,7 @@ def plot_components_2d(archive: SweepArchive, sampler: str, k: int, *,
                                   linestyle=style, zorder=3,
                                   label=f"component {j + 1} (w = {mix[j]:.2f})"
                                   if radius == 1.0 else None))
-    if model.has_background:
+    if model.background is not None:
         (x0, x1), (y0, y1) = model.background.edges
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, linestyle="--",
                                color=_BACKGROUND_COLOUR,

@@ -305,11 +305,11 @@ def modes_table(result: SweepResult, dims: Sequence[str],
                Column("logZ_mode", "local ln Z", ".2f"), Column("logZ_mode_err", "σ", ".2f"),
                Column("component", "component"),
                Column("weight", "weight", ".3f"), Column("weight_std", "± weight", ".3f")]
-    for d in dims:
-        columns += [Column(f"mean_{d}", f"mean {d}", ".3f"),
-                    Column(f"mean_{d}_std", "±", ".3f"),
-                    Column(f"scale_{d}", f"σ {d}", ".3f"),
-                    Column(f"scale_{d}_std", "±", ".3f")]
+    for dim in dims:
+        columns += [Column(f"mean_{dim}", f"mean {dim}", ".3f"),
+                    Column(f"mean_{dim}_std", "±", ".3f"),
+                    Column(f"scale_{dim}", f"σ {dim}", ".3f"),
+                    Column(f"scale_{dim}_std", "±", ".3f")]
     rows = []
     for entry in sorted(result.modes, key=lambda m: (m.get("sampler", ""), m.get("k", 0))):
         k = int(entry.get("k", 0))

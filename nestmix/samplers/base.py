@@ -210,7 +210,8 @@ def check_settings(sampler: str, settings: Mapping[str, Any], valid: Mapping[str
                            f"{', '.join(sorted(valid))}")
     merged = {**defaults, **settings}
     for key, value in settings.items():
-        types = valid[key] if isinstance(valid[key], tuple) else (valid[key],)
+        allowed = valid[key]
+        types = allowed if isinstance(allowed, tuple) else (allowed,)
         wrong_bool = isinstance(value, bool) and bool not in types
         if value is not None and (wrong_bool or not isinstance(value, types)):
             raise SamplerError(f"{sampler} setting {key!r} must be {_type_name(types)}, "

@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
@@ -82,10 +82,10 @@ def job_out(job: Job, report: bool) -> JobOut:
     if report:
         links["report"] = f"/jobs/{job.id}/report"
     return JobOut(
-        id=job.id, name=job.name, state=job.state, created=_time(job.created),
+        id=job.id, name=job.name, state=cast(Any, job.state), created=cast(Any, _time(job.created)),
         started=_time(job.started), finished=_time(job.finished), attempts=job.attempts,
         pid=job.pid, figures=job.figures, progress=Progress(done=job.n_done, total=job.n_runs),
-        runs=[RunOut(k=r.k, sampler=r.sampler, state=r.state, row=r.row_dict())
+        runs=[RunOut(k=r.k, sampler=r.sampler, state=cast(Any, r.state), row=r.row_dict())
               for r in job.runs],
         error=job.error, warning=job.warning, links=links)
 

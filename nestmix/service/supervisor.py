@@ -227,6 +227,7 @@ class Supervisor:
                 self._refresh(job_id, force=True)
             with self.db.write() as session:
                 stored = session.get(Job, job_id)
+                assert stored is not None  # the job was found above
                 stored.state, stored.pid, stored.finished = "cancelled", None, now()
             return True
 

@@ -92,8 +92,8 @@ class RunStore:
                     f"{'; '.join(differences)}. Refusing to mix results: choose another "
                     "directory with --out, or delete this one to start again."
                 )
-            samplers = {**old.get("samplers", {}), **manifest["samplers"]}
-            manifest = {**old, **manifest, "samplers": samplers}
+            merged = {**old.get("samplers", {}), **manifest["samplers"]}
+            manifest = {**old, **manifest, "samplers": merged}
         write_json_atomic(path, manifest)
         for stale in self.directory.glob("K=*/.*.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -122,7 +122,7 @@ class RunStore:
 
         import numpy as np
 
-        arrays = {"values": np.asarray(data.values),
+        arrays: dict[str, Any] = {"values": np.asarray(data.values),
                   "columns": np.array(list(data.columns), dtype=str),
                   "source": np.array(data.source, dtype=str)}
         if data.covariances is not None:

@@ -103,7 +103,7 @@ def package_versions(packages: Sequence[str] = MATCHED_PACKAGES) -> dict[str, st
     """The version of each package as imported in this process (None if it is not there)."""
     import importlib
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in packages:
         try:
             module = importlib.import_module(name)

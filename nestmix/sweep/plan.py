@@ -98,6 +98,7 @@ class SweepPlan:
             raise ModelError(f"repeated values in {list(ks)}", key="sweep.k")
         object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
         object.__setattr__(self, "_validated", _validate_samplers(self.sampler, self.settings))
+        # (a field of its own, init=False, would be compared and printed with the plan)
         if self.k_prior is not None:
             prior = tuple(float(p) for p in self.k_prior)
             if len(prior) != len(ks) or any(not np.isfinite(p) or p < 0 for p in prior) \
@@ -110,11 +111,15 @@ class SweepPlan:
     @property
     def samplers(self) -> tuple[str, ...]:
         """The samplers this sweep runs, in order."""
-        return tuple(self._validated)
+        return tuple(self._validated_settings())
 
     def settings_for(self, sampler: str) -> dict[str, Any]:
         """The validated settings of ``sampler``, defaults filled in."""
-        return dict(self._validated[sampler])
+        return dict(self._validated_settings()[sampler])
+
+    def _validated_settings(self) -> dict[str, dict[str, Any]]:
+        validated: dict[str, dict[str, Any]] = self.__dict__["_validated"]
+        return validated
 
     def fingerprinted_settings(self, sampler: str) -> dict[str, Any]:
         """:meth:`settings_for` without the adapter's ``execution_settings``.

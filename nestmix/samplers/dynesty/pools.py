@@ -185,11 +185,11 @@ def open_pool(setting: Any, token: str, problem: Any) -> Iterator[Any]:
                 pool.close()
         else:
             with _worker_client() as client:
-                pool = DaskPool(client, token, problem)
+                spread = DaskPool(client, token, problem)
                 try:
-                    yield pool
+                    yield spread
                 finally:
-                    pool.close()
+                    spread.close()
     finally:
         _PROBLEMS.pop(token, None)
 

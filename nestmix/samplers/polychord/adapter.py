@@ -204,9 +204,10 @@ class PolyChordAdapter(SamplerAdapter):
         root = base / FILE_ROOT
         resumed = bool(s["resume"]) and Path(f"{root}.resume").is_file()
         write_paramnames(root, tuple(problem.param_names))
-        optional = {key: s[key] for key in ("nprior", "nfail", "max_ndead", "boost_posterior",
-                                            "feedback", "logzero", "compression_factor")
-                    if s.get(key) is not None}
+        optional: dict[str, Any] = {
+            key: s[key] for key in ("nprior", "nfail", "max_ndead", "boost_posterior",
+                                    "feedback", "logzero", "compression_factor")
+            if s.get(key) is not None}
         csettings = CSettings(
             ndim=int(problem.ndim), nlive=s["nlive"], num_repeats=s["num_repeats"],
             base_dir=str(base), file_root=FILE_ROOT, seed=polychord_seed(seed),
@@ -214,7 +215,7 @@ class PolyChordAdapter(SamplerAdapter):
                 s["precision_criterion"]), read_resume=s["resume"], write_resume=True,
             cluster_posteriors=True,
             **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
-                   else v) for k, v in optional.items()})
+                   else v) for k, v in optional.items()})  # type: ignore[arg-type]
         start = time.perf_counter()
         report = run_in_child(RunRequest(problem, csettings, library_dir,
                                          processes=s.get("mpi") or 1))
@@ -227,7 +228,7 @@ class PolyChordAdapter(SamplerAdapter):
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(logl))):
             raise SamplerError(f"PolyChord wrote non-finite samples or log-likelihoods to "
                                f"{root}.txt; the run cannot be used")
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if report.nonfinite_proposals:
             warnings = (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
                         "non-finite unit-cube coordinates (its slice sampler does so when a "

@@ -141,7 +141,7 @@ def load_library(directory: Path) -> ctypes.CDLL:
     for name in DEPENDENCIES:
         ctypes.CDLL(str(directory / name), mode=ctypes.RTLD_GLOBAL)
     lib = ctypes.CDLL(str(directory / LIBCHORD), mode=ctypes.RTLD_GLOBAL)
-    lib.polychord_c_interface.argtypes = _ARGTYPES
+    lib.polychord_c_interface.argtypes = _ARGTYPES  # type: ignore[assignment]
     lib.polychord_c_interface.restype = None
     return lib
 

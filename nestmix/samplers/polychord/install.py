@@ -126,8 +126,8 @@ def install_polychord(directory: Path | None = None, *, force: bool = False,
         raise SamplerError("the PolyChord 1.15.1 library is only available for Linux x86-64 "
                            f"(this is {sys.platform} {platform.machine()})")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".polychord-", dir=target.parent) as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix=".polychord-", dir=target.parent) as tmp_name:
+        tmp = Path(tmp_name)
         if wheel is None:
             progress(f"downloading pypolychord=={POLYCHORD_VERSION} (the official wheel) "
                      "with pip")

@@ -177,6 +177,7 @@ def run_in_child(request: RunRequest) -> ChildReport:
             os.close(write_fd)
     try:
         try:
+            assert process.stdin is not None  # stdin=PIPE
             process.stdin.write(blob)
             process.stdin.close()
         except BrokenPipeError:
@@ -388,7 +389,7 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     settings = request.settings
 
     def fail(where: str, values: np.ndarray, exc: BaseException | None, message: str) -> None:
-        payload = {"where": where, "values": [float(v) for v in np.ravel(values)],
+        payload: dict[str, Any] = {"where": where, "values": [float(v) for v in np.ravel(values)],
                    "exc_type": "" if exc is None else type(exc).__name__,
                    "message": message, "traceback": traceback.format_exc() if exc else "",
                    "exception": None}
@@ -465,8 +466,8 @@ def main(argv: list[str] | None = None) -> None:
 
         request, log_path, _ = pickle.loads(Path(argv[1]).read_bytes())
         rank = mpi_rank() or 0
-        sender = _FileSender(Path(argv[1]).parent / _MPI_REPORT.format(rank=rank))
-        _child_main(request, sender, log_path, None)
+        report = _FileSender(Path(argv[1]).parent / _MPI_REPORT.format(rank=rank))
+        _child_main(request, report, log_path, None)
         return
     sender = Connection(int(argv[0]), readable=False)
     request, log_path, parent = pickle.loads(sys.stdin.buffer.read())
