@@ -9,7 +9,6 @@ import base64
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,8 +30,7 @@ from nestmix.report import build_report, write_report
 from nestmix.results import EvidenceRow, SweepResult
 from nestmix.store.archive import SweepArchive
 from nestmix.sweep import SweepPlan, run_sweep
-
-from .conftest import GALAXY_PRIORS
+from tests.conftest import GALAXY_PRIORS, chromium
 
 # summary.json key -> (header in HTML and Markdown, decimals printed; None: exact integer)
 PRINTED = {
@@ -339,8 +337,6 @@ def test_cli_sweep_writes_the_report_unless_told_not_to(tmp_path, capsys):
     assert (out / "report.md").exists() and (out / "evidence.csv").exists()
 
 
-# ---------------------------------------------------------------------------- a real browser
-CHROMIUM = Path("/usr/bin/chromium")
 PROBE = """<script>
 window.addEventListener("load", () => {
   const images = [...document.images].map(i => ({src: i.src.slice(0, 22), complete: i.complete,
@@ -354,17 +350,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def chromium() -> Path:
-    """Debian's Chromium; installed with apt-get when missing (the test fails if that fails)."""
-    if not CHROMIUM.exists():
-        assert os.geteuid() == 0, "Chromium is missing and installing it needs root"
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500,
-                                  check=False)
-            assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-2000:]}"
-    assert CHROMIUM.exists()
-    return CHROMIUM
 
 
 def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:

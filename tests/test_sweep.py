@@ -16,15 +16,14 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import RunStoreError
+from tests.conftest import TOY_PRIORS, toy_values
 
-PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
-          "sigma": {"dist": "halfnorm", "scale": 3}}
+PRIORS = TOY_PRIORS
 
 
 @pytest.fixture(scope="module")
 def two_clusters() -> np.ndarray:
-    rng = np.random.default_rng(12)
-    return np.concatenate([rng.normal(-3, 0.6, 40), rng.normal(2.5, 0.8, 40)])
+    return toy_values(40)
 
 
 @pytest.fixture
