@@ -11,7 +11,8 @@ physical component parameters) serve the figures and tables of the report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from nestmix.store.archive import SweepArchive
 
 __all__ = [
+    "AveragedMemberships",
     "component_parameter_table",
     "density_draws",
     "model_averaged_density",
@@ -240,7 +242,49 @@ def model_averaged_density(archive: SweepArchive, sampler: str, grid: np.ndarray
     return _bands(np.concatenate(draws, axis=0))
 
 
-def model_averaged_memberships(archive: SweepArchive, sampler: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AveragedMemberships:
+    """Membership probabilities per K and their average over K
+    (:func:`model_averaged_memberships`).
+
+    Attributes
+    ----------
+    k_values : tuple of int
+        The K averaged over.
+    p_k : ndarray
+        The weights used: P(K | data), renormalised over ``k_values``.
+    skipped : tuple of int
+        Finished K without stored memberships.
+    per_k, per_k_std : dict
+        K → (N, K_total) posterior mean memberships and their standard deviations
+        (relabelled Gaussians in canonical order, then custom components, then background).
+    component_names : dict
+        K → names of those columns (``w_1`` …, ``w_<name>``, ``w_bg``).
+    top_gaussian_per_k : dict
+        K → (N,) probability of each point's most probable Gaussian.
+    shared_names : tuple of str
+        Custom component names and ``bg``: the columns present with one meaning in every K.
+    shared : ndarray, shape (N, n_shared)
+        Averaged over K: the probability of each point to belong to each of those.
+    gaussian, top_gaussian : ndarray, shape (N,)
+        Averaged over K: the probability to belong to any Gaussian, and to the point's most
+        probable Gaussian of its own K.
+    """
+
+    k_values: tuple[int, ...]
+    p_k: np.ndarray
+    skipped: tuple[int, ...]
+    per_k: dict[int, np.ndarray]
+    per_k_std: dict[int, np.ndarray]
+    component_names: dict[int, tuple[str, ...]]
+    top_gaussian_per_k: dict[int, np.ndarray]
+    shared_names: tuple[str, ...]
+    shared: np.ndarray
+    gaussian: np.ndarray
+    top_gaussian: np.ndarray
+
+
+def model_averaged_memberships(archive: SweepArchive, sampler: str) -> AveragedMemberships:
     """Membership probabilities per K and what of them can be averaged over K.
 
     Gaussian labels do not mean the same thing in different K (component 2 of K = 3 is not
@@ -265,14 +309,7 @@ def model_averaged_memberships(archive: SweepArchive, sampler: str) -> dict[str,
 
     Returns
     -------
-    dict
-        ``k_values`` (tuple of int), ``p_k`` (ndarray, the weights used), ``skipped``
-        (tuple of K without memberships), ``per_k`` (K → (N, K_total) posterior mean
-        memberships), ``per_k_std`` (K → (N, K_total) posterior standard deviations),
-        ``component_names`` (K → names of the columns: ``w_1`` …, ``w_<name>``, ``w_bg``),
-        ``top_gaussian_per_k`` (K → (N,)), ``shared_names`` (custom component names and
-        ``bg``), ``shared``
-        ((N, n_shared)), ``gaussian`` ((N,)) and ``top_gaussian`` ((N,)).
+    AveragedMemberships
 
     Raises
     ------
@@ -306,19 +343,19 @@ def model_averaged_memberships(archive: SweepArchive, sampler: str) -> dict[str,
            for k in ks}
     shared = sum(pk * per_k[k][:, k:] for k, pk in zip(ks, p, strict=True))
     gaussian = sum(pk * per_k[k][:, :k].sum(axis=1) for k, pk in zip(ks, p, strict=True))
-    return {
-        "k_values": ks,
-        "p_k": p,
-        "skipped": tuple(skipped),
-        "per_k": per_k,
-        "per_k_std": per_k_std,
-        "component_names": names,
-        "top_gaussian_per_k": top,
-        "shared_names": tuple(n.removeprefix("w_") for n in shared_names),
-        "shared": np.asarray(shared),
-        "gaussian": np.asarray(gaussian),
-        "top_gaussian": np.asarray(sum(pk * top[k] for k, pk in zip(ks, p, strict=True))),
-    }
+    return AveragedMemberships(
+        k_values=ks,
+        p_k=p,
+        skipped=tuple(skipped),
+        per_k=per_k,
+        per_k_std=per_k_std,
+        component_names=names,
+        top_gaussian_per_k=top,
+        shared_names=tuple(n.removeprefix("w_") for n in shared_names),
+        shared=np.asarray(shared),
+        gaussian=np.asarray(gaussian),
+        top_gaussian=np.asarray(sum(pk * top[k] for k, pk in zip(ks, p, strict=True))),
+    )
 
 
 # ------------------------------------------------ posterior parameter draws

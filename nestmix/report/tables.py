@@ -10,13 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nestmix.evidence import jeffreys_label
 from nestmix.report.document import Column, Table
 from nestmix.results import EvidenceRow, SweepResult, rows_by_sampler
+
+if TYPE_CHECKING:
+    from nestmix.posterior.predictive import AveragedMemberships
 
 __all__ = [
     "agreement_table",
@@ -339,13 +342,13 @@ def modes_table(result: SweepResult, dims: Sequence[str],
 
 
 # --------------------------------------------------------------------------- memberships
-def membership_table(averaged: Mapping[str, Any], sampler: str, values: np.ndarray | None,
+def membership_table(averaged: AveragedMemberships, sampler: str, values: np.ndarray | None,
                      dims: Sequence[str]) -> tuple[Table, str]:
     """The model-averaged memberships, one row per data point, and a sentence about them.
 
     Parameters
     ----------
-    averaged : mapping
+    averaged : AveragedMemberships
         What :func:`nestmix.posterior.predictive.model_averaged_memberships` returns.
     sampler : str
     values : ndarray, shape (N, D), or None
@@ -361,12 +364,12 @@ def membership_table(averaged: Mapping[str, Any], sampler: str, values: np.ndarr
         How many points belong clearly to one Gaussian, the expected number of points in each
         shared component (background, custom components) and any K left out.
     """
-    ks = [int(k) for k in averaged["k_values"]]
-    p = np.asarray(averaged["p_k"], dtype=float)
-    shared_names = ["background" if n == "bg" else str(n) for n in averaged["shared_names"]]
-    gaussian = np.asarray(averaged["gaussian"], dtype=float)
-    shared = np.asarray(averaged["shared"], dtype=float).reshape(len(gaussian), -1)
-    top = np.asarray(averaged["top_gaussian"], dtype=float)
+    ks = [int(k) for k in averaged.k_values]
+    p = np.asarray(averaged.p_k, dtype=float)
+    shared_names = ["background" if n == "bg" else str(n) for n in averaged.shared_names]
+    gaussian = np.asarray(averaged.gaussian, dtype=float)
+    shared = np.asarray(averaged.shared, dtype=float).reshape(len(gaussian), -1)
+    top = np.asarray(averaged.top_gaussian, dtype=float)
     columns = [Column("point", "point", "d"), *(Column(d, d, ".3f") for d in dims),
                Column("p_gaussian", "P(any Gaussian)", ".3f"),
                *(Column(f"p_{n}", f"P({n})", ".3f") for n in shared_names),
@@ -378,7 +381,7 @@ def membership_table(averaged: Mapping[str, Any], sampler: str, values: np.ndarr
         coords = [float(v) for v in values[i]] if values is not None else [None] * len(dims)
         rows.append((i + 1, *coords, float(gaussian[i]), *(float(v) for v in shared[i]),
                      float(top[i]),
-                     *(float(averaged["top_gaussian_per_k"][k][i]) for k in ks)))
+                     *(float(averaged.top_gaussian_per_k[k][i]) for k in ks)))
     caption = (f"{sampler}: memberships averaged over K with weights P(K | data). Gaussian "
                "labels mean different things in different K, so what is averaged is the "
                "probability to belong to any Gaussian, to each shared component, and to the "
@@ -390,9 +393,9 @@ def membership_table(averaged: Mapping[str, Any], sampler: str, values: np.ndarr
                 f"Gaussians (below 0.5): {int(np.sum(top < 0.5))}")
     for j, name in enumerate(shared_names):
         sentence += f"; expected number of points in {name}: {shared[:, j].sum():.1f}"
-    if averaged.get("skipped"):
+    if averaged.skipped:
         sentence += ("; left out (no stored memberships): K = "
-                     + ", ".join(str(k) for k in averaged["skipped"])
+                     + ", ".join(str(k) for k in averaged.skipped)
                      + "; weights renormalised to " + ", ".join(
                          f"K={k}: {v:.3f}" for k, v in zip(ks, p, strict=True)))
     return table, sentence + "."
