@@ -53,7 +53,9 @@ class PolyChordAdapter(SamplerAdapter):
     coordinates and writes the files, ranks 1..N−1 make the likelihood calls. It is listed in
     ``execution_settings``: it changes how a run is made, not what it estimates (beyond
     sampler randomness), so it is not part of a sweep's fingerprint, and a run stopped with
-    one process count resumes with another.
+    one process count resumes with another. ``resume`` and ``feedback`` (log verbosity) are
+    execution settings too; nestmix 0.1.0 still fingerprinted them, and runs it stored are
+    recognised by that fingerprint (``formerly_fingerprinted``).
     """
 
     name = "polychord"
