@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, register_jitable
 
-# Indices into the int64 layout vector built by nestmix.model.kernels.layout_vector.
+# Indices into the int64 layout vector built by nestmix.kernels.layout_vector.
 K, D, N_WEIGHTS, MEAN_OFF, SCALE_OFF, N_SETS, PER_SET, CORR_OFF, N_CORR, WITH_CORR, \
     IS_SIGMA, N_EXTRA, HAS_BG = range(13)
 LAYOUT_SIZE = 13
