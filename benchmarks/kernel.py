@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         compile_child()
         return
 
-    from nestmix.kernels import resolve_backend
+    from nestmix.model.kernels import resolve_backend
 
     print(f"likelihood backend: {resolve_backend()}; {os.cpu_count()} CPUs; "
           f"numpy {np.__version__}")

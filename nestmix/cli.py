@@ -10,12 +10,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.errors import NestmixError
+from nestmix.samplers import all_samplers, get_sampler
+from nestmix.samplers.base import SweepOption
 
 if TYPE_CHECKING:
-    from nestmix.report import ReportFiles
-    from nestmix.sweep import SweepPlan
+    from nestmix.report.build import ReportFiles
+    from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["main"]
 
@@ -58,10 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                             "every worker sees under the same path")
     sweep.add_argument("--local", action="store_true",
                        help="run on this machine even if the config names a Dask cluster")
-    sweep.add_argument("--mpi", type=int, metavar="N",
-                       help="run each PolyChord run on N processes with Open MPI's mpirun "
-                            "(sets [sweep.polychord] mpi; needs `nestmix install-polychord "
-                            "--mpi`); --jobs then defaults to cores // N")
+    for adapter in all_samplers():
+        for option in adapter.sweep_options:
+            sweep.add_argument(option.flag, type=int, metavar=option.metavar, help=option.help,
+                               dest=_option_dest(adapter.name, option))
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
     sweep.add_argument("--no-report", action="store_true",
                        help="do not write the report (report.html, report.md, CSV tables)")
@@ -80,17 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--no-figures", action="store_true", help="tables and verdict only")
     report.set_defaults(func=_report)
 
-    install = sub.add_parser(
-        "install-polychord",
-        help="fetch PolyChord's library from the official pypolychord 1.15.1 wheel (via pip), "
-             "build nestmix's single-process MPI for it, and check it on a 2-D Gaussian")
-    install.add_argument("--dir", help="where to install (default: $NESTMIX_POLYCHORD_HOME, "
-                         "else ~/.local/share/nestmix/polychord-1.15.1)")
-    install.add_argument("--force", action="store_true", help="install again even if present")
-    install.add_argument("--mpi", action="store_true",
-                         help="also link it to the system's Open MPI (apt-get install "
-                              "openmpi-bin libopenmpi-dev) for `nestmix sweep --mpi N`")
-    install.set_defaults(func=_install_polychord)
+    for adapter in all_samplers():
+        adapter.add_commands(sub)
 
     serve = sub.add_parser(
         "serve", help="run the model-selection service: submit sweeps over HTTP, watch them, "
@@ -115,27 +108,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from nestmix.config import load_config
     from nestmix.errors import ConfigError
-    from nestmix.sweep import run_sweep
-    from nestmix.table import format_table
+    from nestmix.report.build import sweep_and_report
+    from nestmix.report.table import format_table
+    from nestmix.sweep.config import load_config
 
     if (args.config is None) == (args.example is None):
         raise ConfigError("", "give a config file or --example NAME (one of them)")
-    from nestmix.polychord.mpi import launched_by_mpirun
-
-    if launched_by_mpirun():
-        raise ConfigError("", "nestmix itself was started by mpirun on several processes; "
-                              "run `nestmix sweep CONFIG --mpi N` instead (it starts mpirun "
-                              "for each PolyChord run: see the README, PolyChord under MPI)")
+    for adapter in all_samplers():
+        problem = adapter.launch_problem()
+        if problem is not None:
+            raise ConfigError("", problem)
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
     else:
         plan, jobs = load_config(args.config)
-    if args.mpi is not None:
-        plan = _with_mpi(plan, args.mpi)
+    plan = _with_sampler_options(plan, args)
     n_jobs = args.jobs or jobs or _default_jobs(plan)
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
@@ -146,56 +136,62 @@ def _sweep(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
-    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=target)
+    outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress, dask=target,
+                               report=not args.no_report)
     print()
-    print(format_table(result))
-    if not args.no_report:
-        from nestmix.report import write_report
-
-        try:
-            files = write_report(directory)
-        except Exception as exc:  # the runs are safe on disk; `nestmix report` can retry
-            print(f"nestmix: warning: the report could not be written ({type(exc).__name__}: "
-                  f"{exc}); try `nestmix report {directory}`", file=sys.stderr)
-            return 0
+    print(format_table(outcome.result))
+    if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
+        print(f"nestmix: warning: the report could not be written ({outcome.report_error}); "
+              f"try `nestmix report {directory}`", file=sys.stderr)
+    elif outcome.report is not None:
         print()
-        _print_report(files)
+        _print_report(outcome.report)
     return 0
 
 
-def _with_mpi(plan: SweepPlan, processes: int) -> SweepPlan:
-    """``plan`` with PolyChord's ``mpi`` setting (process count) set from ``--mpi``."""
+def _option_dest(sampler: str, option: SweepOption) -> str:
+    return f"{sampler}_{option.setting}"
+
+
+def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPlan:
+    """``plan`` with the settings given by the samplers' own ``nestmix sweep`` options."""
     import dataclasses
 
     from nestmix.errors import ConfigError
 
-    if processes < 1:
-        raise ConfigError("--mpi", f"must be a positive number of processes, got {processes}")
-    if "polychord" not in plan.samplers:
-        raise ConfigError("--mpi", "runs PolyChord on several processes, but this sweep runs "
-                                   f"only {', '.join(plan.samplers)}")
     settings = dict(plan.settings)
-    settings["polychord"] = {**settings.get("polychord", {}), "mpi": processes}
-    return dataclasses.replace(plan, settings=settings)
+    for adapter in all_samplers():
+        for option in adapter.sweep_options:
+            value = getattr(args, _option_dest(adapter.name, option), None)
+            if value is None:
+                continue
+            if value < option.minimum:
+                raise ConfigError(option.flag, f"{option.too_small}, got {value}")
+            if adapter.name not in plan.samplers:
+                raise ConfigError(option.flag, f"{option.purpose}, but this sweep runs only "
+                                               f"{', '.join(plan.samplers)}")
+            settings[adapter.name] = {**settings.get(adapter.name, {}), option.setting: value}
+    return plan if settings == dict(plan.settings) else dataclasses.replace(plan,
+                                                                            settings=settings)
 
 
 def _default_jobs(plan: SweepPlan) -> int:
-    """One worker per core, or per N cores when PolyChord runs on N processes."""
-    processes = plan.settings_for("polychord").get("mpi") if "polychord" in plan.samplers \
-        else None
-    return max(1, (os.cpu_count() or 1) // (processes or 1))
+    """One worker per core, or per N cores when one run takes N processes."""
+    processes = max(get_sampler(name).processes_per_run(plan.settings_for(name))
+                    for name in plan.samplers)
+    return max(1, (os.cpu_count() or 1) // processes)
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nestmix.sweep import load_sweep
-    from nestmix.table import format_table
+    from nestmix.report.table import format_table
+    from nestmix.store.summary import load_sweep
 
     print(format_table(load_sweep(args.directory)))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from nestmix.report import write_report
+    from nestmix.report.build import write_report
 
     _print_report(write_report(args.directory, seed=args.seed, figures=not args.no_figures))
     return 0
@@ -209,15 +205,6 @@ def _print_report(files: ReportFiles) -> None:
     if files.warnings:
         print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} in the "
               "report (see its verdict)")
-
-
-def _install_polychord(args: argparse.Namespace) -> int:
-    from nestmix.polychord import install_polychord
-
-    path = install_polychord(Path(args.dir) if args.dir else None, force=args.force,
-                             mpi=args.mpi, progress=lambda line: print(line, flush=True))
-    print(f"PolyChord is ready: {path}")
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -16,11 +16,55 @@ __all__ = [
     "PriorError",
     "RunStoreError",
     "SamplerError",
+    "keyed",
 ]
 
 
 class NestmixError(ValueError):
-    """Base class of every error caused by the user's input."""
+    """Base class of every error caused by the user's input.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    key : str, optional
+        Dotted name of the configuration key at fault (``"sweep.k"``, ``"model.priors.mean"``),
+        when there is one; the error's text is then ``"<key>: <message>"``.
+
+    Attributes
+    ----------
+    key : str or None
+    detail : str
+        The message without the key.
+    """
+
+    def __init__(self, message: str = "", *, key: str | None = None) -> None:
+        self.key = key
+        self.detail = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+    def __reduce__(self) -> tuple:
+        # pickled (from worker processes) with its key, whatever the subclass's signature
+        return _restore, (type(self), self.detail, self.key, self.__dict__)
+
+
+def _restore(cls: type[NestmixError], detail: str, key: str | None,
+             state: dict) -> NestmixError:
+    error = cls.__new__(cls)
+    NestmixError.__init__(error, detail, key=key)
+    error.__dict__.update(state)
+    return error
+
+
+def keyed(error: NestmixError, key: str) -> NestmixError:
+    """``error`` carrying ``key``, for an error whose text begins with ``"<key>: "`` (how the
+    prior specifications, given the key they are read from, name it); any other is returned
+    as it is."""
+    prefix = f"{key}: "
+    text = str(error)
+    if error.key is not None or not text.startswith(prefix):
+        return error
+    return type(error)(text[len(prefix):], key=key)
 
 
 class DataError(NestmixError):
@@ -59,5 +103,5 @@ class ConfigError(NestmixError):
     """
 
     def __init__(self, key: str, message: str) -> None:
+        super().__init__(message, key=key)
         self.key = key
-        super().__init__(f"{key}: {message}" if key else message)

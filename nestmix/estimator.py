@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from nestmix.archive import open_sweep
 from nestmix.components.background import default_box
 from nestmix.components.gaussian import gaussian_log_density
 from nestmix.data import Measurements
 from nestmix.errors import ConfigError, DataError
 from nestmix.model import ModelSpec
 from nestmix.priors.defaults import default_priors
+from nestmix.store import open_sweep
 from nestmix.sweep import SweepPlan, run_sweep
 
 __all__ = ["NestedGaussianMixture"]
@@ -171,17 +171,17 @@ class NestedGaussianMixture:
         self.best_model_ = {"covariance": str(best["covariance"]),
                             "background": str(best["background"])}
         spec, directory = specs[str(best["model"])]
-        self._posterior(spec, directory)
+        self._posterior(spec, directory, data)
         return self
 
-    def _posterior(self, spec: ModelSpec, directory: Path) -> None:
+    def _posterior(self, spec: ModelSpec, directory: Path, data: Measurements) -> None:
         archive = open_sweep(directory)
         run = archive.run(self.best_k_, self.sampler)
         stored = archive.analysis(self.best_k_, self.sampler)
         samples = run.samples if stored is None else stored[1]["relabelled_samples"]
         rng = np.random.default_rng(self.seed)
         draws = samples[rng.choice(len(samples), size=self.n_draws, p=run.weights)]
-        model = spec.build(archive.data, self.best_k_)
+        model = spec.build(data, self.best_k_)
         params = model.expand(draws)
         self._spec = spec
         self._model = model

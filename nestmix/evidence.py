@@ -29,10 +29,10 @@ def bayes_factors(logz: Sequence[float], logz_err: Sequence[float]) -> tuple[np.
     ln_bf, ln_bf_err : ndarray
         ln Z_k − ln Z_best and sqrt(σ_k² + σ_best²) (zero for the best model itself).
     """
-    logz = np.asarray(logz, dtype=float)
+    values = np.asarray(logz, dtype=float)
     err = np.asarray(logz_err, dtype=float)
-    best = int(np.argmax(logz))
-    ln_bf = logz - logz[best]
+    best = int(np.argmax(values))
+    ln_bf = values - values[best]
     ln_bf_err = np.sqrt(err**2 + err[best] ** 2)
     ln_bf_err[best] = 0.0
     return ln_bf, ln_bf_err
@@ -55,17 +55,17 @@ def posterior_probabilities(logz: Sequence[float], logz_err: Sequence[float],
         Probabilities (summing to one) and their errors from
         ∂p_k/∂ln Z_j = p_k (δ_kj − p_j).
     """
-    logz = np.asarray(logz, dtype=float)
+    values = np.asarray(logz, dtype=float)
     err = np.asarray(logz_err, dtype=float)
     if prior is None:
-        log_prior = np.zeros_like(logz)
+        log_prior = np.zeros_like(values)
     else:
-        prior = np.asarray(prior, dtype=float)
-        if prior.shape != logz.shape or np.any(prior < 0) or not np.any(prior > 0):
+        weights = np.asarray(prior, dtype=float)
+        if weights.shape != values.shape or np.any(weights < 0) or not np.any(weights > 0):
             raise ValueError("the prior over K needs one non-negative value per K, not all zero")
         with np.errstate(divide="ignore"):
-            log_prior = np.log(prior / prior.sum())
-    a = logz + log_prior
+            log_prior = np.log(weights / weights.sum())
+    a = values + log_prior
     p = np.exp(a - a.max())
     p /= p.sum()
     jacobian = np.diag(p) - np.outer(p, p)

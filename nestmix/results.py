@@ -17,7 +17,8 @@ import numpy as np
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 
-__all__ = ["Cluster", "EvidenceRow", "NestedRun", "SweepResult"]
+__all__ = ["LN_Z_KEYS", "Cluster", "EvidenceRow", "NestedRun", "RunSummary", "SweepResult",
+           "ln_z_spelled"]
 
 _RUN_ARRAYS = ("samples", "logl", "logwt", "nlive")
 
@@ -89,6 +90,15 @@ class NestedRun:
     warnings : tuple of str
         What the sampler adapter noticed during the run that a user should know (e.g.
         PolyChord proposals rejected for non-finite coordinates); empty for a clean run.
+    backend : mapping
+        How the numbers were computed (:func:`nestmix.backend.recorded_switches`: the
+        likelihood ``kernel`` and whether ``compiled_slice`` proposals were allowed); recorded
+        by the sweep, empty for runs made otherwise or before nestmix recorded it.
+
+    Notes
+    -----
+    ``run.json`` spells the evidence ``logZ`` and ``logZ_err``, as every file nestmix writes
+    does; files written with ``logz`` (before 0.1.0's layout change) are read as well.
     """
 
     sampler: str
@@ -107,6 +117,7 @@ class NestedRun:
     clusters: tuple[Cluster, ...] = ()
     resumed: bool = False
     warnings: tuple[str, ...] = ()
+    backend: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clusters", tuple(self.clusters))
@@ -182,24 +193,96 @@ class NestedRun:
         meta["param_names"] = list(self.param_names)
         meta["settings"] = dict(self.settings)
         meta["warnings"] = list(self.warnings)
-        meta["clusters"] = [{"index": c.index, "logz": c.logz, "logz_err": c.logz_err}
+        meta["backend"] = dict(self.backend)
+        meta["clusters"] = [{"index": c.index, "logZ": c.logz, "logZ_err": c.logz_err}
                             for c in self.clusters]
-        write_json_atomic(directory / "run.json", meta)
+        write_json_atomic(directory / "run.json", ln_z_spelled(meta))
 
     @classmethod
     def load(cls, directory: str | Path) -> NestedRun:
         """Read a run written by :meth:`save`."""
         directory = Path(directory)
-        meta = json.loads((directory / "run.json").read_text())
+        meta = ln_z_spelled(json.loads((directory / "run.json").read_text()))
+        meta["logz"], meta["logz_err"] = meta.pop("logZ"), meta.pop("logZ_err")
         with np.load(directory / "samples.npz") as arrays:
             data = {name: arrays[name] for name in _RUN_ARRAYS}
             clusters = tuple(
-                Cluster(index=c["index"], logz=c["logz"], logz_err=c["logz_err"],
+                Cluster(index=c["index"], logz=c["logZ"], logz_err=c["logZ_err"],
                         samples=arrays[f"cluster_{c['index']}_samples"],
                         weights=arrays[f"cluster_{c['index']}_weights"])
                 for c in meta.pop("clusters", []))
         meta["param_names"] = tuple(meta["param_names"])
         return cls(**meta, **data, clusters=clusters)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a sweep keeps of one finished run: the seam between a task, the store (the
+    ``summary`` of the run's ``manifest.json``) and the evidence table.
+
+    Attributes
+    ----------
+    logZ, logZ_err : float
+        The sampler's log-evidence and its error.
+    logZ_err_sim : float
+        The error from anesthetic's simulation of the prior volumes.
+    ncall : int
+        Likelihood calls.
+    seconds : float
+        The sampler's wall-clock time.
+    ndim : int
+        Dimension of the parameter space.
+    information : float
+        KL divergence from prior to posterior (nats).
+    n_effective : float
+        Effective sample size of the posterior.
+    seed : int
+    converged : bool
+        False when the run stopped on a budget before its convergence criterion.
+    resumed : bool
+        True when it continued from a checkpoint.
+    warnings : tuple of str
+        What the sampler adapter noticed.
+    """
+
+    logZ: float
+    logZ_err: float
+    logZ_err_sim: float
+    ncall: int
+    seconds: float
+    ndim: int
+    information: float
+    n_effective: float
+    seed: int
+    converged: bool = True
+    resumed: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+
+    @classmethod
+    def of_run(cls, run: NestedRun, ndim: int, logz_err_sim: float) -> RunSummary:
+        """The summary of ``run`` (``logz_err_sim`` from :meth:`NestedRun.logz_simulated`)."""
+        return cls(logZ=run.logz, logZ_err=run.logz_err, logZ_err_sim=logz_err_sim,
+                   ncall=run.ncall, seconds=run.seconds, ndim=ndim,
+                   information=run.information, n_effective=run.n_effective,
+                   seed=int(run.seed) if run.seed is not None else 0,
+                   converged=run.converged, resumed=run.resumed, warnings=run.warnings)
+
+    def to_dict(self) -> dict:
+        """JSON-able, as stored in the run's manifest."""
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> RunSummary:
+        """Inverse of :meth:`to_dict`; reads the summaries of older runs too (without
+        ``converged``, ``resumed`` or ``warnings``)."""
+        obj = ln_z_spelled(obj)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -359,11 +442,25 @@ class SweepResult:
             rows=tuple(EvidenceRow.from_dict(row) for row in obj["rows"]),
             missing=tuple((m["k"], m["sampler"]) for m in obj.get("missing", [])),
             directory=obj.get("directory", ""),
-            modes=tuple(obj.get("modes", [])),
+            modes=tuple(ln_z_spelled(m) for m in obj.get("modes", [])),
             repeats=int(obj.get("repeats", 1)),
             missing_repeats=tuple((m["k"], m["sampler"], m["repeat"])
                                   for m in obj.get("missing_repeats", [])),
         )
+
+
+LN_Z_KEYS = {"logz": "logZ", "logz_err": "logZ_err", "logz_source": "logZ_source"}
+"""The spelling of ln Z in files before it was one (``logz`` in run.json and modes.json) and
+the one it is now (``logZ``, as in manifest.json and summary.json)."""
+
+
+def ln_z_spelled(obj: Any) -> Any:
+    """``obj`` (parsed JSON) with every key spelling ln Z the old way spelled ``logZ``."""
+    if isinstance(obj, Mapping):
+        return {LN_Z_KEYS.get(k, k): ln_z_spelled(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [ln_z_spelled(v) for v in obj]
+    return obj
 
 
 def rows_by_sampler(rows: Sequence[EvidenceRow]) -> dict[str, list[EvidenceRow]]:

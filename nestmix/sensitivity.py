@@ -24,13 +24,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.special import logsumexp
 
 from nestmix.errors import PriorError
-from nestmix.priors import univariate_from_spec
+from nestmix.priors import Univariate, univariate_from_spec
 
 __all__ = ["PriorSensitivity", "prior_sensitivity", "scaled_prior"]
 
@@ -130,8 +130,7 @@ def prior_sensitivity(model: Any, samples: np.ndarray, weights: np.ndarray, logz
         spec = None if name.startswith(custom) else _spec_of(name, priors, columns)
         if spec is None:
             continue
-        old = univariate_from_spec(spec).frozen()
-        new = univariate_from_spec(scaled_prior(spec, factor)).frozen()
+        old, new = _frozen(spec), _frozen(scaled_prior(spec, factor))
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio += new.logpdf(samples[:, j]) - old.logpdf(samples[:, j])
     with np.errstate(divide="ignore"):
@@ -143,6 +142,11 @@ def prior_sensitivity(model: Any, samples: np.ndarray, weights: np.ndarray, logz
     n_effective = float(1.0 / np.sum(reweighted**2))
     return PriorSensitivity(factor=float(factor), logz=logz + shift, shift=shift,
                             n_effective=n_effective, reliable=n_effective >= MIN_EFFECTIVE)
+
+
+def _frozen(spec: Mapping[str, Any]) -> Any:
+    """The frozen scipy distribution of a (non-fixed) prior specification."""
+    return cast(Univariate, univariate_from_spec(spec)).frozen()
 
 
 def _spec_of(name: str, priors: Mapping[str, Any], columns: list[str]) -> Any:

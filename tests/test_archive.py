@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, run_sweep
-from nestmix.archive import open_sweep
 from nestmix.components import make_component
+from nestmix.store.archive import open_sweep
 
 
 def test_open_sweep_gives_back_data_model_runs_and_analyses(tmp_path):
@@ -32,6 +32,11 @@ def test_open_sweep_gives_back_data_model_runs_and_analyses(tmp_path):
     summary, arrays = archive.analysis(2, "dynesty")
     assert summary["method"] == "hungarian"
     assert arrays["membership_mean"].shape == (60, 3)
+    # read once: the figures ask again without going back to the disk
+    for stored in (tmp_path / "toy" / "K=2" / "dynesty").glob("*.np*"):
+        stored.unlink()
+    assert archive.run(2, "dynesty") is run and archive.model(2) is model
+    assert archive.analysis(2, "dynesty")[1] is arrays
 
 
 def test_spec_round_trip_with_builtin_components():

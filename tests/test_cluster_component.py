@@ -12,10 +12,10 @@ from scipy.special import logsumexp
 
 import nestmix
 from nestmix.components import GaussianCluster, make_component
-from nestmix.config import plan_from_mapping
 from nestmix.datasets import star_cluster_field
 from nestmix.errors import ConfigError, ModelError
-from nestmix.shrinkage import shrinkage
+from nestmix.posterior.shrinkage import shrinkage
+from nestmix.sweep.config import plan_from_mapping
 
 PM_PRIORS = {"mu_pmra": {"dist": "uniform", "loc": -10, "scale": 20},
              "mu_pmdec": {"dist": "uniform", "loc": -10, "scale": 20},

@@ -10,9 +10,9 @@ from dynesty.utils import LogLikelihood
 
 from nestmix import Measurements, ModelSpec
 from nestmix.model import MixtureModel
-from nestmix.samplers import compiled_slice
-from nestmix.samplers.compiled_slice import CompiledSliceSampler
-from nestmix.samplers.dynesty import DynestyAdapter, _with_compiled_slice
+from nestmix.samplers.dynesty import compiled_slice
+from nestmix.samplers.dynesty.adapter import DynestyAdapter, _with_compiled_slice
+from nestmix.samplers.dynesty.compiled_slice import CompiledSliceSampler
 
 ORDERED = ModelSpec(order="means", priors={"mean": {"dist": "uniform", "loc": -4, "scale": 8},
                                            "sigma": {"dist": "loguniform", "a": 0.05,

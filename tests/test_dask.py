@@ -19,13 +19,11 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.cli import main
-from nestmix.daskrun import check_shared_directory, check_worker_versions, connect
 from nestmix.errors import ClusterError
+from nestmix.sweep.dask import check_shared_directory, check_worker_versions, connect
+from tests.conftest import TOY_PRIORS, Server, config, finished, grid_logz, toy_values
 
-from .test_pools import grid_logz
-
-PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
-          "sigma": {"dist": "halfnorm", "scale": 3}}
+PRIORS = TOY_PRIORS
 CONFIG = """\
 name = "toy"
 [data]
@@ -56,8 +54,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def values() -> np.ndarray:
-    rng = np.random.default_rng(12)
-    return np.concatenate([rng.normal(-3, 0.6, 25), rng.normal(2.5, 0.8, 25)])
+    return toy_values(25)
 
 
 def write_config(directory: Path, values: np.ndarray, k: str, nlive: int) -> Path:
@@ -107,7 +104,7 @@ def test_a_sweep_on_the_cluster_matches_one_made_here(cluster, values, tmp_path,
     plan_text = config.read_text().replace("[sweep]", f'[sweep]\ndask = '
                                            f'"{cluster.scheduler_address}"')
     config.write_text(plan_text)
-    from nestmix.config import load_config
+    from nestmix.sweep.config import load_config
 
     plan, _ = load_config(config)
     resumed = run_sweep(plan, here, progress=lines.append)  # [sweep] dask in the config
@@ -162,8 +159,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_no_run_is_lost_or_doubled(valu
 
 
 def test_one_k_spread_over_the_cluster_gives_the_evidence(cluster, tmp_path):
-    rng = np.random.default_rng(12)
-    x = np.concatenate([rng.normal(-3, 0.6, 40), rng.normal(2.5, 0.8, 40)])
+    x = toy_values(40)
     plan = SweepPlan(name="pool", data=Measurements.from_arrays(x),
                      spec=ModelSpec(priors=PRIORS), k_values=(1,),
                      settings={"nlive": 30, "pool": "dask"}, seed=4)
@@ -186,7 +182,6 @@ def test_clear_errors_for_an_unusable_cluster(cluster, tmp_path):
 def test_the_service_sends_its_jobs_to_the_cluster(cluster, tmp_path):
     """`nestmix serve --dask ADDRESS`: a job's runs are made by the cluster's workers; a client
     cannot choose a cluster itself."""
-    from .test_service import Server, config, finished
 
     server = Server(tmp_path / "runs", "--workers", "1", "--dask",
                     cluster.scheduler_address).start()

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from nestmix import Measurements, ModelSpec
 from nestmix.components import make_component
 from nestmix.errors import ModelError
-from nestmix.kernels import MixtureKernel, resolve_backend
+from nestmix.model.kernels import MixtureKernel, resolve_backend
 
 NORM = {"dist": "norm", "loc": 0, "scale": 3}
 HALF = {"dist": "halfnorm", "scale": 2}
@@ -250,7 +250,7 @@ def test_pickled_model_gives_the_same_values(rng):
 
 def test_one_compiled_signature_per_entry_point(rng):
     """Read-only data, sliced θ and every data case reuse the same compiled code."""
-    from nestmix.kernels import _numba_impl
+    from nestmix.model.kernels import _numba_impl
 
     for d, errors in [(1, "none"), (1, "diag"), (2, "none"), (2, "corr"), (3, "diag")]:
         data = make_data(rng, 20, d, errors)
@@ -268,7 +268,7 @@ def test_one_compiled_signature_per_entry_point(rng):
 def test_vectorised_exp_and_log_are_accurate():
     from numba import njit
 
-    from nestmix.kernels._numba_impl import exp_nonpositive, log_positive
+    from nestmix.model.kernels._numba_impl import exp_nonpositive, log_positive
 
     @njit(error_model="numpy")
     def both(x, y):

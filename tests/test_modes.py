@@ -10,6 +10,7 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, NestedRun, get_sampler
 from nestmix.errors import ModelError
+from nestmix.model.layout import Parameters
 from nestmix.modes import (
     ThetaLayout,
     analyse_run,
@@ -20,7 +21,6 @@ from nestmix.modes import (
     solve_assignments,
 )
 from nestmix.modes.features import permute_parameters
-from nestmix.parameters import Parameters
 
 MEAN = {"dist": "norm", "loc": 0, "scale": 10}
 SIGMA = {"dist": "halfnorm", "scale": 3}

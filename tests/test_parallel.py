@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from nestmix.parallel import run_local
-from nestmix.tasks import single_threaded_blas
+from nestmix.backend import single_threaded_blas
+from nestmix.sweep.local import run_local
 
 
 def blas_threads() -> tuple[str | None, int]:

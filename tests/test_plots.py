@@ -17,10 +17,16 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
 from nestmix import Measurements
-from nestmix.archive import open_sweep
 from nestmix.components import make_component
 from nestmix.model import ModelSpec
-from nestmix.plots import (
+from nestmix.posterior.predictive import (
+    density_draws,
+    model_averaged_density,
+    model_averaged_memberships,
+    predictive_components,
+    predictive_density,
+)
+from nestmix.report.figures import (
     plot_components_2d,
     plot_corner,
     plot_evidence,
@@ -29,13 +35,7 @@ from nestmix.plots import (
     plot_predictive,
     plot_run,
 )
-from nestmix.predictive import (
-    density_draws,
-    model_averaged_density,
-    model_averaged_memberships,
-    predictive_components,
-    predictive_density,
-)
+from nestmix.store.archive import open_sweep
 from nestmix.sweep import SweepPlan, run_sweep
 from tests.conftest import GALAXY_PRIORS
 
@@ -205,31 +205,31 @@ def test_plot_predictive(galaxy_sweep, rng, tmp_path):
 # ---------------------------------------------------------------- memberships
 def test_model_averaged_memberships_one_dimensional(galaxy_sweep):
     out = model_averaged_memberships(galaxy_sweep, "dynesty")
-    assert out["k_values"] == (1, 2, 3) and out["skipped"] == ()
-    assert out["p_k"].sum() == pytest.approx(1.0)
-    assert out["shared_names"] == () and out["shared"].shape == (82, 0)
-    for k, matrix in out["per_k"].items():
+    assert out.k_values == (1, 2, 3) and out.skipped == ()
+    assert out.p_k.sum() == pytest.approx(1.0)
+    assert out.shared_names == () and out.shared.shape == (82, 0)
+    for k, matrix in out.per_k.items():
         assert matrix.shape == (82, k)
         assert np.all((matrix >= 0) & (matrix <= 1 + 1e-9))
         np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-9)
-    np.testing.assert_allclose(out["gaussian"], 1.0, atol=1e-9)
-    assert np.all((out["top_gaussian"] > 0) & (out["top_gaussian"] <= 1 + 1e-12))
+    np.testing.assert_allclose(out.gaussian, 1.0, atol=1e-9)
+    assert np.all((out.top_gaussian > 0) & (out.top_gaussian <= 1 + 1e-12))
 
     single = model_averaged_memberships(_concentrated(galaxy_sweep, "dynesty", 3), "dynesty")
-    np.testing.assert_allclose(single["top_gaussian"], out["per_k"][3].max(axis=1))
+    np.testing.assert_allclose(single.top_gaussian, out.per_k[3].max(axis=1))
 
 
 def test_model_averaged_memberships_with_background(plane_sweep):
     out = model_averaged_memberships(plane_sweep, "dynesty")
-    assert out["shared_names"] == ("bg",)
-    assert out["shared"].shape == (70, 1)
-    assert out["component_names"][2] == ("w_1", "w_2", "w_bg")
-    for value in (out["shared"], out["gaussian"], out["top_gaussian"]):
+    assert out.shared_names == ("bg",)
+    assert out.shared.shape == (70, 1)
+    assert out.component_names[2] == ("w_1", "w_2", "w_bg")
+    for value in (out.shared, out.gaussian, out.top_gaussian):
         assert np.all((value >= 0) & (value <= 1 + 1e-12))
-    np.testing.assert_allclose(out["gaussian"] + out["shared"][:, 0], 1.0, atol=1e-9)
-    assert np.all(out["top_gaussian"] <= out["gaussian"] + 1e-12)
+    np.testing.assert_allclose(out.gaussian + out.shared[:, 0], 1.0, atol=1e-9)
+    assert np.all(out.top_gaussian <= out.gaussian + 1e-12)
     # the ten uniform points (last rows) are mostly background
-    assert out["shared"][-10:, 0].mean() > out["shared"][:60, 0].mean()
+    assert out.shared[-10:, 0].mean() > out.shared[:60, 0].mean()
 
 
 def test_plot_memberships(galaxy_sweep, plane_sweep, tmp_path):

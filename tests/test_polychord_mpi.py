@@ -26,9 +26,16 @@ import pytest
 from nestmix import get_sampler
 from nestmix.cli import main
 from nestmix.errors import ModelError, SamplerError
-from nestmix.polychord import CallbackError, find_library, install_polychord
-from nestmix.polychord.mpi import mpirun_command
-from tests.test_polychord import BoxGaussian, KillsItself, RaisesAbove, SlowGaussian, tolerance
+from nestmix.samplers.polychord import CallbackError, find_library, install_polychord
+from nestmix.samplers.polychord.mpi import mpirun_command
+from tests.conftest import (
+    BoxGaussian,
+    KillsItself,
+    RaisesAbove,
+    SlowGaussian,
+    tolerance,
+    toy_values,
+)
 
 MPI_PACKAGES = ("openmpi-bin", "libopenmpi-dev")
 
@@ -168,9 +175,7 @@ def test_cli_refuses_to_be_started_by_mpirun(tmp_path, monkeypatch, capsys):
 def toy_config(tmp_path: Path, sampler: str = "polychord") -> Path:
     """Two clusters of 1-D points; K = 1, 2 with means ordered (one posterior mode, so no
     cluster starved of live points at this small nlive)."""
-    rng = np.random.default_rng(12)
-    np.savetxt(tmp_path / "values.txt",
-               np.concatenate([rng.normal(-3, 0.6, 20), rng.normal(2.5, 0.8, 20)]))
+    np.savetxt(tmp_path / "values.txt", toy_values(20))
     config = tmp_path / "toy.toml"
     config.write_text(
         'name = "toy"\n[data]\npath = "values.txt"\n[model]\norder = "means"\n'
@@ -244,14 +249,12 @@ def test_ctrl_c_stops_mpirun_and_its_ranks(tmp_path):
     work = tmp_path / "interrupted"
     timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(KeyboardInterrupt):
             get_sampler("polychord").run(SlowGaussian(), {"nlive": 500, "mpi": 2}, seed=1,
                                          workdir=str(work))
     finally:
         timer.cancel()
-    assert time.perf_counter() - start < 40
     deadline = time.monotonic() + 10
     while processes_running(str(work)) and time.monotonic() < deadline:
         time.sleep(0.2)

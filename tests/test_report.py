@@ -9,7 +9,6 @@ import base64
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,14 +24,13 @@ import numpy as np
 import pytest
 
 import nestmix
-from nestmix.archive import SweepArchive
 from nestmix.cli import main
 from nestmix.model import ModelSpec
 from nestmix.report import build_report, write_report
 from nestmix.results import EvidenceRow, SweepResult
+from nestmix.store.archive import SweepArchive
 from nestmix.sweep import SweepPlan, run_sweep
-
-from .conftest import GALAXY_PRIORS
+from tests.conftest import GALAXY_PRIORS, chromium
 
 # summary.json key -> (header in HTML and Markdown, decimals printed; None: exact integer)
 PRINTED = {
@@ -271,13 +269,13 @@ def test_a_figure_that_fails_is_a_warning_not_a_crash(sweep_dir, tmp_path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("no ink")
 
-    fake = types.ModuleType("nestmix.plots")
+    fake = types.ModuleType("nestmix.report.figures")
     for name in ("plot_evidence", "plot_posterior_k", "plot_predictive", "plot_components_2d",
                  "plot_memberships", "plot_run"):
         setattr(fake, name, fine)
     fake.plot_corner = broken
-    monkeypatch.setitem(sys.modules, "nestmix.plots", fake)
-    monkeypatch.setattr(nestmix, "plots", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "nestmix.report.figures", fake)
+    monkeypatch.setattr("nestmix.report.figures", fake, raising=False)
     copy = tmp_path / "copy"
     shutil.copytree(sweep_dir, copy)
     files = write_report(copy)
@@ -339,8 +337,6 @@ def test_cli_sweep_writes_the_report_unless_told_not_to(tmp_path, capsys):
     assert (out / "report.md").exists() and (out / "evidence.csv").exists()
 
 
-# ---------------------------------------------------------------------------- a real browser
-CHROMIUM = Path("/usr/bin/chromium")
 PROBE = """<script>
 window.addEventListener("load", () => {
   const images = [...document.images].map(i => ({src: i.src.slice(0, 22), complete: i.complete,
@@ -354,17 +350,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def chromium() -> Path:
-    """Debian's Chromium; installed with apt-get when missing (the test fails if that fails)."""
-    if not CHROMIUM.exists():
-        assert os.geteuid() == 0, "Chromium is missing and installing it needs root"
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500,
-                                  check=False)
-            assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-2000:]}"
-    assert CHROMIUM.exists()
-    return CHROMIUM
 
 
 def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -471,7 +456,7 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
 def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     """Different best K within errors is a close call, not a disagreement; beyond errors it is."""
     from nestmix.evidence import bayes_factors
-    from nestmix.report_tables import verdict
+    from nestmix.report.tables import verdict
 
     def sweep(logz_a, logz_b):
         rows = []

@@ -8,15 +8,10 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -24,25 +19,13 @@ import pytest
 
 from nestmix.cli import main
 from nestmix.sweep import load_sweep
+from tests.conftest import DATA, Server, config, finished, free_port
 
-GALAXIES = (resources.files("nestmix.examples") / "galaxies_roeder1990.txt").read_text()
-DATA = "\n".join(GALAXIES.split()[:30]).encode() + b"\n"
 TOKEN = "correct-horse-battery"
 
 
-def config(name: str | None = None, k=(1, 2), nlive: int = 25, extra: str = "") -> str:
-    """A small galaxy sweep config (TOML); the data file is the upload."""
-    head = f'name = "{name}"\n' if name else ""
-    return (f"{head}[data]\nscale = 0.001\n{extra}"
-            "[model.priors]\nmean = { dist = \"norm\", loc = 20, scale = 10 }\n"
-            "variance = { dist = \"invgamma\", a = 3, scale = 20 }\n"
-            f"[sweep]\nk = {list(k)}\nnlive = {nlive}\nseed = 1\n")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def runner_pids(runs: Path) -> list[int]:
@@ -62,79 +45,8 @@ def runner_pids(runs: Path) -> list[int]:
     return pids
 
 
-class Server:
-    """``python -m nestmix serve`` in a subprocess, with an httpx client."""
-
-    def __init__(self, runs: Path, *options: str, token: str | None = None) -> None:
-        self.runs = runs
-        self.options = options
-        self.token = token
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = runs.parent / f"server-{runs.name}.log"
-        self.proc: subprocess.Popen | None = None
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(base_url=self.url, timeout=60, headers=headers)
-
-    def start(self) -> Server:
-        command = [sys.executable, "-m", "nestmix", "serve", "--runs", str(self.runs),
-                   "--port", str(self.port), *self.options]
-        if self.token:
-            command += ["--token", self.token]
-        with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"the server exited:\n{self.log.read_text()}"
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the server did not start:\n{self.log.read_text()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> bool:
-        """Send ``sig``; True if the server then shut down cleanly."""
-        assert self.proc is not None
-        self.client.close()
-        self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-        # uvicorn re-raises the signal it stopped on, after a graceful shutdown
-        return code in (0, -sig) and "Application shutdown complete" in self.log.read_text()
-
-    def submit(self, text: str, data: bytes = DATA, data_name: str = "galaxies.txt",
-               config_name: str = "config.toml", **form: str) -> httpx.Response:
-        return self.client.post("/jobs", files={"config": (config_name, text.encode()),
-                                                "data": (data_name, data)}, data=form)
-
-    def job(self, job_id: str) -> dict:
-        response = self.client.get(f"/jobs/{job_id}")
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def wait(self, job_id: str, until: Callable[[dict], bool], timeout: float = 180,
-             seen: list | None = None) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.job(job_id)
-            if seen is not None:
-                seen.append(job)
-            if until(job):
-                return job
-            time.sleep(0.1)
-        raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s:\n"
-                             + self.client.get(f"/jobs/{job_id}/log").text)
 
 
-def finished(job: dict) -> bool:
-    return job["state"] in ("done", "failed", "cancelled")
 
 
 @pytest.fixture(scope="module")

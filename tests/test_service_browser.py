@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from .test_report import chromium
-from .test_service import DATA, Server, config
+from tests.conftest import DATA, Server, chromium, config
 
 
 class DevTools:

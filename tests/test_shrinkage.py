@@ -8,7 +8,7 @@ from scipy import stats
 
 from nestmix import Measurements, ModelSpec
 from nestmix.errors import DataError
-from nestmix.shrinkage import shrinkage
+from nestmix.posterior.shrinkage import shrinkage
 
 
 def fixed_model(y, s, mean, sigma, k=1, weights=None, background="none", d=1):

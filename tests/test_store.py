@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nestmix.results import NestedRun
-from nestmix.store import RunStore, run_name
+from nestmix.store.runs import RunStore, run_name
 
 
 def tiny_run(logz: float) -> NestedRun:
@@ -89,3 +89,32 @@ def test_workers_racing_to_save_the_same_run_leave_one_copy(tmp_path):
         assert sorted(written) == [False] * 7 + [True]
         assert [p.name for p in (store.directory / "K=1").iterdir()] == ["dynesty"]
         assert store.load_run(1, "dynesty").logz in {-float(i) for i in range(8)}
+
+
+def test_ln_z_is_spelled_logZ_in_run_json_and_old_files_still_read(tmp_path):
+    from dataclasses import replace
+
+    from nestmix.results import Cluster, RunSummary
+
+    cluster = Cluster(index=1, logz=-3.0, logz_err=0.2, samples=np.zeros((2, 1)),
+                      weights=np.ones(2))
+    run = replace(tiny_run(-7.5), clusters=(cluster,),
+                  backend={"kernel": "numba", "compiled_slice": True})
+    run.save(tmp_path / "new")
+    meta = json.loads((tmp_path / "new" / "run.json").read_text())
+    assert meta["logZ"] == -7.5 and meta["logZ_err"] == 0.1 and "logz" not in meta
+    assert meta["clusters"][0]["logZ"] == -3.0
+    assert meta["backend"] == {"kernel": "numba", "compiled_slice": True}
+    # a run.json written before: logz, no backend
+    old = {k: v for k, v in meta.items() if k not in ("logZ", "logZ_err", "backend")}
+    old |= {"logz": -7.5, "logz_err": 0.1,
+            "clusters": [{"index": 1, "logz": -3.0, "logz_err": 0.2}]}
+    (tmp_path / "new" / "run.json").write_text(json.dumps(old))
+    back = NestedRun.load(tmp_path / "new")
+    assert back.logz == -7.5 and back.clusters[0].logz == -3.0 and back.backend == {}
+    # the run's summary in its manifest, from before converged/resumed/warnings existed
+    summary = RunSummary.from_dict({"logZ": -1.0, "logZ_err": 0.1, "logZ_err_sim": 0.1,
+                                    "ncall": 3, "seconds": 1.0, "ndim": 2, "information": 1.0,
+                                    "n_effective": 5.0, "seed": 4})
+    assert summary.converged and not summary.resumed and summary.warnings == ()
+    assert RunSummary.from_dict(summary.to_dict()) == summary

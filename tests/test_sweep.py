@@ -16,15 +16,14 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import RunStoreError
+from tests.conftest import TOY_PRIORS, toy_values
 
-PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
-          "sigma": {"dist": "halfnorm", "scale": 3}}
+PRIORS = TOY_PRIORS
 
 
 @pytest.fixture(scope="module")
 def two_clusters() -> np.ndarray:
-    rng = np.random.default_rng(12)
-    return np.concatenate([rng.normal(-3, 0.6, 40), rng.normal(2.5, 0.8, 40)])
+    return toy_values(40)
 
 
 @pytest.fixture
@@ -56,6 +55,8 @@ def test_sweep_writes_runs_and_summary(plan, tmp_path):
         assert {p.name for p in run_dir.iterdir()} == {"run.json", "samples.npz",
                                                         "manifest.json", "modes.json",
                                                         "modes.npz"}
+        meta = json.loads((run_dir / "run.json").read_text())  # how the numbers were made
+        assert meta["backend"]["kernel"] in ("numba", "numpy") and "logZ" in meta
     assert any("K=2 dynesty: logZ =" in line for line in lines)
     # the mode analysis of every run: in the rows, in summary.json and on disk
     k2 = result.rows[1]
@@ -271,3 +272,42 @@ def test_two_samplers_side_by_side(two_clusters, tmp_path):
     lines: list[str] = []
     run_sweep(plan, out, progress=lines.append)
     assert sum("reused finished run" in line for line in lines) == 4
+
+
+def test_execution_settings_are_out_of_fingerprints_and_older_fingerprints_still_match(plan):
+    """PolyChord's ``resume`` and ``feedback`` (and dynesty's ``queue_size``) choose how a run
+    is made, not what it computes: changing them keeps a run's fingerprint. Runs stored by
+    nestmix 0.1.0, which still fingerprinted them, are recognised by their old fingerprint."""
+    from nestmix.store import fingerprint
+
+    pc = replace(plan, sampler="polychord", settings={"nlive": 20, "feedback": 0})
+    quiet = replace(pc, settings={"nlive": 20, "feedback": 2, "resume": False, "mpi": 2})
+    now, before = pc.run_fingerprints(1, "polychord")
+    assert pc.run_manifest(1, "polychord")["fingerprint"] == now
+    assert quiet.run_fingerprints(1, "polychord")[0] == now
+    old_settings = {k: v for k, v in pc.settings_for("polychord").items() if k != "mpi"}
+    model = pc.spec.build(pc.data, 1)
+    assert before == fingerprint({"data": pc.data.fingerprint(), "model": model.describe(),
+                                  "sampler": "polychord", "settings": old_settings,
+                                  "seed": pc.seed_for(1)})  # as nestmix 0.1.0 computed it
+    assert "feedback" not in pc.manifest()["samplers"]["polychord"]["settings"]
+    # dynesty runs without queue_size keep the one fingerprint they always had
+    assert plan.run_fingerprints(2, "dynesty") == (plan.run_manifest(2, "dynesty")["fingerprint"],)
+
+
+def test_errors_carry_their_key_through_pickling(plan):
+    """The offending key is an attribute (what the configuration reader reports), kept when
+    the error comes back from a worker process."""
+    import pickle
+
+    from nestmix.errors import ConfigError, ModelError
+
+    with pytest.raises(ModelError) as info:
+        replace(plan, k_values=(0, 1))
+    error = info.value
+    assert error.key == "sweep.k" and error.detail.startswith("must be a list of integers >= 1")
+    assert str(error) == f"sweep.k: {error.detail}"
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is ModelError and back.key == error.key and str(back) == str(error)
+    config = pickle.loads(pickle.dumps(ConfigError("sweep.seed", "must be >= 0")))
+    assert config.key == "sweep.seed" and str(config) == "sweep.seed: must be >= 0"

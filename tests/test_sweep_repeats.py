@@ -15,17 +15,15 @@ import pytest
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import ModelError, RunStoreError
 from nestmix.evidence import bayes_factors, posterior_probabilities
-from nestmix.table import format_table
+from nestmix.report.table import format_table
+from tests.conftest import TOY_PRIORS, toy_values
 
-PRIORS = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
-          "sigma": {"dist": "halfnorm", "scale": 3}}
+PRIORS = TOY_PRIORS
 
 
 @pytest.fixture(scope="module")
 def data() -> Measurements:
-    rng = np.random.default_rng(12)
-    return Measurements.from_arrays(np.concatenate([rng.normal(-3, 0.6, 25),
-                                                    rng.normal(2.5, 0.8, 25)]))
+    return Measurements.from_arrays(toy_values(25))
 
 
 @pytest.fixture(scope="module")

@@ -122,17 +122,18 @@ def make_component(family: str, name: str | None = None, priors: Mapping[str, An
     """
     cls = COMPONENT_FAMILIES.get(family)
     if cls is None:
-        raise ModelError(f"{key}.family: unknown component family {family!r}; valid: "
-                         f"{', '.join(sorted(COMPONENT_FAMILIES))}")
+        raise ModelError(f"unknown component family {family!r}; valid: "
+                         f"{', '.join(sorted(COMPONENT_FAMILIES))}", key=f"{key}.family")
     valid = sorted(f.name for f in dataclasses.fields(cls) if f.name not in ("name", "priors"))
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise ModelError(f"{key}.{unknown[0]}: unknown option of family {family!r}; valid: "
-                         f"{', '.join(['family', 'name', 'priors', *valid])}")
+        raise ModelError(f"unknown option of family {family!r}; valid: "
+                         f"{', '.join(['family', 'name', 'priors', *valid])}",
+                         key=f"{key}.{unknown[0]}")
     try:
         return cls(name=family if name is None else name, priors=dict(priors or {}), **options)
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"{key}: {exc}") from None
+        raise ModelError(f"{exc}", key=key) from None
 
 
 def component_priors(component: Any) -> dict[str, Any]:
@@ -149,31 +150,32 @@ def component_priors(component: Any) -> dict[str, Any]:
                          "'_', starting with a letter")
     key = f"model.extra_components.{name}"
     if name in _RESERVED or any(name.startswith(f"{r}_") for r in _RESERVED):
-        raise ModelError(f"{key}: the name {name!r} is reserved for the Gaussian components "
-                         f"({', '.join(_RESERVED)}); choose another")
+        raise ModelError(f"the name {name!r} is reserved for the Gaussian components "
+                         f"({', '.join(_RESERVED)}); choose another", key=key)
     if not callable(getattr(component, "log_density", None)):
-        raise ModelError(f"{key}: the component has no log_density(params, data) method")
+        raise ModelError("the component has no log_density(params, data) method", key=key)
     parameters = getattr(component, "parameters", None)
     if isinstance(parameters, str) or not isinstance(parameters, (tuple, list)) or not all(
             isinstance(p, str) and _NAME.match(p) for p in parameters):
-        raise ModelError(f"{key}: parameters must be a tuple of names, got {parameters!r}")
+        raise ModelError(f"parameters must be a tuple of names, got {parameters!r}", key=key)
     if len(set(parameters)) != len(parameters):
-        raise ModelError(f"{key}: repeated parameter names in {parameters!r}")
+        raise ModelError(f"repeated parameter names in {parameters!r}", key=key)
     columns = getattr(component, "columns", ())
     if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-        raise ModelError(f"{key}: columns must be a tuple of extra column names, got {columns!r}")
+        raise ModelError(f"columns must be a tuple of extra column names, got {columns!r}", key=key)
     given = getattr(component, "priors", None)
     if not isinstance(given, Mapping):
-        raise ModelError(f"{key}.priors: must be a mapping of parameter name -> prior")
+        raise ModelError("must be a mapping of parameter name -> prior", key=f"{key}.priors")
     unknown = sorted(set(given) - set(parameters))
     if unknown:
-        raise ModelError(f"{key}.priors.{unknown[0]}: unknown parameter; valid: "
-                         f"{', '.join(parameters) or '(none)'}")
+        raise ModelError(f"unknown parameter; valid: "
+                         f"{', '.join(parameters) or '(none)'}", key=f"{key}.priors.{unknown[0]}")
     priors = {**dict(getattr(component, "defaults", {})), **dict(given)}
     missing = [p for p in parameters if p not in priors]
     if missing:
-        raise ModelError(f"{key}.priors.{missing[0]}: missing prior (a spec such as "
-                         "{ dist = \"norm\", loc = 0, scale = 1 }, or a number to fix it)")
+        raise ModelError("missing prior (a spec such as "
+                         "{ dist = \"norm\", loc = 0, scale = 1 }, or a number to fix it)",
+                         key=f"{key}.priors.{missing[0]}")
     return {p: priors[p] for p in parameters}
 
 
@@ -238,20 +240,20 @@ def probe_component(component: Any, params: Mapping[str, np.ndarray],
         try:
             out = np.asarray(out, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"{key}: log_density must return numbers: {exc}") from None
+            raise ModelError(f"log_density must return numbers: {exc}", key=key) from None
         if out.shape != (m, n):
-            raise ModelError(f"{key}: log_density returned shape {out.shape} for {m} parameter "
-                             f"vectors and {n} points; expected ({m}, {n})")
+            raise ModelError(f"log_density returned shape {out.shape} for {m} parameter "
+                             f"vectors and {n} points; expected ({m}, {n})", key=key)
         changed = [p for p in batch if not np.array_equal(batch[p], before[p], equal_nan=True)]
         if changed:
-            raise ModelError(f"{key}: log_density modified its input params[{changed[0]!r}]; "
-                             "it must not write to its arguments")
+            raise ModelError(f"log_density modified its input params[{changed[0]!r}]; "
+                             "it must not write to its arguments", key=key)
         bad = np.isnan(out) | (out == np.inf)
         if bad.any():
             s, i = (int(v) for v in np.argwhere(bad)[0])
             values = ", ".join(f"{p}={batch[p][s]:.6g}" for p in batch)
-            raise ModelError(f"{key}: log_density gave {out[s, i]} for point {i} at the prior "
-                             f"draw {values}; it must be finite or -inf")
+            raise ModelError(f"log_density gave {out[s, i]} for point {i} at the prior "
+                             f"draw {values}; it must be finite or -inf", key=key)
 
 
 def _call(function: Callable, params: dict[str, np.ndarray], data: Measurements,
@@ -261,5 +263,5 @@ def _call(function: Callable, params: dict[str, np.ndarray], data: Measurements,
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"{key}: log_density failed on a prior draw: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise ModelError(f"log_density failed on a prior draw: "
+                         f"{type(exc).__name__}: {exc}", key=key) from exc

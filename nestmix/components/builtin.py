@@ -39,8 +39,9 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 
 def _one_dimensional(component: Component, data: Measurements) -> None:
     if data.n_dims != 1:
-        raise ModelError(f"model.extra_components.{component.name}: family "
-                         f"{component.family!r} needs one-dimensional data, got D={data.n_dims}")
+        raise ModelError(f"family "
+                         f"{component.family!r} needs one-dimensional data, got D={data.n_dims}",
+                         key=f"model.extra_components.{component.name}")
 
 
 def _point_variance(data: Measurements) -> np.ndarray:
@@ -89,11 +90,13 @@ class Line(Component):
         """One-dimensional y; errors or a free scatter."""
         _one_dimensional(self, data)
         if data.covariances is None and _fixed_zero(self.priors.get("scatter", 0.0)):
-            raise ModelError(f"model.extra_components.{self.name}: data without errors need a "
-                             "prior on the intrinsic scatter (priors.scatter)")
+            raise ModelError("data without errors need a "
+                             "prior on the intrinsic scatter (priors.scatter)",
+                             key=f"model.extra_components.{self.name}")
 
     def log_density(self, params: Mapping[str, np.ndarray], data: Measurements) -> np.ndarray:
         """log N(y_i | m x_i + b, σ_i² + scatter²), shape (m, N)."""
+        assert data.extra is not None  # checked by check_data
         x = data.extra[self.x][None, :]
         line = params["m"][:, None] * x + params["b"][:, None]
         variance = _point_variance(data) + params["scatter"][:, None] ** 2

@@ -15,8 +15,8 @@
     The sign of a σ does not matter (only σ² enters); σ may be held fixed, also at 0 (a
     population without intrinsic width, e.g. a cluster's parallax), when the data have errors.
 
-Because its noise-free density is Gaussian, :func:`nestmix.shrinkage.shrinkage` shrinks its
-members towards μ (:meth:`GaussianCluster.noise_free_gaussian`).
+Because its noise-free density is Gaussian, :func:`nestmix.posterior.shrinkage.shrinkage` shrinks
+its members towards μ (:meth:`GaussianCluster.noise_free_gaussian`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from nestmix.components.base import Component, register_component
 from nestmix.components.gaussian import gaussian_log_density
-from nestmix.errors import ModelError
+from nestmix.errors import ModelError, PriorError, keyed
 from nestmix.priors import Fixed, univariate_from_spec
 
 if TYPE_CHECKING:
@@ -94,15 +94,19 @@ class GaussianCluster(Component):
         """The data's columns are ``axes``; without errors, every σ needs a free prior."""
         key = f"model.extra_components.{self.name}"
         if tuple(data.columns) != self.axes:
-            raise ModelError(f"{key}.axes: the component's axes {list(self.axes)} do not match "
+            raise ModelError(f"the component's axes {list(self.axes)} do not match "
                              f"the data's columns {list(data.columns)}; set axes to the data's "
-                             "columns, in order")
+                             "columns, in order", key=f"{key}.axes")
         if data.covariances is None:
             for name in self._scale_names():
-                prior = univariate_from_spec(self.priors[name], key=f"{key}.priors.{name}")
+                try:
+                    prior = univariate_from_spec(self.priors[name], key=f"{key}.priors.{name}")
+                except PriorError as exc:
+                    raise keyed(exc, f"{key}.priors.{name}") from None
                 if isinstance(prior, Fixed) and prior.value == 0:
-                    raise ModelError(f"{key}.priors.{name}: data without errors need a non-zero "
-                                     "intrinsic dispersion; give it a prior")
+                    raise ModelError("data without errors need a non-zero "
+                                     "intrinsic dispersion; give it a prior",
+                                     key=f"{key}.priors.{name}")
 
     def noise_free_gaussian(self, params: Mapping[str, np.ndarray]
                             ) -> tuple[np.ndarray, np.ndarray]:
@@ -119,8 +123,9 @@ class GaussianCluster(Component):
         means, covariances = self.noise_free_gaussian(params)
         values = np.asarray(data.values)
         if means.shape[1] != values.shape[1]:
-            raise ModelError(f"model.extra_components.{self.name}: {means.shape[1]} axes but "
-                             f"the data have D={values.shape[1]}")
+            raise ModelError(f"{means.shape[1]} axes but "
+                             f"the data have D={values.shape[1]}",
+                             key=f"model.extra_components.{self.name}")
         point_cov = None if data.covariances is None else np.asarray(data.covariances)
         return gaussian_log_density(values, point_cov, means[:, None], covariances[:, None])[..., 0]
 

@@ -64,7 +64,7 @@ class ExponentialSpaceDensity(Component):
 
     def _cached_grid(self, data: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(3 s, exp(s), log weights + log-likelihoods), computed once per data set."""
-        cached_data, arrays = self._cache
+        cached_data, arrays = self.__dict__["_cache"]
         if cached_data is not data:
             s, log_w, log_like = self.grid(data)
             arrays = (3.0 * s - np.log(2.0), np.exp(s), log_w + log_like)
@@ -75,11 +75,11 @@ class ExponentialSpaceDensity(Component):
         """One-dimensional parallaxes with errors; a positive prior on L."""
         key = f"model.extra_components.{self.name}"
         if data.n_dims != 1 or data.covariances is None:
-            raise ModelError(f"{key}: family 'exponential_space_density' needs one column of "
-                             "parallaxes with errors")
+            raise ModelError("family 'exponential_space_density' needs one column of "
+                             "parallaxes with errors", key=key)
         if self._length_range()[0] <= 0:
-            raise ModelError(f"{key}.priors.L: the length scale L must be positive; use a "
-                             "prior on positive values")
+            raise ModelError("the length scale L must be positive; use a "
+                             "prior on positive values", key=f"{key}.priors.L")
 
     def _length_range(self) -> tuple[float, float]:
         prior = univariate_from_spec(self.priors["L"], key=f"{self.name}.priors.L")
@@ -91,6 +91,7 @@ class ExponentialSpaceDensity(Component):
     def grid(self, data: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nodes s = ln r (N, Q), log trapezoid weights (N, Q), log-likelihoods (N, Q)."""
         plx = data.values[:, 0]
+        assert data.covariances is not None  # checked by check_data
         sigma = np.sqrt(data.covariances[:, 0, 0])
         l_min, l_max = self._length_range()
         s_lo = np.full_like(plx, np.log(1e-4 * l_min))

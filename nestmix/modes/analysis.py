@@ -14,7 +14,7 @@ from nestmix.modes.relabel import Relabelling, relabel
 from nestmix.results import NestedRun
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["ModeAnalysis", "analyse_run"]
 

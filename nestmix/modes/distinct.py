@@ -25,12 +25,13 @@ tried again. Why this and not the alternatives:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from nestmix.model.layout import Parameters
 from nestmix.modes.features import component_features, n_gaussians
 from nestmix.modes.local_evidence import mode_evidences
-from nestmix.parameters import Parameters
 from nestmix.results import Cluster
 
 __all__ = ["DistinctMode", "DistinctModes", "find_distinct_modes"]
@@ -72,8 +73,8 @@ class DistinctMode:
 
     def to_dict(self) -> dict:
         """JSON-able summary."""
-        out: dict = {"index": self.index, "mass": self.mass, "logz": self.logz,
-                     "logz_err": self.logz_err, "logz_source": self.logz_source}
+        out: dict = {"index": self.index, "mass": self.mass, "logZ": self.logz,
+                     "logZ_err": self.logz_err, "logZ_source": self.logz_source}
         for name in ("weights", "means", "scales"):
             out[name] = {"mean": getattr(self, f"{name}_mean").tolist(),
                          "std": getattr(self, f"{name}_std").tolist()}
@@ -238,7 +239,8 @@ def _find_split(x: np.ndarray, rng: np.random.Generator, min_count: int,
 def _two_means(x: np.ndarray, rng: np.random.Generator, restarts: int = 3,
                iterations: int = 50) -> np.ndarray:
     """Boolean membership of the first of two k-means clusters (k-means++ starts)."""
-    best, best_inertia = None, np.inf
+    best: Any = None
+    best_inertia = np.inf
     for _ in range(restarts):
         first = x[rng.integers(len(x))]
         d2 = np.sum((x - first) ** 2, axis=1)
@@ -258,7 +260,7 @@ def _two_means(x: np.ndarray, rng: np.random.Generator, restarts: int = 3,
         inertia = float(np.min(dist, axis=1).sum())
         if inertia < best_inertia:
             best, best_inertia = labels == 0, inertia
-    return best
+    return best  # None only if no restart gave a finite inertia
 
 
 def _summary(index: int, params: Parameters, w: np.ndarray, member: np.ndarray, mass: float,

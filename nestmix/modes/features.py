@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nestmix.parameters import Parameters
+from nestmix.model.layout import Parameters
 
 __all__ = ["component_features", "n_gaussians", "permute_parameters"]
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
-    from nestmix.modes.relabel import Relabelling
+    from nestmix.model.mixture import MixtureModel
+    from nestmix.modes.permutations import Relabelling
 
 __all__ = ["Memberships", "compute_memberships", "log_membership_batches", "weighted_draws"]
 

@@ -28,71 +28,23 @@ components and the background are never permuted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nestmix.errors import ModelError
+from nestmix.model.layout import Parameters
 from nestmix.modes.assignment import solve_assignments
-from nestmix.modes.features import component_features, n_gaussians, permute_parameters
+from nestmix.modes.features import component_features, n_gaussians
+from nestmix.modes.permutations import Relabelling
 from nestmix.modes.stephens import stephens_permutations
-from nestmix.modes.theta import ThetaLayout
-from nestmix.parameters import Parameters
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["METHODS", "Relabelling", "relabel"]
 
 METHODS = ("hungarian", "stephens")
-
-
-@dataclass(frozen=True)
-class Relabelling:
-    """Per-sample permutations to the canonical labelling.
-
-    Attributes
-    ----------
-    permutations : ndarray of int, shape (n, K)
-        Relabelled component j of sample s is its original component ``permutations[s, j]``
-        (the background, when there is one, is not included and never moves).
-    method : str
-        ``hungarian`` or ``stephens``.
-    iterations : int
-        Number of assignment passes made.
-    converged : bool
-        True when the last pass changed no permutation.
-    """
-
-    permutations: np.ndarray
-    method: str
-    iterations: int
-    converged: bool
-
-    def __post_init__(self) -> None:
-        perm = np.array(self.permutations, dtype=np.intp)
-        perm.flags.writeable = False
-        object.__setattr__(self, "permutations", perm)
-
-    @property
-    def k(self) -> int:
-        """Number of Gaussian components."""
-        return int(self.permutations.shape[1])
-
-    def apply(self, params: Parameters) -> Parameters:
-        """The relabelled weights, means and covariances (background weight still last)."""
-        return permute_parameters(params, self.permutations)
-
-    def apply_to_theta(self, thetas: np.ndarray, model: MixtureModel) -> np.ndarray:
-        """Relabelled θ samples, shape (n, ndim), in ``model.param_names`` order."""
-        return ThetaLayout.from_model(model).permute(thetas, self.permutations)
-
-    def to_dict(self) -> dict:
-        """JSON-able summary (the permutations go to the npz)."""
-        return {"method": self.method, "iterations": self.iterations,
-                "converged": self.converged, "k": self.k,
-                "n_samples": int(self.permutations.shape[0])}
 
 
 def relabel(params: Parameters, weights: np.ndarray, *, method: str = "hungarian",
@@ -171,7 +123,7 @@ def _match_parameters(features: np.ndarray, means_first: np.ndarray, w: np.ndarr
     ordered = np.take_along_axis(x, np.argsort(means_first, axis=1)[:, :, None], axis=1)
     scale = _spread(ordered, w, spread)
     reference = x[pivot]
-    perms = None
+    perms: np.ndarray | None = None
     for iteration in range(1, max_iterations + 1):
         inv = 1.0 / scale**2  # (k, f)
         cost = ((x * x) @ inv.T - 2.0 * x @ (reference * inv).T
@@ -183,7 +135,7 @@ def _match_parameters(features: np.ndarray, means_first: np.ndarray, w: np.ndarr
         relabelled = np.take_along_axis(x, perms[:, :, None], axis=1)
         reference = np.einsum("s,skf->kf", w, relabelled)
         scale = _spread(relabelled, w, spread)
-    return perms, max_iterations, False
+    return perms, max_iterations, False  # type: ignore[return-value]  # None if max_iterations < 1
 
 
 def _spread(x: np.ndarray, w: np.ndarray, pooled: np.ndarray) -> np.ndarray:

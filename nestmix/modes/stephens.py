@@ -18,7 +18,7 @@ from nestmix.modes.assignment import solve_assignments
 from nestmix.modes.memberships import log_membership_batches
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["stephens_permutations"]
 
@@ -45,7 +45,7 @@ def stephens_permutations(model: MixtureModel, thetas: np.ndarray, weights: np.n
     n, k = thetas.shape[0], model.k
     source = _Classifications(model, thetas)
     q = np.exp(next(log_membership_batches(model, thetas[pivot:pivot + 1]))[1][0, :, :k])
-    perms = None
+    perms: np.ndarray | None = None
     for iteration in range(1, max_iterations + 1):
         log_q = np.log(np.clip(q, 1e-300, None))
         cost = np.empty((n, k, k))
@@ -60,7 +60,7 @@ def stephens_permutations(model: MixtureModel, thetas: np.ndarray, weights: np.n
             stop = start + len(p)
             relabelled = np.take_along_axis(p, perms[start:stop, None, :], axis=2)
             q += np.einsum("s,sib->ib", weights[start:stop], relabelled)
-    return perms, max_iterations, False
+    return perms, max_iterations, False  # type: ignore[return-value]  # None if max_iterations < 1
 
 
 class _Classifications:

@@ -19,7 +19,7 @@ import numpy as np
 from nestmix.errors import ModelError
 
 if TYPE_CHECKING:
-    from nestmix.model import MixtureModel
+    from nestmix.model.mixture import MixtureModel
 
 __all__ = ["ThetaLayout"]
 

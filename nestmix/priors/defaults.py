@@ -84,7 +84,7 @@ def default_priors(data: Measurements, covariance: str = "full") -> dict[str, An
 
 def _smallest_scales(data: Measurements, span: np.ndarray) -> np.ndarray:
     """The smallest intrinsic width each dimension resolves (see the module docstring)."""
-    if data.has_errors:
+    if data.covariances is not None:
         errors = np.sqrt(np.diagonal(data.covariances, axis1=1, axis2=2))
         floor = _ERROR_FRACTION * np.median(errors, axis=0)
     else:

@@ -1,5 +1,7 @@
-"""Sampler adapters behind one interface, looked up by name."""
+"""Sampler adapters behind one interface (:mod:`~nestmix.samplers.base`), looked up by name
+(:mod:`~nestmix.samplers.registry`); one package per sampler library."""
 
-from nestmix.samplers.base import SamplerAdapter, available_samplers, get_sampler
+from nestmix.samplers.base import SamplerAdapter
+from nestmix.samplers.registry import all_samplers, available_samplers, get_sampler
 
-__all__ = ["SamplerAdapter", "available_samplers", "get_sampler"]
+__all__ = ["SamplerAdapter", "all_samplers", "available_samplers", "get_sampler"]

@@ -1,29 +1,75 @@
-"""The sampler interface and the registry of adapters.
+"""The sampler interface: what every nested sampler behind nestmix declares and does.
 
-An adapter is a thin layer over one nested-sampling library. It declares its default settings
-and the settings it accepts, rejects any other setting with the list of valid ones, and turns
-the library's output into a :class:`~nestmix.results.NestedRun`.
+An adapter is a thin layer over one nested-sampling library, a subclass of
+:class:`SamplerAdapter`. It declares
+
+- its settings schema (:attr:`~SamplerAdapter.valid_settings`, :attr:`~SamplerAdapter.defaults`),
+  rejecting any other setting with the list of valid ones (:func:`check_settings`);
+- its execution-only settings (:attr:`~SamplerAdapter.execution_settings`): how a run is
+  executed, not what it computes, left out of the fingerprints that decide whether a finished
+  run can be reused;
+- its :class:`Capabilities` (a run spread over a pool of processes, over MPI processes, a
+  compiled fast path);
+- its own ``nestmix sweep`` options (:class:`SweepOption`) and ``nestmix`` commands;
+
+and turns the library's output into a :class:`~nestmix.results.NestedRun`. The sweep
+(:mod:`nestmix.sweep`) and the command line (:mod:`nestmix.cli`) only talk to adapters through
+this interface; they name no sampler's settings. Adapters are looked up by name in
+:mod:`nestmix.samplers.registry`.
+
+Adding a sampler
+----------------
+UltraNest, say, would touch only ``nestmix/samplers/ultranest/`` and the registry:
+
+``nestmix/samplers/ultranest/adapter.py``::
+
+    class UltraNestAdapter(SamplerAdapter):
+        name = "ultranest"
+        defaults = {"min_num_live_points": 400, "dlogz": 0.5}
+        valid_settings = {"min_num_live_points": int, "dlogz": (int, float),
+                          "max_ncalls": int, "resume": str}
+        execution_settings = frozenset({"resume"})   # not part of any fingerprint
+        capabilities = Capabilities(mpi=True)
+
+        def validate(self, settings):
+            return check_settings(self.name, settings, self.valid_settings, self.defaults)
+
+        def run(self, problem, settings, seed, workdir=None):
+            import ultranest  # ImportError -> SamplerError("pip install ultranest")
+
+            s = self.validate(settings)
+            sampler = ultranest.ReactiveNestedSampler(
+                list(problem.param_names), problem.log_likelihood, problem.prior_transform,
+                log_dir=workdir, resume=s.get("resume", "subfolder"))
+            result = sampler.run(min_num_live_points=s["min_num_live_points"], dlogz=s["dlogz"],
+                                 max_ncalls=s.get("max_ncalls"))
+            return NestedRun(sampler=self.name, ...)  # dead points, weights, logz from result
+
+``nestmix/samplers/registry.py``: one line in ``REGISTRY``,
+``"ultranest": "nestmix.samplers.ultranest.adapter:UltraNestAdapter"``. Nothing else changes:
+``[sweep] sampler = "ultranest"`` and ``[sweep.ultranest]`` settings are validated by the
+adapter, fingerprinted without its execution settings, and its runs stored, compared and
+reported like the others.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from nestmix.errors import ModelError, SamplerError
-from nestmix.results import NestedRun
 
-__all__ = ["LikelihoodProblem", "SamplerAdapter", "available_samplers", "get_sampler",
-           "probe_problem"]
+if TYPE_CHECKING:
+    import argparse
 
-_REGISTRY = {
-    "dynesty": "nestmix.samplers.dynesty:DynestyAdapter",
-    "polychord": "nestmix.samplers.polychord:PolyChordAdapter",
-}
+    from nestmix.results import NestedRun
+
+__all__ = ["Capabilities", "LikelihoodProblem", "SamplerAdapter", "SweepOption",
+           "check_settings", "probe_problem"]
 
 
 class LikelihoodProblem(Protocol):
@@ -37,49 +83,120 @@ class LikelihoodProblem(Protocol):
     def log_likelihood(self, theta: np.ndarray) -> float: ...
 
 
-class SamplerAdapter(Protocol):
-    """A nested sampler behind nestmix's interface.
+@dataclass(frozen=True)
+class Capabilities:
+    """What a sampler can do beyond one run in one process.
+
+    Attributes
+    ----------
+    pooled_runs : bool
+        One run can be spread over a pool of processes (or a Dask cluster's workers).
+    mpi : bool
+        One run can be made by several MPI processes.
+    compiled_fast_path : bool
+        The sampler's proposals can run in compiled code when the problem's prior and
+        likelihood are compiled (:meth:`nestmix.model.MixtureModel.compiled_parts`).
+    """
+
+    pooled_runs: bool = False
+    mpi: bool = False
+    compiled_fast_path: bool = False
+
+
+@dataclass(frozen=True)
+class SweepOption:
+    """A ``nestmix sweep`` option that sets one integer setting of one sampler for a sweep.
+
+    Attributes
+    ----------
+    flag : str
+        The option, e.g. ``--mpi``.
+    setting : str
+        The sampler setting it sets.
+    metavar, help : str
+        As shown by ``nestmix sweep --help``.
+    purpose : str
+        What it does, for the error when the sweep does not run this sampler.
+    minimum : int
+        Smallest value accepted.
+    too_small : str
+        The error for a smaller value (followed by ``, got <value>``).
+    """
+
+    flag: str
+    setting: str
+    metavar: str
+    help: str
+    purpose: str
+    minimum: int = 1
+    too_small: str = "must be a positive integer"
+
+
+class SamplerAdapter:
+    """A nested sampler behind nestmix's interface (subclass it; see the module docstring).
 
     Attributes
     ----------
     name : str
+        The name it is registered under.
     defaults : mapping
         Default settings, overridden by the user's.
+    valid_settings : mapping
+        Every setting it accepts and its type(s), for :func:`check_settings`.
+    execution_settings : frozenset of str
+        Settings that choose how a run is executed, not what it computes (a process count,
+        a checkpoint policy, log verbosity): left out of run fingerprints and of the sweep's
+        manifest, so changing them reuses and resumes finished runs.
+    formerly_fingerprinted : frozenset of str
+        Execution settings that nestmix up to 0.1.0 (d39e648) still put into fingerprints:
+        a run stored with them is recognised by its old fingerprint too, so existing sweep
+        directories keep resuming.
+    capabilities : Capabilities
+    sweep_options : tuple of SweepOption
+        Its own ``nestmix sweep`` options.
     """
 
-    name: str
-    defaults: Mapping[str, Any]
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    valid_settings: ClassVar[Mapping[str, Any]] = {}
+    execution_settings: ClassVar[frozenset[str]] = frozenset()
+    formerly_fingerprinted: ClassVar[frozenset[str]] = frozenset()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    sweep_options: ClassVar[tuple[SweepOption, ...]] = ()
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
-        ...
+        raise NotImplementedError
 
     def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
             workdir: str | None = None) -> NestedRun:
         """Run the sampler on ``problem`` and return its dead points and evidence."""
-        ...
+        raise NotImplementedError
 
+    def fingerprinted(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` without the :attr:`execution_settings`: what fingerprints include."""
+        return {k: v for k, v in settings.items() if k not in self.execution_settings}
 
-def available_samplers() -> tuple[str, ...]:
-    """Names of the samplers nestmix knows."""
-    return tuple(sorted(_REGISTRY))
+    def formerly_fingerprinted_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` as nestmix up to 0.1.0 fingerprinted them (see
+        :attr:`formerly_fingerprinted`)."""
+        return {k: v for k, v in settings.items()
+                if k not in self.execution_settings or k in self.formerly_fingerprinted}
 
+    def processes_per_run(self, settings: Mapping[str, Any]) -> int:
+        """Cores one run with ``settings`` occupies, for the default number of workers."""
+        return 1
 
-def get_sampler(name: str) -> SamplerAdapter:
-    """The adapter registered as ``name``.
+    def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
+        """Raise SamplerError when runs with ``settings`` cannot be executed where the sweep
+        runs (``on_cluster``: on a Dask cluster rather than on this machine)."""
 
-    Raises
-    ------
-    SamplerError
-        If no sampler has that name (the message lists the known ones).
-    """
-    if name not in _REGISTRY:
-        hint = difflib.get_close_matches(str(name), _REGISTRY, n=1)
-        extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise SamplerError(f"unknown sampler {name!r}{extra} (available: "
-                           f"{', '.join(available_samplers())})")
-    module_name, class_name = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    def launch_problem(self) -> str | None:
+        """Why this process cannot start this sampler's runs at all, or None."""
+        return None
+
+    def add_commands(self, commands: argparse._SubParsersAction) -> None:
+        """Add the sampler's own ``nestmix`` commands (e.g. an installer) to ``commands``."""
 
 
 def check_settings(sampler: str, settings: Mapping[str, Any], valid: Mapping[str, type | tuple],
@@ -93,7 +210,8 @@ def check_settings(sampler: str, settings: Mapping[str, Any], valid: Mapping[str
                            f"{', '.join(sorted(valid))}")
     merged = {**defaults, **settings}
     for key, value in settings.items():
-        types = valid[key] if isinstance(valid[key], tuple) else (valid[key],)
+        allowed = valid[key]
+        types = allowed if isinstance(allowed, tuple) else (allowed,)
         wrong_bool = isinstance(value, bool) and bool not in types
         if value is not None and (wrong_bool or not isinstance(value, types)):
             raise SamplerError(f"{sampler} setting {key!r} must be {_type_name(types)}, "

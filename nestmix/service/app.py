@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.errors import NestmixError, RunStoreError
 from nestmix.service.db import Database, check_database
 from nestmix.service.routes import router

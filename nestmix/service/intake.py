@@ -20,9 +20,9 @@ from typing import Any
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.components import COMPONENT_FAMILIES
-from nestmix.config import plan_from_mapping
 from nestmix.errors import ConfigError, NestmixError
-from nestmix.sweep import SweepPlan
+from nestmix.sweep.config import plan_from_mapping
+from nestmix.sweep.plan import SweepPlan
 
 if sys.version_info >= (3, 11):
     import tomllib

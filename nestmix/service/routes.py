@@ -6,19 +6,19 @@ import json
 import re
 import shutil
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from nestmix import __version__
+from nestmix._version import __version__
 from nestmix.errors import RunStoreError
 from nestmix.service.db import ACTIVE, Job, JobRun, now
 from nestmix.service.intake import prepare_submission
 from nestmix.service.page import render_page
-from nestmix.store import RunStore
+from nestmix.store.runs import RunStore
 
 __all__ = ["JobOut", "router"]
 
@@ -82,10 +82,10 @@ def job_out(job: Job, report: bool) -> JobOut:
     if report:
         links["report"] = f"/jobs/{job.id}/report"
     return JobOut(
-        id=job.id, name=job.name, state=job.state, created=_time(job.created),
+        id=job.id, name=job.name, state=cast(Any, job.state), created=cast(Any, _time(job.created)),
         started=_time(job.started), finished=_time(job.finished), attempts=job.attempts,
         pid=job.pid, figures=job.figures, progress=Progress(done=job.n_done, total=job.n_runs),
-        runs=[RunOut(k=r.k, sampler=r.sampler, state=r.state, row=r.row_dict())
+        runs=[RunOut(k=r.k, sampler=r.sampler, state=cast(Any, r.state), row=r.row_dict())
               for r in job.runs],
         error=job.error, warning=job.warning, links=links)
 

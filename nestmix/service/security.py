@@ -90,7 +90,8 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _matches(self, offered: str | None) -> bool:
-        return bool(offered) and hmac.compare_digest(offered.encode(), self.token or b"")
+        return offered is not None and bool(offered) and hmac.compare_digest(offered.encode(),
+                                                                           self.token or b"")
 
 
 def _hostname(host: str) -> str:

@@ -26,12 +26,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nestmix.atomic import json_safe
+from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
 from nestmix.service.db import Database, Job, now
 from nestmix.service.runner import REPORT_WARNING
 from nestmix.service.settings import ServiceSettings
-from nestmix.store import RunStore
-from nestmix.sweep import load_sweep
+from nestmix.store.runs import RunStore
+from nestmix.store.summary import load_sweep
 
 __all__ = ["LOG_FILE", "Supervisor"]
 
@@ -146,8 +147,7 @@ class Supervisor:
             command.append("--no-figures")
         if self.settings.dask:
             command += ["--dask", self.settings.dask]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **BLAS_ENV, "PYTHONUNBUFFERED": "1"}
         with open(job_dir / LOG_FILE, "a", encoding="utf-8") as log:
             log.write(f"--- attempt {job.attempts}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
             log.flush()
@@ -227,6 +227,7 @@ class Supervisor:
                 self._refresh(job_id, force=True)
             with self.db.write() as session:
                 stored = session.get(Job, job_id)
+                assert stored is not None  # the job was found above
                 stored.state, stored.pid, stored.finished = "cancelled", None, now()
             return True
 

@@ -1,0 +1,385 @@
+"""The evidence report of a sweep: verdict, tables, figures and model averaging.
+
+:func:`write_report` opens a sweep directory and writes, each file atomically,
+
+- ``report.html``: self-contained (CSS inline, figures as base64 PNG data URIs, no scripts, no
+  external requests), to open offline in any browser;
+- ``report.md``: the same verdict and tables, with the figures as PNG files in ``report/``;
+- the tables as CSV at full precision: ``evidence.csv``, ``modes.csv``, ``agreement.csv``
+  (when several samplers ran the same K) and ``memberships_<sampler>.csv`` (model-averaged).
+
+A figure that fails to draw is recorded in the report's warnings; the report goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nestmix.atomic import write_bytes_atomic
+from nestmix.report.document import Report, ReportFigure, Table
+from nestmix.report.tables import (
+    agreement_table,
+    evidence_table,
+    evidence_warnings,
+    membership_table,
+    modes_table,
+    verdict,
+)
+from nestmix.results import SweepResult, rows_by_sampler
+from nestmix.store.archive import SweepArchive, open_sweep
+
+if TYPE_CHECKING:
+    from nestmix.sweep.plan import SweepPlan
+
+__all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
+           "sweep_and_report", "write_report"]
+
+FIGURE_DIR = "report"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where :func:`write_report` wrote the report.
+
+    Attributes
+    ----------
+    html, markdown : Path
+    csv : tuple of Path
+    figures : tuple of Path
+        The PNG files beside ``report.md``.
+    warnings : tuple of str
+        The report's warnings (also printed in it).
+    """
+
+    html: Path
+    markdown: Path
+    csv: tuple[Path, ...]
+    figures: tuple[Path, ...]
+    warnings: tuple[str, ...]
+
+
+def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) -> ReportFiles:
+    """Write ``report.html``, ``report.md``, its figures and the CSV tables into a sweep.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A sweep directory, finished or partly finished.
+    seed : int
+        Seed of the posterior draws behind the predictive figures (reports are reproducible).
+    figures : bool
+        False to write the tables and verdict only.
+
+    Returns
+    -------
+    ReportFiles
+
+    Raises
+    ------
+    RunStoreError
+        If ``directory`` is not a nestmix sweep.
+    """
+    from nestmix.report.render import render_html, render_markdown
+    from nestmix.store.runs import RunStore
+
+    directory = Path(directory)
+    archive = open_sweep(directory)
+    RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
+    report = build_report(archive, seed=seed, figures=figures)
+    figure_dir = directory / FIGURE_DIR
+    pngs = []
+    for figure in report.figures:
+        pngs.append(figure_dir / f"{figure.name}.png")
+        _write(pngs[-1], figure.png)
+    if figure_dir.is_dir():
+        for stale in set(figure_dir.glob("*.png")) - set(pngs):
+            stale.unlink()
+    csvs = []
+    for table in (*report.tables, *report.averaging):
+        csvs.append(directory / f"{table.name}.csv")
+        _write(csvs[-1], table.csv().encode("utf-8"))
+    # tables that may have disappeared since the last report
+    for path in [directory / "agreement.csv", directory / "modes.csv",
+                 *directory.glob("memberships_*.csv")]:
+        if path not in csvs and path.exists():
+            path.unlink()
+    markdown = directory / "report.md"
+    _write(markdown, render_markdown(report, FIGURE_DIR).encode("utf-8"))
+    page = directory / "report.html"
+    _write(page, render_html(report).encode("utf-8"))
+    return ReportFiles(html=page, markdown=markdown, csv=tuple(csvs), figures=tuple(pngs),
+                       warnings=report.warnings)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What :func:`sweep_and_report` did.
+
+    Attributes
+    ----------
+    result : SweepResult
+        The sweep's evidence table.
+    report : ReportFiles or None
+        Where the report went; None when it was not asked for or could not be written.
+    report_error : str or None
+        Why the report could not be written (the runs are safe on disk and
+        ``nestmix report`` can try again), else None.
+    """
+
+    result: SweepResult
+    report: ReportFiles | None
+    report_error: str | None
+
+
+def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
+                     progress: Callable[[str], None] | None = None, dask: Any = None,
+                     report: bool = True, figures: bool = True) -> SweepOutcome:
+    """Run (or resume) a sweep, then write its report: what ``nestmix sweep`` and the
+    service's jobs do.
+
+    Parameters
+    ----------
+    plan, directory, n_jobs, progress, dask
+        As for :func:`nestmix.sweep.run_sweep`, whose errors propagate.
+    report : bool
+        False to skip the report.
+    figures : bool
+        False to write the report without figures.
+
+    Returns
+    -------
+    SweepOutcome
+        A failure to write the report is returned, not raised: the runs are on disk.
+    """
+    from nestmix.sweep.driver import run_sweep
+
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+    if not report:
+        return SweepOutcome(result, None, None)
+    try:
+        files = write_report(directory, figures=figures)
+    except Exception as exc:  # the runs are safe on disk; `nestmix report` can retry
+        return SweepOutcome(result, None, f"{type(exc).__name__}: {exc}")
+    return SweepOutcome(result, files, None)
+
+
+def _write(path: Path, payload: bytes) -> None:
+    """Write atomically, readable as any new file would be (the temporary file is 0600)."""
+    write_bytes_atomic(path, payload)
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
+
+
+def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) -> Report:
+    """Assemble the report of an opened sweep (nothing is written).
+
+    Parameters
+    ----------
+    archive : SweepArchive
+    seed : int
+        Seed of the posterior draws behind the predictive figures.
+    figures : bool
+        False to skip drawing figures.
+
+    Returns
+    -------
+    Report
+    """
+    result = archive.result
+    notes: list[str] = []
+    tables = [evidence_table(result)]
+    agreement = agreement_table(result)
+    if agreement is not None:
+        tables.append(agreement)
+    modes = modes_table(result, _dims(archive), _component_names(archive))
+    if modes is not None:
+        tables.append(modes)
+    drawn = _draw_figures(archive, seed, notes) if figures and result.rows else []
+    averaging, averaging_notes = _averaging(archive, notes)
+    headline, words = verdict(result)
+    k_values = archive.manifest.get("k_values") or []
+    return Report(
+        name=result.name, directory=str(archive.directory), facts=_facts(archive),
+        headline=headline, verdict=words,
+        warnings=(*evidence_warnings(result, k_values), *notes), missing=result.missing,
+        tables=tuple(tables),
+        averaging=tuple(averaging), averaging_notes=tuple(averaging_notes),
+        figures=tuple(drawn))
+
+
+def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
+    manifest, result = archive.manifest, archive.result
+    data = manifest.get("data", {})
+    model = manifest.get("model", {})
+    facts = [("data", f"{data.get('n_points', '?')} points in {data.get('n_dims', '?')} "
+                      f"dimension(s) ({', '.join(data.get('columns', [])) or 'values'}) from "
+                      f"{data.get('source') or 'memory'}"),
+             ("model", f"{model.get('components', 'gaussian')} components, covariance "
+                       f"{model.get('covariance', '?')}, background "
+                       f"{model.get('background', 'none')}, order {model.get('order', 'none')}"
+                       + "".join(f" + {c.get('name', 'custom')}" if isinstance(c, dict)
+                                 else "" for c in model.get("extra_components", [])))]
+    for name, info in sorted(manifest.get("samplers", {}).items()):
+        settings = ", ".join(f"{k} = {v}" for k, v in sorted(info.get("settings", {}).items()))
+        facts.append((f"sampler {name}", f"seed {info.get('seed')}; {settings}"))
+    facts.append(("K", ", ".join(str(k) for k in manifest.get("k_values", []))
+                  + ("" if manifest.get("k_prior") is None
+                     else f" (prior {manifest['k_prior']})")))
+    total = sum(r.seconds for r in result.rows)
+    calls = sum(r.ncall for r in result.rows)
+    seeds = ""
+    if result.repeats > 1:
+        runs = sum(r.repeats for r in result.rows)
+        seeds = (f" ({result.repeats} seeds per K: {runs} runs, "
+                 f"{len(result.missing_repeats)} repeats not finished)")
+    facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing{seeds}; "
+                          f"{calls:,} likelihood calls, {total:.1f} s of sampling"))
+    return tuple(facts)
+
+
+def _dims(archive: SweepArchive) -> list[str]:
+    if archive.data is not None:
+        return list(archive.data.columns) or [f"x{d + 1}" for d in range(archive.data.n_dims)]
+    data = archive.manifest.get("data", {})
+    return list(data.get("columns") or [f"x{d + 1}" for d in range(int(data.get("n_dims", 1)))])
+
+
+def _component_names(archive: SweepArchive) -> dict[int, list[str]]:
+    """Names of the weights of each K's model: ``1..K``, custom components, ``background``."""
+    out = {}
+    for k in sorted({row.k for row in archive.result.rows}):
+        try:
+            model = archive.model(k)
+        except Exception:  # the table then numbers the components instead
+            model = None
+        if model is not None:
+            out[k] = ["background" if n == "w_bg" else n.removeprefix("w_")
+                      for n in model.weight_names]
+    return out
+
+
+# ---------------------------------------------------------------------------------- figures
+Maker = Callable[[], Any]
+
+
+def _draw_figures(archive: SweepArchive, seed: int, notes: list[str]) -> list[ReportFigure]:
+    try:
+        from nestmix.report import figures as plots
+    except ImportError as exc:
+        notes.append(f"figures: none drawn, nestmix.report.figures cannot be imported ({exc})")
+        return []
+    result = archive.result
+    jobs: list[tuple[str, str, str, str, Maker]] = [
+        ("evidence", "Evidence against K", "ln Z ± σ per K, one series per sampler.",
+         "evidence", lambda: plots.plot_evidence(result)),
+        ("posterior_k", "P(K | data)", "Posterior probability of each K given the data.",
+         "evidence", lambda: plots.plot_posterior_k(result)),
+    ]
+    model_ok = archive.data is not None and archive.spec is not None
+    if not model_ok:
+        notes.append(f"figures of the fitted model skipped: {archive.spec_problem}")
+    n_dims = archive.data.n_dims if archive.data is not None else 0
+    for i, sampler in enumerate(archive.samplers):
+        best = result.best(sampler).k
+        tag = f"{sampler}_K{best}"
+        rng = np.random.default_rng([seed, i])
+        if model_ok and n_dims == 1:
+            jobs.append((f"predictive_{sampler}", f"Posterior predictive density ({sampler})",
+                         "Histogram of the data with the posterior predictive density of each "
+                         "K (median and 68% band) and the density averaged over K with weights "
+                         "P(K | data).", "model",
+                         partial(plots.plot_predictive, archive, sampler, rng=rng)))
+        if model_ok and n_dims == 2:
+            jobs.append((f"components_{tag}", f"Components of K = {best} ({sampler})",
+                         "The data with the components' 1σ and 2σ ellipses.", "model",
+                         partial(plots.plot_components_2d, archive, sampler, best)))
+        jobs.append((f"corner_{tag}", f"Relabelled posterior of K = {best} ({sampler})",
+                     "Corner plot of the component parameters after relabelling.", "model",
+                     partial(plots.plot_corner, archive, sampler, best)))
+        if model_ok:
+            jobs.append((f"memberships_{tag}", f"Memberships for K = {best} ({sampler})",
+                         "Each point's probability of belonging to each component (or the "
+                         "background).", "model",
+                         partial(plots.plot_memberships, archive, sampler, best)))
+    for row in sorted(result.rows, key=lambda r: (r.sampler, r.k)):
+        jobs.append((f"run_{row.sampler}_K{row.k}", f"Run K = {row.k} ({row.sampler})",
+                     "ln L and posterior mass against ln X.", "runs",
+                     partial(_plot_run, plots, archive, row.k, row.sampler)))
+    out = []
+    for name, title, caption, section, make in jobs:
+        figure = _render(name, title, caption, section, make, notes)
+        if figure is not None:
+            out.append(figure)
+    return out
+
+
+def _plot_run(plots: Any, archive: SweepArchive, k: int, sampler: str) -> Any:
+    return plots.plot_run(archive.run(k, sampler))
+
+
+def _render(name: str, title: str, caption: str, section: str, make: Maker,
+            notes: list[str]) -> ReportFigure | None:
+    """Draw one figure into PNG bytes; a failure becomes a warning, never an exception."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = None
+        try:
+            fig = make()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=72 if section == "runs" else 100)
+        except Exception as exc:  # a figure must not sink the report
+            notes.append(f"figure {title!r} failed: {type(exc).__name__}: {exc}")
+            return None
+        finally:
+            _close(fig)
+    said = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    return ReportFigure(name=name, title=title, caption=caption, section=section,
+                        png=buffer.getvalue(), notes=said, wide=name.startswith("corner_"))
+
+
+def _close(fig: Any) -> None:
+    if fig is None:
+        return
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------- model averaging
+def _averaging(archive: SweepArchive, notes: list[str]) -> tuple[list[Table], list[str]]:
+    result = archive.result
+    if not result.rows:
+        return [], ["Nothing to average: no run has finished."]
+    said = []
+    for sampler, rows in rows_by_sampler(result.rows).items():
+        weights = ", ".join(f"K={r.k}: {r.p_k:.3f}" for r in rows)
+        said.append(f"{sampler}: weights P(K | data) = {weights}.")
+    if archive.data is None or archive.spec is None:
+        return [], [*said, f"Model-averaged memberships need the model: {archive.spec_problem}"]
+    try:
+        from nestmix.posterior import predictive
+    except ImportError as exc:
+        notes.append(f"model averaging: nestmix.posterior.predictive cannot be imported ({exc})")
+        return [], said
+    tables = []
+    for sampler in archive.samplers:
+        try:
+            averaged = predictive.model_averaged_memberships(archive, sampler)
+            values = None if archive.data is None else np.asarray(archive.data.values)
+            table, sentence = membership_table(averaged, sampler, values, _dims(archive))
+            tables.append(table)
+            said.append(sentence)
+        except Exception as exc:  # recorded, the report goes on
+            notes.append(f"model-averaged memberships ({sampler}) failed: "
+                         f"{type(exc).__name__}: {exc}")
+    return tables, said

@@ -1,0 +1,128 @@
+"""Open a finished (or partly finished) sweep directory: data, model, runs, analyses, table.
+
+Everything downstream of the sweep (reports, plots) starts from :func:`open_sweep`, which needs
+nothing but the directory: the data are stored in it (``data.npz``), the model is rebuilt from
+the manifest, runs and mode analyses are read on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nestmix.data import Measurements
+from nestmix.errors import NestmixError
+from nestmix.model import MixtureModel, ModelSpec
+from nestmix.results import NestedRun, SweepResult
+from nestmix.store.runs import RunStore
+from nestmix.store.summary import load_sweep
+
+__all__ = ["SweepArchive", "open_sweep"]
+
+
+@dataclass(frozen=True)
+class SweepArchive:
+    """A sweep directory opened for reading.
+
+    Attributes
+    ----------
+    directory : Path
+    result : SweepResult
+        The evidence table of the finished runs (and the K still missing).
+    manifest : dict
+        What the sweep was made from (data fingerprint, model, samplers and settings).
+    data : Measurements or None
+        The sweep's data; None for a directory written before nestmix kept a copy.
+    spec : ModelSpec or None
+        The model specification; None when it cannot be rebuilt (see ``spec_problem``).
+    spec_problem : str
+        Why ``spec`` is None ("" otherwise), e.g. a custom Python component class.
+
+    Notes
+    -----
+    Runs, mode analyses and models are read (or built) once, when first asked for, and kept:
+    the report's figures and tables ask for the same runs many times. What is returned is
+    shared between callers; runs are immutable, the analyses' dicts must not be modified.
+    """
+
+    directory: Path
+    result: SweepResult
+    manifest: dict
+    data: Measurements | None
+    spec: ModelSpec | None
+    spec_problem: str = ""
+    _loaded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, key: tuple, load: Callable[[], Any]) -> Any:
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return self._loaded[key]
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """Samplers with at least one finished run, sorted."""
+        return tuple(sorted({row.sampler for row in self.result.rows}))
+
+    def k_values(self, sampler: str) -> tuple[int, ...]:
+        """The finished K of ``sampler``, in increasing order."""
+        return tuple(sorted(row.k for row in self.result.rows if row.sampler == sampler))
+
+    def model(self, k: int) -> MixtureModel | None:
+        """The model with ``k`` Gaussian components, or None if data or spec are unavailable."""
+        data, spec = self.data, self.spec
+        if data is None or spec is None:
+            return None
+        return self._once(("model", k), lambda: spec.build(data, k))
+
+    def repeats(self, k: int, sampler: str) -> tuple[int, ...]:
+        """The finished repeats (runs with different seeds, numbered from 1) of (k, sampler)."""
+        finished = self._once(("finished",), RunStore(self.directory).finished_runs)
+        return tuple(sorted(r["repeat"] for r in finished
+                            if r["k"] == k and r["sampler"] == sampler))
+
+    def _repeat(self, k: int, sampler: str, repeat: int | None) -> int:
+        if repeat is not None:
+            return repeat
+        done = self.repeats(k, sampler)
+        return done[0] if done else 1
+
+    def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:
+        """The stored run of (k, sampler): repeat ``repeat``, by default the first finished
+        one (the run whose mode analysis the evidence table shows)."""
+        number = self._repeat(k, sampler, repeat)
+        return self._once(("run", k, sampler, number),
+                          lambda: RunStore(self.directory).load_run(k, sampler, number))
+
+    def analysis(self, k: int, sampler: str,
+                 repeat: int | None = None) -> tuple[dict, dict] | None:
+        """The stored mode analysis of (k, sampler) as (summary, arrays), or None; repeat as
+        in :meth:`run`."""
+        number = self._repeat(k, sampler, repeat)
+        return self._once(("analysis", k, sampler, number),
+                          lambda: RunStore(self.directory).load_analysis(k, sampler, number))
+
+
+def open_sweep(directory: str | Path) -> SweepArchive:
+    """Open a sweep directory written by :func:`nestmix.run_sweep` or ``nestmix sweep``.
+
+    Raises
+    ------
+    RunStoreError
+        If the directory is not a nestmix sweep.
+    """
+    directory = Path(directory)
+    store = RunStore(directory)
+    manifest = store.manifest()
+    result = load_sweep(directory)
+    data = store.load_data()
+    spec, problem = None, ""
+    try:
+        spec = ModelSpec.from_dict(manifest["model"])
+    except (NestmixError, KeyError, TypeError) as exc:
+        problem = f"the model cannot be rebuilt: {exc}"
+    if data is None:
+        problem = problem or "the sweep directory holds no copy of the data (data.npz)"
+    return SweepArchive(directory=directory, result=result, manifest=manifest, data=data,
+                        spec=spec, spec_problem=problem)

@@ -1,0 +1,331 @@
+"""The run directory: ``runs/<sweep>/`` with one sub-directory per (K, sampler).
+
+Layout::
+
+    runs/<sweep>/manifest.json          what the sweep was made from (data, model, samplers)
+    runs/<sweep>/summary.json           the evidence table so far
+    runs/<sweep>/data.npz               a copy of the data (values, covariances, extra columns)
+    runs/<sweep>/K=<k>/<sampler>/       run.json, samples.npz, manifest.json,
+                                        modes.json, modes.npz (relabelling, census, modes,
+                                        memberships), chains/ (the sampler's own files)
+    runs/<sweep>/K=<k>/<sampler>.repeat<r>/   the same for repeat r = 2, 3, ... (another seed)
+
+A run directory is written under a temporary name and renamed into place when complete, so a
+crash never leaves a half-written run that looks finished, and two workers finishing the same
+run (a task retried after its worker was lost) leave one copy of it. Before reusing anything the
+store compares fingerprints and refuses to mix runs made from different data, priors or
+settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nestmix.atomic import write_bytes_atomic, write_json_atomic
+from nestmix.errors import RunStoreError
+from nestmix.results import NestedRun, SweepResult, ln_z_spelled
+
+if TYPE_CHECKING:
+    from nestmix.data import Measurements
+
+__all__ = ["RunStore", "fingerprint", "run_name"]
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+MODES_SUMMARY = "modes.json"
+DATA = "data.npz"
+MODES_ARRAYS = "modes.npz"
+
+
+def fingerprint(obj: Any) -> str:
+    """sha256 of the canonical JSON form of ``obj``."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RunStore:
+    """Reads and writes one sweep's directory.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The sweep's directory, e.g. ``runs/galaxies``.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    # ----------------------------------------------------------- the sweep
+    def prepare(self, manifest: Mapping[str, Any], samplers: Sequence[str],
+                ignored: Mapping[str, Collection[str]] | None = None) -> None:
+        """Create the directory (or check it can be resumed) and record the manifest.
+
+        ``manifest`` holds ``data``, ``model`` and ``samplers`` (a mapping from sampler name to
+        its settings and seed). An existing directory must agree on data and model, and on the
+        settings of each of ``samplers`` that ran there before; other samplers may be added.
+        ``ignored`` names, per sampler, settings an older manifest may hold that are not
+        compared (execution settings that nestmix up to 0.1.0 recorded).
+
+        Raises
+        ------
+        RunStoreError
+            If the directory cannot be written, or holds a sweep made differently.
+        """
+        self._ensure_writable()
+        path = self.directory / MANIFEST
+        if path.exists():
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise RunStoreError(f"cannot read {path}: {exc}") from exc
+            differences = _differences(old, manifest, samplers, ignored or {})
+            if differences:
+                raise RunStoreError(
+                    f"{self.directory} holds a sweep made with different "
+                    f"{'; '.join(differences)}. Refusing to mix results: choose another "
+                    "directory with --out, or delete this one to start again."
+                )
+            merged = {**old.get("samplers", {}), **manifest["samplers"]}
+            manifest = {**old, **manifest, "samplers": merged}
+        write_json_atomic(path, manifest)
+        for stale in self.directory.glob("K=*/.*.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        # work directories (K=<k>/.<sampler>.work) are kept: a sampler resumes from them
+
+    def _ensure_writable(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise RunStoreError(f"cannot write to run directory {self.directory}: "
+                                f"{exc.strerror or exc}") from exc
+
+    def manifest(self) -> dict:
+        """The sweep's manifest."""
+        path = self.directory / MANIFEST
+        if not path.exists():
+            raise RunStoreError(f"{self.directory} is not a nestmix sweep (no {MANIFEST})")
+        return json.loads(path.read_text())
+
+    def save_data(self, data: Measurements) -> None:
+        """Keep a copy of the sweep's data (``data.npz``), so the directory stands on its own."""
+        import io
+
+        import numpy as np
+
+        arrays: dict[str, Any] = {"values": np.asarray(data.values),
+                  "columns": np.array(list(data.columns), dtype=str),
+                  "source": np.array(data.source, dtype=str)}
+        if data.covariances is not None:
+            arrays["covariances"] = np.asarray(data.covariances)
+        for name, column in (data.extra or {}).items():
+            arrays[f"extra:{name}"] = np.asarray(column)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        write_bytes_atomic(self.directory / DATA, buffer.getvalue())
+
+    def load_data(self) -> Measurements | None:
+        """The sweep's data as stored by :meth:`save_data`, or None for older sweeps."""
+        import numpy as np
+
+        from nestmix.data import Measurements
+
+        path = self.directory / DATA
+        if not path.exists():
+            return None
+        with np.load(path) as arrays:
+            extra = {name[6:]: arrays[name] for name in arrays.files
+                     if name.startswith("extra:")}
+            return Measurements(values=arrays["values"],
+                                covariances=arrays["covariances"]
+                                if "covariances" in arrays.files else None,
+                                columns=tuple(str(c) for c in arrays["columns"]),
+                                source=str(arrays["source"]), extra=extra or None)
+
+    def write_summary(self, result: SweepResult) -> None:
+        """Write ``summary.json`` atomically."""
+        write_json_atomic(self.directory / SUMMARY, result.to_json())
+
+    # ------------------------------------------------------------- the runs
+    def run_directory(self, k: int, sampler: str, repeat: int = 1) -> Path:
+        """Where the run for (k, sampler) lives; repeats after the first (other seeds) beside
+        it as ``<sampler>.repeat<r>``."""
+        return self.directory / f"K={k}" / run_name(sampler, repeat)
+
+    def run_manifest(self, k: int, sampler: str, repeat: int = 1) -> dict | None:
+        """The manifest of a finished run, or None if the run is not there."""
+        return _read_manifest(self.run_directory(k, sampler, repeat))
+
+    def finished(self, k: int, sampler: str, run_fingerprint: str | Sequence[str],
+                 repeat: int = 1) -> dict | None:
+        """The finished run's manifest if it matches ``run_fingerprint`` (or any of several: the
+        current one and those older versions of nestmix gave the same run), else None.
+
+        Raises
+        ------
+        RunStoreError
+            If a finished run is there but was made from something else.
+        """
+        manifest = self.run_manifest(k, sampler, repeat)
+        if manifest is None:
+            return None
+        accepted = {run_fingerprint} if isinstance(run_fingerprint, str) else set(run_fingerprint)
+        if manifest.get("fingerprint") not in accepted:
+            raise RunStoreError(
+                f"{self.run_directory(k, sampler, repeat)} was made with a different model, "
+                "data, settings or seed than this sweep asks for; delete it or use another "
+                "--out directory"
+            )
+        return manifest
+
+    def work_directory(self, k: int, sampler: str, repeat: int = 1) -> Path:
+        """Where a sampler keeps its own files while it runs (and resumes from after a crash)."""
+        return self.directory / f"K={k}" / f".{run_name(sampler, repeat)}.work"
+
+    def save_run(self, k: int, sampler: str, run: NestedRun, manifest: Mapping[str, Any],
+                 workdir: str | Path | None = None,
+                 analysis: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+                 repeat: int = 1) -> bool:
+        """Write a finished run: into a temporary directory, then renamed into place.
+
+        A non-empty ``workdir`` (the sampler's own output files) is moved into the run
+        directory as ``chains/``; an empty one is removed. ``analysis`` is the mode analysis
+        as (JSON-able summary, arrays), written as ``modes.json`` and ``modes.npz``.
+
+        Returns
+        -------
+        bool
+            False when the same run (same fingerprint) was already in place, written by
+            another worker that ran the same task (e.g. Dask retrying a task whose worker it
+            thought lost): that copy is kept and this one discarded, so the run exists once.
+        """
+        final = self.run_directory(k, sampler, repeat)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        try:
+            run.save(tmp)
+            if analysis is not None:
+                self._write_analysis(tmp, *analysis)
+            if workdir is not None and Path(workdir).is_dir():
+                if any(Path(workdir).iterdir()):
+                    shutil.move(str(workdir), tmp / "chains")
+                else:
+                    shutil.rmtree(workdir, ignore_errors=True)
+            write_json_atomic(tmp / MANIFEST, dict(manifest))
+            for attempt in range(3):
+                existing = _read_manifest(final)
+                if existing is not None and existing.get("fingerprint") == manifest.get(
+                        "fingerprint"):  # the same run is in place already: keep that copy
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return False
+                if existing is not None or (attempt and final.exists()):
+                    shutil.rmtree(final, ignore_errors=True)  # another run, or a broken one
+                try:
+                    os.replace(tmp, final)  # fails if a copy appeared since the check above
+                    return True
+                except OSError:
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def load_run(self, k: int, sampler: str, repeat: int = 1) -> NestedRun:
+        """The stored run for (k, sampler) (and repeat)."""
+        return NestedRun.load(self.run_directory(k, sampler, repeat))
+
+    def save_analysis(self, k: int, sampler: str, summary: Mapping[str, Any],
+                      arrays: Mapping[str, Any], repeat: int = 1) -> None:
+        """Replace the mode analysis of a finished run (each file atomically)."""
+        self._write_analysis(self.run_directory(k, sampler, repeat), summary, arrays)
+
+    @staticmethod
+    def _write_analysis(directory: Path, summary: Mapping[str, Any],
+                        arrays: Mapping[str, Any]) -> None:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        write_bytes_atomic(directory / MODES_ARRAYS, buffer.getvalue())
+        write_json_atomic(directory / MODES_SUMMARY, dict(summary))
+
+    def load_analysis(self, k: int, sampler: str,
+                      repeat: int = 1) -> tuple[dict, dict] | None:
+        """The stored mode analysis of (k, sampler) (and repeat) as (summary, arrays), or
+        None."""
+        directory = self.run_directory(k, sampler, repeat)
+        if not (directory / MODES_SUMMARY).exists():
+            return None
+        import numpy as np
+
+        summary = ln_z_spelled(json.loads((directory / MODES_SUMMARY).read_text()))
+        with np.load(directory / MODES_ARRAYS) as data:
+            arrays = {name: data[name] for name in data.files}
+        return summary, arrays
+
+    def finished_runs(self) -> list[dict]:
+        """Manifests of every finished run in the sweep directory (each repeat its own), with
+        ``repeat`` filled in (1 for runs written before repeats existed)."""
+        out = []
+        for path in sorted(self.directory.glob(f"K=*/*/{MANIFEST}")):
+            manifest = _read_manifest(path.parent)
+            if manifest is not None:
+                out.append({**manifest, "repeat": int(manifest.get("repeat", 1))})
+        return out
+
+
+def run_name(sampler: str, repeat: int = 1) -> str:
+    """Name of a run's directory under ``K=<k>/``: the sampler, then ``.repeat<r>`` for r > 1."""
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeats are numbered from 1, got {repeat!r}")
+    return sampler if repeat == 1 else f"{sampler}.repeat{repeat}"
+
+
+def _read_manifest(directory: Path) -> dict | None:
+    """The manifest in ``directory``, or None when there is none (or it cannot be read)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], samplers: Sequence[str],
+                 ignored: Mapping[str, Collection[str]]) -> list[str]:
+    out = []
+    if old.get("data", {}).get("fingerprint") != new["data"]["fingerprint"]:
+        out.append(f"data (was {old.get('data', {}).get('source')!r}, now "
+                   f"{new['data'].get('source')!r}, and the values differ)")
+    for key in _changed_keys(old.get("model"), new["model"], "model"):
+        out.append(f"model settings ({key})")
+    for sampler in samplers:
+        previous = old.get("samplers", {}).get(sampler)
+        if previous is not None:
+            skip = set(ignored.get(sampler, ()))
+            if isinstance(previous.get("settings"), Mapping) and skip:
+                previous = {**previous, "settings": {
+                    k: v for k, v in previous["settings"].items() if k not in skip}}
+            for key in _changed_keys(previous, new["samplers"][sampler], sampler):
+                out.append(f"sampler settings ({key})")
+    return out
+
+
+def _changed_keys(old: Any, new: Any, prefix: str) -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        keys = sorted(set(old) | set(new))
+        return [c for key in keys
+                for c in _changed_keys(old.get(key), new.get(key), f"{prefix}.{key}")]
+    if old != new:
+        return [f"{prefix}: was {old!r}, now {new!r}"]
+    return []

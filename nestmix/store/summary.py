@@ -1,0 +1,134 @@
+"""The evidence table of a sweep directory, built from the finished runs on disk.
+
+The runs of one (K, sampler) with different seeds are combined into one row
+(:func:`nestmix.evidence.combine_runs`); Bayes factors and P(K | data) are computed within each
+sampler's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
+from nestmix.results import EvidenceRow, RunSummary, SweepResult
+from nestmix.store.runs import RunStore
+
+__all__ = ["load_sweep"]
+
+
+def load_sweep(directory: str | Path) -> SweepResult:
+    """The evidence table of a finished or partly finished sweep directory.
+
+    Built from the finished runs on disk, so a sweep killed before it rewrote ``summary.json``
+    still shows every run that finished. The runs of one (K, sampler) with different seeds are
+    combined into one row (:func:`nestmix.evidence.combine_runs`). Bayes factors and P(K | data)
+    are computed within each sampler's rows; K values asked for but not finished are listed as
+    missing, and repeats not finished as missing repeats.
+    """
+    store = RunStore(directory)
+    manifest = store.manifest()
+    runs = store.finished_runs()
+    ks = list(manifest.get("k_values", []))
+    k_prior = manifest.get("k_prior")
+    repeats = int(manifest.get("repeats", 1))
+    rows: list[EvidenceRow] = []
+    modes: list[dict] = []
+    for sampler in sorted({r["sampler"] for r in runs}):
+        by_k: dict[int, list[dict]] = {}
+        for r in sorted((r for r in runs if r["sampler"] == sampler),
+                        key=lambda r: (r["k"], r["repeat"])):
+            by_k.setdefault(r["k"], []).append(r)
+        prior = None
+        if k_prior is not None and all(k in ks for k in by_k):
+            prior = [k_prior[ks.index(k)] for k in by_k]
+        entries = []
+        for k, group in by_k.items():
+            first = group[0]["repeat"]  # the analysis shown is that of the first finished run
+            analysis = _stored_analysis(store, k, sampler, first)
+            entries.append((k, [RunSummary.from_dict(r["summary"]) for r in group], analysis))
+            if analysis:
+                modes.append({"k": k, "sampler": sampler, **analysis})
+        rows += _evidence_rows(sampler, entries, prior)
+    samplers = sorted(manifest.get("samplers", {}))
+    have = {(r.k, r.sampler) for r in rows}
+    missing = tuple((k, s) for s in samplers for k in ks if (k, s) not in have)
+    done = {(r["k"], r["sampler"], r["repeat"]) for r in runs}
+    missing_repeats = tuple((k, s, i) for s in samplers for k in ks if (k, s) in have
+                            for i in range(1, repeats + 1) if (k, s, i) not in done)
+    return SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
+                       missing=missing, directory=str(directory), modes=tuple(modes),
+                       repeats=repeats, missing_repeats=missing_repeats)
+
+
+def _stored_analysis(store: RunStore, k: int, sampler: str, repeat: int = 1) -> dict:
+    stored = store.load_analysis(k, sampler, repeat)
+    return {} if stored is None else stored[0]
+
+
+def _evidence_rows(sampler: str,
+                   entries: Sequence[tuple[int, Sequence[RunSummary], Mapping[str, Any]]],
+                   prior: Sequence[float] | None) -> list[EvidenceRow]:
+    """One row per K from its runs' summaries (one per seed) and the first run's analysis."""
+    combined = [combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
+                for _, runs, _ in entries]
+    sim = [combine_runs([s.logZ for s in runs], [s.logZ_err_sim for s in runs])
+           for _, runs, _ in entries]
+    logz = [c.logz for c in combined]
+    err = [c.logz_err for c in combined]
+    ln_bf, ln_bf_err = bayes_factors(logz, err)
+    p, p_err = posterior_probabilities(logz, err, prior)
+    rows = []
+    for i, (k, runs, a) in enumerate(entries):
+        c, first, several = combined[i], runs[0], len(runs) > 1
+        rows.append(EvidenceRow(
+            k=int(k), sampler=sampler, logZ=c.logz, logZ_err=c.logz_err,
+            logZ_err_sim=sim[i].logz_err_propagated, ln_bf=float(ln_bf[i]),
+            ln_bf_err=float(ln_bf_err[i]), p_k=float(p[i]), p_k_err=float(p_err[i]),
+            ncall=int(sum(s.ncall for s in runs)),
+            seconds=float(sum(s.seconds for s in runs)), ndim=int(first.ndim),
+            information=float(np.mean([s.information for s in runs])),
+            n_effective=float(sum(s.n_effective for s in runs)),
+            seed=first.seed, converged=all(s.converged for s in runs),
+            label_copies=a.get("census", {}).get("copies_visited"),
+            expected_copies=a.get("census", {}).get("expected_copies"),
+            distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
+            warnings=_warnings(runs, a, c), repeats=len(runs),
+            logZ_spread=c.spread,
+            logZ_err_run=float(np.mean([s.logZ_err for s in runs])) if several else None,
+            logZ_runs=tuple(float(s.logZ) for s in runs) if several else (),
+            logZ_err_runs=tuple(float(s.logZ_err) for s in runs) if several else (),
+            seeds=tuple(int(s.seed) for s in runs) if several else ()))
+    return rows
+
+
+SCATTER_P = 0.01  # runs scatter beyond their errors when the χ² test's p falls below this
+
+
+def _warnings(runs: Sequence[RunSummary], analysis: Mapping[str, Any],
+              combined) -> tuple[str, ...]:
+    out = []
+    stopped = sum(not s.converged for s in runs)
+    if stopped and len(runs) == 1:
+        out.append("the run stopped on its call or iteration budget before converging")
+    elif stopped:
+        out.append(f"{stopped} of the {len(runs)} runs stopped on their call or iteration "
+                   "budget before converging")
+    if combined.p_consistent is not None and combined.p_consistent < SCATTER_P:
+        ratio = combined.spread / float(np.mean([s.logZ_err for s in runs]))
+        out.append(f"ln Z scatters over the {len(runs)} seeds by {combined.spread:.3f}, "
+                   f"{ratio:.1f} times the sampler's error per run (χ² p = "
+                   f"{combined.p_consistent:.2g}): its error bars are too small; σ here is "
+                   "the larger of the propagated errors and the scatter's")
+    for s in runs:  # the sampler adapter's own (e.g. PolyChord proposals it rejected)
+        prefix = f"seed {s.seed}: " if len(runs) > 1 else ""
+        out += [prefix + w for w in s.warnings]
+    if analysis.get("error"):
+        out.append(f"mode analysis failed: {analysis['error']}")
+    warning = analysis.get("census", {}).get("warning")
+    if warning:
+        out.append(warning)
+    return tuple(out)

@@ -1,0 +1,164 @@
+"""The K-sweep driver: one nested-sampling run per (K, sampler, seed), in parallel, resumable.
+
+Each (K, sampler) run is written under ``runs/<name>/K=<k>/<sampler>/`` as soon as it finishes
+(repeats with other seeds beside it, ``<sampler>.repeat<r>/``), with a fingerprint of the data,
+model, priors, settings and seed. A sweep started again in the same directory reuses every
+finished run that matches and runs only what is missing; a directory made from anything else is
+refused (see :mod:`nestmix.store`). The runs go to worker processes on this machine
+(:mod:`nestmix.sweep.local`) or to a Dask cluster (:mod:`nestmix.sweep.dask`); where they ran is not
+part of any fingerprint, so a sweep started on one can be resumed on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nestmix.results import RunSummary, SweepResult
+from nestmix.samplers import get_sampler
+from nestmix.store.runs import MANIFEST, RunStore
+from nestmix.store.summary import load_sweep
+from nestmix.sweep.plan import SweepPlan
+from nestmix.sweep.tasks import RunTask, analyse, execute
+
+__all__ = ["SweepPlan", "load_sweep", "run_sweep"]
+
+Progress = Callable[[str], None]
+
+
+def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
+              progress: Progress | None = None, dask: Any = None) -> SweepResult:
+    """Run (or resume) a sweep and write its summary.
+
+    Parameters
+    ----------
+    plan : SweepPlan
+    directory : str or Path
+        The sweep's directory, e.g. ``runs/galaxies``. On a Dask cluster it must be on a file
+        system every worker sees under the same path.
+    n_jobs : int
+        Worker processes on this machine for the runs still to make (BLAS pinned to one thread
+        in each). Ignored on a Dask cluster, whose workers decide.
+    progress : callable, optional
+        Called with a line of text whenever a run is reused, starts (on a Dask cluster: with
+        the worker's address) or finishes (with its seed, log-evidence and elapsed time).
+    dask : str, distributed.Client or cluster, optional
+        Run the tasks on this Dask cluster (a scheduler address, a connected client, or a
+        cluster object such as ``LocalCluster``) instead of ``plan.dask``; ``False`` runs them
+        here even if ``plan.dask`` is set.
+
+    Returns
+    -------
+    SweepResult
+    """
+    say = progress or (lambda line: None)
+    target = plan.dask if dask is None else (dask or None)
+    store = RunStore(directory)
+    store.prepare(plan.manifest(), plan.samplers,
+                  ignored={name: get_sampler(name).execution_settings for name in plan.samplers})
+    store.save_data(plan.data)
+    todo: list[RunTask] = []
+    for repeat in range(1, plan.repeats + 1):
+        for sampler in plan.samplers:
+            for k in plan.k_values:
+                manifest = plan.run_manifest(k, sampler, repeat)
+                task = RunTask(k=k, sampler=sampler, repeat=repeat,
+                               settings=plan.settings_for(sampler),
+                               seed=plan.seed_for(k, repeat),
+                               directory=str(Path(directory).resolve()), manifest=manifest,
+                               relabel=plan.relabel)
+                done = store.finished(k, sampler, plan.run_fingerprints(k, sampler, repeat),
+                                      repeat)
+                if done is None:
+                    todo.append(task)
+                    continue
+                say(f"{task.label}: reused finished run, "
+                    f"{_describe(RunSummary.from_dict(done['summary']))}")
+                stored = store.load_analysis(k, sampler, repeat)
+                if stored is None or stored[0].get("method") != plan.relabel:
+                    model = plan.spec.build(plan.data, k)
+                    run = store.load_run(k, sampler, repeat)
+                    store.save_analysis(k, sampler, *analyse(model, run, plan.relabel,
+                                                             done["seed"]), repeat=repeat)
+                    say(f"{task.label}: mode analysis redone with {plan.relabel!r}")
+    result = load_sweep(directory)
+    store.write_summary(result)
+    if not todo:
+        return result
+    _check_pool_target(plan, target)
+    if target or n_jobs > 1:
+        # largest K first (a run's cost grows with K): the long runs start at once and the
+        # short ones fill the gaps, instead of the largest K starting last on its own
+        todo.sort(key=lambda task: -task.k)
+    for finished, (i, outcome) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
+        result = load_sweep(directory)
+        store.write_summary(result)
+        task = todo[i]
+        say(f"{task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
+            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
+    return result
+
+
+def _check_pool_target(plan: SweepPlan, target: Any) -> None:
+    for sampler in plan.samplers:
+        get_sampler(sampler).check_execution(plan.settings_for(sampler), on_cluster=bool(target))
+
+
+def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
+             say: Progress):
+    """Yield (index in ``todo``, summary) as the runs finish, here or on a Dask cluster."""
+    calls = [(task,) for task in todo]
+
+    def started(i: int, worker: str = "") -> None:
+        where = f" on {worker}" if worker else ""
+        say(f"{todo[i].label}: started (seed {todo[i].seed}){where}")
+
+    if not target:
+        n_jobs = max(1, min(int(n_jobs), len(todo)))
+        say(_plan_line(plan, todo, f"on {n_jobs} worker{'s' if n_jobs > 1 else ''}"))
+        yield from _local(plan, calls, n_jobs, started)
+        return
+    from nestmix.sweep.dask import (
+        check_shared_directory,
+        check_worker_versions,
+        cluster_description,
+        connect,
+        run_on_dask,
+    )
+
+    with connect(target) as client:
+        check_worker_versions(client)
+        check_shared_directory(client, todo[0].directory, MANIFEST)
+        say(_plan_line(plan, todo, f"on the Dask cluster at {cluster_description(client)}"))
+        names = [f"K{t.k}-{t.sampler}-r{t.repeat}" for t in todo]
+        yield from run_on_dask(client, execute, (plan.data, plan.spec), calls, names, started)
+
+
+def _local(plan: SweepPlan, calls: list[tuple], n_jobs: int, started: Callable[[int], None]):
+    from nestmix.sweep.local import run_local
+
+    shared = (plan.data, plan.spec)
+    yield from run_local(execute, [shared + call for call in calls], n_jobs, started)
+
+
+def _plan_line(plan: SweepPlan, todo: Sequence[RunTask], where: str) -> str:
+    parts = []
+    for sampler in plan.samplers:
+        mine = [t for t in todo if t.sampler == sampler]
+        if mine:
+            ks = ", ".join(str(k) for k in sorted({t.k for t in mine}))
+            parts.append(f"K = {ks} with {sampler}")
+    runs = len(todo)
+    seeds = (f" ({runs} runs, up to {plan.repeats} seeds per K)" if plan.repeats > 1 else "")
+    return f"running {'; '.join(parts)}{seeds} {where}"
+
+
+def _describe(summary: RunSummary) -> str:
+    flag = "" if summary.converged else "  (stopped early: budget reached)"
+    if summary.resumed:
+        flag += "  (continued from a checkpoint)"
+    for warning in summary.warnings:
+        flag += f"  (warning: {warning})"
+    return (f"logZ = {summary.logZ:.2f} ± {summary.logZ_err:.2f}  "
+            f"({summary.ncall:,} calls, {summary.seconds:.1f} s){flag}")

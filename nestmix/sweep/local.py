@@ -1,0 +1,72 @@
+"""Run a sweep's tasks on this machine: in-process, or spread over worker processes.
+
+Worker processes come from joblib's process executor (loky). At most one task per worker is
+handed out at a time, so a task starts when it is submitted and the caller can report it;
+workers are started with BLAS and OpenMP limited to one thread (set before they import numpy)
+so ``n_jobs`` workers use ``n_jobs`` cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from nestmix.backend import BLAS_ENV
+
+__all__ = ["run_local"]
+
+
+def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
+              started: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
+    """Call ``func(*args[i])`` for every i, yielding ``(i, result)`` as each one finishes.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable function (module level).
+    args : sequence of tuple
+        The arguments of each call.
+    n_jobs : int
+        Worker processes; 1 runs the calls here, one after the other.
+    started : callable, optional
+        Called with i when call i starts.
+
+    Raises
+    ------
+    Exception
+        Whatever a call raised; the other calls still running are stopped.
+    """
+    started = started or (lambda i: None)
+    n_jobs = max(1, min(int(n_jobs), len(args)))
+    if n_jobs == 1:
+        for i, call in enumerate(args):
+            started(i)
+            yield i, func(*call)
+        return
+    from joblib.externals.loky import FIRST_COMPLETED, get_reusable_executor, wait
+
+    executor = get_reusable_executor(max_workers=n_jobs, env=BLAS_ENV, timeout=30)
+    waiting = iter(enumerate(args))
+    running: dict[Any, int] = {}
+
+    def submit_next() -> None:
+        for i, call in waiting:
+            running[executor.submit(func, *call)] = i
+            started(i)
+            return
+
+    try:
+        for _ in range(n_jobs):
+            submit_next()
+        while running:
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                i = running.pop(future)
+                yield i, future.result()  # reported finished before the next one starts
+                submit_next()
+    except BaseException:
+        for future in running:
+            future.cancel()
+        if running:  # calls still running: stop their workers rather than wait for them
+            executor.shutdown(wait=False, kill_workers=True)
+        raise

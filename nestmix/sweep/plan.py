@@ -1,0 +1,214 @@
+"""What a sweep runs: :class:`SweepPlan`, checked when made.
+
+The plan is the one place where the K values, repeats, the Dask address and the samplers'
+settings are validated (a configuration file is read into a plan, :mod:`nestmix.sweep.config`);
+it derives every run's seed and fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nestmix._version import __version__
+from nestmix.data import Measurements
+from nestmix.errors import ModelError, SamplerError
+from nestmix.model.spec import ModelSpec
+from nestmix.modes.relabel import METHODS as RELABEL_METHODS
+from nestmix.samplers import get_sampler
+from nestmix.store.runs import fingerprint
+
+__all__ = ["SweepPlan"]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What to run: data, model, the K values, the sampler and its settings.
+
+    Attributes
+    ----------
+    name : str
+        Name of the sweep.
+    data : Measurements
+    spec : ModelSpec
+    k_values : tuple of int
+        Numbers of components to run, each >= 1.
+    sampler : str or tuple of str
+        One registered sampler name, or several to run side by side on every K.
+    settings : mapping
+        Sampler settings. Plain keys apply to every sampler (each must accept them); a key named
+        after a sampler holds a mapping of settings for that sampler only. Validated by the
+        adapters; :meth:`settings_for` gives each sampler's settings with defaults filled in.
+    seed : int
+        Master seed; each (K, repeat) gets its own seed derived from it.
+    k_prior : tuple of float or None
+        Prior probability of each K in ``k_values``; uniform when None.
+    relabel : str
+        Relabelling method for the mode analysis of every run (``hungarian`` or
+        ``stephens``). It does not change the runs, so it is not part of their fingerprint;
+        finished runs are re-analysed when it changes.
+    repeats : int
+        Runs per (K, sampler), each with its own seed; the evidence table combines them
+        (:func:`nestmix.evidence.combine_runs`) and shows their spread. Raising it later runs
+        only the new repeats.
+    dask : str or None
+        Address of a Dask scheduler (``tcp://host:8786``) to run the tasks on, unless
+        :func:`run_sweep` is told otherwise. Where runs are made is not part of their
+        fingerprint.
+    """
+
+    name: str
+    data: Measurements
+    spec: ModelSpec
+    k_values: tuple[int, ...]
+    sampler: str | tuple[str, ...] = "dynesty"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 1
+    k_prior: tuple[float, ...] | None = None
+    relabel: str = "hungarian"
+    repeats: int = 1
+    dask: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) \
+                or self.repeats < 1:
+            raise ModelError(f"must be a positive integer (runs with different seeds per K: an "
+                             f"integer >= 1), got {self.repeats!r}", key="sweep.repeats")
+        object.__setattr__(self, "repeats", int(self.repeats))
+        if self.dask is not None and (not isinstance(self.dask, str) or not self.dask.strip()):
+            raise ModelError(f"must be a Dask scheduler address such as "
+                             f"\"tcp://host:8786\", got {self.dask!r}", key="sweep.dask")
+        if self.relabel not in RELABEL_METHODS:
+            raise ModelError(f"unknown relabelling method {self.relabel!r}; "
+                             f"valid: {', '.join(RELABEL_METHODS)}", key="sweep.relabel")
+        ks = tuple(self.k_values)
+        if not ks:
+            raise ModelError("give at least one number of components", key="sweep.k")
+        least = 0 if self.spec.extra_components else 1  # K counts the Gaussians
+        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= least
+                   for k in ks):
+            why = ("K < 1 makes no mixture without custom components" if least
+                   else "K counts Gaussians besides the custom components")
+            raise ModelError(f"must be a list of integers >= {least} ({why}), got {list(ks)!r}",
+                             key="sweep.k")
+        if len(set(ks)) != len(ks):
+            raise ModelError(f"repeated values in {list(ks)}", key="sweep.k")
+        object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
+        object.__setattr__(self, "_validated", _validate_samplers(self.sampler, self.settings))
+        # (a field of its own, init=False, would be compared and printed with the plan)
+        if self.k_prior is not None:
+            prior = tuple(float(p) for p in self.k_prior)
+            if len(prior) != len(ks) or any(not np.isfinite(p) or p < 0 for p in prior) \
+                    or sum(prior) <= 0:
+                raise ModelError("give one non-negative probability per K", key="sweep.k_prior")
+            object.__setattr__(self, "k_prior", prior)
+        for k in self.k_values:  # fail now, not in a worker: priors, shapes, enough points
+            self.spec.build(self.data, k)
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The samplers this sweep runs, in order."""
+        return tuple(self._validated_settings())
+
+    def settings_for(self, sampler: str) -> dict[str, Any]:
+        """The validated settings of ``sampler``, defaults filled in."""
+        return dict(self._validated_settings()[sampler])
+
+    def _validated_settings(self) -> dict[str, dict[str, Any]]:
+        validated: dict[str, dict[str, Any]] = self.__dict__["_validated"]
+        return validated
+
+    def fingerprinted_settings(self, sampler: str) -> dict[str, Any]:
+        """:meth:`settings_for` without the adapter's ``execution_settings``.
+
+        Those choose how a run is executed (a process count, a pool), not what it computes, so
+        they are left out of fingerprints and the sweep's manifest: changing them reuses and
+        resumes runs instead of refusing the directory.
+        """
+        return get_sampler(sampler).fingerprinted(self.settings_for(sampler))
+
+    def seed_for(self, k: int, repeat: int = 1) -> int:
+        """The seed of repeat ``repeat`` (from 1) of the run with ``k`` components, derived
+        from the master seed (repeat 1 as before repeats existed)."""
+        entropy = [self.seed, k] if repeat == 1 else [self.seed, k, repeat]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+    def manifest(self) -> dict:
+        """What the sweep directory records about how its runs were made."""
+        return {
+            "nestmix": __version__,
+            "name": self.name,
+            "data": {"fingerprint": self.data.fingerprint(), "source": self.data.source,
+                     "n_points": self.data.n_points, "n_dims": self.data.n_dims,
+                     "columns": list(self.data.columns)},
+            "model": self.spec.to_dict(),
+            "samplers": {name: {"settings": self.fingerprinted_settings(name),
+                                "seed": self.seed}
+                         for name in self.samplers},
+            "k_values": list(self.k_values),
+            "k_prior": None if self.k_prior is None else list(self.k_prior),
+            "repeats": self.repeats,
+        }
+
+    def _described(self, k: int, sampler: str, repeat: int,
+                   settings: Mapping[str, Any]) -> dict[str, Any]:
+        model = self.spec.build(self.data, k)
+        described = {"data": self.data.fingerprint(), "model": model.describe(),
+                     "sampler": sampler, "settings": dict(settings),
+                     "seed": self.seed_for(k, repeat)}
+        if repeat != 1:
+            described["repeat"] = repeat
+        return described
+
+    def run_fingerprints(self, k: int, sampler: str, repeat: int = 1) -> tuple[str, ...]:
+        """The fingerprint of the run (first), then the one nestmix up to 0.1.0 gave it when
+        that differs (see :attr:`nestmix.samplers.base.SamplerAdapter.formerly_fingerprinted`):
+        a finished run with either is this run."""
+        adapter = get_sampler(sampler)
+        settings = self.settings_for(sampler)
+        now = fingerprint(self._described(k, sampler, repeat, adapter.fingerprinted(settings)))
+        before = fingerprint(self._described(
+            k, sampler, repeat, adapter.formerly_fingerprinted_settings(settings)))
+        return (now,) if before == now else (now, before)
+
+    def run_manifest(self, k: int, sampler: str, repeat: int = 1) -> dict:
+        """Fingerprint and description of repeat ``repeat`` of the run of ``sampler`` with
+        ``k`` components."""
+        described = self._described(k, sampler, repeat, self.fingerprinted_settings(sampler))
+        out = {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,
+               "seed": described["seed"], "model": described["model"]}
+        return out if repeat == 1 else {**out, "repeat": repeat}
+
+
+def _validate_samplers(sampler: str | Sequence[str],
+                       settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    names = (sampler,) if isinstance(sampler, str) else tuple(sampler)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise SamplerError("give a sampler name or a list of names", key="sweep.sampler")
+    if len(set(names)) != len(names):
+        raise SamplerError(f"repeated sampler in {list(names)}", key="sweep.sampler")
+    try:
+        adapters = {name: get_sampler(name) for name in names}
+    except SamplerError as exc:  # an unknown name
+        raise SamplerError(exc.detail, key="sweep.sampler") from None
+    for key, value in settings.items():
+        if isinstance(value, Mapping) and key not in adapters:
+            raise SamplerError(f"settings for a sampler this sweep does not run "
+                               f"(sampler = {list(names)})", key=f"sweep.{key}")
+    shared = {key: value for key, value in settings.items() if key not in adapters}
+    validated = {}
+    for name, adapter in adapters.items():
+        own = settings.get(name, {})
+        if not isinstance(own, Mapping):
+            raise SamplerError(f"settings for {name} must be a table", key=f"sweep.{name}")
+        try:
+            validated[name] = adapter.validate({**shared, **own})
+        except SamplerError as exc:
+            if len(names) > 1 and set(shared) - set(adapter.valid_settings):
+                raise SamplerError(f"{exc}. With several samplers, put settings that only one "
+                                   f"of them takes under [sweep.<sampler>]") from None
+            raise
+    return validated

@@ -1,0 +1,113 @@
+"""One task of a sweep: run one (K, sampler, seed), analyse its modes and store it.
+
+A :class:`RunTask` is small and picklable; :func:`execute` runs it in whatever process gets it
+(the sweep's own process, a joblib/loky worker, a Dask worker) and writes the run into the
+sweep directory atomically, so a task may be run again after a crash or a lost worker without
+leaving two copies or a half-written run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nestmix.backend import recorded_switches, single_threaded_blas
+from nestmix.data import Measurements
+from nestmix.model.spec import ModelSpec
+from nestmix.modes import analyse_run
+from nestmix.results import RunSummary
+from nestmix.samplers import get_sampler
+from nestmix.samplers.base import probe_problem
+from nestmix.store.runs import RunStore
+
+__all__ = ["FinishedTask", "RunTask", "analyse", "execute"]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What one worker runs.
+
+    Attributes
+    ----------
+    k : int
+        Number of Gaussian components.
+    sampler : str
+    repeat : int
+        1 for the first run of (K, sampler), 2, 3, ... for the runs with other seeds.
+    settings : dict
+        The sampler's validated settings (execution settings such as ``pool`` included).
+    seed : int
+    directory : str
+        The sweep directory (absolute; on a cluster, a path every worker sees).
+    manifest : dict
+        The run's fingerprint and description, stored with it.
+    relabel : str
+        Relabelling method of the mode analysis.
+    """
+
+    k: int
+    sampler: str
+    repeat: int
+    settings: dict
+    seed: int
+    directory: str
+    manifest: dict
+    relabel: str = "hungarian"
+
+    @property
+    def label(self) -> str:
+        """``K=<k> <sampler>``, with ``repeat <r>`` for repeats after the first."""
+        text = f"K={self.k} {self.sampler}"
+        return text if self.repeat == 1 else f"{text} repeat {self.repeat}"
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    """What :func:`execute` returns.
+
+    Attributes
+    ----------
+    summary : RunSummary
+        The stored run's summary.
+    wall : float
+        The task's own wall-clock time, mode analysis and writing included.
+    """
+
+    summary: RunSummary
+    wall: float
+
+
+def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
+    """Run ``task``, store the run (with the backend switches in effect, in its run.json) and
+    its mode analysis, and return the run's summary."""
+    start = time.perf_counter()
+    with single_threaded_blas():
+        model = spec.build(data, task.k)
+        probe_problem(model, np.random.default_rng(task.seed))
+        store = RunStore(task.directory)
+        workdir = store.work_directory(task.k, task.sampler, task.repeat)
+        run = get_sampler(task.sampler).run(model, task.settings, task.seed,
+                                            workdir=str(workdir))
+        run = replace(run, backend=recorded_switches())
+        _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
+        summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
+        written = store.save_run(task.k, task.sampler, run,
+                                 {**task.manifest, "summary": summary.to_dict()},
+                                 workdir=workdir,
+                                 analysis=analyse(model, run, task.relabel, task.seed),
+                                 repeat=task.repeat)
+    if not written:  # the same task finished first elsewhere: report the copy that is kept
+        stored = store.run_manifest(task.k, task.sampler, task.repeat)
+        summary = RunSummary.from_dict(stored["summary"]) if stored else summary
+    return FinishedTask(summary, time.perf_counter() - start)
+
+
+def analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:
+    """Mode analysis of a run as (summary, arrays); a failure is recorded, never fatal."""
+    try:
+        analysis = analyse_run(model, run, method=method, rng=np.random.default_rng(seed))
+    except Exception as exc:  # the run itself is sound: keep it and say what failed
+        return {"method": method, "error": f"{type(exc).__name__}: {exc}"}, {}
+    return {"method": method, **analysis.to_dict()}, analysis.arrays()
