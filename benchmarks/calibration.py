@@ -448,9 +448,18 @@ def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> di
 
 
 def load_records(path: Path) -> list[dict]:
+    """The records of a results file; a run recorded twice (two processes) counts once, and a
+    failed run counts only until the same run succeeds (it is retried on the next start)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records: dict[str, dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            old = records.get(_key(record))
+            if old is None or ("error" in old and "error" not in record):
+                records[_key(record)] = record
+    return list(records.values())
 
 
 # ------------------------------------------------------------------------------- summary
@@ -597,6 +606,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--reverse", action="store_true",
+                        help="last seed and case first (a second process on the same file "
+                        "meets the first in the middle)")
     parser.add_argument("--quick", action="store_true", help="one tiny case, one seed")
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--compare", nargs="*", type=Path, default=None,
@@ -626,13 +638,19 @@ def main(argv: list[str] | None = None) -> dict:
             refs[f"{problem}:{k}"].setdefault("ndim", int(build(problem, k).ndim))
     if not (args.summary_only or args.references_only):
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        done = {_key(r) for r in load_records(args.out)}
+        done = {_key(r) for r in load_records(args.out) if "error" not in r}
         todo = [(p, k, s, seed) for seed in range(args.first_seed, args.first_seed + seeds)
                 for p, k in cases
                 for s in args.samplers
                 if _key({"problem": p, "k": k, "sampler": s, "settings": settings[s],
                          "seed": seed}) not in done]
+        if args.reverse:
+            todo.reverse()
         for i, (problem, k, s, seed) in enumerate(todo, 1):
+            if _key({"problem": problem, "k": k, "sampler": s, "settings": settings[s],
+                     "seed": seed}) in {_key(r) for r in load_records(args.out)
+                                        if "error" not in r}:
+                continue  # made meanwhile by another process
             record = execute(problem, k, s, settings[s], seed)
             with args.out.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
