@@ -340,6 +340,25 @@ class MixtureModel:
 
         return CompiledParts(plan.ops, plan.params, kernel_arguments)
 
+    @property
+    def compiled_path(self) -> bool:
+        """Whether :meth:`prior_transform` and :meth:`log_likelihood` run wholly in compiled
+        code (:meth:`compiled_parts` is not None); :attr:`numpy_parts` says what does not."""
+        return not self.numpy_parts
+
+    @property
+    def numpy_parts(self) -> tuple[str, ...]:
+        """What runs in Python or numpy rather than compiled code; empty on the compiled path."""
+        cls = type(self)
+        parts = [f"{cls.__name__} overrides prior_transform or log_likelihood"] if (
+            cls.prior_transform is not MixtureModel.prior_transform
+            or cls.log_likelihood is not MixtureModel.log_likelihood) else []
+        if self._kernel.backend != "numba":
+            parts.append("likelihood (numpy backend)")
+        parts += [f"component {c.name} ({getattr(c, 'family', type(c).__name__)})"
+                  for c in self.extra_components]
+        return (*parts, *(f"prior {block}" for block in self.prior.numpy_blocks))
+
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
         """Log-likelihoods for many parameter vectors, shape (m, ndim) → (m,).
 
