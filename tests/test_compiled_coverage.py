@@ -275,18 +275,154 @@ def test_full_covariance_models_are_compiled_and_agree_with_numpy(monkeypatch, g
 
 
 def test_compiled_path_tells_the_truth(gaia_data, rng):
-    from nestmix.components import make_component
+    from nestmix.components import Component, make_component
+
+    class Level(Component):  # a user's component: its density is computed in Python
+        parameters = ("c",)
+
+        def log_density(self, params, data):
+            return np.broadcast_to(params["c"][:, None], (len(params["c"]), data.n_points))
 
     line = make_component("line", "line", {"m": {"dist": "norm"}, "b": {"dist": "norm"}})
-    y = rng.normal(size=40)
-    one_d = Measurements.from_arrays(y, errors=np.full(40, 0.1), extra={"x": rng.normal(size=40)})
+    one_d = Measurements.from_arrays(rng.normal(size=40), errors=np.full(40, 0.1),
+                                     extra={"x": rng.normal(size=40)})
+    gauss = {"mean": {"dist": "norm"}, "sigma": {"dist": "halfnorm"}}
     cases = [
         (ModelSpec(**MODELS[0]).build(gaia_data, 2), ()),
         (ModelSpec(priors={"mean": {"dist": "norm"}, "sigma": {"dist": "weibull_min", "c": 2}}
                    ).build(gaia_data, 2), ("prior sigma (weibull_min)",)),
-        (ModelSpec(priors={"mean": {"dist": "norm"}, "sigma": {"dist": "halfnorm"}},
-                   extra_components=(line,)).build(one_d, 1), ("component line (line)",)),
+        (ModelSpec(priors=gauss, extra_components=(line,)).build(one_d, 1), ()),
+        (ModelSpec(priors=gauss, extra_components=(line, Level("level", {"c": -3.0}))
+                   ).build(one_d, 1), ("component line (line)", "component level (Level)")),
     ]
     for model, parts in cases:
         assert model.numpy_parts == parts
         assert model.compiled_path == (model.compiled_parts() is not None) == (not parts)
+
+
+# ------------------------------------------------------------------------------ components
+GAUSS = {"mean": {"dist": "norm", "scale": 3}, "sigma": {"dist": "halfnorm", "scale": 2}}
+
+
+def one_d_data(errors: bool, n: int = 300) -> Measurements:
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-3, 3, n)
+    y = np.where(rng.random(n) < 0.8, 0.7 * x + 0.3, rng.normal(0, 4, n))
+    err = rng.uniform(0.05, 0.5, n)
+    return Measurements.from_arrays(y + err * rng.normal(size=n), errors=err if errors else None,
+                                    columns=["y"], extra={"x": x})
+
+
+def component_cases():
+    from nestmix.components import make_component
+
+    line = make_component("line", priors={"m": {"dist": "norm"}, "b": {"dist": "norm"},
+                                          "scatter": {"dist": "halfnorm", "scale": 0.5}})
+    fixed_line = make_component("line", name="fit", priors={"m": {"dist": "norm"},
+                                                            "b": {"dist": "norm"}})
+    outliers = make_component("gaussian_outlier", name="out", priors={
+        "mu": 0.0, "ln_s": {"dist": "uniform", "loc": -1, "scale": 4}})
+    t_broad = make_component("student_t", name="tb", priors={
+        "mu": {"dist": "norm"}, "sigma": {"dist": "halfnorm"},
+        "nu": {"dist": "loguniform", "a": 0.5, "b": 50}})
+    t_plain = make_component("student_t", name="tp", errors="ignore", priors={
+        "mu": {"dist": "norm"}, "sigma": {"dist": "halfnorm"}, "nu": 3.0})
+    cluster_1d = make_component("gaussian_cluster", name="cl", axes=("y",), priors={
+        "mu_y": {"dist": "norm"}, "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}})
+    return [
+        ((line, outliers), 0, True),
+        ((fixed_line, outliers), 1, True),
+        ((t_broad,), 1, True),
+        ((t_plain, outliers), 0, False),
+        ((cluster_1d,), 2, True),
+    ]
+
+
+@pytest.mark.parametrize(("components", "k", "errors"), component_cases())
+def test_built_in_components_are_compiled_and_agree_with_numpy(monkeypatch, components, k,
+                                                                errors):
+    spec = ModelSpec(priors=GAUSS if k else {}, extra_components=components,
+                     background="uniform" if k == 1 else "none")
+    data = one_d_data(errors)
+    model = spec.build(data, k)
+    assert model._kernel.compiles_components and model.compiled_path
+    assert model.compiled_parts() is not None
+    monkeypatch.setenv("NESTMIX_KERNEL", "numpy")
+    reference = spec.build(data, k)
+    assert reference.numpy_parts[0] == "likelihood (numpy backend)"
+    theta = model.prior_transform(np.random.default_rng(9).random((60, model.ndim)))
+    expected = reference.log_likelihood_batch(theta)
+    assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(model.log_likelihood_batch(theta), expected, rtol=1e-10)
+    for row, value in zip(theta[:3], expected[:3], strict=True):
+        assert model.log_likelihood(row) == pytest.approx(value, rel=1e-10)
+
+
+def test_space_density_component_is_compiled(monkeypatch):
+    from nestmix.components import make_component
+
+    rng = np.random.default_rng(10)
+    distance = rng.gamma(3.0, 0.4, 200)
+    err = rng.uniform(0.05, 0.3, 200)
+    data = Measurements.from_arrays(1 / distance + err * rng.normal(size=200), errors=err)
+    field = make_component("exponential_space_density", name="field", nodes=64,
+                           priors={"L": {"dist": "loguniform", "a": 0.05, "b": 5}})
+    spec = ModelSpec(priors=GAUSS, extra_components=(field,))
+    model = spec.build(data, 1)
+    assert model._kernel.compiles_components and model.compiled_path
+    monkeypatch.setenv("NESTMIX_KERNEL", "numpy")
+    reference = spec.build(data, 1)
+    theta = model.prior_transform(rng.random((40, model.ndim)))
+    np.testing.assert_allclose(model.log_likelihood_batch(theta),
+                               reference.log_likelihood_batch(theta), rtol=1e-10)
+
+
+@pytest.mark.parametrize(("shape", "errors"), [("isotropic", True), ("diagonal", True),
+                                               ("diagonal", False)])
+def test_gaussian_cluster_in_two_dimensions_is_compiled(monkeypatch, gaia_data, shape, errors):
+    from nestmix.components import make_component
+
+    prior = {"dist": "loguniform", "a": 0.05, "b": 2}
+    scales = {"sigma": prior} if shape == "isotropic" else {"sigma_x0": prior, "sigma_x1": prior}
+    cluster = make_component("gaussian_cluster", name="cl", axes=("x0", "x1"), shape=shape,
+                             priors={"mu_x0": {"dist": "norm"}, "mu_x1": {"dist": "norm"},
+                                     **scales})
+    data = gaia_data if errors else Measurements.from_arrays(gaia_data.values)
+    spec = ModelSpec(background="uniform", extra_components=(cluster,), priors=MODELS[0]["priors"])
+    model = spec.build(data, 2)
+    assert model._kernel.compiles_components and model.compiled_path
+    monkeypatch.setenv("NESTMIX_KERNEL", "numpy")
+    reference = spec.build(data, 2)
+    theta = model.prior_transform(np.random.default_rng(11).random((40, model.ndim)))
+    np.testing.assert_allclose(model.log_likelihood_batch(theta),
+                               reference.log_likelihood_batch(theta), rtol=1e-10)
+
+
+def test_a_subclass_with_its_own_density_stays_in_python(rng):
+    from nestmix.components.builtin import GaussianOutlier
+
+    class Wider(GaussianOutlier):
+        def log_density(self, params, data):
+            return super().log_density(params, data) - 1.0
+
+    wider = Wider("wide", {"mu": 0.0, "ln_s": {"dist": "uniform", "loc": -1, "scale": 2}})
+    model = ModelSpec(priors=GAUSS, extra_components=(wider,)).build(one_d_data(True), 1)
+    assert not model._kernel.compiles_components
+    assert model.numpy_parts == ("component wide (gaussian_outlier)",)
+    assert model.compiled_parts() is None
+
+
+def test_compiled_slice_runs_models_with_components_as_dynesty_does(monkeypatch):
+    from nestmix.samplers import compiled_slice
+    from nestmix.samplers.dynesty import DynestyAdapter
+
+    (line, outliers), _, _ = component_cases()[0]
+    model = ModelSpec(extra_components=(line, outliers)).build(one_d_data(True, 80), 0)
+    assert model.compiled_parts() is not None
+    runs = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv(compiled_slice.ENV_VAR, flag)
+        runs[flag] = DynestyAdapter().run(model, {"nlive": 40, "dlogz": 1.0}, seed=3)
+    assert runs["1"].ncall == runs["0"].ncall > 5_000
+    assert runs["1"].logz == runs["0"].logz
+    np.testing.assert_array_equal(runs["1"].samples, runs["0"].samples)
