@@ -426,3 +426,18 @@ def test_compiled_slice_runs_models_with_components_as_dynesty_does(monkeypatch)
     assert runs["1"].ncall == runs["0"].ncall > 5_000
     assert runs["1"].logz == runs["0"].logz
     np.testing.assert_array_equal(runs["1"].samples, runs["0"].samples)
+
+
+def test_pickled_model_with_components_rebuilds_its_table():
+    import cloudpickle
+
+    components, k, errors = component_cases()[1]
+    model = ModelSpec(priors=GAUSS, extra_components=components,
+                      background="uniform").build(one_d_data(errors), k)
+    theta = model.prior_transform(np.random.default_rng(12).random((5, model.ndim)))
+    values = model.log_likelihood_batch(theta)
+    assert model._kernel.compiles_components
+    copy = cloudpickle.loads(cloudpickle.dumps(model))
+    assert copy._kernel._component_data.size == 0  # the data rows did not travel
+    np.testing.assert_array_equal(copy.log_likelihood_batch(theta), values)
+    assert copy._kernel.compiles_components

@@ -220,6 +220,9 @@ class MixtureKernel:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_function"] = None  # compiled functions are looked up again after unpickling
+        if state["_compiles"]:  # the components' data rows are rebuilt where the object lands
+            state.update(_lay=self._lay_given, _component_data=_EMPTY_EXTRA, _compiles=False,
+                         _table_built=False)
         return state
 
     def _compiled(self) -> Any:
