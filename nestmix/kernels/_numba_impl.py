@@ -222,7 +222,9 @@ def _components_1d(phi, lay, y, s2, data, i0, nb, logw, terms, factor, peak):
         elif code == OUTLIER:  # a = mu, b = ln_s
             const = math.exp(2.0 * b)
         elif code == SPACE_DENSITY:  # a = L
-            const = 3.0 * math.log(a) if a > 0.0 else 0.0
+            if not _space_density(a, data, row, option, i0, nb, lw, out, fac, peak):
+                return False
+            continue
         for i in range(nb):
             v = s2[i0 + i] if errors else 0.0
             if code == LINE:  # a = m, b = b, e = scatter
@@ -239,29 +241,55 @@ def _components_1d(phi, lay, y, s2, data, i0, nb, logw, terms, factor, peak):
                         resid * resid / (e * scale2))
                 else:
                     t = -_INF
-            elif code == CLUSTER:  # a = mu, b = sigma
+            else:  # CLUSTER: a = mu, b = sigma
                 t = _normal_log_density(y[i0 + i] - a, b * b + v)
                 t = t if t == t else -_INF  # as gaussian_log_density
-            elif not a > 0.0:  # SPACE_DENSITY with L <= 0
-                t = -_INF
-            else:  # SPACE_DENSITY: log Σ_q exp(A_q - r_q / L) - 3 log L over the nodes
-                top = -_INF
-                for q in range(option):
-                    s = data[0, row + q, i0 + i] - data[0, row + option + q, i0 + i] / a
-                    top = top if top >= s else s
-                if not (top > -_INF and top < _INF):
-                    top = 0.0
-                total = 0.0
-                for q in range(option):
-                    s = data[0, row + q, i0 + i] - data[0, row + option + q, i0 + i] / a
-                    total += math.exp(s - top)
-                t = top + math.log(total) - const
             if not t < _INF:  # NaN or +inf
                 return False
             t = lw + t
             out[i] = t
             fac[i] = 1.0
             peak[i] = peak[i] if peak[i] >= t else t
+    return True
+
+
+@njit(**_JIT)
+def _space_density(length, data, row, nodes, i0, nb, lw, out, fac, peak):
+    """``exponential_space_density``: log Σ_q exp(A_q - r_q / L) - 3 log L over the nodes,
+    A = 3 s + log weights + log-likelihoods and r the distances (rows of ``data``), points in
+    the inner loops so that they vectorise; ``out`` and ``fac`` hold the running maximum and
+    sum. False for a NaN or +inf."""
+    if not length > 0.0:
+        for i in range(nb):
+            out[i] = -_INF
+            fac[i] = 1.0
+        return True
+    for i in range(nb):
+        out[i] = -_INF
+        fac[i] = 0.0
+    for q in range(nodes):
+        top = data[0, row + q]
+        dist = data[0, row + nodes + q]
+        for i in range(nb):
+            s = top[i0 + i] - dist[i0 + i] / length
+            out[i] = out[i] if out[i] >= s else s
+    for i in range(nb):
+        if not (out[i] > -_INF and out[i] < _INF):
+            out[i] = 0.0
+    for q in range(nodes):
+        top = data[0, row + q]
+        dist = data[0, row + nodes + q]
+        for i in range(nb):
+            fac[i] += exp_nonpositive(top[i0 + i] - dist[i0 + i] / length - out[i])
+    const = 3.0 * math.log(length)
+    for i in range(nb):
+        t = out[i] + math.log(fac[i]) - const
+        if not t < _INF:
+            return False
+        t = lw + t
+        out[i] = t
+        fac[i] = 1.0
+        peak[i] = peak[i] if peak[i] >= t else t
     return True
 
 
