@@ -209,6 +209,7 @@ class MixtureKernel:
         :meth:`__call__` takes no log-densities). Decided on first use, once the model has
         checked the components against the data."""
         if not self._table_built:
+            assert self._data is not None  # components are kept only with their data
             table = component_table(self._components, self._data, self.layout)
             if table is not None:
                 self._lay = np.concatenate([self._lay, table[0]])
