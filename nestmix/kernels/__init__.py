@@ -4,9 +4,12 @@
 log-likelihoods. With numba (the default when it is importable) the whole computation — filling
 in fixed parameters, unpacking weights, means and covariances, and the per-point log-sum-exp over
 components — happens in one compiled pass with no (N, K) temporaries, so memory does not grow
-with N beyond the data themselves. Without numba, or with ``NESTMIX_KERNEL=numpy`` in the
-environment (or ``backend="numpy"``), the reference densities of
-:mod:`nestmix.components.gaussian` are evaluated in chunks of θ and of points.
+with N beyond the data themselves. The built-in custom components (``line``,
+``gaussian_outlier``, ``student_t``, ``gaussian_cluster``, ``exponential_space_density``) are
+evaluated in the same pass (:func:`component_table`); a user's component's densities are computed
+in Python and passed in. Without numba, or with ``NESTMIX_KERNEL=numpy`` in the environment (or
+``backend="numpy"``), the reference densities of :mod:`nestmix.components.gaussian` and the
+components' own ``log_density`` are evaluated in chunks of θ and of points.
 
 numba is imported when a likelihood is first evaluated, not when nestmix is imported or a model
 built; its compiled code is cached on disk (``cache=True``; one signature per entry point), so

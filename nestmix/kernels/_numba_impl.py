@@ -8,8 +8,10 @@ data and :func:`loglike_nd` for D >= 2. For every θ row they build the full par
 of ``BLOCK``: for each component a tight loop over the block writes the log-terms and keeps the
 running maximum per point, a second loop sums ``exp(term - max)``, and the per-point
 ``max + log(sum)`` is summed over the block, and block sums go into a compensated (Neumaier)
-total. The block buffers (K_total × BLOCK
-doubles) are the only temporaries, so memory does not grow with N, and the block loops are
+total. Custom components enter as log-terms of the same blocks: read from ``extra`` (computed in
+Python) or, for the built-in families, computed here from φ and the per-point data rows that
+``extra`` then holds (:func:`_components_1d`, :func:`_clusters_nd`). The block buffers (K_total ×
+BLOCK doubles) are the only temporaries, so memory does not grow with N, and the block loops are
 simple enough for LLVM to vectorise (exp and log are written out below; divisions follow
 numpy's error model so that they do not branch).
 
