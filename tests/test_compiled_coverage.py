@@ -441,3 +441,25 @@ def test_pickled_model_with_components_rebuilds_its_table():
     assert copy._kernel._component_data.size == 0  # the data rows did not travel
     np.testing.assert_array_equal(copy.log_likelihood_batch(theta), values)
     assert copy._kernel.compiles_components
+
+
+@pytest.mark.parametrize(("dist", "params"), [("gamma", {"a": 1e5}), ("invgamma", {"a": 3e4}),
+                                              ("beta", {"a": 0.5, "b": 1e5}),
+                                              ("t", {"df": 1e5})])
+def test_large_shapes_up_to_the_compiled_limit(dist, params):
+    prior = Univariate.create(dist, **params)
+    u = np.concatenate([[1e-20, 1e-8, 0.5, 1 - 1e-12], np.random.default_rng(13).random(300)])
+    code, values = univariate_op(prior)
+    np.testing.assert_allclose(apply(code, values, u[:, None])[:, 0], prior.ppf(u), rtol=1e-10)
+    beyond = {key: value * 11 for key, value in params.items()}
+    assert univariate_op(Univariate.create(dist, **beyond)) is None  # left to scipy
+
+
+def test_extreme_dirichlet_and_lkj_shapes_stay_with_numpy():
+    from nestmix.parameters import _UpperTriangle
+
+    stick = StickBreakingDirichlet.create(3, (2.0, 1e5, 1.0))
+    lkj = LKJCorrelation(3, 2e5)
+    plan = compile_blocks(blocks_of(("weights", _Weights(stick), 2),
+                                    ("correlation", _UpperTriangle(lkj), 3)))
+    assert plan is None

@@ -46,6 +46,10 @@ UNIFORM, LOGUNIFORM, NORM, HALFNORM, LOGNORM, EXPON, GAMMA, INVGAMMA, BETA, T = 
 STICK, ORDERED = 10, 11
 TRUNCNORM, CAUCHY, HALFCAUCHY = 12, 13, 14
 STICK_BETA, LKJ = 20, 21
+MAX_SHAPE = 1e5
+"""Largest gamma or beta shape parameter (Student-t: degrees of freedom) compiled; the quantiles
+are checked to 1e-12 up to it, and larger ones go to scipy (whose asymptotic expansions keep
+their precision there)."""
 CODES = {"uniform": UNIFORM, "loguniform": LOGUNIFORM, "reciprocal": LOGUNIFORM,
          "norm": NORM, "halfnorm": HALFNORM, "lognorm": LOGNORM, "expon": EXPON,
          "gamma": GAMMA, "invgamma": INVGAMMA, "beta": BETA, "t": T, "truncnorm": TRUNCNORM,
@@ -58,7 +62,7 @@ _EPS = 2.0**-52
 _LN2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _TINY = 1e-300  # Lentz's floor for vanishing denominators
-_MAX_TERMS = 5_000  # series and continued-fraction terms (O(sqrt(a)) are needed)
+_MAX_TERMS = 100_000  # series and continued-fraction terms (O(√a) are needed)
 _MAX_STEPS = 200  # Newton steps of the inverses (about five are needed)
 _EDGE = 1.0 - 2.0**-52  # partial correlations are clipped into [-_EDGE, _EDGE], as in numpy
 _JIT = {"cache": True, "error_model": "numpy"}
@@ -96,10 +100,55 @@ def _normal_quantile(q, tail, upper):
 # follows. Everything is a function of t = log x, so that quantiles far below the smallest
 # normal number come out as 0 (as scipy's do) instead of stopping the iteration.
 @njit(**_JIT)
+def _stirling_tail(a):
+    """log Γ(a) - ((a - ½) log a - a + log √(2π)) by Stirling's series, for a >= 10."""
+    inv = 1.0 / a
+    inv2 = inv * inv
+    return inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 * (
+        1.0 / 1680.0 - inv2 * (1.0 / 1188.0 - inv2 * (691.0 / 360360.0 - inv2 / 156.0))))))
+
+
+@njit(**_JIT)
+def _log1pmx(d):
+    """log(1 + d) - d, accurate also for small d."""
+    if abs(d) > 0.3:
+        return math.log1p(d) - d
+    total = 0.0
+    term = d
+    for k in range(2, 100):  # Σ (-1)^(k+1) d^k / k
+        term *= -d
+        step = term / k
+        total += step
+        if abs(step) < _EPS * abs(total):
+            break
+    return total
+
+
+@njit(**_JIT)
+def _log_beta(a, b):
+    """log B(a, b); for a large parameter without the cancellation of log Γ's differences."""
+    small, large = min(a, b), max(a, b)
+    if large < 10.0:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    # log Γ(large) - log Γ(small + large) by Stirling's series for both
+    diff = -(large - 0.5) * math.log1p(small / large) - small * math.log(small + large) \
+        + small + _stirling_tail(large) - _stirling_tail(small + large)
+    if small < 10.0:
+        return math.lgamma(small) + diff
+    return (small - 0.5) * math.log(small) - small + _HALF_LOG_2PI + _stirling_tail(small) \
+        + diff
+
+
+@njit(**_JIT)
 def _log_gamma_pq(a, t):
     """log P(a, x), log Q(a, x) and log(x^a e^-x / Γ(a)) at x = e^t."""
     x = math.exp(t)
-    log_front = a * t - x - math.lgamma(a)
+    if a < 10.0:
+        log_front = a * t - x - math.lgamma(a)
+    else:  # a (log(x / a) + 1 - x / a) + log √(a / 2π) - Stirling's tail: no large terms
+        d = (x - a) / a
+        core = a * _log1pmx(d) if abs(d) < 0.5 else a * (t - math.log(a)) - (x - a)
+        log_front = core + 0.5 * math.log(a) - _HALF_LOG_2PI - _stirling_tail(a)
     if x < a + 1.0:
         term = 1.0 / a
         total = term
@@ -211,7 +260,7 @@ def _newton_log(beta, a, b, p, q, t, hi):
     """
     lower = p <= q
     target = math.log(p) if lower else math.log(q)
-    log_beta = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b) if beta else 0.0
+    log_beta = _log_beta(a, b) if beta else 0.0
     lo = -math.inf
     for _ in range(_MAX_STEPS):
         if beta:
@@ -513,12 +562,11 @@ def univariate_op(prior: Any) -> tuple[int, list[float]] | None:
         params += [log_a, log_b - log_a]
     elif code == LOGNORM:
         params.append(kw["s"])
-    elif code in (GAMMA, INVGAMMA):
-        params.append(kw["a"])
-    elif code == BETA:
-        params += [kw["a"], kw["b"]]
-    elif code == T:
-        params.append(kw["df"])
+    elif code in (GAMMA, INVGAMMA, BETA, T):
+        shapes = [kw["df"]] if code == T else [kw["a"], kw["b"]] if code == BETA else [kw["a"]]
+        if max(shapes) > MAX_SHAPE:
+            return None
+        params += shapes
     elif code == TRUNCNORM:
         from scipy import special
 
@@ -597,8 +645,11 @@ def _block_op(block) -> tuple[int, list[float], int] | None:
         a, b, inv_b, unit = stick._breaks
         if unit:
             return STICK, [float(v) for v in inv_b], -1
+        if max(b) > MAX_SHAPE:
+            return None
         return STICK_BETA, [float(v) for pair in zip(a, b, strict=True) for v in pair], -1
     lkj = getattr(transform, "lkj", None)  # the correlations of an LKJ prior
-    if isinstance(lkj, LKJCorrelation) and getattr(transform, "upper_triangle", False):
+    if isinstance(lkj, LKJCorrelation) and getattr(transform, "upper_triangle", False) \
+            and lkj.eta + (lkj.d - 2) / 2.0 <= MAX_SHAPE:
         return LKJ, [float(lkj.d), float(lkj.eta)], -1
     return None
