@@ -9,9 +9,11 @@ faster) and the time per (point × component) pair. "nestmix" is the whole publi
 user writes today: (N, K) arrays of log-densities — in 2-D the (N, K, 2, 2) total covariances
 through ``np.linalg.slogdet`` and ``np.linalg.solve`` — reduced by ``logsumexp``.
 
-Then, each in a fresh process at N = 10⁶ and K = 8: the peak memory (RSS) of one call of each
-likelihood, including the numpy fallback (``NESTMIX_KERNEL=numpy``); and the first-call cost of
-the numba kernels, once compiling into an empty cache and once loading the cache.
+Then the prior transform per call on a 2-D model with full covariances (LKJ correlations) and
+a uniform background, K = 3 — the compiled plan against the numpy transforms of the same
+blocks. Then, each in a fresh process at N = 10⁶ and K = 8: the peak memory (RSS) of one call
+of each likelihood, including the numpy fallback (``NESTMIX_KERNEL=numpy``); and the first-call
+cost of the numba kernels, once compiling into an empty cache and once loading the cache.
 
     python benchmarks/kernel.py [--repeat 3] [--sizes 300 3000 30000 1000000]
 """
@@ -147,6 +149,38 @@ def compile_child() -> None:
     print(json.dumps(out))
 
 
+def prior_per_call(repeat: int) -> list[tuple[str, float, float]]:
+    """Per-call prior transform of 2-D full-covariance models with a background, K = 3:
+    (priors, compiled, numpy) seconds; the numpy time applies the same blocks one by one."""
+    from nestmix import Measurements, ModelSpec
+
+    rng = np.random.default_rng(1)
+    data = Measurements.from_arrays(rng.normal(size=(500, 2)), errors=np.full((500, 2), 0.1))
+    norm = {"dist": "norm", "loc": 0, "scale": 5}
+    out = []
+    for label, scale in (("sigma halfnorm", {"sigma": {"dist": "halfnorm", "scale": 3}}),
+                         ("variance invgamma", {"variance": {"dist": "invgamma", "a": 3,
+                                                             "scale": 2}})):
+        model = ModelSpec(background="uniform", priors={"mean": norm, **scale}).build(data, 3)
+        u = rng.random(model.ndim)
+        prior = model.prior
+
+        def numpy_transform(u=u[None, :], prior=prior):
+            theta = np.empty_like(u)
+            start = 0
+            for block in prior.blocks:
+                theta[:, start:start + block.ndim] = block.transform(u[:, start:start + block.ndim])
+                start += block.ndim
+            return theta
+
+        if not np.allclose(numpy_transform()[0], model.prior_transform(u), rtol=1e-10,
+                           atol=1e-10):
+            raise SystemExit(f"prior {label}: compiled and numpy transforms differ")
+        out.append((label, per_call(lambda m=model, u=u: m.prior_transform(u), repeat),
+                    per_call(numpy_transform, repeat)))
+    return out
+
+
 def run_child(args: list[str], env: dict[str, str] | None = None) -> dict:
     here = Path(__file__).resolve()
     result = subprocess.run([sys.executable, str(here), *args], capture_output=True,
@@ -192,6 +226,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{d:>2} {n:>9} {k:>2} {_fmt(t_plain):>11} {_fmt(t_ours):>11} "
                       f"{t_plain / t_ours:>7.1f} {t_plain / (n * k) * 1e9:>14.2f} "
                       f"{t_ours / (n * k) * 1e9:>16.2f}", flush=True)
+
+    print("\nprior transform per call, D=2, full covariance (LKJ) + background, K=3")
+    for label, compiled, plain in prior_per_call(args.repeat):
+        print(f"  {label:>18}: compiled {_fmt(compiled)}, numpy {_fmt(plain)}, "
+              f"ratio {plain / compiled:.0f}")
 
     n_big = max(args.sizes)
     print(f"\npeak memory of one call at N = {n_big}, K = 8 (fresh process each, data and "

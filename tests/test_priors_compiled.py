@@ -44,11 +44,11 @@ SPECS = [
     # the deconvolution notebook: every block compiled
     ({"order": "means", "priors": {"mean": {"dist": "uniform", "loc": 0, "scale": 1},
                                    "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}}}, 1, 4),
-    # galaxies: normal means compiled, inverse-gamma variances left to numpy
+    # galaxies: normal means and inverse-gamma variances
     ({"priors": {"mean": {"dist": "norm", "loc": 20, "scale": 10},
                  "variance": {"dist": "invgamma", "a": 3, "scale": 20}}}, 1, 3),
-    # 2-D: ordered normal means, a fixed mean axis, half-normal widths, LKJ (numpy),
-    # Dirichlet with unequal α (numpy) and a background weight
+    # 2-D: ordered normal means, a fixed mean axis, half-normal widths, LKJ correlations,
+    # Dirichlet with unequal α and a background weight
     ({"order": "means", "background": "uniform",
       "priors": {"mean": [{"dist": "norm", "scale": 3}, 0.5],
                  "sigma": {"dist": "halfnorm", "scale": 2},
@@ -62,7 +62,7 @@ SPECS = [
 def test_compiled_prior_matches_numpy_prior(monkeypatch, rng, spec, d, k):
     data = Measurements.from_arrays(rng.normal(size=(60, d)) if d > 1 else rng.normal(size=60))
     model = ModelSpec(**spec).build(data, k)
-    assert model.prior._compiled is not None
+    assert model.prior._compiled is not None and not model.prior._compiled.numpy_blocks
     monkeypatch.setenv("NESTMIX_KERNEL", "numpy")
     reference = ModelSpec(**spec).build(data, k)
     assert reference.prior._compiled is None

@@ -102,6 +102,12 @@ class Line(Component):
         variance = _point_variance(data) + params["scatter"][:, None] ** 2
         return _normal_log_density(data.values[None, :, 0] - line, variance)
 
+    def compiled_data(self, data: Measurements) -> tuple[int, np.ndarray]:
+        """Option and per-point data rows of the compiled kernel's version of
+        :meth:`log_density` (:func:`nestmix.model.kernels.component_table`)."""
+        extra = data.extra or {}  # the model checked the column before building the kernel
+        return 0, np.asarray(extra[self.x], dtype=float)[None, :]
+
 
 @register_component
 @dataclass(frozen=True)
@@ -119,6 +125,11 @@ class GaussianOutlier(Component):
         """log N(y_i | mu, σ_i² + exp(2 ln_s)), shape (m, N)."""
         variance = _point_variance(data) + np.exp(2.0 * params["ln_s"])[:, None]
         return _normal_log_density(data.values[None, :, 0] - params["mu"][:, None], variance)
+
+    def compiled_data(self, data: Measurements) -> tuple[int, np.ndarray]:
+        """Option and per-point data rows of the compiled kernel's version of
+        :meth:`log_density` (:func:`nestmix.model.kernels.component_table`)."""
+        return 0, np.empty((0, data.n_points))
 
 
 @register_component
@@ -156,3 +167,8 @@ class StudentT(Component):
             out = (gammaln(0.5 * (nu + 1.0)) - gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
                    - 0.5 * np.log(scale2) - 0.5 * (nu + 1.0) * np.log1p(z2 / (nu * scale2)))
         return np.where((scale2 > 0) & (nu > 0), out, -np.inf)
+
+    def compiled_data(self, data: Measurements) -> tuple[int, np.ndarray]:
+        """Option and per-point data rows of the compiled kernel's version of
+        :meth:`log_density` (:func:`nestmix.model.kernels.component_table`)."""
+        return int(self.errors == "broaden"), np.empty((0, data.n_points))

@@ -129,6 +129,11 @@ class GaussianCluster(Component):
         point_cov = None if data.covariances is None else np.asarray(data.covariances)
         return gaussian_log_density(values, point_cov, means[:, None], covariances[:, None])[..., 0]
 
+    def compiled_data(self, data: Measurements) -> tuple[int, np.ndarray]:
+        """Option and per-point data rows of the compiled kernel's version of
+        :meth:`log_density` (:func:`nestmix.model.kernels.component_table`)."""
+        return len(self._scale_names()), np.empty((0, data.n_points))
+
     def options(self) -> dict[str, Any]:
         """Axes as a list (JSON) and the shape."""
         return {"axes": list(self.axes), "shape": self.shape}

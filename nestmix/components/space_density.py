@@ -111,6 +111,13 @@ class ExponentialSpaceDensity(Component):
         log_like = -0.5 * (_LOG_2PI + residual**2) - np.log(sigma)[:, None]
         return s, log_w, log_like
 
+    def compiled_data(self, data: Measurements) -> tuple[int, np.ndarray]:
+        """Option and per-point data rows of the compiled kernel's version of
+        :meth:`log_density` (:func:`nestmix.model.kernels.component_table`): the nodes, then the
+        grid's 3 s + log weights + log-likelihoods and its distances r, each (nodes, N)."""
+        three_s, r, log_wl = self._cached_grid(data)
+        return self.nodes, np.concatenate([(three_s + log_wl).T, r.T], axis=0)
+
     def log_density(self, params: Mapping[str, np.ndarray], data: Measurements) -> np.ndarray:
         """log p(ϖ_i | L), shape (m, N)."""
         three_s, r, log_wl = self._cached_grid(data)

@@ -293,6 +293,7 @@ class _UpperTriangle:
     """The off-diagonal correlations of LKJ draws, upper triangle row by row (picklable)."""
 
     lkj: LKJCorrelation
+    upper_triangle = True  # tells the compiled prior (nestmix.priors._compiled) what this is
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
         iu = np.triu_indices(self.lkj.d, 1)

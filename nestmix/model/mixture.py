@@ -114,7 +114,8 @@ class MixtureModel:
         self._chunk = max(1, _CHUNK_ELEMENTS // (data.n_points * self.n_components
                                                  * self.n_dims**2))
         self._kernel = MixtureKernel(self._layout, self.prior, self._values, self._point_cov,
-                                     self._log_background, n_extra=len(extra))
+                                     self._log_background, n_extra=len(extra),
+                                     components=extra, data=data)
         if extra:
             self._check_components()
 
@@ -203,13 +204,13 @@ class MixtureModel:
         theta = np.asarray(theta, dtype=float)
         if theta.ndim != 1:
             raise ModelError(f"θ must have shape ({self.ndim},), got {theta.shape}")
-        if not self.extra_components:
+        if not self.extra_components or self._kernel.compiles_components:
             return float(self._kernel(theta[None, :])[0])
         return float(self.log_likelihood_batch(theta[None, :])[0])
 
     def compiled_parts(self) -> CompiledParts | None:
         """The compiled prior plan and likelihood kernel arrays, or None when either is not
-        compiled (numpy backend, custom components, a prior block without a compiled form).
+        compiled (numpy backend, a user-defined component, a prior without a compiled form).
 
         Used by :class:`nestmix.samplers.dynesty.compiled_slice.CompiledSliceSampler`, which calls
         the same compiled functions as :meth:`prior_transform` and :meth:`log_likelihood`; a
@@ -225,6 +226,26 @@ class MixtureModel:
             return None
         return CompiledParts(plan.ops, plan.params, kernel_arguments)
 
+    @property
+    def compiled_path(self) -> bool:
+        """Whether :meth:`prior_transform` and :meth:`log_likelihood` run wholly in compiled
+        code (:meth:`compiled_parts` is not None); :attr:`numpy_parts` says what does not."""
+        return not self.numpy_parts
+
+    @property
+    def numpy_parts(self) -> tuple[str, ...]:
+        """What runs in Python or numpy rather than compiled code; empty on the compiled path."""
+        cls = type(self)
+        parts = [f"{cls.__name__} overrides prior_transform or log_likelihood"] if (
+            cls.prior_transform is not MixtureModel.prior_transform
+            or cls.log_likelihood is not MixtureModel.log_likelihood) else []
+        if self._kernel.backend != "numba":
+            parts.append("likelihood (numpy backend)")
+        if not self._kernel.compiles_components:
+            parts += [f"component {c.name} ({getattr(c, 'family', '') or type(c).__name__})"
+                      for c in self.extra_components]
+        return (*parts, *(f"prior {block}" for block in self.prior.numpy_blocks))
+
     def log_likelihood_batch(self, thetas: np.ndarray) -> np.ndarray:
         """Log-likelihoods for many parameter vectors, shape (m, ndim) → (m,).
 
@@ -233,7 +254,7 @@ class MixtureModel:
         of θ so that memory stays bounded for large m × N.
         """
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
-        if not self.extra_components:
+        if not self.extra_components or self._kernel.compiles_components:
             return self._kernel(thetas)
         out = np.empty(thetas.shape[0])
         for start in range(0, thetas.shape[0], self._chunk):

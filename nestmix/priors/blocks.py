@@ -119,6 +119,14 @@ class BlockPrior:
         CompiledPlan`), or None when nothing is compiled."""
         return self._compiled
 
+    @property
+    def numpy_blocks(self) -> tuple[str, ...]:
+        """The blocks :meth:`transform` applies with numpy, as ``"<name> (<dist>)"``: those
+        without a compiled form, or all of them with the numpy backend."""
+        plan = self._compiled
+        blocks = self.blocks if plan is None else [block for _, _, block in plan.numpy_blocks]
+        return tuple(f"{b.name} ({b.description.get('dist', '?')})" for b in blocks)
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_compiled", None)  # rebuilt on first use where the object lands

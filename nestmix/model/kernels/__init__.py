@@ -4,9 +4,12 @@
 log-likelihoods. With numba (the default when it is importable) the whole computation — filling
 in fixed parameters, unpacking weights, means and covariances, and the per-point log-sum-exp over
 components — happens in one compiled pass with no (N, K) temporaries, so memory does not grow
-with N beyond the data themselves. Without numba, or with ``NESTMIX_KERNEL=numpy`` in the
-environment (or ``backend="numpy"``), the reference densities of
-:mod:`nestmix.components.gaussian` are evaluated in chunks of θ and of points.
+with N beyond the data themselves. The built-in custom components (``line``,
+``gaussian_outlier``, ``student_t``, ``gaussian_cluster``, ``exponential_space_density``) are
+evaluated in the same pass (:func:`component_table`); a user's component's densities are computed
+in Python and passed in. Without numba, or with ``NESTMIX_KERNEL=numpy`` in the environment (or
+``backend="numpy"``), the reference densities of :mod:`nestmix.components.gaussian` and the
+components' own ``log_density`` are evaluated in chunks of θ and of points.
 
 numba is imported when a likelihood is first evaluated, not when nestmix is imported or a model
 built; its compiled code is cached on disk (``cache=True``; one signature per entry point), so
@@ -24,10 +27,13 @@ from nestmix.backend import BACKENDS, KERNEL_ENV, numba_available, resolve_backe
 from nestmix.errors import ModelError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from nestmix.data import Measurements
     from nestmix.model.layout import Layout
     from nestmix.priors.blocks import BlockPrior
 
-__all__ = ["BACKENDS", "MixtureKernel", "numba_available", "resolve_backend"]
+__all__ = ["BACKENDS", "MixtureKernel", "component_table", "numba_available", "resolve_backend"]
 
 ENV_VAR = KERNEL_ENV
 MAX_ELEMENTS = 4_000_000
@@ -46,6 +52,55 @@ def layout_vector(layout: Layout, n_extra: int, has_background: bool) -> np.ndar
     ], dtype=np.int64)
 
 
+COMPONENT_CODES = {"line": 1, "gaussian_outlier": 2, "student_t": 3, "gaussian_cluster": 4,
+                   "exponential_space_density": 5}
+"""Built-in component families the compiled kernels evaluate (codes of ``_numba_impl``)."""
+
+
+def component_table(components: Sequence[Any], data: Measurements, layout: Layout
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """What the compiled kernels need to evaluate the custom components themselves.
+
+    Parameters
+    ----------
+    components : sequence
+        The model's custom components, in order.
+    data : Measurements
+    layout : Layout
+        Gives where each component's parameters sit in φ.
+
+    Returns
+    -------
+    (ndarray of int64, ndarray of shape (1, rows, N)) or None
+        The integers that follow the layout vector (the number of components, then code, φ
+        index of the first parameter, first data row and option for each) and the per-point
+        data rows; None when a component is not a built-in family with a compiled form (or a
+        subclass that redefines its ``log_density``), or is not a Gaussian cluster in D >= 2.
+    """
+    ints = [len(components)]
+    rows = []
+    n_rows = 0
+    offset = layout.extra_offset
+    for component in components:
+        code = COMPONENT_CODES.get(getattr(component, "family", ""))
+        if (code is None or _defined_by(component, "log_density")
+                is not _defined_by(component, "compiled_data")
+                or (data.n_dims > 1 and code != COMPONENT_CODES["gaussian_cluster"])):
+            return None
+        option, block = component.compiled_data(data)
+        ints += [code, offset, n_rows, int(option)]
+        rows.append(np.asarray(block, dtype=float).reshape(-1, data.n_points))
+        n_rows += rows[-1].shape[0]
+        offset += len(component.parameters)
+    return np.array(ints, dtype=np.int64), _writable(
+        np.concatenate(rows, axis=0)[None] if n_rows else np.empty((1, 0, data.n_points)))
+
+
+def _defined_by(obj: Any, name: str) -> type | None:
+    """The class in ``type(obj)``'s MRO that defines the attribute ``name``."""
+    return next((cls for cls in type(obj).__mro__ if name in vars(cls)), None)
+
+
 class MixtureKernel:
     """Log-likelihood of Gaussian mixtures (+ custom components + background) for fixed data.
 
@@ -61,11 +116,16 @@ class MixtureKernel:
     log_background : ndarray, shape (N,), or None
         Per-point log-density of the uniform background, when the model has one.
     n_extra : int
-        Number of custom components, whose log-densities are passed to :meth:`__call__`.
+        Number of custom components, whose log-densities are passed to :meth:`__call__`
+        unless the compiled kernel evaluates them itself (see `components`).
     backend : str, optional
         ``numba``, ``numpy`` or ``auto``; default ``$NESTMIX_KERNEL`` or ``auto``.
     max_elements : int
         Chunk bound of the numpy backend.
+    components : sequence, optional
+        The custom components with `data`: when all are built-in families with a compiled form
+        (:func:`component_table`), the numba backend evaluates them itself.
+    data : Measurements, optional
 
     Attributes
     ----------
@@ -76,7 +136,8 @@ class MixtureKernel:
     def __init__(self, layout: Layout, prior: BlockPrior, values: np.ndarray,
                  point_covariances: np.ndarray | None, log_background: np.ndarray | None,
                  n_extra: int = 0, backend: str | None = None,
-                 max_elements: int = MAX_ELEMENTS) -> None:
+                 max_elements: int = MAX_ELEMENTS, components: Sequence[Any] = (),
+                 data: Measurements | None = None) -> None:
         self.backend = resolve_backend(backend)
         self.layout = layout
         self.ndim = prior.ndim
@@ -87,6 +148,13 @@ class MixtureKernel:
         self._log_bg = None if log_background is None else _writable(log_background)
         self._prior = prior
         self._lay = layout_vector(layout, self.n_extra, log_background is not None)
+        self._lay_given = self._lay  # the layout when the densities are passed in
+        self._component_data = _EMPTY_EXTRA
+        self._components = tuple(components) if data is not None else ()
+        self._data = data
+        self._table_built = not (self.backend == "numba" and self.n_extra
+                                 and len(self._components) == self.n_extra)
+        self._compiles = False
         n_phi = len(prior.names)
         source = np.full(n_phi, -1, dtype=np.int64)
         source[prior.free_indices] = np.arange(prior.ndim)
@@ -105,9 +173,27 @@ class MixtureKernel:
                          else _writable(np.moveaxis(self._point_cov, 0, 2)))
         self._function: Any = None
 
+    @property
+    def compiles_components(self) -> bool:
+        """Whether the custom components are evaluated in the compiled kernel (then
+        :meth:`__call__` takes no log-densities). Decided on first use, once the model has
+        checked the components against the data."""
+        if not self._table_built:
+            assert self._data is not None  # components are kept only with their data
+            table = component_table(self._components, self._data, self.layout)
+            if table is not None:
+                self._lay = np.concatenate([self._lay, table[0]])
+                self._component_data = table[1]
+                self._compiles = True
+            self._table_built = True
+        return self._compiles
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_function"] = None  # compiled functions are looked up again after unpickling
+        if state["_compiles"]:  # the components' data rows are rebuilt where the object lands
+            state.update(_lay=self._lay_given, _component_data=_EMPTY_EXTRA, _compiles=False,
+                         _table_built=False)
         return state
 
     def _compiled(self) -> Any:
@@ -123,11 +209,11 @@ class MixtureKernel:
 
         ``(source, fixed, lay, y, err, extra, log_bg)`` as :meth:`__call__` passes them to
         :func:`~nestmix.model.kernels._numba_impl.loglike_1d` (1-D data) or ``loglike_nd``; None
-        with the numpy backend or custom components (whose densities are computed in Python).
+        with the numpy backend or custom components whose densities are computed in Python.
         """
-        if self.backend != "numba" or self.n_extra:
+        if self.backend != "numba" or (self.n_extra and not self.compiles_components):
             return None
-        return (self._source, self._fixed, self._lay, self._y, self._err, _EMPTY_EXTRA,
+        return (self._source, self._fixed, self._lay, self._y, self._err, self._component_data,
                 _EMPTY_BG if self._log_bg is None else self._log_bg)
 
     def __call__(self, theta: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -137,7 +223,8 @@ class MixtureKernel:
         ----------
         theta : ndarray, shape (m, ndim)
         extra : ndarray, shape (m, n_extra, N), optional
-            Log-densities of the custom components at these θ; required when ``n_extra > 0``.
+            Log-densities of the custom components at these θ; required when ``n_extra > 0``
+            unless :attr:`compiles_components`.
 
         Returns
         -------
@@ -152,7 +239,12 @@ class MixtureKernel:
             raise ModelError(f"θ must have shape (m, {self.ndim}), got {theta.shape}")
         m = theta.shape[0]
         n = self._values.shape[0]
-        if self.n_extra:
+        compiled = self.compiles_components
+        lay = self._lay
+        if compiled:  # the densities given in ``extra``, if any, are used
+            lay = self._lay if extra is None else self._lay_given
+            extra = self._component_data if extra is None else extra
+        if self.n_extra and extra is not self._component_data:
             if extra is None or np.shape(extra) != (m, self.n_extra, n):
                 raise ModelError(f"the custom components' log-densities must have shape "
                                  f"({m}, {self.n_extra}, {n}), got "
@@ -168,7 +260,7 @@ class MixtureKernel:
         if self.backend == "numpy":
             return self._numpy(theta, extra)
         out = np.empty(m)
-        self._compiled()(theta, self._source, self._fixed, self._lay, self._y, self._err,
+        self._compiled()(theta, self._source, self._fixed, lay, self._y, self._err,
                          _EMPTY_EXTRA if extra is None else extra,
                          _EMPTY_BG if self._log_bg is None else self._log_bg, out)
         return out

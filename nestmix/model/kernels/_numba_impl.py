@@ -8,8 +8,10 @@ data and :func:`loglike_nd` for D >= 2. For every θ row they build the full par
 of ``BLOCK``: for each component a tight loop over the block writes the log-terms and keeps the
 running maximum per point, a second loop sums ``exp(term - max)``, and the per-point
 ``max + log(sum)`` is summed over the block, and block sums go into a compensated (Neumaier)
-total. The block buffers (K_total × BLOCK
-doubles) are the only temporaries, so memory does not grow with N, and the block loops are
+total. Custom components enter as log-terms of the same blocks: read from ``extra`` (computed in
+Python) or, for the built-in families, computed here from φ and the per-point data rows that
+``extra`` then holds (:func:`_components_1d`, :func:`_clusters_nd`). The block buffers (K_total ×
+BLOCK doubles) are the only temporaries, so memory does not grow with N, and the block loops are
 simple enough for LLVM to vectorise (exp and log are written out below; divisions follow
 numpy's error model so that they do not branch).
 
@@ -36,13 +38,21 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, register_jitable
 
-# Indices into the int64 layout vector built by nestmix.kernels.layout_vector.
+# Indices into the int64 layout vector built by nestmix.model.kernels.layout_vector.
 K, D, N_WEIGHTS, MEAN_OFF, SCALE_OFF, N_SETS, PER_SET, CORR_OFF, N_CORR, WITH_CORR, \
     IS_SIGMA, N_EXTRA, HAS_BG = range(13)
 LAYOUT_SIZE = 13
 BLOCK = 256
+# Built-in custom components computed in the kernel (nestmix.model.kernels.component_table): the
+# layout vector then goes on with their number and, for each, FIELDS integers: its code, the
+# index in φ of its first parameter, its first row in the data array ``extra`` (1, rows, N)
+# and an option (Student-t: 1 to broaden by the errors; cluster: number of scales;
+# space density: quadrature nodes).
+LINE, OUTLIER, STUDENT_T, CLUSTER, SPACE_DENSITY = 1, 2, 3, 4, 5
+FIELDS = 4
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2PI = math.log(2.0 * math.pi)
 _INF = np.inf
 _JIT = {"cache": True, "error_model": "numpy"}
 
@@ -174,11 +184,157 @@ def _variance(phi, lay, s, a):
 
 
 @njit(**_JIT)
+def _n_compiled(lay):
+    """Number of custom components the kernel computes itself (see FIELDS)."""
+    return lay[LAYOUT_SIZE] if lay.shape[0] > LAYOUT_SIZE else 0
+
+
+@njit(**_JIT)
+def _normal_log_density(residual, variance):
+    """log N(residual | 0, variance), -inf unless variance > 0 (as in builtin.py)."""
+    if not variance > 0.0:
+        return -_INF
+    return -0.5 * (_LOG_2PI + math.log(variance) + residual * residual / variance)
+
+
+@njit(**_JIT)
+def _components_1d(phi, lay, y, s2, data, i0, nb, logw, terms, factor, peak):
+    """Log-terms of the compiled custom components (1-D data) for the block at ``i0``.
+
+    The densities of :mod:`nestmix.components` (``line``, ``gaussian_outlier``, ``student_t``,
+    ``gaussian_cluster``, ``exponential_space_density``), the same formulas in the same order.
+    Returns False when one is NaN or +inf, where the numpy path makes the likelihood zero.
+    """
+    k = lay[K]
+    errors = s2.shape[0] > 0
+    for c in range(_n_compiled(lay)):
+        base = LAYOUT_SIZE + 1 + FIELDS * c
+        code, p0, row, option = lay[base], lay[base + 1], lay[base + 2], lay[base + 3]
+        lw = logw[k + c]
+        out = terms[k + c]
+        fac = factor[k + c]
+        # the parameters, in the order of each family's ``parameters``
+        a = phi[p0]
+        b = phi[p0 + 1] if code != SPACE_DENSITY else 0.0
+        e = phi[p0 + 2] if code == LINE or code == STUDENT_T else 0.0
+        const = 0.0
+        if code == STUDENT_T:  # a = mu, b = sigma, e = nu
+            const = math.lgamma(0.5 * (e + 1.0)) - math.lgamma(0.5 * e) \
+                - 0.5 * math.log(e * math.pi) if e > 0.0 else 0.0
+        elif code == OUTLIER:  # a = mu, b = ln_s
+            const = math.exp(2.0 * b)
+        elif code == SPACE_DENSITY:  # a = L
+            if not _space_density(a, data, row, option, i0, nb, lw, out, fac, peak):
+                return False
+            continue
+        for i in range(nb):
+            v = s2[i0 + i] if errors else 0.0
+            if code == LINE:  # a = m, b = b, e = scatter
+                t = _normal_log_density(y[i0 + i] - (a * data[0, row, i0 + i] + b), v + e * e)
+            elif code == OUTLIER:
+                t = _normal_log_density(y[i0 + i] - a, v + const)
+            elif code == STUDENT_T:
+                scale2 = b * b
+                if option:
+                    scale2 = scale2 + v
+                resid = y[i0 + i] - a
+                if scale2 > 0.0 and e > 0.0:
+                    t = const - 0.5 * math.log(scale2) - 0.5 * (e + 1.0) * math.log1p(
+                        resid * resid / (e * scale2))
+                else:
+                    t = -_INF
+            else:  # CLUSTER: a = mu, b = sigma
+                t = _normal_log_density(y[i0 + i] - a, b * b + v)
+                t = t if t == t else -_INF  # as gaussian_log_density
+            if not t < _INF:  # NaN or +inf
+                return False
+            t = lw + t
+            out[i] = t
+            fac[i] = 1.0
+            peak[i] = peak[i] if peak[i] >= t else t
+    return True
+
+
+@njit(**_JIT)
+def _space_density(length, data, row, nodes, i0, nb, lw, out, fac, peak):
+    """``exponential_space_density``: log Σ_q exp(A_q - r_q / L) - 3 log L over the nodes,
+    A = 3 s + log weights + log-likelihoods and r the distances (rows of ``data``), points in
+    the inner loops so that they vectorise; ``out`` and ``fac`` hold the running maximum and
+    sum. False for a NaN or +inf."""
+    if not length > 0.0:
+        for i in range(nb):
+            out[i] = -_INF
+            fac[i] = 1.0
+        return True
+    for i in range(nb):
+        out[i] = -_INF
+        fac[i] = 0.0
+    for q in range(nodes):
+        top = data[0, row + q]
+        dist = data[0, row + nodes + q]
+        for i in range(nb):
+            s = top[i0 + i] - dist[i0 + i] / length
+            out[i] = out[i] if out[i] >= s else s
+    for i in range(nb):
+        if not (out[i] > -_INF and out[i] < _INF):
+            out[i] = 0.0
+    for q in range(nodes):
+        top = data[0, row + q]
+        dist = data[0, row + nodes + q]
+        for i in range(nb):
+            fac[i] += exp_nonpositive(top[i0 + i] - dist[i0 + i] / length - out[i])
+    const = 3.0 * math.log(length)
+    for i in range(nb):
+        t = out[i] + math.log(fac[i]) - const
+        if not t < _INF:
+            return False
+        t = lw + t
+        out[i] = t
+        fac[i] = 1.0
+        peak[i] = peak[i] if peak[i] >= t else t
+    return True
+
+
+@njit(**_JIT)
+def _clusters_nd(phi, lay, y, point_cov, i0, nb, logw, terms, factor, peak, total, low, resid,
+                 z):
+    """Log-terms of compiled ``gaussian_cluster`` components (D >= 2) for the block at ``i0``:
+    log N(y_i | μ, diag(σ²) + S_i), -inf where that covariance is not positive definite."""
+    k = lay[K]
+    d = lay[D]
+    errors = point_cov.shape[2] > 0
+    for c in range(_n_compiled(lay)):
+        base = LAYOUT_SIZE + 1 + FIELDS * c
+        p0, n_scales = lay[base + 1], lay[base + 3]
+        lw = logw[k + c]
+        out = terms[k + c]
+        fac = factor[k + c]
+        for i in range(nb):
+            for a in range(d):
+                resid[a] = y[a, i0 + i] - phi[p0 + a]
+                sd = phi[p0 + d + (a if n_scales > 1 else 0)]
+                for b in range(d):
+                    total[a, b] = point_cov[a, b, i0 + i] if errors else 0.0
+                total[a, a] += sd * sd
+            t = -_INF
+            if _cholesky(total, low):
+                t = -0.5 * (d * _LOG_2PI + _solve_norm2(low, resid, z))
+                for a in range(d):
+                    t -= math.log(low[a, a])
+                t = t if t == t else -_INF
+            t = lw + t
+            out[i] = t
+            fac[i] = 1.0
+            peak[i] = peak[i] if peak[i] >= t else t
+
+
+@njit(**_JIT)
 def _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak):
-    """Log-terms of the custom components and of the background for the block at ``i0``."""
+    """Log-terms of the custom components given in ``extra`` and of the background for the
+    block at ``i0`` (only the background when the kernel computes the components itself)."""
     k = lay[K]
     n_extra = lay[N_EXTRA]
-    for e in range(n_extra + lay[HAS_BG]):
+    for e in range(n_extra if _n_compiled(lay) else 0, n_extra + lay[HAS_BG]):
         lw = logw[k + e]
         row = terms[k + e]
         for i in range(nb):
@@ -235,6 +391,7 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
     k = lay[K]
     n_terms = lay[N_WEIGHTS] + 1
     errors = s2.shape[0] > 0
+    compiled = _n_compiled(lay) > 0
     phi = np.empty(source.shape[0])
     logw = np.empty(n_terms)
     mu = np.empty(k)
@@ -296,6 +453,10 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
                         row[i] = t
                         fac[i] = 1.0
                         peak[i] = peak[i] if peak[i] >= t else t
+            if compiled and not _components_1d(phi, lay, y, s2, extra, i0, nb, logw, terms,
+                                                factor, peak):
+                alive = False
+                break
             _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
             if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
                 alive = False
@@ -374,6 +535,7 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
     k = lay[K]
     n_terms = lay[N_WEIGHTS] + 1
     errors = point_cov.shape[2] > 0
+    compiled = _n_compiled(lay) > 0
     phi = np.empty(source.shape[0])
     logw = np.empty(n_terms)
     mu = np.empty((k, d))
@@ -486,6 +648,9 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
                         row[i] = t
                         fac[i] = f
                         peak[i] = peak[i] if peak[i] >= t else t
+            if compiled:
+                _clusters_nd(phi, lay, y, point_cov, i0, nb, logw, terms, factor, peak,
+                             total_cov, low, resid, z)
             _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
             if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
                 alive = False

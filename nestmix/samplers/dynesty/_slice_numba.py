@@ -13,7 +13,10 @@ result of dynesty's own slice sampler — without dynesty's Python cost per like
 10 µs, more than the likelihood itself at a few hundred points).
 
 The 1-D and N-D kernels take arrays of different ranks, so :func:`_loglike` picks one at
-compile time; each data case gets one compiled, cached signature.
+compile time; each data case gets one compiled, cached signature. numba's cache does not notice
+edits to the files of the functions called here, only to this one: a change to the prior plan's
+operations or to the kernels goes with an edit here (last: built-in priors and components, #17;
+incomplete gamma and beta prefactors for large shapes).
 """
 
 from __future__ import annotations
