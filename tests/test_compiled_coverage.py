@@ -413,7 +413,7 @@ def test_a_subclass_with_its_own_density_stays_in_python(rng):
 
 
 def test_compiled_slice_runs_models_with_components_as_dynesty_does(monkeypatch):
-    from nestmix.samplers import compiled_slice
+    from nestmix.samplers.dynesty import compiled_slice
     from nestmix.samplers.dynesty import DynestyAdapter
 
     (line, outliers), _, _ = component_cases()[0]
