@@ -153,10 +153,13 @@ class SweepPlan:
             "repeats": self.repeats,
         }
 
-    def _described(self, k: int, sampler: str, repeat: int,
-                   settings: Mapping[str, Any]) -> dict[str, Any]:
-        model = self.spec.build(self.data, k)
-        described = {"data": self.data.fingerprint(), "model": model.describe(),
+    def _described(self, k: int, sampler: str, repeat: int, settings: Mapping[str, Any],
+                   model: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What a run's fingerprint is made of (``model``: the model's description, built
+        here when not given)."""
+        if model is None:
+            model = self.spec.build(self.data, k).describe()
+        described = {"data": self.data.fingerprint(), "model": model,
                      "sampler": sampler, "settings": dict(settings),
                      "seed": self.seed_for(k, repeat)}
         if repeat != 1:
@@ -169,9 +172,11 @@ class SweepPlan:
         a finished run with either is this run."""
         adapter = get_sampler(sampler)
         settings = self.settings_for(sampler)
-        now = fingerprint(self._described(k, sampler, repeat, adapter.fingerprinted(settings)))
+        model = self.spec.build(self.data, k).describe()
+        now = fingerprint(self._described(k, sampler, repeat, adapter.fingerprinted(settings),
+                                          model))
         before = fingerprint(self._described(
-            k, sampler, repeat, adapter.formerly_fingerprinted_settings(settings)))
+            k, sampler, repeat, adapter.formerly_fingerprinted_settings(settings), model))
         return (now,) if before == now else (now, before)
 
     def run_manifest(self, k: int, sampler: str, repeat: int = 1) -> dict:
