@@ -471,9 +471,9 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
         ref = refs.get(f"{problem}:{k}")
         row = {"problem": problem, "k": k, "ref": ref, "samplers": {}}
         for s in samplers:
-            runs = [r for r in records if r["problem"] == problem and r["k"] == k
-                    and r["sampler"] == s and r["settings"] == settings.get(s, {})
-                    and "error" not in r]
+            runs = sorted((r for r in records if r["problem"] == problem and r["k"] == k
+                           and r["sampler"] == s and r["settings"] == settings.get(s, {})
+                           and "error" not in r), key=lambda r: r["seed"])
             failed = sum(1 for r in records if r["problem"] == problem and r["k"] == k
                          and r["sampler"] == s and r["settings"] == settings.get(s, {})
                          and "error" in r)
