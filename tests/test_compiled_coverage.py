@@ -413,8 +413,7 @@ def test_a_subclass_with_its_own_density_stays_in_python(rng):
 
 
 def test_compiled_slice_runs_models_with_components_as_dynesty_does(monkeypatch):
-    from nestmix.samplers.dynesty import compiled_slice
-    from nestmix.samplers.dynesty import DynestyAdapter
+    from nestmix.samplers.dynesty import DynestyAdapter, compiled_slice
 
     (line, outliers), _, _ = component_cases()[0]
     model = ModelSpec(extra_components=(line, outliers)).build(one_d_data(True, 80), 0)
