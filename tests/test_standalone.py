@@ -36,7 +36,7 @@ def test_no_source_reads_outside_the_repository(path):
 
 def test_the_pattern_catches_the_ways_out():
     up = ".." + "/"  # spelled in pieces so that text searches of this file find no way out
-    for line in ('DATA = Path(__file__).resolve().parents' + '[2] / "shared" / "data"',
+    for line in ('DATA = Path(__file__).resolve().parents' + '[2] / "shared"' + ' / "data"',
                  f'Path(os.environ.get("NESTMIX_SHARED_DATA", "{up}{up}shared/data"))',
                  "SHARED = ROOT.parent / 'shared'", f'open("{up}shared/data/enzyme.txt")'):
         assert OUTSIDE.search(line), line
