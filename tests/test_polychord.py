@@ -28,7 +28,7 @@ from nestmix.samplers.polychord import (
     find_library,
     install_polychord,
 )
-from nestmix.samplers.polychord.adapter import polychord_seed
+from nestmix.samplers.polychord.adapter import default_clustering, polychord_seed
 from nestmix.samplers.polychord.runner import Callbacks
 from tests.conftest import (
     GALAXY_PRIORS,
@@ -106,7 +106,9 @@ def mixture_model():
 
 @pytest.fixture(scope="module")
 def mixture_run(mixture_model):
-    return get_sampler("polychord").run(mixture_model, {"nlive": 100}, seed=4)
+    # clustering asked for explicitly: the default turns it off for exchangeable labels
+    return get_sampler("polychord").run(mixture_model, {"nlive": 100, "do_clustering": True},
+                                        seed=4)
 
 
 # --------------------------------------------------------------------------------- tests
@@ -173,6 +175,28 @@ def test_clusters_of_an_unordered_mixture_are_the_label_copies(mixture_run):
     col = run.param_names.index("mu_1")
     means = sorted(np.average(c.samples[:, col], weights=c.weights) for c in main)
     np.testing.assert_allclose(means, [-3, 3], atol=0.7)
+
+
+def test_clustering_is_off_by_default_only_for_exchangeable_labels(mixture_model):
+    y = np.asarray(mixture_model.data.values)[:, 0]
+    data = Measurements.from_arrays(y)
+    priors = {"mean": {"dist": "norm", "loc": 0, "scale": 5},
+              "sigma": {"dist": "loguniform", "a": 0.1, "b": 10}}
+    assert default_clustering(mixture_model) is False
+    assert default_clustering(ModelSpec(priors=priors).build(data, 1)) is True
+    assert default_clustering(ModelSpec(priors=priors, order="means").build(data, 2)) is True
+    assert default_clustering(BoxGaussian()) is True  # not a mixture: PolyChord's own default
+
+
+@pytest.mark.slow
+def test_the_clustering_default_is_applied_and_recorded_and_a_user_setting_wins(
+        mixture_model, mixture_run):
+    # a short run: what is checked is the setting it ran with, not its accuracy (that is
+    # benchmarks/calibration.py's job)
+    run = get_sampler("polychord").run(mixture_model, {"nlive": 25, "num_repeats": 5}, seed=4)
+    assert run.settings["do_clustering"] is False
+    assert len(run.clusters) <= 1  # with clustering on, this posterior gives two (above)
+    assert mixture_run.settings["do_clustering"] is True  # asked for: kept
 
 
 def test_resume_continues_instead_of_restarting(tmp_path):
@@ -348,7 +372,8 @@ def test_unknown_and_bad_settings_are_rejected():
     with pytest.raises(SamplerError, match="precision_criterion"):
         adapter.validate({"precision_criterion": 0})
     merged = adapter.validate({"num_repeats": 7})
-    assert merged["nlive"] is None and merged["num_repeats"] == 7 and merged["do_clustering"]
+    assert merged["nlive"] is None and merged["num_repeats"] == 7
+    assert merged["do_clustering"] is None  # chosen from the problem at run time
     assert get_sampler("polychord").name == "polychord"
 
 

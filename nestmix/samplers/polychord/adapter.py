@@ -33,7 +33,7 @@ from nestmix.samplers.base import (
     check_settings,
 )
 
-__all__ = ["PolyChordAdapter", "polychord_seed"]
+__all__ = ["PolyChordAdapter", "default_clustering", "polychord_seed"]
 
 _NUMBER = (int, float)
 FILE_ROOT = "polychord"
@@ -44,7 +44,9 @@ class PolyChordAdapter(SamplerAdapter):
     """Run PolyChord (slice sampling with clustering of modes) on a problem.
 
     Settings ``nlive`` (default 25 × ndim) and ``num_repeats`` (default 5 × ndim, as PolyChord
-    recommends for evidences) are filled in from the problem at run time. ``resume`` continues
+    recommends for evidences) are filled in from the problem at run time, and so is
+    ``do_clustering`` (default: off for a mixture with exchangeable labels and K ≥ 2, on
+    otherwise; :func:`default_clustering`). ``resume`` continues
     from the resume file in ``workdir`` when there is one. ``nprior``, ``nfail``,
     ``max_ndead``, ``boost_posterior``, ``feedback``, ``logzero`` and ``compression_factor``
     are passed to PolyChord; anything else is rejected.
@@ -61,7 +63,7 @@ class PolyChordAdapter(SamplerAdapter):
     name = "polychord"
     defaults: ClassVar[Mapping[str, Any]] = {
         "nlive": None, "num_repeats": None, "precision_criterion": 0.001,
-        "do_clustering": True, "resume": True,
+        "do_clustering": None, "resume": True,
     }
     valid_settings: ClassVar[Mapping[str, Any]] = {
         "nlive": int, "num_repeats": int, "precision_criterion": _NUMBER,
@@ -186,6 +188,8 @@ class PolyChordAdapter(SamplerAdapter):
         ndim = int(problem.ndim)
         s["nlive"] = s["nlive"] if s["nlive"] is not None else 25 * ndim
         s["num_repeats"] = s["num_repeats"] if s["num_repeats"] is not None else 5 * ndim
+        if s["do_clustering"] is None:
+            s["do_clustering"] = default_clustering(problem)
         library_dir = _library_dir(s.get("mpi") or 1)
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="nestmix-polychord-") as tmp:
@@ -273,6 +277,20 @@ def polychord_seed(seed: int) -> int:
     and the run could not be repeated.
     """
     return int(seed) % 2**31
+
+
+def default_clustering(problem: LikelihoodProblem) -> bool:
+    """PolyChord's ``do_clustering`` when the settings leave it out: False for a mixture with
+    exchangeable labels (``order = "none"``) and K ≥ 2, True otherwise.
+
+    On an exchangeable posterior every cluster PolyChord finds is a label copy of the same mode
+    (nestmix relabels the samples itself), and its per-cluster evidences came out biased high:
+    galaxies K = 3, +0.255 ± 0.082 above the reference with clustering, +0.017 ± 0.035 without,
+    at the same number of likelihood calls (``benchmarks/README.md``, calibration).
+    """
+    spec = getattr(problem, "spec", None)
+    exchangeable = getattr(spec, "order", None) == "none" and int(getattr(problem, "k", 0)) >= 2
+    return not exchangeable
 
 
 def _converged(settings: Mapping[str, Any], ndead: int) -> bool:
