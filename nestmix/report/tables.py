@@ -16,6 +16,7 @@ import numpy as np
 
 from nestmix.evidence import jeffreys_label
 from nestmix.report.document import Column, Table
+from nestmix.report.trust import top_of_range_warnings
 from nestmix.results import EvidenceRow, SweepResult, rows_by_sampler
 
 if TYPE_CHECKING:
@@ -244,7 +245,8 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
     list of str
         The rows' own warnings (label copies missed, stopped early), samplers whose ln Z
         differ by more than ``DISAGREEMENT_SIGMA`` combined σ, K not finished, a best K at the
-        top of the range.
+        top of the range or P(K | data) above 0.05 there
+        (:func:`nestmix.report.trust.top_of_range_warnings`).
     """
     out = []
     for row in sorted(result.rows, key=lambda r: (r.sampler, r.k)):
@@ -269,11 +271,7 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
         out.append("repeats not finished: " + ", ".join(
             f"K={k} {s} repeat {r}" for k, s, r in sorted(result.missing_repeats)) +
             " (those K combine fewer seeds; run the sweep again to finish them)")
-    for sampler, rows in rows_by_sampler(result.rows).items():
-        best = max(rows, key=lambda r: r.logZ)
-        if len(rows) > 1 and k_values and best.k == max(k_values):
-            out.append(f"{sampler}: the best K ({best.k}) is the largest K of the sweep; a "
-                       "larger K may fit better (add larger K to the sweep)")
+    out += top_of_range_warnings(result, k_values)
     return out
 
 
