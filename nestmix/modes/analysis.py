@@ -108,7 +108,7 @@ def analyse_run(model: MixtureModel, run: NestedRun, *, method: str = "hungarian
                           exchangeable=model.spec.order == "none")
     modes = find_distinct_modes(relabelling.apply(params), weights, rng=rng, logz=run.logz,
                                 logz_err=run.logz_err, clusters=run.clusters, samples=thetas,
-                                max_draws=max_mode_draws)
+                                max_draws=max_mode_draws, n_points=model.data.n_points)
     memberships = compute_memberships(model, thetas, weights, relabelling, rng=rng,
                                       max_draws=max_membership_draws)
     return ModeAnalysis(k=model.k, relabelling=relabelling,

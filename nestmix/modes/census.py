@@ -11,11 +11,13 @@ by the prior there is one copy and nothing to check.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["LabelCensus", "label_census"]
+__all__ = ["LabelCensus", "label_census", "pooled_census"]
 
 _VISITED_FRACTION = 0.1  # a copy counts as visited above this fraction of 1/K! posterior mass
 
@@ -128,3 +130,45 @@ def _warning(k: int, possible: int, masses: np.ndarray, visited: int,
             "inconclusive" if n_eff < 20 * possible else
             "; the sampler may have missed label copies (evidence low by up to ln K!)")
     return "label census far from uniform: " + "; ".join(problems) + note
+
+
+def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
+    """The label census of several runs (seeds) of one model, as one ``to_dict`` summary.
+
+    Every run's copy masses sum to one; the pooled mass of a copy is their mean over the runs
+    (a run that did not visit it counts zero), ``n_effective`` is their sum, and the warning is
+    that of the pooled masses. A seed that missed a copy another visited no longer makes the
+    combined row look as if every seed had missed it; how many seeds did is kept in
+    ``seeds_far_from_uniform``.
+
+    Parameters
+    ----------
+    censuses : sequence of mapping
+        :meth:`LabelCensus.to_dict` of each run (at least one).
+
+    Returns
+    -------
+    dict
+        The pooled census, with ``seeds`` (the number of runs pooled) and
+        ``seeds_far_from_uniform`` added.
+    """
+    if not censuses:
+        raise ValueError("pool at least one census")
+    first = censuses[0]
+    k, exchangeable = int(first["k"]), bool(first.get("exchangeable", True))
+    possible = math.factorial(k)
+    pooled: dict[str, float] = {}
+    for census in censuses:
+        for copy, mass in census.get("masses", {}).items():
+            pooled[copy] = pooled.get(copy, 0.0) + float(mass) / len(censuses)
+    names = sorted(pooled, key=lambda c: -pooled[c])
+    masses = np.array([pooled[c] for c in names], dtype=float)
+    n_eff = float(sum(float(c.get("n_effective", 0.0)) for c in censuses))
+    visited = int(np.sum(masses > _VISITED_FRACTION / possible))
+    warning = (_warning(k, possible, masses, visited, n_eff)
+               if exchangeable and len(masses) else None)
+    return {"k": k, "exchangeable": exchangeable,
+            "expected_copies": possible if exchangeable else 1, "copies_visited": visited,
+            "masses": {c: pooled[c] for c in names}, "n_effective": n_eff,
+            "warning": warning, "seeds": len(censuses),
+            "seeds_far_from_uniform": sum(1 for c in censuses if c.get("warning"))}

@@ -2,6 +2,8 @@
 
 Label copies are gone after relabelling; what remains multimodal are genuinely different
 explanations of the data (e.g. a K = 2 model that can pair three clumps of data in two ways).
+Candidates whose parameters agree within their widths are then merged
+(:mod:`nestmix.modes.merge`): a poorly mixed posterior is clumpy, and its clumps are one mode.
 
 Method: divisive two-way splitting with a density-dip test, on a few thousand equally weighted
 posterior draws of the standardised relabelled parameters (log-weights, means, log-variances,
@@ -32,6 +34,7 @@ import numpy as np
 from nestmix.model.layout import Parameters
 from nestmix.modes.features import component_features, n_gaussians
 from nestmix.modes.local_evidence import mode_evidences
+from nestmix.modes.merge import MERGE_TOLERANCE, modes_agree
 from nestmix.results import Cluster
 
 __all__ = ["DistinctMode", "DistinctModes", "find_distinct_modes"]
@@ -114,7 +117,8 @@ def find_distinct_modes(params: Parameters, weights: np.ndarray, *, rng: np.rand
                         logz: float = 0.0, logz_err: float = 0.0,
                         clusters: tuple[Cluster, ...] = (), samples: np.ndarray | None = None,
                         max_draws: int = 4000, min_mass: float = 0.02, dip_ratio: float = 0.25,
-                        max_modes: int = 8) -> DistinctModes:
+                        max_modes: int = 8, n_points: int | None = None,
+                        merge_tolerance: float = MERGE_TOLERANCE) -> DistinctModes:
     """Cluster relabelled posterior samples into distinct modes.
 
     Parameters
@@ -135,6 +139,14 @@ def find_distinct_modes(params: Parameters, weights: np.ndarray, *, rng: np.rand
     max_draws, min_mass, dip_ratio, max_modes
         Number of posterior draws, smallest mass of a mode, the density ratio below which a dip
         separates two modes, and the most modes reported.
+    n_points : int, optional
+        Number of data points. Candidates whose weights, means and widths all agree within
+        ``merge_tolerance`` times their combined width are merged into one mode
+        (:mod:`nestmix.modes.merge`); with ``n_points`` a width is never taken smaller than
+        the large-sample width of a well-mixed posterior, so the clumps of a poorly mixed run
+        are merged too.
+    merge_tolerance : float
+        See ``n_points``.
 
     Returns
     -------
@@ -149,6 +161,7 @@ def find_distinct_modes(params: Parameters, weights: np.ndarray, *, rng: np.rand
                   {"splits_left": max_modes - 1, "leaves": 0})
     labels = np.empty(len(w), dtype=np.intp)
     _classify(tree, x, np.arange(len(w)), labels)
+    labels = _merge_agreeing(params, w, labels, n_points, merge_tolerance)
     masses = np.bincount(labels, weights=w)
     present = np.flatnonzero(masses > 0)
     order = present[np.argsort(-masses[present], kind="stable")]
@@ -162,6 +175,24 @@ def find_distinct_modes(params: Parameters, weights: np.ndarray, *, rng: np.rand
     modes = tuple(_summary(i, params, w, labels == i, masses[i], *evidences[i])
                   for i in range(len(masses)))
     return DistinctModes(modes=modes, labels=labels, n_draws=max_draws)
+
+
+def _merge_agreeing(params: Parameters, w: np.ndarray, labels: np.ndarray,
+                    n_points: int | None, tolerance: float) -> np.ndarray:
+    """``labels`` with every candidate that agrees with a larger one merged into it."""
+    while True:
+        masses = np.bincount(labels, weights=w)
+        present = np.flatnonzero(masses > 0)
+        order = present[np.argsort(-masses[present], kind="stable")]
+        if len(order) < 2:
+            return labels
+        moments = {i: _summary(0, params, w, labels == i, masses[i], 0.0, 0.0, "mass")
+                   for i in order}
+        pair = next(((a, b) for j, b in enumerate(order) for a in order[:j]
+                     if modes_agree(moments[a], moments[b], n_points, tolerance)), None)
+        if pair is None:
+            return labels
+        labels = np.where(labels == pair[1], pair[0], labels)
 
 
 def _standardised(params: Parameters, w: np.ndarray) -> np.ndarray:

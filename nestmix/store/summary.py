@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
+from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.store.runs import RunStore
 
@@ -35,6 +36,7 @@ def load_sweep(directory: str | Path) -> SweepResult:
     ks = list(manifest.get("k_values", []))
     k_prior = manifest.get("k_prior")
     repeats = int(manifest.get("repeats", 1))
+    n_points = manifest.get("data", {}).get("n_points")
     rows: list[EvidenceRow] = []
     modes: list[dict] = []
     for sampler in sorted({r["sampler"] for r in runs}):
@@ -47,8 +49,9 @@ def load_sweep(directory: str | Path) -> SweepResult:
             prior = [k_prior[ks.index(k)] for k in by_k]
         entries = []
         for k, group in by_k.items():
-            first = group[0]["repeat"]  # the analysis shown is that of the first finished run
-            analysis = _stored_analysis(store, k, sampler, first)
+            # census, modes and their warnings from every seed (nestmix.modes.combine)
+            analysis = combine_analyses([_stored_analysis(store, k, sampler, r["repeat"])
+                                         for r in group], n_points)
             entries.append((k, [RunSummary.from_dict(r["summary"]) for r in group], analysis))
             if analysis:
                 modes.append({"k": k, "sampler": sampler, **analysis})
@@ -72,7 +75,7 @@ def _stored_analysis(store: RunStore, k: int, sampler: str, repeat: int = 1) -> 
 def _evidence_rows(sampler: str,
                    entries: Sequence[tuple[int, Sequence[RunSummary], Mapping[str, Any]]],
                    prior: Sequence[float] | None) -> list[EvidenceRow]:
-    """One row per K from its runs' summaries (one per seed) and the first run's analysis."""
+    """One row per K from its runs' summaries (one per seed) and their combined analysis."""
     combined = [combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
                 for _, runs, _ in entries]
     sim = [combine_runs([s.logZ for s in runs], [s.logZ_err_sim for s in runs])
