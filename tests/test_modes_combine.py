@@ -146,3 +146,27 @@ def test_a_sweep_row_combines_the_census_and_modes_of_every_seed(swept, tmp_path
     assert load_sweep(out).rows[0].label_copies == 2
     entry = next(m for m in load_sweep(out).modes if m["k"] == 2)
     assert entry["census"]["seeds"] == 3 and entry["distinct_modes"]["seeds"] == 3
+
+
+@pytest.mark.slow  # about a minute: 2M likelihood calls
+@pytest.mark.filterwarnings("ignore:The slice sample interval:UserWarning",
+                            "ignore:Enabling doubling strategy:UserWarning")
+def test_enzyme_k2_reports_one_distinct_mode():
+    """#18's acceptance: enzyme, K = 2, Richardson & Green-style priors, dynesty at its
+    defaults. Before merging, the dip test reported 8 "modes" with near-identical parameters
+    (clumps of one poorly mixed posterior)."""
+    from nestmix import datasets, get_sampler
+    from nestmix.modes import analyse_run
+
+    data = datasets.load("enzyme").measurements()
+    values = data.values[:, 0]
+    low, high = float(values.min()), float(values.max())
+    r = high - low
+    model = ModelSpec(priors={
+        "mean": {"dist": "norm", "loc": (low + high) / 2, "scale": r},
+        "variance": {"dist": "invgamma", "a": 2, "scale": 0.02 * r * r},
+        "weights": {"dist": "dirichlet", "alpha": 1.0}}).build(data, 2)
+    run = get_sampler("dynesty").run(model, {}, seed=1)
+    analysis = analyse_run(model, run, rng=np.random.default_rng(1))
+    assert analysis.modes.n_modes == 1, analysis.modes.to_dict()
+    assert analysis.census.copies_visited == 2

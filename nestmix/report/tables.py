@@ -16,7 +16,7 @@ import numpy as np
 
 from nestmix.evidence import jeffreys_label
 from nestmix.report.document import Column, Table
-from nestmix.report.trust import top_of_range_warnings
+from nestmix.report.trust import top_of_range_warnings, unconverged_verdict
 from nestmix.results import EvidenceRow, SweepResult, rows_by_sampler
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
         headline = "The samplers disagree on the best K: " + "; ".join(
             f"{s} prefers K = {b.k}" for s, b in bests.items()) + "."
     details = [_sampler_verdict(s, rows, bests[s]) for s, rows in by_sampler.items()]
-    return headline, tuple(details)
+    return headline, (*details, *unconverged_verdict(result))
 
 
 def _within_errors(by_sampler: dict[str, list[EvidenceRow]], bests: dict[str, EvidenceRow],

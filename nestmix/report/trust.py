@@ -1,5 +1,5 @@
 """Report sentences on whether a sweep's answer can be trusted: probability at the top of the K
-range.
+range, and rows the convergence check could not settle (:mod:`nestmix.sweep.convergence`).
 
 Kept apart from :mod:`nestmix.report.tables` so that :func:`~nestmix.report.tables.verdict`
 and :func:`~nestmix.report.tables.evidence_warnings` only call these helpers.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from nestmix.results import SweepResult, rows_by_sampler
 
-__all__ = ["TOP_OF_RANGE_P", "top_of_range_warnings"]
+__all__ = ["TOP_OF_RANGE_P", "top_of_range_warnings", "unconverged_verdict"]
 
 #: P(K = largest K | data) above which the report suggests adding larger K.
 TOP_OF_RANGE_P = 0.05
@@ -54,3 +54,23 @@ def top_of_range_warnings(result: SweepResult, k_values: Sequence[int] = (),
                        "are run (add larger K to the sweep)")
     return out
 
+
+
+def unconverged_verdict(result: SweepResult) -> tuple[str, ...]:
+    """Verdict sentences for rows the convergence check left "not converged".
+
+    Returns
+    -------
+    tuple of str
+        Empty when there are none; else one sentence per sampler: the answer is uncertain,
+        which K did not settle, and why.
+    """
+    out = []
+    for sampler, rows in rows_by_sampler(result.rows).items():
+        notes = [(row.k, w) for row in rows for w in row.warnings
+                 if w.startswith("not converged")]
+        if notes:
+            out.append(f"{sampler}: the answer is uncertain: the ln Z of "
+                       f"{', '.join(f'K = {k}' for k, _ in notes)} did not settle ("
+                       + "; ".join(f"K = {k}: {w}" for k, w in notes) + ")")
+    return tuple(out)

@@ -62,9 +62,11 @@ def load_sweep(directory: str | Path) -> SweepResult:
     done = {(r["k"], r["sampler"], r["repeat"]) for r in runs}
     missing_repeats = tuple((k, s, i) for s in samplers for k in ks if (k, s) in have
                             for i in range(1, repeats + 1) if (k, s, i) not in done)
-    return SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
-                       missing=missing, directory=str(directory), modes=tuple(modes),
-                       repeats=repeats, missing_repeats=missing_repeats)
+    from nestmix.sweep.convergence import apply  # (nestmix.sweep imports this module)
+
+    return apply(SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
+                             missing=missing, directory=str(directory), modes=tuple(modes),
+                             repeats=repeats, missing_repeats=missing_repeats), directory)
 
 
 def _stored_analysis(store: RunStore, k: int, sampler: str, repeat: int = 1) -> dict:

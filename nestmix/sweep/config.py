@@ -35,7 +35,8 @@ _TOP = {"name", "data", "model", "sweep"}
 _DATA = {"path", "columns", "errors", "correlations", "scale", "extra"}
 _MODEL = {"components", "covariance", "background", "order", "priors", "background_box",
           "extra_components"}
-_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "repeats", "dask"}
+_SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "repeats", "dask",
+              "escalate"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -110,7 +111,8 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
         plan = SweepPlan(name=name, data=data, spec=spec, k_values=ks, sampler=sampler,
                          settings=settings, seed=seed, k_prior=sweep.get("k_prior"),
                          relabel=sweep.get("relabel", "hungarian"),
-                         repeats=sweep.get("repeats", 1), dask=sweep.get("dask"))
+                         repeats=sweep.get("repeats", 1), dask=sweep.get("dask"),
+                         escalate=sweep.get("escalate", 0))
     except SamplerError as exc:
         raise _as_config_error(exc, "sweep") from exc
     except (ModelError, PriorError, DataError) as exc:

@@ -85,7 +85,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     result = load_sweep(directory)
     store.write_summary(result)
     if not todo:
-        return result
+        return _check_convergence(plan, directory, n_jobs, target, say) or result
     _check_pool_target(plan, target)
     if target or n_jobs > 1:
         # largest K first (a run's cost grows with K): the long runs start at once and the
@@ -97,6 +97,37 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
         task = todo[i]
         say(f"{task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
             f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
+    return _check_convergence(plan, directory, n_jobs, target, say) or result
+
+
+def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, target: Any,
+                       say: Progress) -> SweepResult | None:
+    """With ``plan.escalate``, add seeds where ln Z may miss a mode (else forget old checks)."""
+    from nestmix.sweep.convergence import CONVERGENCE, escalate
+
+    store = RunStore(directory)
+    if not plan.escalate:
+        (Path(directory) / CONVERGENCE).unlink(missing_ok=True)
+        return None
+
+    def add_seed(rows: Sequence[tuple[int, str]]) -> None:
+        done = store.finished_runs()
+        tasks = []
+        for k, sampler in rows:
+            repeat = 1 + max(r["repeat"] for r in done if r["k"] == k and r["sampler"] == sampler)
+            tasks.append(RunTask(k=k, sampler=sampler, repeat=repeat,
+                                 settings=plan.settings_for(sampler),
+                                 seed=plan.seed_for(k, repeat),
+                                 directory=str(Path(directory).resolve()),
+                                 manifest=plan.run_manifest(k, sampler, repeat),
+                                 relabel=plan.relabel))
+        for i, outcome in _execute(plan, tasks, n_jobs, target, say):
+            say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed} "
+                "(added by the convergence check)")
+
+    escalate(lambda: load_sweep(directory), add_seed, directory, plan.escalate, say)
+    result = load_sweep(directory)
+    store.write_summary(result)
     return result
 
 

@@ -58,6 +58,9 @@ class SweepPlan:
         Address of a Dask scheduler (``tcp://host:8786``) to run the tasks on, unless
         :func:`run_sweep` is told otherwise. Where runs are made is not part of their
         fingerprint.
+    escalate : int
+        Extra seeds the convergence check may add to each (K, sampler) whose ln Z may miss a
+        mode (:mod:`nestmix.sweep.convergence`); 0 (default) turns the check off.
     """
 
     name: str
@@ -71,8 +74,13 @@ class SweepPlan:
     relabel: str = "hungarian"
     repeats: int = 1
     dask: str | None = None
+    escalate: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.escalate, bool) or not isinstance(self.escalate, (int, np.integer)) \
+                or self.escalate < 0:
+            raise ModelError(f"must be a non-negative integer (extra seeds per K), got "
+                             f"{self.escalate!r}", key="sweep.escalate")
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) \
                 or self.repeats < 1:
             raise ModelError(f"must be a positive integer (runs with different seeds per K: an "

@@ -1,0 +1,156 @@
+"""Can a row's ln Z be trusted? Check the signals of a missed mode and add seeds until it can.
+
+Signals, for each (K, sampler) row of a sweep (:func:`signals`):
+
+* **seeds disagree**: with two or more seeds, their ln Z scatter beyond their errors (χ² of the
+  seeds about their mean, p < ``SEEDS_P``). A seed that missed a label copy or a mode is low by
+  up to ln K! and stands out (galaxies K = 2, dynesty seed 1: 4.2σ below the reference and the
+  other seeds).
+* **label census far from uniform**: with exchangeable labels, the copies visited, pooled over
+  the seeds, are far from K! copies of equal mass, and there are enough effective samples
+  (≥ 20 per copy) for that to mean something.
+
+Escalation (:func:`escalate`): a flagged row gets one more seed (the next repeat of its
+(K, sampler), stored and fingerprinted like any repeat) and is checked again, until its signals
+are gone and the last two combined estimates agree within twice their combined error, or
+``budget`` extra seeds have been spent. Rows that never settle are recorded in
+``convergence.json`` and shown as not converged (:func:`apply`), and the verdict says the answer
+is uncertain and why (:func:`nestmix.report.trust.unconverged_verdict`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nestmix.atomic import write_json_atomic
+from nestmix.evidence import combine_runs
+from nestmix.results import EvidenceRow, SweepResult
+
+__all__ = ["CONVERGENCE", "NOT_CONVERGED", "SEEDS_P", "apply", "escalate", "signals"]
+
+CONVERGENCE = "convergence.json"
+SEEDS_P = 0.01  # seeds disagree when the χ² test of their scatter gives p below this
+NOT_CONVERGED = "not converged"
+_EFFECTIVE_PER_COPY = 20
+
+
+def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Why the ln Z of ``row`` may miss a mode (empty: no signal).
+
+    Parameters
+    ----------
+    row : EvidenceRow
+        A row of the sweep (with ``logZ_runs`` and ``logZ_err_runs`` when it has several seeds).
+    census : mapping, optional
+        Its label census (pooled over the seeds), as stored in the sweep's ``modes``.
+
+    Returns
+    -------
+    tuple of str
+    """
+    out = []
+    if len(row.logZ_runs) >= 2:
+        combined = combine_runs(row.logZ_runs, row.logZ_err_runs)
+        if combined.p_consistent is not None and combined.p_consistent < SEEDS_P:
+            out.append(f"its {len(row.logZ_runs)} seeds disagree beyond their errors "
+                       f"(ln Z {', '.join(f'{z:.2f}' for z in row.logZ_runs)}; χ² p = "
+                       f"{combined.p_consistent:.2g})")
+    if census and census.get("exchangeable") and census.get("warning"):
+        copies = int(census.get("expected_copies") or 1)
+        if float(census.get("n_effective", 0.0)) >= _EFFECTIVE_PER_COPY * copies:
+            out.append(f"its label census is far from uniform ({census.get('copies_visited')} "
+                       f"of {copies} label copies visited)")
+    return tuple(out)
+
+
+def escalate(result_of: Callable[[], SweepResult],
+             add_seed: Callable[[Sequence[tuple[int, str]]], None], directory: str | Path,
+             budget: int, say: Callable[[str], None] = lambda line: None) -> dict:
+    """Add seeds to the rows whose signals fire, up to ``budget`` extra seeds per row.
+
+    Parameters
+    ----------
+    result_of : callable
+        Returns the sweep's current result (``load_sweep(directory)``).
+    add_seed : callable
+        Runs one more seed of each given (K, sampler) and stores it.
+    directory : str or Path
+        The sweep directory; the outcome is written to its ``convergence.json``.
+    budget : int
+        Extra seeds allowed per (K, sampler) (0: only check and record).
+    say : callable
+        Progress lines.
+
+    Returns
+    -------
+    dict
+        What ``convergence.json`` holds: ``budget`` and, per ``"K=<k> <sampler>"``,
+        ``converged``, ``reasons`` (the signals still firing, or an estimate still moving),
+        ``extra_seeds`` and ``logZ_steps`` (the combined ln Z after each seed added).
+    """
+    state: dict[tuple[int, str], dict[str, Any]] = {}
+    result = result_of()
+    while True:
+        todo = []
+        for row in result.rows:
+            # seeds beyond the sweep's repeats were added by an earlier check: spent budget
+            entry = state.setdefault((row.k, row.sampler), {
+                "extra_seeds": max(0, row.repeats - result.repeats),
+                "logZ_steps": [[row.logZ, row.logZ_err]]})
+            fired = list(signals(row, _census(result, row)))
+            if len(entry["logZ_steps"]) >= 2:
+                (z0, e0), (z1, e1) = entry["logZ_steps"][-2:]
+                if abs(z1 - z0) > 2 * math.hypot(e0, e1):
+                    fired.append(f"its combined ln Z moved from {z0:.2f} to {z1:.2f} with the "
+                                 "last seed added")
+            entry["reasons"] = fired
+            if fired and entry["extra_seeds"] < budget:
+                todo.append((row.k, row.sampler))
+        if not todo:
+            break
+        for k, sampler in todo:
+            say(f"K={k} {sampler}: not converged ({'; '.join(state[(k, sampler)]['reasons'])})"
+                f": adding a seed")
+        add_seed(todo)
+        result = result_of()
+        for row in result.rows:
+            if (row.k, row.sampler) in todo:
+                entry = state[(row.k, row.sampler)]
+                entry["extra_seeds"] += 1
+                entry["logZ_steps"].append([row.logZ, row.logZ_err])
+    record = {"budget": budget, "rows": {
+        f"K={k} {s}": {"converged": not e["reasons"], **e} for (k, s), e in sorted(state.items())}}
+    write_json_atomic(Path(directory) / CONVERGENCE, record)
+    return record
+
+
+def apply(result: SweepResult, directory: str | Path) -> SweepResult:
+    """``result`` with the rows ``convergence.json`` found unsettled marked not converged."""
+    path = Path(directory) / CONVERGENCE
+    if not path.exists():
+        return result
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return result
+    rows = []
+    for row in result.rows:
+        entry = record.get("rows", {}).get(f"K={row.k} {row.sampler}")
+        if entry and not entry.get("converged", True):
+            note = (f"{NOT_CONVERGED} after {entry.get('extra_seeds', 0)} extra seed(s) "
+                    f"(budget {record.get('budget', 0)}): " + "; ".join(entry["reasons"]))
+            row = replace(row, converged=False, warnings=(*row.warnings, note))
+        rows.append(row)
+    return replace(result, rows=tuple(rows))
+
+
+def _census(result: SweepResult, row: EvidenceRow) -> Mapping[str, Any] | None:
+    for entry in result.modes:
+        if entry.get("k") == row.k and entry.get("sampler") == row.sampler:
+            return entry.get("census")
+    return None

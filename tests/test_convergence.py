@@ -1,0 +1,112 @@
+"""The convergence check: signals of a missed mode, escalation by added seeds within a budget,
+rows marked not converged, and the verdict saying the answer is uncertain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
+from nestmix.errors import ModelError
+from nestmix.report.tables import verdict
+from nestmix.results import EvidenceRow, SweepResult
+from nestmix.sweep.convergence import CONVERGENCE, apply, escalate, signals
+from tests.conftest import TOY_PRIORS, toy_values
+
+
+def _row(k=2, logz=-10.0, runs=(), errs=(), sampler="dynesty") -> EvidenceRow:
+    return EvidenceRow(k=k, sampler=sampler, logZ=logz, logZ_err=0.2, logZ_err_sim=0.2,
+                       ln_bf=0.0, ln_bf_err=0.2, p_k=0.5, p_k_err=0.1, ncall=10, seconds=1.0,
+                       ndim=5, information=1.0, n_effective=500.0, converged=True,
+                       repeats=max(1, len(runs)), logZ_runs=tuple(runs),
+                       logZ_err_runs=tuple(errs))
+
+
+def test_seeds_that_disagree_beyond_their_errors_are_a_signal():
+    # galaxies K = 2, dynesty: one seed lost a label copy (about ln 2 low, 4σ)
+    assert signals(_row(runs=(-233.63, -232.74, -232.77), errs=(0.18, 0.18, 0.18)))
+    assert signals(_row(runs=(-232.80, -232.74, -232.97), errs=(0.18, 0.18, 0.18))) == ()
+    assert signals(_row()) == ()  # one seed: nothing to compare
+
+
+def test_a_census_far_from_uniform_is_a_signal_only_with_enough_samples():
+    census = {"exchangeable": True, "expected_copies": 6, "copies_visited": 3,
+              "warning": "label census far from uniform", "n_effective": 500.0}
+    assert "3 of 6 label copies" in signals(_row(k=3), census)[0]
+    assert signals(_row(k=3), {**census, "n_effective": 60.0}) == ()  # inconclusive
+    assert signals(_row(k=3), {**census, "exchangeable": False}) == ()
+
+
+def test_escalation_adds_seeds_until_the_estimates_settle_or_the_budget_is_spent(tmp_path):
+    """``escalate`` on a scripted sequence of results (the runs are the sweep's business)."""
+    steps = [  # (K=2 runs, K=3 runs): K=2 settles after one seed, K=3 never does
+        ([-10.0], [-20.0, -22.0]),
+        ([-10.0, -10.1], [-20.0, -22.0, -20.1]),
+        ([-10.0, -10.1], [-20.0, -22.0, -20.1, -22.2]),
+    ]
+    added = []
+
+    def result_of():
+        two, three = steps[min(len(added), len(steps) - 1)]
+        rows = tuple(_row(k=k, logz=sum(r) / len(r), runs=r if len(r) > 1 else (),
+                          errs=(0.1,) * len(r) if len(r) > 1 else ())
+                     for k, r in ((2, two), (3, three)))
+        return SweepResult(name="t", rows=rows, repeats=2)
+
+    def add_seed(rows):
+        added.append(sorted(rows))
+
+    census_missing = {"exchangeable": True, "expected_copies": 2, "copies_visited": 1,
+                      "warning": "far", "n_effective": 500.0}
+    original = result_of
+
+    def with_census():
+        result = original()
+        if not added:  # K=2's first seed visited one of its two label copies
+            return SweepResult(name="t", rows=result.rows, repeats=2,
+                               modes=({"k": 2, "sampler": "dynesty", "census": census_missing},))
+        return result
+
+    record = escalate(with_census, add_seed, tmp_path, budget=2)
+    assert added == [[(2, "dynesty"), (3, "dynesty")], [(3, "dynesty")]]
+    assert record["rows"]["K=2 dynesty"]["converged"] is True
+    three = record["rows"]["K=3 dynesty"]
+    assert three["converged"] is False and three["extra_seeds"] == 2
+    assert "disagree" in three["reasons"][0]
+    assert json.loads((tmp_path / CONVERGENCE).read_text()) == record
+    marked = apply(result_of(), tmp_path)
+    assert [r.converged for r in marked.rows] == [True, False]
+    assert marked.rows[1].warnings[-1].startswith("not converged after 2 extra seed(s)")
+    _, details = verdict(marked)
+    assert any("the answer is uncertain" in d and "K = 3" in d for d in details), details
+
+
+def test_escalate_must_be_a_non_negative_integer():
+    with pytest.raises(ModelError, match="extra seeds"):
+        SweepPlan(name="t", data=Measurements.from_arrays(toy_values(10)),
+                  spec=ModelSpec(priors=TOY_PRIORS), k_values=(1,), escalate=-1)
+
+
+@pytest.mark.slow  # three K = 3 runs, ~10 s
+def test_a_sweep_escalates_a_row_within_its_budget_and_marks_it(tmp_path):
+    plan = SweepPlan(name="toy", data=Measurements.from_arrays(toy_values(25)),
+                     spec=ModelSpec(priors=TOY_PRIORS), k_values=(2, 3),
+                     settings={"nlive": 40}, seed=7, escalate=2)
+    lines: list[str] = []
+    result = run_sweep(plan, tmp_path / "toy", n_jobs=1, progress=lines.append)
+    record = json.loads((tmp_path / "toy" / CONVERGENCE).read_text())
+    three = record["rows"]["K=3 dynesty"]
+    assert three["extra_seeds"] == 2  # its census was far from uniform: two seeds added
+    row = next(r for r in result.rows if r.k == 3)
+    assert row.repeats == 3 and (tmp_path / "toy" / "K=3" / "dynesty.repeat3").is_dir()
+    assert row.converged is three["converged"]
+    assert any("added by the convergence check" in line for line in lines)
+    assert next(r for r in result.rows if r.k == 2).repeats == 1  # K = 2 was fine
+    # the check off: the record goes, the seeds added stay in the row
+    run_sweep(replace(plan, escalate=0), tmp_path / "toy")
+    assert not (tmp_path / "toy" / CONVERGENCE).exists()
+    again = next(r for r in load_sweep(tmp_path / "toy").rows if r.k == 3)
+    assert again.repeats == 3 and again.converged
+    assert not any(w.startswith("not converged") for w in again.warnings)
