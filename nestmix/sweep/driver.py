@@ -107,8 +107,13 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
 
     store = RunStore(directory)
     if not plan.escalate:
-        (Path(directory) / CONVERGENCE).unlink(missing_ok=True)
-        return None
+        stale = Path(directory) / CONVERGENCE
+        if not stale.exists():
+            return None
+        stale.unlink()
+        result = load_sweep(directory)
+        store.write_summary(result)
+        return result
 
     def add_seed(rows: Sequence[tuple[int, str]]) -> None:
         done = store.finished_runs()
