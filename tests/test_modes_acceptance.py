@@ -65,9 +65,9 @@ def test_two_genuinely_different_solutions_are_two_modes():
 
 @pytest.mark.slow
 def test_polychord_census_and_relabelled_truth_three_components():
-    """Three well separated Gaussians, N = 300, exchangeable prior, K = 3: PolyChord visits all
-    3! = 6 label copies with masses within a factor two of 1/6, and the relabelled posterior
-    contains the truth."""
+    """Three well separated Gaussians, N = 300, exchangeable prior, K = 3: PolyChord with
+    clustering visits all 3! = 6 label copies with masses within a factor two of 1/6, and the
+    relabelled posterior contains the truth."""
     rng = np.random.default_rng(2024)
     mu, sd, w = np.array([-4.0, 0.0, 4.0]), np.array([0.6, 0.8, 0.5]), np.array([0.3, 0.4, 0.3])
     comp = rng.choice(3, size=300, p=w)
@@ -75,7 +75,10 @@ def test_polychord_census_and_relabelled_truth_three_components():
     model = ModelSpec(priors={"mean": {"dist": "norm", "loc": 0, "scale": 5},
                               "sigma": {"dist": "halfnorm", "scale": 3}}
                       ).build(Measurements.from_arrays(y), 3)
-    run = get_sampler("polychord").run(model, {"nlive": 500, "num_repeats": 15}, seed=1)
+    # with clustering, asked for: PolyChord's default turns it off for exchangeable labels,
+    # and then the copies' masses drift (0.67 ... 0.02 on this problem, seed 1)
+    run = get_sampler("polychord").run(model, {"nlive": 500, "num_repeats": 15,
+                                                "do_clustering": True}, seed=1)
     analysis = analyse_run(model, run, rng=np.random.default_rng(0))
     census = analysis.census
     assert census.expected_copies == 6 and census.copies_visited == 6

@@ -196,6 +196,10 @@ def test_the_clustering_default_is_applied_and_recorded_and_a_user_setting_wins(
     run = get_sampler("polychord").run(mixture_model, {"nlive": 25, "num_repeats": 5}, seed=4)
     assert run.settings["do_clustering"] is False
     assert len(run.clusters) <= 1  # with clustering on, this posterior gives two (above)
+    # without clustering the copies' masses drift at random: the census warns of nothing
+    from nestmix.modes import analyse_run
+
+    assert analyse_run(mixture_model, run, rng=np.random.default_rng(0)).census.warning is None
     assert mixture_run.settings["do_clustering"] is True  # asked for: kept
 
 

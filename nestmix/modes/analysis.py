@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,6 +106,11 @@ def analyse_run(model: MixtureModel, run: NestedRun, *, method: str = "hungarian
         relabelling = relabel(params, weights, method=method, model=model, thetas=thetas)
     census = label_census(relabelling.permutations, weights,
                           exchangeable=model.spec.order == "none")
+    if run.sampler == "polychord" and run.settings.get("do_clustering") is False:
+        # without clustering PolyChord's live points do not hop between well separated label
+        # copies, so their masses drift at random (0.67 … 0.02 over six copies in
+        # tests/test_modes_acceptance.py) while ln Z stays right: no signal of a missed copy
+        census = replace(census, warning=None)
     modes = find_distinct_modes(relabelling.apply(params), weights, rng=rng, logz=run.logz,
                                 logz_err=run.logz_err, clusters=run.clusters, samples=thetas,
                                 max_draws=max_mode_draws, n_points=model.data.n_points)
