@@ -34,6 +34,8 @@ class SweepPlan:
         Name of the sweep.
     data : Measurements
     spec : ModelSpec
+        Without priors, :meth:`ModelSpec.with_data_priors` of ``data`` (the plan keeps the
+        priors actually used).
     k_values : tuple of int
         Numbers of components to run, each >= 1.
     sampler : str or tuple of str
@@ -73,6 +75,8 @@ class SweepPlan:
     dask: str | None = None
 
     def __post_init__(self) -> None:
+        # priors from the data when none were given: recorded in the manifest and fingerprints
+        object.__setattr__(self, "spec", self.spec.with_data_priors(self.data))
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) \
                 or self.repeats < 1:
             raise ModelError(f"must be a positive integer (runs with different seeds per K: an "
