@@ -17,7 +17,12 @@ from nestmix.samplers.base import SweepOption
 
 if TYPE_CHECKING:
     from nestmix.report.build import ReportFiles
+    from nestmix.results import SweepResult
+    from nestmix.store.grid import GridResult
+    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
+
+    AnyPlan = SweepPlan | GridPlan
 
 __all__ = ["main"]
 
@@ -110,7 +115,6 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args: argparse.Namespace) -> int:
     from nestmix.errors import ConfigError
     from nestmix.report.build import sweep_and_report
-    from nestmix.report.table import format_table
     from nestmix.sweep.config import load_config
 
     if (args.config is None) == (args.example is None):
@@ -139,7 +143,7 @@ def _sweep(args: argparse.Namespace) -> int:
     outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress, dask=target,
                                report=not args.no_report)
     print()
-    print(format_table(outcome.result))
+    print(_format(outcome.result))
     if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
         print(f"nestmix: warning: the report could not be written ({outcome.report_error}); "
               f"try `nestmix report {directory}`", file=sys.stderr)
@@ -153,7 +157,7 @@ def _option_dest(sampler: str, option: SweepOption) -> str:
     return f"{sampler}_{option.setting}"
 
 
-def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPlan:
+def _with_sampler_options(plan: AnyPlan, args: argparse.Namespace) -> AnyPlan:
     """``plan`` with the settings given by the samplers' own ``nestmix sweep`` options."""
     import dataclasses
 
@@ -175,7 +179,7 @@ def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPla
                                                                             settings=settings)
 
 
-def _default_jobs(plan: SweepPlan) -> int:
+def _default_jobs(plan: AnyPlan) -> int:
     """One worker per core, or per N cores when one run takes N processes."""
     processes = max(get_sampler(name).processes_per_run(plan.settings_for(name))
                     for name in plan.samplers)
@@ -183,11 +187,21 @@ def _default_jobs(plan: SweepPlan) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nestmix.report.table import format_table
+    from nestmix.store.grid import is_grid, load_grid
     from nestmix.store.summary import load_sweep
 
-    print(format_table(load_sweep(args.directory)))
+    grid = is_grid(args.directory)
+    print(_format(load_grid(args.directory) if grid else load_sweep(args.directory)))
     return 0
+
+
+def _format(result: SweepResult | GridResult) -> str:
+    from nestmix.report.grid import format_grid_table
+    from nestmix.report.table import format_table
+    from nestmix.store.grid import GridResult
+
+    return (format_grid_table(result) if isinstance(result, GridResult)
+            else format_table(result))
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -38,6 +38,8 @@ from nestmix.results import SweepResult, rows_by_sampler
 from nestmix.store.archive import SweepArchive, open_sweep
 
 if TYPE_CHECKING:
+    from nestmix.store.grid import GridResult
+    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
@@ -89,9 +91,14 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
         If ``directory`` is not a nestmix sweep.
     """
     from nestmix.report.render import render_html, render_markdown
+    from nestmix.store.grid import is_grid
     from nestmix.store.runs import RunStore
 
     directory = Path(directory)
+    if is_grid(directory):  # a models × K grid: its own report, and each model's
+        from nestmix.report.grid import write_grid_report
+
+        return write_grid_report(directory, seed=seed, figures=figures)
     archive = open_sweep(directory)
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)
@@ -126,8 +133,8 @@ class SweepOutcome:
 
     Attributes
     ----------
-    result : SweepResult
-        The sweep's evidence table.
+    result : SweepResult or GridResult
+        The sweep's evidence table (a grid's for a :class:`~nestmix.sweep.grid.GridPlan`).
     report : ReportFiles or None
         Where the report went; None when it was not asked for or could not be written.
     report_error : str or None
@@ -135,12 +142,12 @@ class SweepOutcome:
         ``nestmix report`` can try again), else None.
     """
 
-    result: SweepResult
+    result: SweepResult | GridResult
     report: ReportFiles | None
     report_error: str | None
 
 
-def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
+def sweep_and_report(plan: SweepPlan | GridPlan, directory: str | Path, *, n_jobs: int = 1,
                      progress: Callable[[str], None] | None = None, dask: Any = None,
                      report: bool = True, figures: bool = True) -> SweepOutcome:
     """Run (or resume) a sweep, then write its report: what ``nestmix sweep`` and the
@@ -149,7 +156,8 @@ def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
     Parameters
     ----------
     plan, directory, n_jobs, progress, dask
-        As for :func:`nestmix.sweep.run_sweep`, whose errors propagate.
+        As for :func:`nestmix.sweep.run_sweep` (or :func:`nestmix.sweep.grid.run_grid` for a
+        grid), whose errors propagate.
     report : bool
         False to skip the report.
     figures : bool
@@ -161,8 +169,12 @@ def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
         A failure to write the report is returned, not raised: the runs are on disk.
     """
     from nestmix.sweep.driver import run_sweep
+    from nestmix.sweep.grid import GridPlan, run_grid
 
-    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+    result: SweepResult | GridResult = (
+        run_grid(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+        if isinstance(plan, GridPlan)
+        else run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask))
     if not report:
         return SweepOutcome(result, None, None)
     try:
