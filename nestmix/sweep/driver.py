@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nestmix.errors import RunStoreError
 from nestmix.results import RunSummary, SweepResult
 from nestmix.samplers import get_sampler
+from nestmix.store.grid import is_grid
 from nestmix.store.runs import MANIFEST, RunStore
 from nestmix.store.summary import load_sweep
 from nestmix.sweep.plan import SweepPlan
@@ -79,6 +81,9 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
     (re-analysing them when the relabelling method changed) and return the tasks still to run.
     """
     directory = store.directory
+    if is_grid(directory):
+        raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may not "
+                            "be mixed into it: choose another directory with --out.")
     store.prepare(plan.manifest(), plan.samplers,
                   ignored={name: get_sampler(name).execution_settings for name in plan.samplers})
     store.save_data(plan.data)
