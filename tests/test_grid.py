@@ -146,3 +146,21 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     run_sweep(next(iter(load_config(config)[0].plans))[1], tmp_path / "plain")  # type: ignore
     with pytest.raises(RunStoreError, match="single-model"):
         run_grid(load_config(config)[0], tmp_path / "plain")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_the_estimator_runs_its_models_as_one_grid(tmp_path, rng):
+    from nestmix import NestedGaussianMixture
+
+    x = np.r_[rng.normal(-3.0, 0.5, 30), rng.normal(3.0, 0.5, 30)]
+    gm = NestedGaussianMixture(k=[1, 2], covariance="auto", background=["none", "uniform"],
+                               sampler_settings={"nlive": 40}, n_jobs=1,
+                               directory=tmp_path).fit(x)
+    assert (tmp_path / "grid.json").is_file()
+    grid = load_grid(tmp_path)
+    assert set(gm.evidence_["model"]) == set(grid.models) == {
+        "full", "full+uniform", "tied", "tied+uniform"}
+    best = grid.best()
+    assert (gm.best_k_, gm.best_model_["covariance"], gm.best_model_["background"]) == (
+        best.row.k, best.covariance, best.background)
+    assert gm.best_k_ == 2 and gm.means_.shape == (2, 1)
