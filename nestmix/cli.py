@@ -52,8 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nestmix {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sweep = sub.add_parser("sweep", help="run (or resume) a sweep over K from a TOML config")
-    sweep.add_argument("config", nargs="?", help="the sweep's TOML configuration file")
+    sweep = sub.add_parser("sweep", help="run (or resume) a sweep over K from a TOML config, "
+                                         "or over models and K from a data file")
+    sweep.add_argument("config", nargs="?",
+                       help="the sweep's TOML configuration file, or a data file (.csv, .txt, "
+                            ".dat, .npy) to sweep every covariance model × K with default "
+                            "priors (the config used is written into the sweep's directory)")
+    sweep.add_argument("--columns", help="with a CSV data file: the value columns, comma-"
+                                         "separated (default: every numeric column that is not "
+                                         "an *_error, *_err or *_corr column)")
+    sweep.add_argument("--kmax", type=int, help="with a data file: the largest K (default 5)")
+    sweep.add_argument("--covariance", help="with a data file: the covariance models, comma-"
+                                            "separated (default: full,diag,spherical,tied; "
+                                            "full,tied in 1-D)")
     sweep.add_argument("--example", choices=EXAMPLES,
                        help="run a bundled example instead of a config file")
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
@@ -123,10 +134,18 @@ def _sweep(args: argparse.Namespace) -> int:
         problem = adapter.launch_problem()
         if problem is not None:
             raise ConfigError("", problem)
+    from nestmix.sweep.zeroconf import is_data_file
+
+    zero_config = args.config is not None and is_data_file(args.config)
+    for flag in ("columns", "kmax", "covariance"):
+        if getattr(args, flag) is not None and not zero_config:
+            raise ConfigError(f"--{flag}", "only with a data file in place of a config")
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
+    elif zero_config:
+        plan, jobs = _zero_config(args)
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
@@ -151,6 +170,30 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
         _print_report(outcome.report)
     return 0
+
+
+def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None]:
+    """The plan of ``nestmix sweep points.csv``; its config goes to ``<out>/config.toml``."""
+    from nestmix.atomic import write_text_atomic
+    from nestmix.sweep.config import load_config
+    from nestmix.sweep.zeroconf import config_for_data, config_toml
+
+    def split(text: str | None) -> list[str] | None:
+        return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+    options = {"columns": split(args.columns), "kmax": args.kmax,
+               "covariance": split(args.covariance)}
+    name = config_for_data(args.config, base=".", **options)["name"]
+    directory = Path(args.out) if args.out else Path("runs") / name
+    config = config_for_data(args.config, base=directory, **options)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.toml"
+    rerun = f"nestmix sweep {path}" + (f" --out {args.out}" if args.out else "")
+    write_text_atomic(path, config_toml(config, header=(
+        f"Written by `nestmix sweep {args.config}`: edit it and run `{rerun}`.")))
+    if not args.quiet:
+        print(f"config: {path} (default priors from the data; edit it to rerun)", flush=True)
+    return load_config(path)
 
 
 def _option_dest(sampler: str, option: SweepOption) -> str:

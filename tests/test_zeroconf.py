@@ -1,0 +1,107 @@
+"""Zero-configuration sweeps: ``nestmix sweep points.csv``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nestmix.cli import main
+from nestmix.errors import ConfigError
+from nestmix.store.grid import load_grid
+from nestmix.sweep import plan_from_mapping
+from nestmix.sweep.grid import GridPlan
+from nestmix.sweep.zeroconf import DEFAULT_KMAX, config_for_data, config_toml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def gaia_csv(path: Path, rng, n: int = 40, corr: bool = True) -> Path:
+    values = rng.normal(size=(n, 2))
+    errors = rng.uniform(0.1, 0.2, size=(n, 2))
+    header = ",source_id,pmra,pmdec,pmra_error,pmdec_error" + (",pmra_pmdec_corr" if corr else "")
+    rows = [f"{i},star{i},{v[0]},{v[1]},{e[0]},{e[1]}" + (",0.1" if corr else "")
+            for i, (v, e) in enumerate(zip(values, errors, strict=True))]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_columns_are_recognised_by_their_names(tmp_path, rng):
+    data = gaia_csv(tmp_path / "stars.csv", rng)
+    config = config_for_data(data, base=tmp_path / "runs" / "stars")
+    assert config["data"] == {"path": "../../stars.csv", "columns": ["pmra", "pmdec"],
+                              "errors": ["pmra_error", "pmdec_error"],
+                              "correlations": ["pmra_pmdec_corr"]}
+    assert config["name"] == "stars"
+    assert config["model"] == {"covariance": ["full", "diag", "spherical", "tied"],
+                               "background": ["none", "uniform"]}
+    assert config["sweep"]["kmax"] == DEFAULT_KMAX
+    narrowed = config_for_data(data, base=tmp_path, columns=["pmra"], kmax=3,
+                               covariance=["tied"])
+    assert narrowed["data"] == {"path": "stars.csv", "columns": ["pmra"],
+                                "errors": ["pmra_error"]}
+    assert narrowed["sweep"]["kmax"] == 3 and narrowed["model"]["covariance"] == ["tied"]
+
+
+def test_the_written_toml_reads_back_as_the_same_grid(tmp_path, rng):
+    data = gaia_csv(tmp_path / "stars.csv", rng)
+    config = config_for_data(data, base=tmp_path)
+    text = config_toml(config, header="a comment")
+    assert text.startswith("# a comment\n") and tomllib.loads(text) == config
+    plan, _ = plan_from_mapping(tomllib.loads(text), base=tmp_path)
+    assert isinstance(plan, GridPlan) and len(plan.models) == 8
+    assert plan.data.covariances is not None and plan.k_values == tuple(range(1, 6))
+
+
+@pytest.mark.parametrize("kwargs, key, words", [
+    ({"columns": ["nope"]}, "--columns", "no numeric column 'nope'"),
+    ({"columns": ["source_id"]}, "--columns", "no numeric column 'source_id'"),
+    ({"kmax": 0}, "--kmax", ">= 1"),
+    ({"covariance": ["full", "round"]}, "--covariance", "distinct models"),
+])
+def test_bad_options_are_named(tmp_path, rng, kwargs, key, words):
+    data = gaia_csv(tmp_path / "stars.csv", rng)
+    with pytest.raises(ConfigError, match=words) as info:
+        config_for_data(data, base=tmp_path, **kwargs)
+    assert info.value.key == key
+
+
+def test_errors_for_some_columns_only_are_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,a_err\n1,2,0.1\n2,3,0.1\n")
+    with pytest.raises(ConfigError, match="none for 'b'"):
+        config_for_data(path, base=tmp_path)
+
+
+def test_options_for_data_files_are_refused_with_a_config(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("")
+    assert main(["sweep", str(tmp_path / "c.toml"), "--kmax", "3"]) == 2
+    assert "--kmax: only with a data file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_data_file_alone_runs_the_grid_and_writes_a_config_to_rerun(tmp_path, rng, capsys,
+                                                                      monkeypatch):
+    values = np.r_[rng.normal(0.0, 1.0, 30), rng.normal(6.0, 1.0, 30)]
+    np.savetxt(tmp_path / "points.txt", values)
+    monkeypatch.chdir(tmp_path)
+    start = time.monotonic()
+    assert main(["sweep", "points.txt", "--kmax", "2"]) == 0
+    print(f"zero-config 1-D sweep, 8 runs and reports: {time.monotonic() - start:.0f} s",
+          file=sys.stderr)
+    out = tmp_path / "runs" / "points"
+    printed = capsys.readouterr().out
+    assert "config: runs/points/config.toml" in printed
+    result = load_grid(out)
+    assert result.models == ("full", "full+uniform", "tied", "tied+uniform")
+    assert len(result.rows) == 8 and result.best().row.k == 2
+    assert (out / "report.html").is_file()
+    # the written config reruns the same sweep: every run reused
+    assert main(["sweep", str(out / "config.toml")]) == 0
+    assert capsys.readouterr().out.count("reused finished run") == 8
