@@ -105,3 +105,38 @@ def test_a_data_file_alone_runs_the_grid_and_writes_a_config_to_rerun(tmp_path, 
     # the written config reruns the same sweep: every run reused
     assert main(["sweep", str(out / "config.toml")]) == 0
     assert capsys.readouterr().out.count("reused finished run") == 8
+
+
+def make_blobs(n_samples: int, random_state: int) -> np.ndarray:
+    """``sklearn.datasets.make_blobs(n_samples, centers=3, cluster_std=1.0,
+    random_state=random_state)[0]``, from scikit-learn when installed."""
+    try:
+        from sklearn.datasets import make_blobs as sk_make_blobs
+    except ImportError:  # the same draws, as scikit-learn makes them
+        generator = np.random.RandomState(random_state)
+        centers = generator.uniform(-10.0, 10.0, size=(3, 2))
+        counts = [n_samples // 3 + (1 if i < n_samples % 3 else 0) for i in range(3)]
+        points = np.vstack([generator.normal(loc=c, scale=1.0, size=(m, 2))
+                            for c, m in zip(centers, counts, strict=True)])
+        return points[generator.permutation(n_samples)]  # make_blobs shuffles
+    points, _ = sk_make_blobs(n_samples, centers=3, cluster_std=1.0, random_state=random_state)
+    return points
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("random_state", range(5))
+def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, random_state):
+    """The acceptance case of issue 19: `nestmix sweep blobs.csv` on three isotropic blobs
+    picks K = 3 and a tied or spherical covariance model, over the whole default grid."""
+    points = make_blobs(500, random_state)
+    np.savetxt(tmp_path / "blobs.csv", points, delimiter=",", header="x0,x1", comments="")
+    start = time.monotonic()
+    assert main(["sweep", str(tmp_path / "blobs.csv"), "--out", str(tmp_path / "out"),
+                 "--no-report", "--quiet"]) == 0
+    print(f"blobs random_state {random_state}: {time.monotonic() - start:.0f} s",
+          file=sys.stderr)
+    result = load_grid(tmp_path / "out")
+    assert result.missing == () and len(result.models) == 8
+    best = result.best()
+    assert best.row.k == 3 and best.covariance in ("tied", "spherical"), \
+        f"best: {best.model} K = {best.row.k}"
