@@ -61,10 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--columns", help="with a CSV data file: the value columns, comma-"
                                          "separated (default: every numeric column that is not "
                                          "an *_error, *_err or *_corr column)")
-    sweep.add_argument("--kmax", type=int, help="with a data file: the largest K (default 5)")
+    sweep.add_argument("--kmax", type=int, help="with a data file: the largest K (default 4)")
     sweep.add_argument("--covariance", help="with a data file: the covariance models, comma-"
                                             "separated (default: full,diag,spherical,tied; "
                                             "full,tied in 1-D)")
+    sweep.add_argument("--background", help="with a data file: none and/or uniform, comma-"
+                                            "separated (default: none)")
     sweep.add_argument("--example", choices=EXAMPLES,
                        help="run a bundled example instead of a config file")
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
@@ -137,7 +139,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from nestmix.sweep.zeroconf import is_data_file
 
     zero_config = args.config is not None and is_data_file(args.config)
-    for flag in ("columns", "kmax", "covariance"):
+    for flag in ("columns", "kmax", "covariance", "background"):
         if getattr(args, flag) is not None and not zero_config:
             raise ConfigError(f"--{flag}", "only with a data file in place of a config")
     if args.example is not None:
@@ -182,7 +184,7 @@ def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None]:
         return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
     options = {"columns": split(args.columns), "kmax": args.kmax,
-               "covariance": split(args.covariance)}
+               "covariance": split(args.covariance), "background": split(args.background)}
     name = config_for_data(args.config, base=".", **options)["name"]
     directory = Path(args.out) if args.out else Path("runs") / name
     config = config_for_data(args.config, base=directory, **options)

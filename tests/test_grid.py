@@ -17,6 +17,7 @@ from nestmix.cli import main
 from nestmix.errors import ConfigError, RunStoreError
 from nestmix.report.grid import grid_verdict, plot_grid_evidence
 from nestmix.results import EvidenceRow
+from nestmix.service.grid_jobs import finished_count, finished_rows, job_runs
 from nestmix.store.grid import GridResult, GridRow, load_grid
 from nestmix.sweep import SweepPlan, load_config, run_sweep
 from nestmix.sweep.grid import GridPlan, run_grid
@@ -140,6 +141,11 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert (out / "report" / "grid_evidence.png").is_file()
     assert (out / f"model={best.model}" / "report.html").is_file()
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
+    # what the service's job table reads: one run per (K, model/sampler)
+    plan = load_config(config)[0]
+    assert finished_count(out) == 8
+    assert set(finished_rows(out)) == set(job_runs(plan)) == {
+        (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
     # a single-model sweep cannot be written into the grid's directory, nor the other way
     with pytest.raises(RunStoreError, match="models × K grid"):
         run_sweep(next(iter(load_config(config)[0].plans))[1], out)  # type: ignore
@@ -164,3 +170,27 @@ def test_the_estimator_runs_its_models_as_one_grid(tmp_path, rng):
     assert (gm.best_k_, gm.best_model_["covariance"], gm.best_model_["background"]) == (
         best.row.k, best.covariance, best.background)
     assert gm.best_k_ == 2 and gm.means_.shape == (2, 1)
+
+
+@pytest.mark.slow
+def test_the_service_runs_a_grid_job(tmp_path):
+    from tests.conftest import Server, config, finished
+
+    server = Server(tmp_path / "runs", "--workers", "1").start()
+    try:
+        text = config("grid", extra='[model]\ncovariance = ["full", "tied"]\n')
+        response = server.submit(text)
+        assert response.status_code == 201, response.text
+        job = response.json()
+        assert sorted((r["k"], r["sampler"]) for r in job["runs"]) == [
+            (1, "full/dynesty"), (1, "tied/dynesty"), (2, "full/dynesty"), (2, "tied/dynesty")]
+        job = server.wait(job["id"], finished)
+        assert job["state"] == "done", job
+        assert job["progress"] == {"done": 4, "total": 4}
+        summary = server.client.get(f"/jobs/{job['id']}/summary.json").json()
+        assert {(r["model"], r["k"]) for r in summary["rows"]} == {
+            (m, k) for m in ("full", "tied") for k in (1, 2)}
+        page = server.client.get(f"/jobs/{job['id']}/report").text
+        assert "one line per model" in page and "with the" in page
+    finally:
+        assert server.stop()

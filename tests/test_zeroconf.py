@@ -40,7 +40,7 @@ def test_columns_are_recognised_by_their_names(tmp_path, rng):
                               "correlations": ["pmra_pmdec_corr"]}
     assert config["name"] == "stars"
     assert config["model"] == {"covariance": ["full", "diag", "spherical", "tied"],
-                               "background": ["none", "uniform"]}
+                               "background": ["none"]}
     assert config["sweep"]["kmax"] == DEFAULT_KMAX
     narrowed = config_for_data(data, base=tmp_path, columns=["pmra"], kmax=3,
                                covariance=["tied"])
@@ -55,8 +55,10 @@ def test_the_written_toml_reads_back_as_the_same_grid(tmp_path, rng):
     text = config_toml(config, header="a comment")
     assert text.startswith("# a comment\n") and tomllib.loads(text) == config
     plan, _ = plan_from_mapping(tomllib.loads(text), base=tmp_path)
-    assert isinstance(plan, GridPlan) and len(plan.models) == 8
-    assert plan.data.covariances is not None and plan.k_values == tuple(range(1, 6))
+    assert isinstance(plan, GridPlan) and len(plan.models) == 4
+    assert plan.data.covariances is not None and plan.k_values == tuple(range(1, 5))
+    both = config_for_data(data, base=tmp_path, background=["none", "uniform"])
+    assert both["model"]["background"] == ["none", "uniform"]
 
 
 @pytest.mark.parametrize("kwargs, key, words", [
@@ -64,6 +66,7 @@ def test_the_written_toml_reads_back_as_the_same_grid(tmp_path, rng):
     ({"columns": ["source_id"]}, "--columns", "no numeric column 'source_id'"),
     ({"kmax": 0}, "--kmax", ">= 1"),
     ({"covariance": ["full", "round"]}, "--covariance", "distinct models"),
+    ({"background": ["flat"]}, "--background", "distinct values"),
 ])
 def test_bad_options_are_named(tmp_path, rng, kwargs, key, words):
     data = gaia_csv(tmp_path / "stars.csv", rng)
@@ -92,7 +95,7 @@ def test_a_data_file_alone_runs_the_grid_and_writes_a_config_to_rerun(tmp_path, 
     np.savetxt(tmp_path / "points.txt", values)
     monkeypatch.chdir(tmp_path)
     start = time.monotonic()
-    assert main(["sweep", "points.txt", "--kmax", "2"]) == 0
+    assert main(["sweep", "points.txt", "--kmax", "2", "--background", "none,uniform"]) == 0
     print(f"zero-config 1-D sweep, 8 runs and reports: {time.monotonic() - start:.0f} s",
           file=sys.stderr)
     out = tmp_path / "runs" / "points"
@@ -136,7 +139,7 @@ def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, 
     print(f"blobs random_state {random_state}: {time.monotonic() - start:.0f} s",
           file=sys.stderr)
     result = load_grid(tmp_path / "out")
-    assert result.missing == () and len(result.models) == 8
+    assert result.missing == () and len(result.models) == 4
     best = result.best()
     assert best.row.k == 3 and best.covariance in ("tied", "spherical"), \
         f"best: {best.model} K = {best.row.k}"

@@ -2,9 +2,9 @@
 
 :func:`config_for_data` reads a data file's columns and writes the configuration a user would
 have written: numeric columns as values; ``<column>_error`` / ``<column>_err`` as their standard
-deviations and Gaia's ``<a>_<b>_corr`` as their correlations; the models × K grid of
-:data:`DEFAULT_COVARIANCES` (all four covariance models in D >= 2) with and without a uniform
-background for K = 1..:data:`DEFAULT_KMAX`; default priors from the data. :func:`config_toml`
+deviations and Gaia's ``<a>_<b>_corr`` as their correlations; the models × K grid of every
+covariance model (all four in D >= 2, ``full`` and ``tied`` in 1-D) for K = 1..:data:`DEFAULT_KMAX`
+(without a background unless asked for); default priors from the data. :func:`config_toml`
 writes it as TOML, which the sweep keeps in its directory so the run can be edited and rerun.
 """
 
@@ -17,18 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.errors import ConfigError
-from nestmix.model.spec import COVARIANCE_TYPES
+from nestmix.model.spec import BACKGROUNDS, COVARIANCE_TYPES
 
 __all__ = ["DATA_SUFFIXES", "DEFAULT_BACKGROUNDS", "DEFAULT_KMAX", "DEFAULT_NLIVE",
            "config_for_data", "config_toml", "is_data_file"]
 
 DATA_SUFFIXES = (".csv", ".txt", ".dat", ".npy")
-DEFAULT_KMAX = 5
-"""K = 1..5 unless ``--kmax`` says otherwise."""
-DEFAULT_BACKGROUNDS = ("none", "uniform")
+DEFAULT_KMAX = 4
+"""K = 1..4 unless ``--kmax`` says otherwise: a K = 4 run costs 0.8M (tied) to 2.1M (full)
+likelihood calls on 500 points of make_blobs at nlive 100, and K = 5 about twice that."""
+DEFAULT_BACKGROUNDS = ("none",)
+"""Models without a background unless ``--background none,uniform`` (twice the runs)."""
 DEFAULT_NLIVE = 100
-"""Live points of each run: enough for errors of a few tenths of a nat on these posteriors
-(measured on make_blobs, see tests/test_zeroconf.py), at a fifth of dynesty's default cost."""
+"""Live points of each run: ln Z errors of about 0.6 on make_blobs (500 points), where the
+best (model, K) leads the runner-up by about one nat; a fifth of dynesty's default cost."""
 _ERROR_SUFFIXES = ("_error", "_err")
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -39,8 +41,8 @@ def is_data_file(path: str | Path) -> bool:
 
 
 def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str] | None = None,
-                    kmax: int | None = None,
-                    covariance: Sequence[str] | None = None) -> dict[str, Any]:
+                    kmax: int | None = None, covariance: Sequence[str] | None = None,
+                    background: Sequence[str] | None = None) -> dict[str, Any]:
     """The configuration of a zero-configuration sweep of a data file.
 
     Parameters
@@ -56,6 +58,8 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
         Largest K (default :data:`DEFAULT_KMAX`).
     covariance : sequence of str, optional
         The covariance models (default: ``full`` and ``tied`` in 1-D, all four otherwise).
+    background : sequence of str, optional
+        ``none`` and/or ``uniform`` (default :data:`DEFAULT_BACKGROUNDS`).
 
     Returns
     -------
@@ -92,9 +96,13 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
     if bad or len(set(covs)) != len(covs):
         raise ConfigError("--covariance", f"give distinct models among "
                                           f"{', '.join(COVARIANCE_TYPES)}, got {', '.join(covs)}")
+    bgs = list(background) if background else list(DEFAULT_BACKGROUNDS)
+    if any(b not in BACKGROUNDS for b in bgs) or len(set(bgs)) != len(bgs):
+        raise ConfigError("--background", f"give distinct values among {', '.join(BACKGROUNDS)}"
+                                          f", got {', '.join(bgs)}")
     name = _NAME.sub("_", path.stem).lstrip("._-") or "data"
     return {"name": name[:100], "data": data,
-            "model": {"covariance": covs, "background": list(DEFAULT_BACKGROUNDS)},
+            "model": {"covariance": covs, "background": bgs},
             "sweep": {"kmax": kmax or DEFAULT_KMAX, "sampler": "dynesty",
                       "nlive": DEFAULT_NLIVE, "seed": 1}}
 
