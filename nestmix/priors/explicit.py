@@ -1,9 +1,10 @@
-"""Model priors must state their location and scale: no silent ``loc = 0`` or ``scale = 1``.
+"""Model priors must state their scale: no silent ``scale = 1``.
 
-``scipy.stats`` fills a missing ``loc`` with 0 and a missing ``scale`` with 1, which for a prior on
-a mixture's means or widths silently picks a unit of the data; every Bayes factor depends on it.
+``scipy.stats`` fills a missing ``scale`` with 1 (and ``loc`` with 0), which for a prior on a
+mixture's means or widths silently picks a unit of the data; every Bayes factor depends on it.
 :func:`check_explicit` refuses such specifications with a one-line error naming the prior and the
-parameter.
+parameter. A location of 0 is a natural default for most distributions and stays allowed, but a
+``uniform`` or ``truncnorm`` prior must also state its ``loc`` (it is part of its range).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scipy import stats
+
 from nestmix.errors import PriorError
+from nestmix.priors.univariate import ALIASES
 
 __all__ = ["check_explicit"]
 
@@ -22,7 +26,8 @@ _NEEDS_LOC = frozenset({"uniform", "truncnorm"})
 
 
 def check_explicit(name: str, spec: Any) -> None:
-    """Refuse a prior specification that leaves ``scale`` (or, for means, ``loc``) to scipy.
+    """Refuse a prior specification that leaves ``scale`` (for ``uniform`` and ``truncnorm`` also
+    ``loc``) to scipy.
 
     Parameters
     ----------
@@ -44,11 +49,9 @@ def check_explicit(name: str, spec: Any) -> None:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("dist"), str):
         return
     dist = spec["dist"]
-    if dist in _RANGE_BY_SHAPES or dist in ("dirichlet", "lkj", "ordered"):
-        return
-    needed = ["scale"]
-    if name.split("[")[0] == "mean" or dist in _NEEDS_LOC:
-        needed.insert(0, "loc")
+    if dist in _RANGE_BY_SHAPES or not hasattr(stats, str(ALIASES.get(dist, dist))):
+        return  # a range given by its shapes; or not a distribution: reported where it is built
+    needed = ["loc", "scale"] if dist in _NEEDS_LOC else ["scale"]
     missing = [p for p in needed if p not in spec]
     if missing:
         silent = " and ".join({"loc": "loc = 0", "scale": "scale = 1"}[p] for p in missing)
