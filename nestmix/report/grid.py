@@ -7,14 +7,17 @@ memberships, figures) is written in its directory, ``model=<label>/report.html``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from nestmix.evidence import jeffreys_label
-from nestmix.report.build import FIGURE_DIR, ReportFiles, _render, _write, write_report
 from nestmix.report.document import Column, Report, ReportFigure, Table
+from nestmix.report.files import FIGURE_DIR, ReportFiles
+from nestmix.report.files import render_figure as _render
+from nestmix.report.files import write_file as _write
 from nestmix.store.grid import GridResult, GridRow, model_directory, write_grid_summary
 
 __all__ = ["format_grid_table", "grid_table", "grid_verdict", "plot_grid_evidence",
@@ -184,8 +187,8 @@ def format_grid_table(result: GridResult) -> str:
     return "\n".join(lines)
 
 
-def write_grid_report(directory: str | Path, *, seed: int = 0,
-                      figures: bool = True) -> ReportFiles:
+def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = True,
+                      model_report: Callable[..., ReportFiles] | None = None) -> ReportFiles:
     """Write the grid's ``report.html``, ``report.md``, ``evidence.csv`` and figure, and each
     model's own report in its directory.
 
@@ -197,6 +200,9 @@ def write_grid_report(directory: str | Path, *, seed: int = 0,
         Seed of the posterior draws behind the models' predictive figures.
     figures : bool
         False to write tables and verdicts only.
+    model_report : callable, optional
+        Writes one model's report (:func:`nestmix.report.write_report`, which passes itself);
+        None writes the grid's pages only.
 
     Returns
     -------
@@ -210,10 +216,10 @@ def write_grid_report(directory: str | Path, *, seed: int = 0,
     notes: list[str] = []
     for model in result.models:
         sub = model_directory(directory, model)
-        if result.sweeps is None or model not in result.sweeps:
+        if model_report is None or result.sweeps is None or model not in result.sweeps:
             continue
         try:
-            write_report(sub, seed=seed, figures=figures)
+            model_report(sub, seed=seed, figures=figures)
         except Exception as exc:  # one model's report must not sink the grid's
             notes.append(f"the report of model {model} failed: {type(exc).__name__}: {exc}")
     drawn: list[ReportFigure] = []
