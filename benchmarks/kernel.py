@@ -135,7 +135,8 @@ def compile_child() -> None:
     from nestmix import Measurements, ModelSpec
 
     out = {}
-    spec = ModelSpec(priors={"mean": {"dist": "uniform"}, "sigma": {"dist": "loguniform",
+    spec = ModelSpec(priors={"mean": {"dist": "uniform", "loc": 0, "scale": 1},
+                             "sigma": {"dist": "loguniform",
                                                                     "a": 0.01, "b": 1}})
     model = spec.build(Measurements.from_arrays(np.linspace(0, 1, 50)), 2)
     start = time.perf_counter()

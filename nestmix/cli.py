@@ -17,7 +17,12 @@ from nestmix.samplers.base import SweepOption
 
 if TYPE_CHECKING:
     from nestmix.report.build import ReportFiles
+    from nestmix.results import SweepResult
+    from nestmix.store.grid import GridResult
+    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
+
+    AnyPlan = SweepPlan | GridPlan
 
 __all__ = ["main"]
 
@@ -47,8 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nestmix {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sweep = sub.add_parser("sweep", help="run (or resume) a sweep over K from a TOML config")
-    sweep.add_argument("config", nargs="?", help="the sweep's TOML configuration file")
+    sweep = sub.add_parser("sweep", help="run (or resume) a sweep over K from a TOML config, "
+                                         "or over models and K from a data file")
+    sweep.add_argument("config", nargs="?",
+                       help="the sweep's TOML configuration file, or a data file (.csv, .txt, "
+                            ".dat, .npy) to sweep every covariance model × K with default "
+                            "priors (the config used is written into the sweep's directory)")
+    sweep.add_argument("--columns", help="with a CSV data file: the value columns, comma-"
+                                         "separated (default: every numeric column that is not "
+                                         "an *_error, *_err or *_corr column)")
+    sweep.add_argument("--kmax", type=int, help="with a data file: the largest K (default 4)")
+    sweep.add_argument("--covariance", help="with a data file: the covariance models, comma-"
+                                            "separated (default: full,diag,spherical,tied; "
+                                            "full,tied in 1-D)")
+    sweep.add_argument("--background", help="with a data file: none and/or uniform, comma-"
+                                            "separated (default: none)")
     sweep.add_argument("--example", choices=EXAMPLES,
                        help="run a bundled example instead of a config file")
     sweep.add_argument("--out", help="the sweep's directory (default: runs/<name>)")
@@ -110,7 +128,6 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args: argparse.Namespace) -> int:
     from nestmix.errors import ConfigError
     from nestmix.report.build import sweep_and_report
-    from nestmix.report.table import format_table
     from nestmix.sweep.config import load_config
 
     if (args.config is None) == (args.example is None):
@@ -119,10 +136,18 @@ def _sweep(args: argparse.Namespace) -> int:
         problem = adapter.launch_problem()
         if problem is not None:
             raise ConfigError("", problem)
+    from nestmix.sweep.zeroconf import is_data_file
+
+    zero_config = args.config is not None and is_data_file(args.config)
+    for flag in ("columns", "kmax", "covariance", "background"):
+        if getattr(args, flag) is not None and not zero_config:
+            raise ConfigError(f"--{flag}", "only with a data file in place of a config")
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
+    elif zero_config:
+        plan, jobs = _zero_config(args)
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
@@ -139,7 +164,7 @@ def _sweep(args: argparse.Namespace) -> int:
     outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress, dask=target,
                                report=not args.no_report)
     print()
-    print(format_table(outcome.result))
+    print(_format(outcome.result))
     if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
         print(f"nestmix: warning: the report could not be written ({outcome.report_error}); "
               f"try `nestmix report {directory}`", file=sys.stderr)
@@ -149,11 +174,35 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None]:
+    """The plan of ``nestmix sweep points.csv``; its config goes to ``<out>/config.toml``."""
+    from nestmix.atomic import write_text_atomic
+    from nestmix.sweep.config import load_config
+    from nestmix.sweep.zeroconf import config_for_data, config_toml
+
+    def split(text: str | None) -> list[str] | None:
+        return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+    options = {"columns": split(args.columns), "kmax": args.kmax,
+               "covariance": split(args.covariance), "background": split(args.background)}
+    name = config_for_data(args.config, base=".", **options)["name"]
+    directory = Path(args.out) if args.out else Path("runs") / name
+    config = config_for_data(args.config, base=directory, **options)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.toml"
+    rerun = f"nestmix sweep {path}" + (f" --out {args.out}" if args.out else "")
+    write_text_atomic(path, config_toml(config, header=(
+        f"Written by `nestmix sweep {args.config}`: edit it and run `{rerun}`.")))
+    if not args.quiet:
+        print(f"config: {path} (default priors from the data; edit it to rerun)", flush=True)
+    return load_config(path)
+
+
 def _option_dest(sampler: str, option: SweepOption) -> str:
     return f"{sampler}_{option.setting}"
 
 
-def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPlan:
+def _with_sampler_options(plan: AnyPlan, args: argparse.Namespace) -> AnyPlan:
     """``plan`` with the settings given by the samplers' own ``nestmix sweep`` options."""
     import dataclasses
 
@@ -175,7 +224,7 @@ def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPla
                                                                             settings=settings)
 
 
-def _default_jobs(plan: SweepPlan) -> int:
+def _default_jobs(plan: AnyPlan) -> int:
     """One worker per core, or per N cores when one run takes N processes."""
     processes = max(get_sampler(name).processes_per_run(plan.settings_for(name))
                     for name in plan.samplers)
@@ -183,11 +232,21 @@ def _default_jobs(plan: SweepPlan) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nestmix.report.table import format_table
+    from nestmix.store.grid import is_grid, load_grid
     from nestmix.store.summary import load_sweep
 
-    print(format_table(load_sweep(args.directory)))
+    grid = is_grid(args.directory)
+    print(_format(load_grid(args.directory) if grid else load_sweep(args.directory)))
     return 0
+
+
+def _format(result: SweepResult | GridResult) -> str:
+    from nestmix.report.grid import format_grid_table
+    from nestmix.report.table import format_table
+    from nestmix.store.grid import GridResult
+
+    return (format_grid_table(result) if isinstance(result, GridResult)
+            else format_table(result))
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -22,9 +22,10 @@ from nestmix.components.gaussian import gaussian_log_density
 from nestmix.data import Measurements
 from nestmix.errors import ConfigError, DataError
 from nestmix.model import ModelSpec
-from nestmix.priors.defaults import default_priors
 from nestmix.store import open_sweep
+from nestmix.store.grid import model_directory, model_label
 from nestmix.sweep import SweepPlan, run_sweep
+from nestmix.sweep.grid import GridPlan, run_grid
 
 __all__ = ["NestedGaussianMixture"]
 
@@ -68,8 +69,10 @@ class NestedGaussianMixture:
     n_jobs : int, optional
         Worker processes for the runs (default: the number of cores).
     directory : str or Path, optional
-        Where the sweeps are kept (one per model); a new temporary directory by default. Fitting
-        again with the same data and settings reuses every finished run.
+        Where the runs are kept: one models × K grid sweep (``model=<label>/`` per model,
+        :func:`nestmix.sweep.grid.run_grid`), or a plain sweep for one model; a new temporary
+        directory by default. Fitting again with the same data and settings reuses every
+        finished run.
     n_draws : int
         Posterior draws behind the fitted parameters and predictions.
 
@@ -147,21 +150,29 @@ class NestedGaussianMixture:
         box = tuple(tuple(float(v) for v in edge) for edge in default_box(data.values))
         self.directory_ = Path(self.directory if self.directory is not None
                                else tempfile.mkdtemp(prefix="nestmix-estimator-"))
-        rows, specs = [], {}
-        for cov in covs:
-            priors = dict(self.priors) if self.priors is not None else default_priors(data, cov)
-            for bg in backgrounds:
-                name = cov if bg == "none" else f"{cov}+{bg}"
-                spec = ModelSpec(covariance=cov, background=bg, priors=priors,
-                                 background_box=box if bg == "uniform" else None)
-                plan = SweepPlan(name=name.replace("+", "-"), data=data, spec=spec,
-                                 k_values=ks, sampler=self.sampler,
-                                 settings=dict(self.sampler_settings or {}), seed=self.seed)
-                result = run_sweep(plan, self.directory_ / plan.name,
-                                   n_jobs=self.n_jobs or os.cpu_count() or 1)
-                specs[name] = (spec, self.directory_ / plan.name)
-                rows += [{"model": name, "covariance": cov, "background": bg, "k": row.k,
-                          "logZ": row.logZ, "logZ_err": row.logZ_err} for row in result.rows]
+        specs = tuple(ModelSpec(covariance=cov, background=bg,
+                                priors=dict(self.priors) if self.priors is not None else {},
+                                background_box=box if bg == "uniform" else None)
+                      for cov in covs for bg in backgrounds)  # no priors: the data's defaults
+        common = dict(name="estimator", data=data, k_values=ks, sampler=self.sampler,
+                      settings=dict(self.sampler_settings or {}), seed=self.seed)
+        n_jobs = self.n_jobs or os.cpu_count() or 1
+        rows, where = [], {}
+        if len(specs) == 1:  # one model: a plain sweep over K
+            plan = SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
+            label = model_label(plan.spec.covariance, plan.spec.background)
+            where[label] = (plan.spec, self.directory_)
+            cells = [(label, plan.spec, row) for row in
+                     run_sweep(plan, self.directory_, n_jobs=n_jobs).rows]
+        else:  # every (model, K) in one grid sweep, one pool of workers
+            grid = GridPlan(specs=specs, **common)  # type: ignore[arg-type]
+            result = run_grid(grid, self.directory_, n_jobs=n_jobs)
+            for label, sub in grid.plans:
+                where[label] = (sub.spec, model_directory(self.directory_, label))
+            cells = [(r.model, where[r.model][0], r.row) for r in result.rows]
+        rows = [{"model": label, "covariance": spec.covariance, "background": spec.background,
+                 "k": row.k, "logZ": row.logZ, "logZ_err": row.logZ_err}
+                for label, spec, row in cells]
         table = pd.DataFrame(rows).sort_values("logZ", ascending=False, ignore_index=True)
         table["ln_bf"] = table["logZ"] - table["logZ"].iloc[0]
         table["p"] = np.exp(table["ln_bf"] - logsumexp(table["ln_bf"]))
@@ -170,7 +181,7 @@ class NestedGaussianMixture:
         self.best_k_ = int(best["k"])
         self.best_model_ = {"covariance": str(best["covariance"]),
                             "background": str(best["background"])}
-        spec, directory = specs[str(best["model"])]
+        spec, directory = where[str(best["model"])]
         self._posterior(spec, directory, data)
         return self
 

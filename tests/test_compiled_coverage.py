@@ -286,10 +286,11 @@ def test_compiled_path_tells_the_truth(gaia_data, rng):
     line = make_component("line", "line", {"m": {"dist": "norm"}, "b": {"dist": "norm"}})
     one_d = Measurements.from_arrays(rng.normal(size=40), errors=np.full(40, 0.1),
                                      extra={"x": rng.normal(size=40)})
-    gauss = {"mean": {"dist": "norm"}, "sigma": {"dist": "halfnorm"}}
+    gauss = {"mean": {"dist": "norm", "scale": 1}, "sigma": {"dist": "halfnorm", "scale": 1}}
     cases = [
         (ModelSpec(**MODELS[0]).build(gaia_data, 2), ()),
-        (ModelSpec(priors={"mean": {"dist": "norm"}, "sigma": {"dist": "weibull_min", "c": 2}}
+        (ModelSpec(priors={"mean": {"dist": "norm", "scale": 1},
+                           "sigma": {"dist": "weibull_min", "c": 2, "scale": 1}}
                    ).build(gaia_data, 2), ("prior sigma (weibull_min)",)),
         (ModelSpec(priors=gauss, extra_components=(line,)).build(one_d, 1), ()),
         (ModelSpec(priors=gauss, extra_components=(line, Level("level", {"c": -3.0}))

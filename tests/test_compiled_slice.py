@@ -136,7 +136,8 @@ def test_used_only_where_the_compiled_functions_are_the_models(model_1d, monkeyp
     assert _with_compiled_slice(model_1d, rwalk, {"sample": "rwalk"}) == {"sample": "rwalk"}
     subclass = OwnLikelihood(model_1d.data, 2, ORDERED)
     no_closed_form = ModelSpec(priors={"mean": {"dist": "norm", "scale": 3},
-                                       "variance": {"dist": "weibull_min", "c": 1.5}}).build(
+                                       "variance": {"dist": "weibull_min", "c": 1.5,
+                                                    "scale": 1}}).build(
         model_1d.data, 2)
     assert subclass.compiled_parts() is None and no_closed_form.compiled_parts() is None
     for model in (subclass, no_closed_form):

@@ -53,7 +53,7 @@ SPECS = [
       "priors": {"mean": [{"dist": "norm", "scale": 3}, 0.5],
                  "sigma": {"dist": "halfnorm", "scale": 2},
                  "weights": {"dist": "dirichlet", "alpha": [1, 2, 3, 1]}}}, 2, 3),
-    ({"covariance": "diag", "priors": {"mean": {"dist": "lognorm", "s": 0.5},
+    ({"covariance": "diag", "priors": {"mean": {"dist": "lognorm", "s": 0.5, "scale": 1},
                                        "variance": {"dist": "expon", "scale": 2}}}, 3, 2),
 ]
 

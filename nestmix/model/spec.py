@@ -8,13 +8,14 @@ for given data and K.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nestmix.components import component_priors, describe_component
 from nestmix.errors import ModelError
+from nestmix.priors.explicit import check_explicit
 
 if TYPE_CHECKING:
     from nestmix.data import Measurements
@@ -47,7 +48,10 @@ class ModelSpec:
         component: Gaussians, custom components, background). Mean and scale priors are one
         spec for every dimension or a list with one spec per dimension; a number holds the
         parameter fixed. ``mean`` and the scale may be left out when there are custom
-        components, for models with K = 0 Gaussians.
+        components, for models with K = 0 Gaussians. Left empty (no custom components), the
+        priors come from the data (:func:`nestmix.priors.defaults.default_priors`, see
+        :meth:`with_data_priors`). A distribution must state its ``scale`` (and a prior on the
+        means its ``loc``): scipy's silent ``scale = 1`` is refused.
     background_box : tuple or None
         (D, 2) edges of the uniform background; default the data's range padded by 10%.
     components : str
@@ -87,7 +91,10 @@ class ModelSpec:
         if unknown:
             raise ModelError(f"unknown prior {unknown[0]!r}; valid: {', '.join(PRIOR_KEYS)}",
                              key="model.priors")
-        gaussians_optional = bool(self.extra_components)
+        gaussians_optional = bool(self.extra_components) or self.uses_default_priors
+        for name in ("mean", "variance", "sigma"):
+            if name in self.priors:
+                check_explicit(name, self.priors[name])
         if "mean" not in self.priors and not gaussians_optional:
             raise ModelError("missing 'mean' (the prior on component means)", key="model.priors")
         if ("variance" in self.priors and "sigma" in self.priors) or not (
@@ -97,11 +104,27 @@ class ModelSpec:
         if self.background_box is not None and self.background != "uniform":
             raise ModelError("model.background_box is only used with background = 'uniform'")
 
+    @property
+    def uses_default_priors(self) -> bool:
+        """True when no priors were given for a mixture of Gaussians only: they come from the
+        data (:meth:`with_data_priors`)."""
+        return not self.priors and not self.extra_components
+
+    def with_data_priors(self, data: Measurements) -> ModelSpec:
+        """This spec, with :func:`nestmix.priors.defaults.default_priors` of ``data`` when no
+        priors were given (else itself)."""
+        if not self.uses_default_priors:
+            return self
+        from nestmix.priors.defaults import default_priors
+
+        return replace(self, priors=default_priors(data, self.covariance))
+
     def build(self, data: Measurements, k: int) -> MixtureModel:
-        """The model with ``k`` Gaussian components for ``data``."""
+        """The model with ``k`` Gaussian components for ``data`` (default priors from ``data``
+        when none were given)."""
         from nestmix.model.mixture import MixtureModel
 
-        return MixtureModel(data, k, self)
+        return MixtureModel(data, k, self.with_data_priors(data))
 
     @classmethod
     def from_dict(cls, description: Mapping[str, Any]) -> ModelSpec:

@@ -13,9 +13,6 @@ A figure that fails to draw is recorded in the report's warnings; the report goe
 
 from __future__ import annotations
 
-import io
-import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -24,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nestmix.atomic import write_bytes_atomic
 from nestmix.report.document import Report, ReportFigure, Table
+from nestmix.report.files import FIGURE_DIR, Maker, ReportFiles
+from nestmix.report.files import render_figure as _render
+from nestmix.report.files import write_file as _write
 from nestmix.report.tables import (
     agreement_table,
     evidence_table,
@@ -38,33 +37,13 @@ from nestmix.results import SweepResult, rows_by_sampler
 from nestmix.store.archive import SweepArchive, open_sweep
 
 if TYPE_CHECKING:
+    from nestmix.store.grid import GridResult
+    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
            "sweep_and_report", "write_report"]
 
-FIGURE_DIR = "report"
-
-
-@dataclass(frozen=True)
-class ReportFiles:
-    """Where :func:`write_report` wrote the report.
-
-    Attributes
-    ----------
-    html, markdown : Path
-    csv : tuple of Path
-    figures : tuple of Path
-        The PNG files beside ``report.md``.
-    warnings : tuple of str
-        The report's warnings (also printed in it).
-    """
-
-    html: Path
-    markdown: Path
-    csv: tuple[Path, ...]
-    figures: tuple[Path, ...]
-    warnings: tuple[str, ...]
 
 
 def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) -> ReportFiles:
@@ -89,9 +68,15 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
         If ``directory`` is not a nestmix sweep.
     """
     from nestmix.report.render import render_html, render_markdown
+    from nestmix.store.grid import is_grid
     from nestmix.store.runs import RunStore
 
     directory = Path(directory)
+    if is_grid(directory):  # a models × K grid: its own report, and each model's
+        from nestmix.report.grid import write_grid_report
+
+        return write_grid_report(directory, seed=seed, figures=figures,
+                                 model_report=write_report)
     archive = open_sweep(directory)
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)
@@ -126,8 +111,8 @@ class SweepOutcome:
 
     Attributes
     ----------
-    result : SweepResult
-        The sweep's evidence table.
+    result : SweepResult or GridResult
+        The sweep's evidence table (a grid's for a :class:`~nestmix.sweep.grid.GridPlan`).
     report : ReportFiles or None
         Where the report went; None when it was not asked for or could not be written.
     report_error : str or None
@@ -135,12 +120,12 @@ class SweepOutcome:
         ``nestmix report`` can try again), else None.
     """
 
-    result: SweepResult
+    result: SweepResult | GridResult
     report: ReportFiles | None
     report_error: str | None
 
 
-def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
+def sweep_and_report(plan: SweepPlan | GridPlan, directory: str | Path, *, n_jobs: int = 1,
                      progress: Callable[[str], None] | None = None, dask: Any = None,
                      report: bool = True, figures: bool = True) -> SweepOutcome:
     """Run (or resume) a sweep, then write its report: what ``nestmix sweep`` and the
@@ -149,7 +134,8 @@ def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
     Parameters
     ----------
     plan, directory, n_jobs, progress, dask
-        As for :func:`nestmix.sweep.run_sweep`, whose errors propagate.
+        As for :func:`nestmix.sweep.run_sweep` (or :func:`nestmix.sweep.grid.run_grid` for a
+        grid), whose errors propagate.
     report : bool
         False to skip the report.
     figures : bool
@@ -161,8 +147,12 @@ def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
         A failure to write the report is returned, not raised: the runs are on disk.
     """
     from nestmix.sweep.driver import run_sweep
+    from nestmix.sweep.grid import GridPlan, run_grid
 
-    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+    result: SweepResult | GridResult = (
+        run_grid(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
+        if isinstance(plan, GridPlan)
+        else run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask))
     if not report:
         return SweepOutcome(result, None, None)
     try:
@@ -170,14 +160,6 @@ def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
     except Exception as exc:  # the runs are safe on disk; `nestmix report` can retry
         return SweepOutcome(result, None, f"{type(exc).__name__}: {exc}")
     return SweepOutcome(result, files, None)
-
-
-def _write(path: Path, payload: bytes) -> None:
-    """Write atomically, readable as any new file would be (the temporary file is 0600)."""
-    write_bytes_atomic(path, payload)
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) -> Report:
@@ -269,7 +251,6 @@ def _component_names(archive: SweepArchive) -> dict[int, list[str]]:
 
 
 # ---------------------------------------------------------------------------------- figures
-Maker = Callable[[], Any]
 
 
 def _draw_figures(archive: SweepArchive, seed: int, notes: list[str]) -> list[ReportFigure]:
@@ -325,34 +306,6 @@ def _draw_figures(archive: SweepArchive, seed: int, notes: list[str]) -> list[Re
 
 def _plot_run(plots: Any, archive: SweepArchive, k: int, sampler: str) -> Any:
     return plots.plot_run(archive.run(k, sampler))
-
-
-def _render(name: str, title: str, caption: str, section: str, make: Maker,
-            notes: list[str]) -> ReportFigure | None:
-    """Draw one figure into PNG bytes; a failure becomes a warning, never an exception."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig = None
-        try:
-            fig = make()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=72 if section == "runs" else 100)
-        except Exception as exc:  # a figure must not sink the report
-            notes.append(f"figure {title!r} failed: {type(exc).__name__}: {exc}")
-            return None
-        finally:
-            _close(fig)
-    said = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
-    return ReportFigure(name=name, title=title, caption=caption, section=section,
-                        png=buffer.getvalue(), notes=said, wide=name.startswith("corner_"))
-
-
-def _close(fig: Any) -> None:
-    if fig is None:
-        return
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------------- model averaging

@@ -22,6 +22,7 @@ from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.components import COMPONENT_FAMILIES
 from nestmix.errors import ConfigError, NestmixError
 from nestmix.sweep.config import plan_from_mapping
+from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
 if sys.version_info >= (3, 11):
@@ -43,8 +44,9 @@ class Submission:
     Attributes
     ----------
     job_id : str
-    plan : SweepPlan
-        The sweep, built from the config with the uploaded data.
+    plan : SweepPlan or GridPlan
+        The sweep (a models × K grid when the config lists several models), built from the
+        config with the uploaded data.
     job_dir : Path
         ``runs/.service/jobs/<id>/``: ``config.json`` and the data file.
     data_file : str
@@ -52,7 +54,7 @@ class Submission:
     """
 
     job_id: str
-    plan: SweepPlan
+    plan: SweepPlan | GridPlan
     job_dir: Path
     data_file: str
 
@@ -230,7 +232,8 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
             shown = str(exc).replace(str((job_dir / data_file).resolve()),
                                      data_name or data_file)
             raise ConfigError("", shown) from None
-        for component in plan.spec.extra_components:
+        specs = plan.specs if isinstance(plan, GridPlan) else (plan.spec,)
+        for component in (c for spec in specs for c in spec.extra_components):
             if not type(component).__module__.startswith("nestmix."):
                 raise ConfigError("model.extra_components",
                                   "custom Python components are not accepted over HTTP")
@@ -242,7 +245,7 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
     return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file)
 
 
-def load_job_plan(job_dir: Path) -> SweepPlan:
+def load_job_plan(job_dir: Path) -> SweepPlan | GridPlan:
     """The plan of a job from its directory (what the worker runs)."""
     raw = json.loads((job_dir / CONFIG_FILE).read_text())
     plan, _ = plan_from_mapping(raw, base=job_dir)

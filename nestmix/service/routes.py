@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -16,9 +17,13 @@ from sqlalchemy import select
 from nestmix._version import __version__
 from nestmix.errors import RunStoreError
 from nestmix.service.db import ACTIVE, Job, JobRun, now
+from nestmix.service.grid_jobs import job_runs
 from nestmix.service.intake import prepare_submission
 from nestmix.service.page import render_page
+from nestmix.store.grid import model_directory, prepare_grid
 from nestmix.store.runs import RunStore
+from nestmix.sweep.grid import GridPlan
+from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["JobOut", "router"]
 
@@ -151,15 +156,14 @@ def submit(
                                     f"sweep {plan.name!r}; wait for it, cancel it or submit "
                                     "with another name")
             try:
-                RunStore(service.sweep_dir(plan.name)).prepare(plan.manifest(), plan.samplers)
+                _prepare(plan, service.sweep_dir(plan.name))
             except RunStoreError as exc:
                 shown = str(exc).replace(str(service.settings.runs), "runs")
                 raise RunStoreError(f"{shown} (over HTTP: submit with another name)") from None
             job = Job(id=submission.job_id, name=plan.name, state="queued", created=now(),
                       attempts=0, figures=figures, data_file=submission.data_file,
-                      n_runs=len(plan.samplers) * len(plan.k_values), n_done=0)
-            job.runs = [JobRun(k=k, sampler=s, state="pending")
-                        for s in plan.samplers for k in plan.k_values]
+                      n_runs=len(job_runs(plan)), n_done=0)
+            job.runs = [JobRun(k=k, sampler=s, state="pending") for k, s in job_runs(plan)]
             session.add(job)
     except BaseException:
         shutil.rmtree(submission.job_dir, ignore_errors=True)
@@ -219,3 +223,14 @@ def log(request: Request, job_id: str) -> PlainTextResponse:
     """The end of the worker's output (every attempt)."""
     job = _job(request, job_id)
     return PlainTextResponse("\n".join(_service(request).supervisor.log_tail(job.id)) + "\n")
+
+
+def _prepare(plan: SweepPlan | GridPlan, directory: Path) -> None:
+    """Create the sweep's directory, or check that it may be resumed (every model's, for a
+    grid), before the job is queued."""
+    if not isinstance(plan, GridPlan):
+        RunStore(directory).prepare(plan.manifest(), plan.samplers)
+        return
+    prepare_grid(directory, plan.manifest())
+    for label, sub in plan.plans:
+        RunStore(model_directory(directory, label)).prepare(sub.manifest(), sub.samplers)

@@ -29,10 +29,9 @@ from nestmix.atomic import json_safe
 from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
 from nestmix.service.db import Database, Job, now
+from nestmix.service.grid_jobs import finished_count, finished_rows
 from nestmix.service.runner import REPORT_WARNING
 from nestmix.service.settings import ServiceSettings
-from nestmix.store.runs import RunStore
-from nestmix.store.summary import load_sweep
 
 __all__ = ["LOG_FILE", "Supervisor"]
 
@@ -190,15 +189,14 @@ class Supervisor:
             return
         directory = self.sweep_dir(job.name)
         try:
-            count = len(RunStore(directory).finished_runs())
+            count = finished_count(directory)
             if not force and self._seen.get(job_id) == count:
                 return
-            result = load_sweep(directory)
-        except (OSError, ValueError, NestmixError) as exc:
+            rows = finished_rows(directory)
+        except (OSError, ValueError, KeyError, NestmixError) as exc:
             _log.warning("cannot read the progress of job %s: %s", job_id, exc)
             return
         self._seen[job_id] = count
-        rows = {(row.k, row.sampler): row.to_dict() for row in result.rows}
         with self.db.write() as session:
             stored = session.get(Job, job_id)
             if stored is None:

@@ -22,6 +22,7 @@ from nestmix.errors import (
 )
 from nestmix.loaders import load_measurements
 from nestmix.model.spec import ModelSpec
+from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
 if sys.version_info >= (3, 11):
@@ -40,7 +41,7 @@ _SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "rep
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-def load_config(path: str | Path) -> tuple[SweepPlan, int | None]:
+def load_config(path: str | Path) -> tuple[SweepPlan | GridPlan, int | None]:
     """Read a sweep configuration file.
 
     Parameters
@@ -50,7 +51,9 @@ def load_config(path: str | Path) -> tuple[SweepPlan, int | None]:
 
     Returns
     -------
-    plan : SweepPlan
+    plan : SweepPlan or GridPlan
+        A :class:`~nestmix.sweep.grid.GridPlan` when ``model.covariance`` or
+        ``model.background`` lists more than one model.
     jobs : int or None
         ``sweep.jobs`` if given.
 
@@ -72,8 +75,9 @@ def load_config(path: str | Path) -> tuple[SweepPlan, int | None]:
 
 
 def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
-                      default_name: str = "sweep") -> tuple[SweepPlan, int | None]:
-    """Build a :class:`SweepPlan` from an already parsed configuration mapping."""
+                      default_name: str = "sweep") -> tuple[SweepPlan | GridPlan, int | None]:
+    """Build a :class:`SweepPlan` (or, for several models, a
+    :class:`~nestmix.sweep.grid.GridPlan`) from an already parsed configuration mapping."""
     _check_keys("", raw, _TOP)
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -83,18 +87,21 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     model = _table(raw, "model")
     _check_keys("model", model, _MODEL)
     priors = _table(model, "priors", key="model.priors")
+    covariances, backgrounds = _choices(model, "covariance", "full"), _choices(
+        model, "background", "none")
     try:
-        spec = ModelSpec(
+        specs = [ModelSpec(
             components=model.get("components", "gaussian"),
-            covariance=model.get("covariance", "full"),
-            background=model.get("background", "none"),
+            covariance=covariance, background=background,
             order=model.get("order", "none"),
             priors=priors,
-            background_box=_box(model.get("background_box")),
+            background_box=(_box(model.get("background_box")) if background == "uniform"
+                            or len(backgrounds) == 1 else None),
             extra_components=_extra_components(model.get("extra_components", [])),
-        )
+        ) for covariance in covariances for background in backgrounds]
     except (ModelError, PriorError) as exc:
         raise _as_config_error(exc, "model") from exc
+    spec = specs[0]
     sweep = _table(raw, "sweep")
     ks = _k_values(sweep, least=0 if spec.extra_components else 1)
     sampler = sweep.get("sampler", "dynesty")
@@ -108,11 +115,13 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
         raise ConfigError("sweep.jobs", f"must be a positive integer, got {jobs!r}")
     settings = {key: value for key, value in sweep.items() if key not in _SWEEP_OWN}
     try:  # K, repeats, dask, the samplers and their settings are checked by the plan
-        plan = SweepPlan(name=name, data=data, spec=spec, k_values=ks, sampler=sampler,
-                         settings=settings, seed=seed, k_prior=sweep.get("k_prior"),
-                         relabel=sweep.get("relabel", "hungarian"),
-                         repeats=sweep.get("repeats", 1), dask=sweep.get("dask"),
-                         escalate=sweep.get("escalate", 0))
+        common = dict(name=name, data=data, k_values=ks, sampler=sampler, settings=settings,
+                      seed=seed, k_prior=sweep.get("k_prior"),
+                      relabel=sweep.get("relabel", "hungarian"),
+                      repeats=sweep.get("repeats", 1), dask=sweep.get("dask"),
+                      escalate=sweep.get("escalate", 0))
+        plan: SweepPlan | GridPlan = (SweepPlan(spec=spec, **common) if len(specs) == 1
+                                      else GridPlan(specs=tuple(specs), **common))
     except SamplerError as exc:
         raise _as_config_error(exc, "sweep") from exc
     except (ModelError, PriorError, DataError) as exc:
@@ -141,6 +150,16 @@ def _load_data(table: Mapping[str, Any], base: Path):
                                  extra=table.get("extra"))
     except DataError as exc:
         raise ConfigError("data", str(exc)) from exc
+
+
+def _choices(model: Mapping[str, Any], key: str, default: str) -> list[str]:
+    """``model.<key>`` as a list: one value, or a list of them (a models × K grid)."""
+    value = model.get(key, default)
+    values = value if isinstance(value, list) else [value]
+    if not values or len(set(map(str, values))) != len(values):
+        raise ConfigError(f"model.{key}", f"give one value or a list of distinct values, got "
+                                          f"{value!r}")
+    return values
 
 
 def _extra_components(value: Any) -> tuple:

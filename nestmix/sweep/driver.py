@@ -15,14 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nestmix.errors import RunStoreError
 from nestmix.results import RunSummary, SweepResult
 from nestmix.samplers import get_sampler
+from nestmix.store.grid import is_grid
 from nestmix.store.runs import MANIFEST, RunStore
 from nestmix.store.summary import load_sweep
 from nestmix.sweep.plan import SweepPlan
 from nestmix.sweep.tasks import RunTask, analyse, execute
 
-__all__ = ["SweepPlan", "load_sweep", "run_sweep"]
+__all__ = ["SweepPlan", "load_sweep", "prepare_runs", "run_sweep"]
 
 Progress = Callable[[str], None]
 
@@ -55,6 +57,33 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     say = progress or (lambda line: None)
     target = plan.dask if dask is None else (dask or None)
     store = RunStore(directory)
+    todo = prepare_runs(plan, store, say)
+    result = load_sweep(directory)
+    store.write_summary(result)
+    if not todo:
+        return _check_convergence(plan, directory, n_jobs, target, say) or result
+    _check_pool_target(plan, target)
+    if target or n_jobs > 1:
+        # largest K first (a run's cost grows with K): the long runs start at once and the
+        # short ones fill the gaps, instead of the largest K starting last on its own
+        todo.sort(key=lambda task: -task.k)
+    for finished, (i, outcome) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
+        result = load_sweep(directory)
+        store.write_summary(result)
+        task = todo[i]
+        say(f"{task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
+            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
+    return _check_convergence(plan, directory, n_jobs, target, say) or result
+
+
+def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTask]:
+    """Prepare the sweep's directory (or check it may be resumed), reuse the finished runs
+    (re-analysing them when the relabelling method changed) and return the tasks still to run.
+    """
+    directory = store.directory
+    if is_grid(directory):
+        raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may not "
+                            "be mixed into it: choose another directory with --out.")
     store.prepare(plan.manifest(), plan.samplers,
                   ignored={name: get_sampler(name).execution_settings for name in plan.samplers})
     store.save_data(plan.data)
@@ -82,22 +111,7 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
                     store.save_analysis(k, sampler, *analyse(model, run, plan.relabel,
                                                              done["seed"]), repeat=repeat)
                     say(f"{task.label}: mode analysis redone with {plan.relabel!r}")
-    result = load_sweep(directory)
-    store.write_summary(result)
-    if not todo:
-        return _check_convergence(plan, directory, n_jobs, target, say) or result
-    _check_pool_target(plan, target)
-    if target or n_jobs > 1:
-        # largest K first (a run's cost grows with K): the long runs start at once and the
-        # short ones fill the gaps, instead of the largest K starting last on its own
-        todo.sort(key=lambda task: -task.k)
-    for finished, (i, outcome) in enumerate(_execute(plan, todo, n_jobs, target, say), 1):
-        result = load_sweep(directory)
-        store.write_summary(result)
-        task = todo[i]
-        say(f"{task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
-            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
-    return _check_convergence(plan, directory, n_jobs, target, say) or result
+    return todo
 
 
 def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, target: Any,

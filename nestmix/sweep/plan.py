@@ -34,6 +34,8 @@ class SweepPlan:
         Name of the sweep.
     data : Measurements
     spec : ModelSpec
+        Without priors, :meth:`ModelSpec.with_data_priors` of ``data`` (the plan keeps the
+        priors actually used).
     k_values : tuple of int
         Numbers of components to run, each >= 1.
     sampler : str or tuple of str
@@ -77,6 +79,8 @@ class SweepPlan:
     escalate: int = 0
 
     def __post_init__(self) -> None:
+        # priors from the data when none were given: recorded in the manifest and fingerprints
+        object.__setattr__(self, "spec", self.spec.with_data_priors(self.data))
         if isinstance(self.escalate, bool) or not isinstance(self.escalate, (int, np.integer)) \
                 or self.escalate < 0:
             raise ModelError(f"must be a non-negative integer (extra seeds per K), got "

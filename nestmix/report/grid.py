@@ -1,0 +1,260 @@
+"""The report of a models × K grid: one evidence table over every (model, K), the "ln Z against
+K, one line per model" plot (as mclust's BIC plot), P(model, K | data) and a verdict naming the
+best (model, K) and how decisive it is over the runner-up. Each model's own report (modes,
+memberships, figures) is written in its directory, ``model=<label>/report.html``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nestmix.evidence import jeffreys_label
+from nestmix.report.document import Column, Report, ReportFigure, Table
+from nestmix.report.files import FIGURE_DIR, ReportFiles
+from nestmix.report.files import render_figure as _render
+from nestmix.report.files import write_file as _write
+from nestmix.store.grid import GridResult, GridRow, model_directory, write_grid_summary
+
+__all__ = ["format_grid_table", "grid_table", "grid_verdict", "plot_grid_evidence",
+           "write_grid_report"]
+
+GRID_COLUMNS = (
+    Column("model", "model", help="covariance model, with '+uniform' for a uniform background"),
+    Column("k", "K", "d"),
+    Column("sampler", "sampler"),
+    Column("logZ", "ln Z", ".3f", help="log-evidence"),
+    Column("logZ_err", "± σ", ".3f"),
+    Column("ln_bf", "ln BF", ".2f", help="ln Bayes factor against the best (model, K)"),
+    Column("ln_bf_err", "± σ", ".2f"),
+    Column("p", "P(model, K | data)", ".3f", help="uniform prior over the grid's cells"),
+    Column("p_err", "± σ", ".3f"),
+    Column("ncall", "calls", ",d"),
+    Column("seconds", "seconds", ".1f"),
+    Column("best", "", "mark"),
+)
+
+
+def _ordered(result: GridResult) -> list[GridRow]:
+    order = {m: i for i, m in enumerate(result.models)}
+    return sorted(result.rows, key=lambda r: (r.row.sampler, order.get(r.model, 0), r.row.k))
+
+
+def grid_table(result: GridResult) -> Table:
+    """Every (model, K, sampler) with its ln Z, ln Bayes factor and P(model, K | data)."""
+    bests = {s: result.best(s) for s in result.samplers}
+    rows = _ordered(result)
+    values = tuple((r.model, r.row.k, r.row.sampler, r.row.logZ, r.row.logZ_err, r.ln_bf,
+                    r.ln_bf_err, r.p, r.p_err, r.row.ncall, r.row.seconds,
+                    r is bests[r.row.sampler]) for r in rows)
+    caption = ("Every (model, K) of the grid. ln BF is against the best (model, K) of the same "
+               "sampler; P(model, K | data) takes every cell of the grid equally likely a "
+               "priori.")
+    return Table("evidence", "Evidence over models and K", caption, GRID_COLUMNS, values,
+                 highlight=tuple(bool(v[-1]) for v in values))
+
+
+def _cell(r: GridRow) -> str:
+    return f"K = {r.row.k} with the {r.model} model"
+
+
+def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
+    """The grid's evidence in words.
+
+    Returns
+    -------
+    headline : str
+        The best (model, K) and how decisive it is over the runner-up (or the samplers'
+        different choices).
+    details : tuple of str
+        Per sampler: P(model, K | data) of the best cell, the ln Bayes factor over the
+        runner-up with its error and Kass & Raftery wording, and P(model | data).
+    """
+    if not result.rows:
+        return "No run has finished yet: there is nothing to compare.", ()
+    bests = {s: result.best(s) for s in result.samplers}
+    runners = {s: _runner_up(result, s) for s in result.samplers}
+    cells = {(b.model, b.row.k) for b in bests.values()}
+    who = "" if len(bests) == 1 else f" (all {len(bests)} samplers agree)"
+    if len(cells) > 1:
+        headline = "The samplers differ on the best (model, K): " + "; ".join(
+            f"{s} prefers {_cell(b)}" for s, b in bests.items()) + "."
+    else:
+        best = next(iter(bests.values()))
+        margins = [(bests[s].row.logZ - r.row.logZ, r) for s, r in runners.items()
+                   if r is not None]
+        if not margins:
+            headline = f"{_cell(best)} is the only (model, K) finished: nothing to compare yet."
+        else:
+            margin, runner = min(margins, key=lambda m: m[0])
+            if margin < 1.0:
+                headline = (f"{_cell(best)} and {_cell(runner)} are about equally good: the ln "
+                            f"Bayes factor is {margin:.2f}, not worth more than a bare mention; "
+                            f"{_cell(best)} is ahead{who}.")
+            else:
+                headline = (f"The data prefer {_cell(best)}{who}: {jeffreys_label(margin)} "
+                            f"evidence over the runner-up, {_cell(runner)} (ln Bayes factor "
+                            f"{margin:.2f}).")
+    return headline, tuple(_sampler_detail(result, s, bests[s], runners[s]) for s in bests)
+
+
+def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
+    best = result.best(sampler)
+    others = [r for r in result.rows if r.row.sampler == sampler and r is not best]
+    return max(others, key=lambda r: r.row.logZ) if others else None
+
+
+def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
+                    runner: GridRow | None) -> str:
+    text = (f"{sampler}: P({best.model}, K = {best.row.k} | data) = {best.p:.3f} ± "
+            f"{best.p_err:.3f}")
+    if runner is not None:
+        margin = best.row.logZ - runner.row.logZ
+        err = math.hypot(best.row.logZ_err, runner.row.logZ_err)
+        text += (f"; over the runner-up, {_cell(runner)}, the ln Bayes factor is {margin:.2f} "
+                 f"± {err:.2f}, evidence that is {jeffreys_label(margin)} on the Kass & "
+                 "Raftery scale")
+        if margin < 2 * err:
+            text += " (less than twice its error: the order of these two is uncertain)"
+    by_model: dict[str, float] = {}
+    for r in result.rows:
+        if r.row.sampler == sampler:
+            by_model[r.model] = by_model.get(r.model, 0.0) + r.p
+    ranked = sorted(by_model.items(), key=lambda kv: -kv[1])
+    text += "; P(model | data): " + ", ".join(f"{m} {p:.3f}" for m, p in ranked)
+    return text + "."
+
+
+def plot_grid_evidence(result: GridResult) -> Figure:
+    """ln Z against K, one line per model (one panel per sampler), as mclust's BIC plot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per sampler, each with one error-bar series per model.
+    """
+    samplers = result.samplers or ("",)
+    fig = Figure(figsize=(6.5 * len(samplers), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(samplers), squeeze=False)[0]
+    n = max(1, len(result.models))
+    offsets = (np.arange(n) - (n - 1) / 2) * 0.04
+    for ax, sampler in zip(axes, samplers, strict=True):
+        best = result.best(sampler) if result.rows else None
+        for model, dx in zip(result.models, offsets, strict=True):
+            rows = sorted((r for r in result.rows if r.model == model
+                           and r.row.sampler == sampler), key=lambda r: r.row.k)
+            if not rows:
+                continue
+            ks = np.array([r.row.k for r in rows], dtype=float) + dx
+            ax.errorbar(ks, [r.row.logZ for r in rows], yerr=[r.row.logZ_err for r in rows],
+                        fmt="o-" if "+" not in model else "s--", capsize=3, label=model)
+        if best is not None:
+            ax.plot([best.row.k], [best.row.logZ], marker="*", markersize=16, color="k",
+                    linestyle="none", label=f"best: {best.model}, K = {best.row.k}")
+        ax.set_xticks(list(result.k_values))
+        ax.set_xlabel("number of Gaussian components K")
+        ax.set_ylabel(r"$\ln Z$")
+        ax.set_title(f"ln Z against K, one line per model{f' ({sampler})' if sampler else ''}")
+        if result.rows:
+            ax.legend(fontsize="small")
+    return fig
+
+
+def format_grid_table(result: GridResult) -> str:
+    """The grid's evidence table and verdict as plain text for the terminal."""
+    lines = [f"grid sweep {result.name!r}  ({result.directory})"]
+    header = (f"{'model':<16} {'K':>3} {'sampler':<10} {'logZ':>18} {'ln BF':>16} "
+              f"{'P(model,K|data)':>18} {'calls':>11} {'seconds':>9}")
+    lines += ["", header, "-" * len(header)]
+    bests = {s: result.best(s) for s in result.samplers}
+    for r in _ordered(result):
+        mark = " *" if r is bests[r.row.sampler] else ""
+        lines.append(f"{r.model:<16} {r.row.k:>3} {r.row.sampler:<10} {r.row.logZ:>10.3f} ± "
+                     f"{r.row.logZ_err:<5.3f} {r.ln_bf:>8.2f} ± {r.ln_bf_err:<5.2f} "
+                     f"{r.p:>10.3f} ± {r.p_err:<5.3f} {r.row.ncall:>11,} "
+                     f"{r.row.seconds:>9.1f}{mark}")
+    if not result.rows:
+        lines.append("no finished runs yet")
+    headline, details = grid_verdict(result)
+    lines += ["", headline, *details]
+    if result.missing:
+        lines.append("missing (not finished): " + ", ".join(
+            f"{m} K={k} {s}" for m, k, s in result.missing))
+    return "\n".join(lines)
+
+
+def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = True,
+                      model_report: Callable[..., ReportFiles] | None = None) -> ReportFiles:
+    """Write the grid's ``report.html``, ``report.md``, ``evidence.csv`` and figure, and each
+    model's own report in its directory.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A grid directory (``grid.json``), finished or partly finished.
+    seed : int
+        Seed of the posterior draws behind the models' predictive figures.
+    figures : bool
+        False to write tables and verdicts only.
+    model_report : callable, optional
+        Writes one model's report (:func:`nestmix.report.write_report`, which passes itself);
+        None writes the grid's pages only.
+
+    Returns
+    -------
+    ReportFiles
+        The grid's own files; the warnings include those of the models' reports.
+    """
+    from nestmix.report.render import render_html, render_markdown
+
+    directory = Path(directory)
+    result = write_grid_summary(directory)
+    notes: list[str] = []
+    for model in result.models:
+        sub = model_directory(directory, model)
+        if model_report is None or result.sweeps is None or model not in result.sweeps:
+            continue
+        try:
+            model_report(sub, seed=seed, figures=figures)
+        except Exception as exc:  # one model's report must not sink the grid's
+            notes.append(f"the report of model {model} failed: {type(exc).__name__}: {exc}")
+    drawn: list[ReportFigure] = []
+    if figures and result.rows:
+        figure = _render("grid_evidence", "ln Z against K, one line per model",
+                         "Log-evidence of every (model, K) with its error; the star marks the "
+                         "best. Solid lines: no background; dashed: with a uniform background.",
+                         "evidence", lambda: plot_grid_evidence(result), notes)
+        drawn += [figure] if figure is not None else []
+    headline, words = grid_verdict(result)
+    warnings = [f"{r.model} K={r.row.k} {r.row.sampler}: {w}" for r in _ordered(result)
+                for w in r.row.warnings]
+    if result.missing:
+        warnings.append("not finished: " + ", ".join(f"{m} K={k} {s}"
+                                                     for m, k, s in result.missing))
+    facts = (("models", ", ".join(result.models)),
+             ("K", ", ".join(map(str, result.k_values))),
+             ("samplers", ", ".join(result.samplers) or "none finished"),
+             ("runs", f"{len(result.rows)} finished, {len(result.missing)} missing; "
+                      f"{sum(r.row.ncall for r in result.rows):,} likelihood calls, "
+                      f"{sum(r.row.seconds for r in result.rows):.1f} s of sampling"),
+             ("model reports", ", ".join(f"model={m}/report.html" for m in result.models)))
+    report = Report(name=result.name, directory=str(directory), facts=facts,
+                    headline=headline, verdict=words, warnings=(*warnings, *notes),
+                    missing=(), tables=(grid_table(result),), averaging=(),
+                    averaging_notes=(), figures=tuple(drawn))
+    figure_dir = directory / FIGURE_DIR
+    pngs = []
+    for fig in report.figures:
+        pngs.append(figure_dir / f"{fig.name}.png")
+        _write(pngs[-1], fig.png)
+    csv = directory / "evidence.csv"
+    _write(csv, report.tables[0].csv().encode("utf-8"))
+    markdown, page = directory / "report.md", directory / "report.html"
+    _write(markdown, render_markdown(report, FIGURE_DIR).encode("utf-8"))
+    _write(page, render_html(report).encode("utf-8"))
+    return ReportFiles(html=page, markdown=markdown, csv=(csv,), figures=tuple(pngs),
+                       warnings=report.warnings)

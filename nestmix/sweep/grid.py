@@ -1,0 +1,194 @@
+"""A models × K grid in one sweep: :class:`GridPlan` and :func:`run_grid`.
+
+Every (covariance model, background) of the grid is an ordinary sweep over K in its own
+directory inside the grid's (``model=<label>/K=<k>/<sampler>/``, see :mod:`nestmix.store.grid`),
+so each model resumes, repeats and runs on either sampler exactly as a single-model sweep does.
+The runs of all models still to make go to one pool of workers (largest K first), so the grid
+keeps every core busy; on a Dask cluster the models are submitted one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nestmix.data import Measurements
+from nestmix.errors import ModelError
+from nestmix.model.spec import ModelSpec
+from nestmix.store.grid import (
+    GridResult,
+    model_directory,
+    model_label,
+    prepare_grid,
+    write_grid_summary,
+)
+from nestmix.store.runs import RunStore
+from nestmix.store.summary import load_sweep
+from nestmix.sweep.driver import (
+    _check_convergence,
+    _check_pool_target,
+    _describe,
+    prepare_runs,
+    run_sweep,
+)
+from nestmix.sweep.plan import SweepPlan
+from nestmix.sweep.tasks import RunTask, execute
+
+__all__ = ["GridPlan", "run_grid"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """What a models × K grid runs: :class:`SweepPlan`'s fields with several model specs.
+
+    Attributes
+    ----------
+    name : str
+    data : Measurements
+    specs : tuple of ModelSpec
+        One per (covariance, background); at least two, with distinct labels
+        (:func:`nestmix.store.grid.model_label`).
+    k_values, sampler, settings, seed, k_prior, relabel, repeats, dask
+        As for :class:`SweepPlan`, shared by every model (so the run of a model with a given
+        K and repeat has the seed it would have in a sweep of that model alone).
+    """
+
+    name: str
+    data: Measurements
+    specs: tuple[ModelSpec, ...]
+    k_values: tuple[int, ...]
+    sampler: str | tuple[str, ...] = "dynesty"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 1
+    k_prior: tuple[float, ...] | None = None
+    relabel: str = "hungarian"
+    repeats: int = 1
+    dask: str | None = None
+    escalate: int = 0
+
+    def __post_init__(self) -> None:
+        specs = tuple(self.specs)
+        labels = [model_label(s.covariance, s.background) for s in specs]
+        if len(specs) < 2:
+            raise ModelError("a grid needs at least two models; use a SweepPlan for one",
+                             key="model.covariance")
+        if len(set(labels)) != len(labels):
+            raise ModelError(f"repeated models in {labels}", key="model.covariance")
+        object.__setattr__(self, "specs", specs)
+        plans = tuple((label, SweepPlan(
+            name=f"{self.name}.{label.replace('+', '-')}", data=self.data, spec=spec,
+            k_values=self.k_values, sampler=self.sampler, settings=self.settings,
+            seed=self.seed, k_prior=self.k_prior, relabel=self.relabel, repeats=self.repeats,
+            dask=self.dask, escalate=self.escalate)) for label, spec in zip(labels, specs, strict=True))
+        object.__setattr__(self, "_plans", plans)
+
+    @property
+    def plans(self) -> tuple[tuple[str, SweepPlan], ...]:
+        """(model label, the model's sweep plan), in the grid's order."""
+        plans: tuple[tuple[str, SweepPlan], ...] = self.__dict__["_plans"]
+        return plans
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model labels."""
+        return tuple(label for label, _ in self.plans)
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The samplers this grid runs, in order."""
+        return self.plans[0][1].samplers
+
+    def settings_for(self, sampler: str) -> dict[str, Any]:
+        """The validated settings of ``sampler``, defaults filled in."""
+        return self.plans[0][1].settings_for(sampler)
+
+    def manifest(self) -> dict:
+        """What ``grid.json`` records (each model's own manifest is in its directory)."""
+        return {"name": self.name, "k_values": list(self.k_values),
+                "samplers": list(self.samplers),
+                "models": {label: {"covariance": plan.spec.covariance,
+                                   "background": plan.spec.background}
+                           for label, plan in self.plans}}
+
+    def with_settings(self, settings: Mapping[str, Any]) -> GridPlan:
+        """This grid with other sampler settings."""
+        return replace(self, settings=settings)
+
+
+def run_grid(grid: GridPlan, directory: str | Path, n_jobs: int = 1,
+             progress: Progress | None = None, dask: Any = None) -> GridResult:
+    """Run (or resume) every (model, K) of a grid and write its summary.
+
+    Parameters
+    ----------
+    grid : GridPlan
+    directory : str or Path
+        The grid's directory; each model's sweep goes to ``model=<label>/`` inside it.
+    n_jobs, progress, dask
+        As for :func:`nestmix.sweep.run_sweep`; progress lines start with the model's label.
+
+    Returns
+    -------
+    GridResult
+
+    Raises
+    ------
+    RunStoreError
+        If the directory holds a single-model sweep, or a model's directory holds runs made
+        differently.
+    """
+    say = progress or (lambda line: None)
+    target = grid.dask if dask is None else (dask or None)
+    prepare_grid(directory, grid.manifest())
+    todo: list[tuple[str, SweepPlan, RunTask]] = []
+    for label, plan in grid.plans:
+        store = RunStore(model_directory(directory, label))
+        tasks = prepare_runs(plan, store, _prefixed(say, label))
+        store.write_summary(load_sweep(store.directory))
+        todo += [(label, plan, task) for task in tasks]
+    result = write_grid_summary(directory)
+    if not todo:
+        return result
+    for _, plan in grid.plans:
+        _check_pool_target(plan, target)
+    if target:  # one model after the other, each model's runs spread over the cluster
+        for label, plan in grid.plans:
+            if any(t[0] == label for t in todo):
+                run_sweep(plan, model_directory(directory, label), n_jobs=n_jobs,
+                          progress=_prefixed(say, label), dask=target)
+                result = write_grid_summary(directory)
+        return result
+    todo.sort(key=lambda item: -item[2].k)  # the long runs first; the short ones fill gaps
+    from nestmix.sweep.local import run_local
+
+    n_jobs = max(1, min(int(n_jobs), len(todo)))
+    say(f"running {len(todo)} runs of {len(grid.plans)} models "
+        f"(K = {', '.join(map(str, grid.k_values))}) on {n_jobs} "
+        f"worker{'s' if n_jobs > 1 else ''}")
+
+    def started(i: int) -> None:
+        label, _, task = todo[i]
+        say(f"{label} {task.label}: started (seed {task.seed})")
+
+    calls = [(plan.data, plan.spec, task) for _, plan, task in todo]
+    for finished, (i, outcome) in enumerate(run_local(execute, calls, n_jobs, started), 1):
+        label, _, task = todo[i]
+        store = RunStore(model_directory(directory, label))
+        store.write_summary(load_sweep(store.directory))
+        result = write_grid_summary(directory)
+        say(f"{label} {task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
+            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
+    if grid.escalate:  # each model's convergence check, as a single-model sweep has it
+        for label, plan in grid.plans:
+            _check_convergence(plan, model_directory(directory, label), n_jobs, None,
+                               _prefixed(say, label))
+        result = write_grid_summary(directory)
+    return result
+
+
+def _prefixed(say: Progress, label: str) -> Progress:
+    return lambda line: say(f"{label} {line}")

@@ -1,0 +1,196 @@
+"""Models × K grids: configs with lists of models, one directory, one table, one verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nestmix.cli import main
+from nestmix.errors import ConfigError, RunStoreError
+from nestmix.report.grid import grid_verdict, plot_grid_evidence
+from nestmix.results import EvidenceRow
+from nestmix.service.grid_jobs import finished_count, finished_rows, job_runs
+from nestmix.store.grid import GridResult, GridRow, load_grid
+from nestmix.sweep import SweepPlan, load_config, run_sweep
+from nestmix.sweep.grid import GridPlan, run_grid
+
+
+def grid_config(tmp_path: Path, rng, covariance='["full", "tied"]',
+                background='["none", "uniform"]', ks="[1, 2]", nlive=30) -> Path:
+    values = np.r_[rng.normal(0.0, 1.0, 30), rng.normal(5.0, 1.0, 30)]
+    np.savetxt(tmp_path / "d.csv", values, header="x", comments="")
+    path = tmp_path / "g.toml"
+    path.write_text(f'name = "g"\n[data]\npath = "d.csv"\n[model]\ncovariance = {covariance}\n'
+                    f'background = {background}\n[sweep]\nk = {ks}\nnlive = {nlive}\n')
+    return path
+
+
+def test_lists_of_models_make_a_grid_of_every_combination(tmp_path, rng):
+    plan, _ = load_config(grid_config(tmp_path, rng))
+    assert isinstance(plan, GridPlan)
+    assert plan.models == ("full", "full+uniform", "tied", "tied+uniform")
+    # default priors per model, and the seed of (K, repeat) of a model alone
+    for _, sub in plan.plans:
+        assert sub.spec.priors and sub.k_values == (1, 2)
+        assert sub.seed_for(2) == SweepPlan(name="x", data=plan.data, spec=sub.spec,
+                                            k_values=(2,)).seed_for(2)
+
+
+def test_one_model_in_a_list_is_a_plain_sweep_and_repeats_are_refused(tmp_path, rng):
+    plan, _ = load_config(grid_config(tmp_path, rng, '["tied"]', '"none"'))
+    assert isinstance(plan, SweepPlan) and plan.spec.covariance == "tied"
+    with pytest.raises(ConfigError, match=r"model\.covariance"):
+        load_config(grid_config(tmp_path, rng, '["tied", "tied"]'))
+    with pytest.raises(ConfigError, match=r"model\.background"):
+        load_config(grid_config(tmp_path, rng, '"full"', '["none", "box"]'))
+
+
+def _row(k: int, logz: float, sampler: str = "dynesty", err: float = 0.1) -> EvidenceRow:
+    return EvidenceRow(k=k, sampler=sampler, logZ=logz, logZ_err=err, logZ_err_sim=err,
+                       ln_bf=0.0, ln_bf_err=0.0, p_k=0.5, p_k_err=0.0, ncall=10, seconds=1.0,
+                       ndim=3, information=1.0, n_effective=100.0)
+
+
+def _grid(cells: list[tuple[str, int, float, str]]) -> GridResult:
+    rows = []
+    for sampler in sorted({c[3] for c in cells}):
+        mine = [c for c in cells if c[3] == sampler]
+        top = max(c[2] for c in mine)
+        z = np.exp([c[2] - top for c in mine])
+        rows += [GridRow(model=m, covariance=m.split("+")[0],
+                         background="uniform" if "+" in m else "none",
+                         row=_row(k, lz, s), ln_bf=lz - top, ln_bf_err=0.14, p=float(p),
+                         p_err=0.01) for (m, k, lz, s), p in zip(mine, z / z.sum(), strict=True)]
+    return GridResult(name="g", directory="", models=("full", "tied"), k_values=(1, 2, 3),
+                      rows=tuple(rows))
+
+
+def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_up():
+    result = _grid([("full", 2, -10.0, "dynesty"), ("full", 3, -9.0, "dynesty"),
+                    ("tied", 3, -5.0, "dynesty"), ("tied", 2, -10.5, "dynesty")])
+    headline, details = grid_verdict(result)
+    assert headline.startswith("The data prefer K = 3 with the tied model: strong evidence "
+                               "over the runner-up, K = 3 with the full model (ln Bayes "
+                               "factor 4.00)")
+    assert "P(model | data): tied 0.9" in details[0]
+    near = _grid([("full", 3, -5.5, "dynesty"), ("tied", 3, -5.0, "dynesty")])
+    assert "about equally good" in grid_verdict(near)[0]
+    split = _grid([("full", 3, -5.0, "dynesty"), ("tied", 3, -6.0, "dynesty"),
+                   ("full", 3, -6.0, "polychord"), ("tied", 3, -5.0, "polychord")])
+    assert grid_verdict(split)[0].startswith("The samplers differ on the best (model, K)")
+
+
+def test_the_grid_plot_has_one_line_per_model_and_a_panel_per_sampler():
+    result = _grid([("full", 1, -10.0, "dynesty"), ("full", 2, -9.0, "dynesty"),
+                    ("tied", 1, -10.0, "dynesty"), ("tied", 2, -5.0, "dynesty"),
+                    ("tied", 2, -5.0, "polychord")])
+    fig = plot_grid_evidence(result)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].containers) == 2 and len(fig.axes[1].containers) == 1
+    assert "one line per model" in fig.axes[0].get_title()
+
+
+@pytest.mark.slow
+def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
+    """The acceptance case: full and tied, with and without a background, K = 1, 2: 8 runs in
+    one directory; killed after some finished, the rerun reuses them and runs the rest; the
+    report shows the grid plot and the verdict over models."""
+    config = grid_config(tmp_path, rng)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config),
+                             "--out", str(out), "--jobs", "1", "--no-report"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("model=*/K=*/dynesty/manifest.json"))) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no run finished in time"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the grid finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    partial = load_grid(out)
+    finished = {(r.model, r.row.k): r.row.logZ for r in partial.rows}
+    assert 2 <= len(finished) < 8 and len(partial.missing) == 8 - len(finished)
+
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("reused finished run") == len(finished)
+    result = load_grid(out)
+    assert len(result.rows) == 8 and result.missing == ()
+    for r in result.rows:  # the reused runs are the same runs
+        assert finished.get((r.model, r.row.k), r.row.logZ) == r.row.logZ
+    assert sum(r.p for r in result.rows) == pytest.approx(1.0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert {row["model"] for row in summary["rows"]} == set(result.models)
+    best = result.best()
+    assert best.row.k == 2  # two well-separated clusters
+    page = (out / "report.html").read_text()
+    assert "ln Z against K, one line per model" in page
+    assert f"The data prefer K = 2 with the {best.model} model" in page
+    assert (out / "report" / "grid_evidence.png").is_file()
+    assert (out / f"model={best.model}" / "report.html").is_file()
+    assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
+    # what the service's job table reads: one run per (K, model/sampler)
+    plan = load_config(config)[0]
+    assert finished_count(out) == 8
+    assert set(finished_rows(out)) == set(job_runs(plan)) == {
+        (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
+    # a single-model sweep cannot be written into the grid's directory, nor the other way
+    with pytest.raises(RunStoreError, match="models × K grid"):
+        run_sweep(next(iter(load_config(config)[0].plans))[1], out)  # type: ignore
+    run_sweep(next(iter(load_config(config)[0].plans))[1], tmp_path / "plain")  # type: ignore
+    with pytest.raises(RunStoreError, match="single-model"):
+        run_grid(load_config(config)[0], tmp_path / "plain")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_the_estimator_runs_its_models_as_one_grid(tmp_path, rng):
+    from nestmix import NestedGaussianMixture
+
+    x = np.r_[rng.normal(-3.0, 0.5, 30), rng.normal(3.0, 0.5, 30)]
+    gm = NestedGaussianMixture(k=[1, 2], covariance="auto", background=["none", "uniform"],
+                               sampler_settings={"nlive": 40}, n_jobs=1,
+                               directory=tmp_path).fit(x)
+    assert (tmp_path / "grid.json").is_file()
+    grid = load_grid(tmp_path)
+    assert set(gm.evidence_["model"]) == set(grid.models) == {
+        "full", "full+uniform", "tied", "tied+uniform"}
+    best = grid.best()
+    assert (gm.best_k_, gm.best_model_["covariance"], gm.best_model_["background"]) == (
+        best.row.k, best.covariance, best.background)
+    assert gm.best_k_ == 2 and gm.means_.shape == (2, 1)
+
+
+@pytest.mark.slow
+def test_the_service_runs_a_grid_job(tmp_path):
+    from tests.conftest import Server, config, finished
+
+    server = Server(tmp_path / "runs", "--workers", "1").start()
+    try:
+        text = config("grid", extra='[model]\ncovariance = ["full", "tied"]\n')
+        response = server.submit(text)
+        assert response.status_code == 201, response.text
+        job = response.json()
+        assert sorted((r["k"], r["sampler"]) for r in job["runs"]) == [
+            (1, "full/dynesty"), (1, "tied/dynesty"), (2, "full/dynesty"), (2, "tied/dynesty")]
+        job = server.wait(job["id"], finished)
+        assert job["state"] == "done", job
+        assert job["progress"] == {"done": 4, "total": 4}
+        summary = server.client.get(f"/jobs/{job['id']}/summary.json").json()
+        assert {(r["model"], r["k"]) for r in summary["rows"]} == {
+            (m, k) for m in ("full", "tied") for k in (1, 2)}
+        page = server.client.get(f"/jobs/{job['id']}/report").text
+        assert "one line per model" in page and "with the" in page
+    finally:
+        assert server.stop()
