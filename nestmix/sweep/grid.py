@@ -83,7 +83,8 @@ class GridPlan:
             name=f"{self.name}.{label.replace('+', '-')}", data=self.data, spec=spec,
             k_values=self.k_values, sampler=self.sampler, settings=self.settings,
             seed=self.seed, k_prior=self.k_prior, relabel=self.relabel, repeats=self.repeats,
-            dask=self.dask, escalate=self.escalate)) for label, spec in zip(labels, specs, strict=True))
+            dask=self.dask, escalate=self.escalate))
+            for label, spec in zip(labels, specs, strict=True))
         object.__setattr__(self, "_plans", plans)
 
     @property
