@@ -471,3 +471,67 @@ def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     assert "a puts K = 4 ahead" in close and "b puts K = 3 ahead" in close
     apart, _ = verdict(sweep([-230.0, -226.0], [-224.0, -229.0]))
     assert apart.startswith("The samplers disagree on the best K")
+
+
+# ------------------------------------------------------------------ priors and sensitivity
+def test_the_report_shows_the_priors_in_words(sweep_dir):
+    with open(sweep_dir / "priors.csv", newline="") as handle:
+        rows = {r["parameter"]: r for r in csv.DictReader(handle)}
+    assert rows["μ"]["prior"] == "μ ~ Normal(20, 10)"
+    assert rows["σ²"]["prior"] == "σ² ~ InvGamma(a = 3, scale = 20)"
+    assert rows["weights w"]["prior"] == "weights w ~ Dirichlet(α = 1)"  # the model's default
+    for name in ("report.md", "report.html"):
+        text = (sweep_dir / name).read_text()
+        assert "μ ~ Normal(20, 10)" in text and "Prior sensitivity of the verdict" in text
+
+
+def test_prior_sensitivity_of_the_verdict_reweights_the_stored_runs(sweep_dir, summary):
+    """The table's ln BF under scaled priors is the two runs' ln Z shifted by
+    nestmix.sensitivity, and the verdict says whether the preferred K survives."""
+    from nestmix.sensitivity import prior_sensitivity
+    from nestmix.store.archive import open_sweep
+
+    archive = open_sweep(sweep_dir)
+    ranked = sorted(summary["rows"], key=lambda r: r["logZ"], reverse=True)
+    best, runner = ranked[0], ranked[1]
+    with open(sweep_dir / "prior_sensitivity.csv", newline="") as handle:
+        table = {float(r["factor"]): r for r in csv.DictReader(handle)}
+    assert set(table) == {1.0, 2.0, 0.5}
+    assert float(table[1.0]["ln_bf"]) == pytest.approx(best["logZ"] - runner["logZ"])
+    survives = []
+    for factor in (2.0, 0.5):
+        shifted = {}
+        for row in summary["rows"]:
+            run = archive.run(row["k"], "dynesty")
+            shifted[row["k"]] = prior_sensitivity(archive.model(row["k"]), run.samples,
+                                                  run.weights, row["logZ"], factor)
+        line = table[factor]
+        assert (int(line["best_k"]), int(line["runner_k"])) == (best["k"], runner["k"])
+        assert float(line["ln_bf"]) == pytest.approx(
+            shifted[best["k"]].logz - shifted[runner["k"]].logz)
+        assert float(line["ess_best"]) == pytest.approx(shifted[best["k"]].n_effective)
+        assert int(line["preferred_k"]) == max(shifted, key=lambda k: shifted[k].logz)
+        if factor == 2.0:  # wider mean and scale priors cost each extra component volume
+            assert float(line["ln_bf"]) < float(table[1.0]["ln_bf"]) - 1.0
+        survives.append(int(line["preferred_k"]) == best["k"])
+    text = (sweep_dir / "report.md").read_text()
+    sentence = next(s for s in text.splitlines() if "prior sensitivity" in s)
+    assert f"K = {best['k']} over K = {runner['k']}" in sentence
+    assert ("stays preferred under both" in sentence) == all(survives)
+
+
+def test_sensitivity_verdict_says_when_the_choice_depends_on_the_priors():
+    from nestmix.report.priors import SensitivityRow, describe_prior, sensitivity_verdict
+
+    rows = [SensitivityRow("dynesty", 1.0, 3, 2, 1.2, 500, 400, True, 3),
+            SensitivityRow("dynesty", 2.0, 3, 2, -0.4, 300, 350, True, 2),
+            SensitivityRow("dynesty", 0.5, 3, 2, 1.9, 40, 380, False, 3)]
+    (line,) = sensitivity_verdict(rows)
+    assert "with priors twice as wide K = 2 would be preferred" in line
+    assert "the choice of K = 3 depends on the priors" in line
+    assert "priors half as wide leave only 40 effective samples (below 100)" in line
+    assert "stays preferred" not in line
+    assert describe_prior({"dist": "uniform", "loc": -3, "scale": 6}) == "Uniform(-3, 3)"
+    assert describe_prior({"dist": "loguniform", "a": 0.1, "b": 5}) == "LogUniform(0.1, 5)"
+    assert describe_prior([{"dist": "norm", "loc": 0, "scale": 1}, 2.0]) == (
+        "Normal(0, 1); fixed at 2")

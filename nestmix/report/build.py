@@ -109,6 +109,7 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
         _write(csvs[-1], table.csv().encode("utf-8"))
     # tables that may have disappeared since the last report
     for path in [directory / "agreement.csv", directory / "modes.csv",
+                 directory / "priors.csv", directory / "prior_sensitivity.csv",
                  *directory.glob("memberships_*.csv")]:
         if path not in csvs and path.exists():
             path.unlink()
@@ -207,14 +208,26 @@ def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) 
     drawn = _draw_figures(archive, seed, notes) if figures and result.rows else []
     averaging, averaging_notes = _averaging(archive, notes)
     headline, words = verdict(result)
+    prior_tables, prior_words = _priors(archive, notes)
+    tables += prior_tables
     k_values = archive.manifest.get("k_values") or []
     return Report(
         name=result.name, directory=str(archive.directory), facts=_facts(archive),
-        headline=headline, verdict=words,
+        headline=headline, verdict=(*words, *prior_words),
         warnings=(*evidence_warnings(result, k_values), *notes), missing=result.missing,
         tables=tuple(tables),
         averaging=tuple(averaging), averaging_notes=tuple(averaging_notes),
         figures=tuple(drawn))
+
+
+def _priors(archive: SweepArchive, notes: list[str]) -> tuple[list[Table], list[str]]:
+    """The priors table, the prior-sensitivity table and its sentences for the verdict."""
+    from nestmix.report import priors
+
+    rows = priors.sensitivity_rows(archive, notes)
+    tables = [t for t in (priors.prior_table(archive), priors.sensitivity_table(rows))
+              if t is not None]
+    return tables, priors.sensitivity_verdict(rows)
 
 
 def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:

@@ -16,6 +16,7 @@ __all__ = ["render_html", "render_markdown"]
 
 SECTIONS = (
     ("evidence", "Evidence", ""),
+    ("priors", "Priors", "What the evidences assume, and how the verdict changes with them."),
     ("model", "The preferred K", "The best K of each sampler: its components and memberships."),
     ("averaging", "Model averaging", ""),
     ("modes", "Distinct modes", ""),
@@ -24,6 +25,8 @@ SECTIONS = (
 
 AVERAGED_DENSITY = ("The posterior predictive density averaged over K with weights P(K | data) is "
                     "drawn in the posterior predictive figure above, beside each K's own.")
+
+_SECTION_TABLES = {"modes": ("modes",), "priors": ("priors", "prior_sensitivity")}
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
@@ -117,8 +120,8 @@ def _html_section(report: Report, section: str) -> list[str]:
             out += ["<details>",
                     f"<summary>{e(table.title)}: every point</summary>", _html_table(table),
                     "</details>"]
-    if section == "modes":
-        out += [_html_table(t) for t in report.tables if t.name == "modes"]
+    if section in ("modes", "priors"):
+        out += [_html_table(t) for t in report.tables if t.name in _SECTION_TABLES[section]]
     figures = [f for f in report.figures if f.section == section]
     if section == "averaging" and _has_predictive(report):
         out.insert(0, f"<p>{e(AVERAGED_DENSITY)}</p>")
@@ -191,9 +194,9 @@ def _markdown_section(report: Report, section: str, figure_dir: str) -> list[str
             out += [line, ""]
         for t in report.averaging:
             out += [f"{t.title}, every point: `{t.name}.csv`.", ""]
-    if section == "modes":
+    if section in ("modes", "priors"):
         for t in report.tables:
-            if t.name == "modes":
+            if t.name in _SECTION_TABLES[section]:
                 table(t)
     figures = [f for f in report.figures if f.section == section]
     if section == "averaging" and _has_predictive(report):
