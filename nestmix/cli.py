@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,8 +137,11 @@ def _sweep(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
-    outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress, dask=target,
-                               report=not args.no_report)
+    from nestmix.cli_progress import LiveProgress
+
+    with LiveProgress(directory) if progress is not None else nullcontext():
+        outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress,
+                                   dask=target, report=not args.no_report)
     print()
     print(format_table(outcome.result))
     if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
@@ -203,8 +207,10 @@ def _print_report(files: ReportFiles) -> None:
     print(f"        {files.markdown}{where}")
     print(f"tables: {', '.join(str(p) for p in files.csv)}")
     if files.warnings:
-        print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} in the "
-              "report (see its verdict)")
+        print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} (also in "
+              "the report):")
+        for warning in files.warnings:
+            print(f"  - {warning}")
 
 
 def _serve(args: argparse.Namespace) -> int:
