@@ -65,8 +65,16 @@ class RelabelledPosterior:
     relabelled: bool
 
 
-def relabelled(archive: SweepArchive, k: int, sampler: str) -> RelabelledPosterior:
+def relabelled(archive: SweepArchive | str | Path, k: int,
+               sampler: str) -> RelabelledPosterior:
     """The relabelled posterior of the stored run (k, sampler) (its first repeat).
+
+    Parameters
+    ----------
+    archive : SweepArchive, str or Path
+        An opened sweep (:func:`nestmix.open_sweep`) or its directory.
+    k : int
+    sampler : str
 
     Raises
     ------
@@ -75,6 +83,7 @@ def relabelled(archive: SweepArchive, k: int, sampler: str) -> RelabelledPosteri
     """
     from nestmix.posterior.predictive import component_parameter_table, relabelled_posterior
 
+    archive = _opened(archive)
     if k not in archive.k_values(sampler):
         done = ", ".join(str(j) for j in archive.k_values(sampler)) or "none"
         raise NestmixError(f"no finished run K={k} {sampler} in {archive.directory} "
@@ -95,6 +104,14 @@ def relabelled(archive: SweepArchive, k: int, sampler: str) -> RelabelledPosteri
         logz=float(run.logz), logz_err=float(run.logz_err), relabelled=done_relabelling)
 
 
+def _opened(archive: SweepArchive | str | Path) -> SweepArchive:
+    if isinstance(archive, (str, Path)):
+        from nestmix.store.archive import open_sweep
+
+        return open_sweep(archive)
+    return archive
+
+
 def posterior_csv_name(k: int, sampler: str) -> str:
     """Where :func:`posterior_csv` is written, relative to the sweep directory."""
     return f"K={k}/{sampler}/posterior.csv"
@@ -113,11 +130,23 @@ def posterior_csv(posterior: RelabelledPosterior) -> str:
     return buffer.getvalue()
 
 
-def to_anesthetic(archive: SweepArchive, k: int, sampler: str) -> Any:
+def to_anesthetic(archive: SweepArchive | str | Path, k: int, sampler: str) -> Any:
     """The relabelled run as :class:`anesthetic.NestedSamples` with LaTeX labels.
 
     The dead points keep their likelihoods and live-point counts, so anesthetic's evidence,
-    prior-volume simulations and plots work as on the raw run.
+    prior-volume simulations and plots work as on the raw run (``NestedRun.to_anesthetic``
+    gives the raw run, as the sampler labelled it).
+
+    Parameters
+    ----------
+    archive : SweepArchive, str or Path
+        An opened sweep (:func:`nestmix.open_sweep`) or its directory.
+    k : int
+    sampler : str
+
+    Returns
+    -------
+    anesthetic.NestedSamples
     """
     from anesthetic import NestedSamples
 
@@ -131,12 +160,14 @@ def to_anesthetic(archive: SweepArchive, k: int, sampler: str) -> Any:
     return samples
 
 
-def to_arviz(archive: SweepArchive, k: int, sampler: str, *, draws: int = 4000) -> Any:
+def to_arviz(archive: SweepArchive | str | Path, k: int, sampler: str, *,
+             draws: int = 4000) -> Any:
     """The relabelled posterior as an ArviZ ``InferenceData`` (needs ``pip install arviz``).
 
     Parameters
     ----------
-    archive : SweepArchive
+    archive : SweepArchive, str or Path
+        An opened sweep (:func:`nestmix.open_sweep`) or its directory.
     k : int
     sampler : str
     draws : int

@@ -589,12 +589,13 @@ def test_relabelled_posterior_csv_per_run_linked_from_the_report(sweep_dir, summ
 
 
 def test_to_anesthetic_is_relabelled_with_latex_labels(sweep_dir, summary):
+    from nestmix.exports import to_anesthetic
     from nestmix.posterior.predictive import component_parameter_table
     from nestmix.store.archive import open_sweep
 
     archive = open_sweep(sweep_dir)
     k = max(summary["rows"], key=lambda r: r["logZ"])["k"]
-    samples = archive.to_anesthetic(k, "dynesty")
+    samples = to_anesthetic(sweep_dir, k, "dynesty")  # a directory or an opened sweep
     run = archive.run(k, "dynesty")
     assert dict(zip(samples.columns.get_level_values(0), samples.get_labels(), strict=True))[
         "mu_1"] == r"$\mu_{1}$"
@@ -610,14 +611,14 @@ def test_to_anesthetic_is_relabelled_with_latex_labels(sweep_dir, summary):
 
 def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatch):
     from nestmix.errors import NestmixError
-    from nestmix.exports import relabelled
+    from nestmix.exports import relabelled, to_arviz
     from nestmix.store.archive import open_sweep
 
     archive = open_sweep(sweep_dir)
     k = max(summary["rows"], key=lambda r: r["logZ"])["k"]
     posterior = relabelled(archive, k, "dynesty")
     pytest.importorskip("arviz")
-    data = archive.to_arviz(k, "dynesty", draws=2000)
+    data = to_arviz(archive, k, "dynesty", draws=2000)
     assert set(data.posterior.data_vars) == set(posterior.columns)
     assert data.posterior["mu_1"].shape == (1, 2000)
     assert data.posterior["sigma_1"].attrs["label"] == r"$\sigma_{1}$"
@@ -628,4 +629,4 @@ def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatc
         assert float(data.posterior[name].mean()) == pytest.approx(mean, abs=0.05 * spread)
     monkeypatch.setitem(sys.modules, "arviz", None)
     with pytest.raises(NestmixError, match=r"to_arviz needs ArviZ: pip install arviz"):
-        archive.to_arviz(k, "dynesty")
+        to_arviz(archive, k, "dynesty")

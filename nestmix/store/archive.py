@@ -103,20 +103,6 @@ class SweepArchive:
         return self._once(("analysis", k, sampler, number),
                           lambda: RunStore(self.directory).load_analysis(k, sampler, number))
 
-    def to_anesthetic(self, k: int, sampler: str) -> Any:
-        """The relabelled run (k, sampler) as anesthetic ``NestedSamples`` with LaTeX labels
-        (:func:`nestmix.exports.to_anesthetic`)."""
-        from nestmix.exports import to_anesthetic
-
-        return to_anesthetic(self, k, sampler)
-
-    def to_arviz(self, k: int, sampler: str, draws: int = 4000) -> Any:
-        """The relabelled posterior of (k, sampler) as ArviZ ``InferenceData``
-        (:func:`nestmix.exports.to_arviz`; needs arviz)."""
-        from nestmix.exports import to_arviz
-
-        return to_arviz(self, k, sampler, draws=draws)
-
 
 def open_sweep(directory: str | Path) -> SweepArchive:
     """Open a sweep directory written by :func:`nestmix.run_sweep` or ``nestmix sweep``.
