@@ -142,14 +142,15 @@ def _sweep(args: argparse.Namespace) -> int:
     with LiveProgress(directory) if progress is not None else nullcontext():
         outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress,
                                    dask=target, report=not args.no_report)
+    table = format_table(outcome.result)
     print()
-    print(format_table(outcome.result))
+    print(table)
     if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
         print(f"nestmix: warning: the report could not be written ({outcome.report_error}); "
               f"try `nestmix report {directory}`", file=sys.stderr)
     elif outcome.report is not None:
         print()
-        _print_report(outcome.report)
+        _print_report(outcome.report, shown=table)
     return 0
 
 
@@ -201,15 +202,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(files: ReportFiles) -> None:
+def _print_report(files: ReportFiles, shown: str = "") -> None:
+    """Where the report went, and its warnings in full (those not in ``shown``, the text
+    printed before)."""
     print(f"report: {files.html}")
     where = f" (figures in {files.figures[0].parent}/)" if files.figures else " (no figures)"
     print(f"        {files.markdown}{where}")
     print(f"tables: {', '.join(str(p) for p in files.csv)}")
     if files.warnings:
-        print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} (also in "
-              "the report):")
-        for warning in files.warnings:
+        fresh = [w for w in files.warnings if w not in shown]
+        above = len(files.warnings) - len(fresh)
+        print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} in the "
+              "report" + (f" ({above} printed above)" if above else "") + (":" if fresh else ""))
+        for warning in fresh:
             print(f"  - {warning}")
 
 

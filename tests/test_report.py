@@ -536,7 +536,7 @@ def test_sensitivity_verdict_says_when_the_choice_depends_on_the_priors():
             SensitivityRow("dynesty", 2.0, 3, 2, -0.4, 300, 350, True, 2),
             SensitivityRow("dynesty", 0.5, 3, 2, 1.9, 40, 380, False, 3)]
     (line,) = sensitivity_verdict(rows)
-    assert "with priors twice as wide K = 2 would be preferred" in line
+    assert "With priors twice as wide K = 2 would be preferred" in line
     assert "the choice of K = 3 depends on the priors" in line
     assert "priors half as wide leave only 40 effective samples (below 100)" in line
     assert "stays preferred" not in line

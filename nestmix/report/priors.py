@@ -289,12 +289,13 @@ def sensitivity_verdict(rows: list[SensitivityRow]) -> list[str]:
         if not lost:
             text += f"K = {base.best_k} stays preferred under both."
         else:
-            text += "; ".join(f"with priors {_WIDTH_WORDS.get(r.factor, f'× {r.factor:g}')} "
-                              f"K = {r.preferred_k} would be preferred" for r in lost)
+            said = "; ".join(f"with priors {_WIDTH_WORDS.get(r.factor, f'× {r.factor:g}')} "
+                             f"K = {r.preferred_k} would be preferred" for r in lost)
+            text += said[0].upper() + said[1:]
             text += f": the choice of K = {base.best_k} depends on the priors."
         shaky = [r for r in scaled if not r.reliable]
         if shaky:
-            text += " Not to be trusted: " + "; ".join(
+            text += " These estimates are not to be trusted: " + "; ".join(
                 f"priors {_WIDTH_WORDS.get(r.factor, f'× {r.factor:g}')} leave "
                 f"{_fmt_ess(min(r.ess_best, r.ess_runner))} effective samples (below "
                 f"{MIN_EFFECTIVE:.0f})" for r in shaky) + "."
