@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nestmix.cli_progress import LiveProgress
@@ -132,3 +133,24 @@ def test_ctrl_c_prints_one_line_and_no_traceback(tmp_path, jobs, extra):
     assert err.splitlines() == ["nestmix: interrupted; finished runs are kept, run the same "
                                 "command to resume"]
     assert "\x1b" not in out  # no live display on a pipe
+
+
+@pytest.mark.slow  # 15 s: the report's figures
+def test_the_report_warnings_are_printed_in_full_after_a_sweep(tmp_path, capsys):
+    from nestmix.cli import main
+
+    rng = np.random.default_rng(4)
+    np.savetxt(tmp_path / "values.txt", np.concatenate([rng.normal(-5, 1, 30),
+                                                        rng.normal(5, 1, 30)]))
+    (tmp_path / "two.toml").write_text(
+        'name = "two"\n[data]\npath = "values.txt"\n[model.priors]\n'
+        'mean = { dist = "norm", loc = 0, scale = 10 }\n'
+        'variance = { dist = "invgamma", a = 3, scale = 2 }\n'
+        '[sweep]\nk = [1, 2]\nnlive = 30\nseed = 1\n')
+    assert main(["sweep", str(tmp_path / "two.toml"), "--out", str(tmp_path / "two"),
+                 "--jobs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "warnings in the report" in out or "warning in the report" in out
+    # not a row's warning (those the table prints): only the report's list has it
+    assert "  - dynesty: the best K (2) is the largest K of the sweep; a larger K may fit " \
+           "better (add larger K to the sweep)" in out

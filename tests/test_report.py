@@ -460,6 +460,12 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
     assert len(seen["probe"]["images"]) == n_figures
     assert broken_images(seen["probe"]) == []
     assert seen["probe"]["requests"] == []
+    # the priors and the prior sensitivity of the verdict (issue 19)
+    text = page.read_text()
+    assert "μ ~ Normal(20, 10)" in text and "σ² ~ InvGamma(a = 3, scale = 20)" in text
+    assert re.search(r"dynesty, prior sensitivity: the ln Bayes factor of K = \d over K = \d",
+                     text)
+    assert "Prior sensitivity of the verdict" in text
 
 
 def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
