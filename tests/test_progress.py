@@ -154,3 +154,23 @@ def test_the_report_warnings_are_printed_in_full_after_a_sweep(tmp_path, capsys)
     # not a row's warning (those the table prints): only the report's list has it
     assert "  - dynesty: the best K (2) is the largest K of the sweep; a larger K may fit " \
            "better (add larger K to the sweep)" in out
+
+
+@pytest.mark.slow  # two runs, ~6 s with a cold numba cache
+def test_writing_progress_leaves_the_run_unchanged(tmp_path):
+    """The progress callback only reads the sampler's state: the same seed gives the same run
+    with (a work directory) and without (none) it."""
+    import nestmix
+    from nestmix.model import ModelSpec
+
+    data = nestmix.load_measurements(str(DATA), scale=0.001)
+    model = ModelSpec(priors={"mean": {"dist": "norm", "loc": 20, "scale": 10},
+                              "variance": {"dist": "invgamma", "a": 3, "scale": 20}}
+                      ).build(data, 1)
+    dynesty = nestmix.get_sampler("dynesty")
+    plain = dynesty.run(model, {"nlive": 40}, seed=3)
+    work = tmp_path / "K=1" / ".dynesty.work"
+    tracked = dynesty.run(model, {"nlive": 40}, seed=3, workdir=str(work))
+    assert (tracked.logz, tracked.ncall) == (plain.logz, plain.ncall)
+    assert np.array_equal(tracked.samples, plain.samples)
+    assert (work / PROGRESS_FILE).is_file()  # the task (not the adapter) removes it
