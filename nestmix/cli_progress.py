@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from nestmix.progress import format_progress, read_progress
+from nestmix.progress import format_progress, progress_cells, read_progress
 
 __all__ = ["LiveProgress"]
 
@@ -93,16 +93,10 @@ class LiveProgress:
         for title in ("K", "model", "sampler", "calls", "Δln Z → goal", "elapsed", "left"):
             table.add_column(title, justify="right" if title in ("K", "calls") else "left")
         for f in running:
-            line = format_progress(f)  # the same words as the plain lines, split in columns
-            delta, goal = f.get("delta_logz"), f.get("goal")
-            remaining = "?" if delta is None else f"{delta:.3g}"
-            elapsed = line.rsplit(", ", 2)[1].removesuffix(" elapsed")
-            left = line.rsplit(", ", 1)[1].removeprefix("about ").removesuffix(" left")
+            c = progress_cells(f)
             table.add_row(str(f.get("k", "?")), str(f.get("model") or ""),
                           str(f.get("sampler", "?")) + (
                               "" if f.get("repeat", 1) in (None, 1) else f" #{f['repeat']}"),
-                          f"{int(f.get('ncall') or 0):,}",
-                          remaining + ("" if goal is None else f" → {goal:g}"), elapsed,
-                          left.replace("time left ?", "?"))
+                          c["calls"], c["remaining"], c["elapsed"], c["left"])
         self._cached = (now, table)
         return table

@@ -31,7 +31,7 @@ from typing import Any
 from nestmix.atomic import write_json_atomic
 
 __all__ = ["PROGRESS_FILE", "ProgressWriter", "clear_progress", "estimate_seconds_left",
-           "format_progress", "read_progress", "start_progress"]
+           "format_progress", "progress_cells", "read_progress", "start_progress"]
 
 PROGRESS_FILE = "progress.json"
 _WINDOW = 30.0  # seconds of history behind the time per iteration (and the rate of ln Δ)
@@ -231,19 +231,27 @@ def _clock(seconds: float | None) -> str:
             else f"{rest // 60}:{rest % 60:02d}")
 
 
-def format_progress(fields: Mapping[str, Any]) -> str:
-    """One line of a run's progress, e.g. ``K=3 dynesty (full): 12,345 calls, Δln Z 2.31 →
-    0.1, 0:42 elapsed, about 0:30 left``."""
+def progress_cells(fields: Mapping[str, Any]) -> dict[str, str]:
+    """A run's progress as printed words: ``run`` (K, sampler, repeat, model), ``calls``,
+    ``remaining`` (Δln Z → goal), ``elapsed`` and ``left`` ("?" while not known)."""
     label = f"K={fields.get('k', '?')} {fields.get('sampler', '?')}"
     if fields.get("repeat", 1) not in (None, 1):
         label += f" repeat {fields['repeat']}"
     if fields.get("model"):
         label += f" ({fields['model']})"
     delta, goal = fields.get("delta_logz"), fields.get("goal")
-    remaining = "Δln Z ?" if delta is None else f"Δln Z {delta:.3g}"
+    remaining = "?" if delta is None else f"{delta:.3g}"
     if goal is not None:
         remaining += f" → {goal:g}"
-    left = fields.get("seconds_left")
-    return (f"{label}: {int(fields.get('ncall') or 0):,} calls, {remaining}, "
-            f"{_clock(fields.get('elapsed'))} elapsed, "
-            + ("time left ?" if left is None else f"about {_clock(left)} left"))
+    return {"run": label, "calls": f"{int(fields.get('ncall') or 0):,}",
+            "remaining": remaining, "elapsed": _clock(fields.get("elapsed")),
+            "left": _clock(fields.get("seconds_left"))}
+
+
+def format_progress(fields: Mapping[str, Any]) -> str:
+    """One line of a run's progress, e.g. ``K=3 dynesty (full): 12,345 calls, Δln Z 2.31 →
+    0.1, 0:42 elapsed, about 0:30 left``."""
+    c = progress_cells(fields)
+    left = "time left ?" if c["left"] == "?" else f"about {c['left']} left"
+    return (f"{c['run']}: {c['calls']} calls, Δln Z {c['remaining']}, {c['elapsed']} elapsed, "
+            f"{left}")
