@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,16 +162,20 @@ def _sweep(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
-    outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress, dask=target,
-                               report=not args.no_report)
+    from nestmix.cli_progress import LiveProgress
+
+    with LiveProgress(directory) if progress is not None else nullcontext():
+        outcome = sweep_and_report(plan, directory, n_jobs=n_jobs, progress=progress,
+                                   dask=target, report=not args.no_report)
+    table = _format(outcome.result)
     print()
-    print(_format(outcome.result))
+    print(table)
     if outcome.report_error is not None:  # the runs are safe on disk; `nestmix report` retries
         print(f"nestmix: warning: the report could not be written ({outcome.report_error}); "
               f"try `nestmix report {directory}`", file=sys.stderr)
     elif outcome.report is not None:
         print()
-        _print_report(outcome.report)
+        _print_report(outcome.report, shown=table)
     return 0
 
 
@@ -256,14 +261,20 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(files: ReportFiles) -> None:
+def _print_report(files: ReportFiles, shown: str = "") -> None:
+    """Where the report went, and its warnings in full (those not in ``shown``, the text
+    printed before)."""
     print(f"report: {files.html}")
     where = f" (figures in {files.figures[0].parent}/)" if files.figures else " (no figures)"
     print(f"        {files.markdown}{where}")
     print(f"tables: {', '.join(str(p) for p in files.csv)}")
     if files.warnings:
+        fresh = [w for w in files.warnings if w not in shown]
+        above = len(files.warnings) - len(fresh)
         print(f"{len(files.warnings)} warning{'s' if len(files.warnings) > 1 else ''} in the "
-              "report (see its verdict)")
+              "report" + (f" ({above} printed above)" if above else "") + (":" if fresh else ""))
+        for warning in fresh:
+            print(f"  - {warning}")
 
 
 def _serve(args: argparse.Namespace) -> int:

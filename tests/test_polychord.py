@@ -387,3 +387,31 @@ def test_not_installed_gives_a_clear_message(tmp_path, monkeypatch):
         find_library()
     with pytest.raises(SamplerError, match="PolyChord is not installed"):
         get_sampler("polychord").run(BoxGaussian(), {}, seed=1)
+
+
+@pytest.mark.slow
+def test_a_running_run_shows_its_progress(tmp_path):
+    """The adapter reads PolyChord's .stats and live-point files while it runs and keeps the
+    run's progress.json up to date (nestmix.progress), as the command line and service read it.
+    """
+    import time
+
+    from nestmix.progress import read_progress
+
+    workdir = tmp_path / "K=1" / ".polychord.work"
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(get_sampler("polychord").run(
+        SlowGaussian(), {"nlive": 50, "num_repeats": 2}, seed=1, workdir=str(workdir))))
+    thread.start()
+    seen = []
+    while thread.is_alive():
+        seen += [f for f in read_progress(tmp_path) if f["ncall"] > 0]
+        time.sleep(0.25)
+    thread.join()
+    assert done and len(seen) >= 2, "no progress while PolyChord ran"
+    assert {f["sampler"] for f in seen} == {"polychord"}
+    calls = [f["ncall"] for f in seen]
+    assert calls == sorted(calls) and calls[-1] <= done[0].ncall
+    deltas = [f["delta_logz"] for f in seen if f["delta_logz"] is not None]
+    assert deltas and deltas[-1] < deltas[0]
+    assert seen[-1]["goal"] == pytest.approx(np.log1p(done[0].settings["precision_criterion"]))

@@ -231,7 +231,11 @@ def test_html_is_self_contained(sweep_dir):
     assert "<script" not in text.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I)
     assert not re.search(r"url\(", text), "CSS must not load anything"
-    assert all(link.startswith("data:") for link in parsed.links)
+    from urllib.parse import unquote
+
+    for link in parsed.links:  # embedded, or a file of the sweep to download (not loaded)
+        assert link.startswith("data:") or (sweep_dir / unquote(link)).is_file(), link
+    assert any(not link.startswith("data:") for link in parsed.links)
     assert len(parsed.images) == len(list((sweep_dir / "report").glob("*.png")))
     for src in parsed.images:
         assert src.startswith("data:image/png;base64,")
@@ -342,9 +346,12 @@ window.addEventListener("load", () => {
   const images = [...document.images].map(i => ({src: i.src.slice(0, 22), complete: i.complete,
                                                  width: i.naturalWidth, height: i.naturalHeight}));
   const requests = performance.getEntriesByType("resource").map(r => r.name);
+  const tables = Object.fromEntries([...document.querySelectorAll("table.data")].map(
+    t => [t.id, [t.getBoundingClientRect().right, t.parentElement.getBoundingClientRect().right]]));
+  const page = window.innerWidth;
   const out = document.createElement("pre");
   out.id = "nestmix-probe";
-  out.textContent = JSON.stringify({images, requests});
+  out.textContent = JSON.stringify({images, requests, tables, page});
   document.body.appendChild(out);
 });
 </script>"""
@@ -415,6 +422,8 @@ def test_report_opens_in_headless_chromium(sweep_dir, tmp_path):
     assert len(seen["probe"]["images"]) == n_figures
     assert broken_images(seen["probe"]) == [], "images the browser could not show"
     assert seen["probe"]["requests"] == []
+    right, container = seen["probe"]["tables"]["table-evidence"]
+    assert right <= container <= 1280, "the evidence table does not fit a 1280 px page"
 
 
 def test_the_browser_check_sees_broken_images(sweep_dir, tmp_path):
@@ -451,6 +460,12 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
     assert len(seen["probe"]["images"]) == n_figures
     assert broken_images(seen["probe"]) == []
     assert seen["probe"]["requests"] == []
+    # the priors and the prior sensitivity of the verdict (issue 19)
+    text = page.read_text()
+    assert "μ ~ Normal(20, 10)" in text and "σ² ~ InvGamma(a = 3, scale = 20)" in text
+    assert re.search(r"dynesty, prior sensitivity: the ln Bayes factor of K = \d over K = \d",
+                     text)
+    assert "Prior sensitivity of the verdict" in text
 
 
 def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
@@ -471,3 +486,153 @@ def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     assert "a puts K = 4 ahead" in close and "b puts K = 3 ahead" in close
     apart, _ = verdict(sweep([-230.0, -226.0], [-224.0, -229.0]))
     assert apart.startswith("The samplers disagree on the best K")
+
+
+# ------------------------------------------------------------------ priors and sensitivity
+def test_the_report_shows_the_priors_in_words(sweep_dir):
+    with open(sweep_dir / "priors.csv", newline="") as handle:
+        rows = {r["parameter"]: r for r in csv.DictReader(handle)}
+    assert rows["μ"]["prior"] == "μ ~ Normal(20, 10)"
+    assert rows["σ²"]["prior"] == "σ² ~ InvGamma(a = 3, scale = 20)"
+    assert rows["weights w"]["prior"] == "weights w ~ Dirichlet(α = 1)"  # the model's default
+    for name in ("report.md", "report.html"):
+        text = (sweep_dir / name).read_text()
+        assert "μ ~ Normal(20, 10)" in text and "Prior sensitivity of the verdict" in text
+
+
+def test_prior_sensitivity_of_the_verdict_reweights_the_stored_runs(sweep_dir, summary):
+    """The table's ln BF under scaled priors is the two runs' ln Z shifted by
+    nestmix.sensitivity, and the verdict says whether the preferred K survives."""
+    from nestmix.sensitivity import prior_sensitivity
+    from nestmix.store.archive import open_sweep
+
+    archive = open_sweep(sweep_dir)
+    ranked = sorted(summary["rows"], key=lambda r: r["logZ"], reverse=True)
+    best, runner = ranked[0], ranked[1]
+    with open(sweep_dir / "prior_sensitivity.csv", newline="") as handle:
+        table = {float(r["factor"]): r for r in csv.DictReader(handle)}
+    assert set(table) == {1.0, 2.0, 0.5}
+    assert float(table[1.0]["ln_bf"]) == pytest.approx(best["logZ"] - runner["logZ"])
+    survives = []
+    for factor in (2.0, 0.5):
+        shifted = {}
+        for row in summary["rows"]:
+            run = archive.run(row["k"], "dynesty")
+            shifted[row["k"]] = prior_sensitivity(archive.model(row["k"]), run.samples,
+                                                  run.weights, row["logZ"], factor)
+        line = table[factor]
+        assert (int(line["best_k"]), int(line["runner_k"])) == (best["k"], runner["k"])
+        assert float(line["ln_bf"]) == pytest.approx(
+            shifted[best["k"]].logz - shifted[runner["k"]].logz)
+        assert float(line["ess_best"]) == pytest.approx(shifted[best["k"]].n_effective)
+        assert int(line["preferred_k"]) == max(shifted, key=lambda k: shifted[k].logz)
+        if factor == 2.0:  # wider mean and scale priors cost each extra component volume
+            assert float(line["ln_bf"]) < float(table[1.0]["ln_bf"]) - 1.0
+        survives.append(int(line["preferred_k"]) == best["k"])
+    text = (sweep_dir / "report.md").read_text()
+    sentence = next(s for s in text.splitlines() if "prior sensitivity" in s)
+    assert f"K = {best['k']} over K = {runner['k']}" in sentence
+    assert ("stays preferred under both" in sentence) == all(survives)
+
+
+def test_sensitivity_verdict_says_when_the_choice_depends_on_the_priors():
+    from nestmix.report.priors import SensitivityRow, describe_prior, sensitivity_verdict
+
+    rows = [SensitivityRow("dynesty", 1.0, 3, 2, 1.2, 500, 400, True, 3),
+            SensitivityRow("dynesty", 2.0, 3, 2, -0.4, 300, 350, True, 2),
+            SensitivityRow("dynesty", 0.5, 3, 2, 1.9, 40, 380, False, 3)]
+    (line,) = sensitivity_verdict(rows)
+    assert "With priors twice as wide K = 2 would be preferred" in line
+    assert "the choice of K = 3 depends on the priors" in line
+    assert "priors half as wide leave only 40 effective samples (below 100)" in line
+    assert "stays preferred" not in line
+    assert describe_prior({"dist": "uniform", "loc": -3, "scale": 6}) == "Uniform(-3, 3)"
+    assert describe_prior({"dist": "loguniform", "a": 0.1, "b": 5}) == "LogUniform(0.1, 5)"
+    assert describe_prior([{"dist": "norm", "loc": 0, "scale": 1}, 2.0]) == (
+        "Normal(0, 1); fixed at 2")
+
+
+# ----------------------------------------------------------------- outputs to take away
+def test_memberships_csv_assigns_each_point_to_a_component_of_the_best_k(sweep_dir, summary):
+    best = max(summary["rows"], key=lambda r: r["logZ"])["k"]
+    with open(sweep_dir / "memberships_dynesty.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    names = [str(j) for j in range(1, best + 1)]
+    from nestmix.store.archive import open_sweep
+
+    stored = open_sweep(sweep_dir).analysis(best, "dynesty")[1]["membership_mean"]
+    for i, row in enumerate(rows):
+        p = np.array([float(row[f"K{best}_p_{n}"]) for n in names])
+        assert p == pytest.approx(stored[i], abs=1e-12) and p.sum() == pytest.approx(1.0)
+        assert row[f"K{best}_label"] == names[int(np.argmax(p))]
+        assert float(row[f"K{best}_p_label"]) == pytest.approx(p.max())
+    assert len({row[f"K{best}_label"] for row in rows}) > 1
+    assert f"component (K={best})" in (sweep_dir / "report.html").read_text()
+
+
+def test_relabelled_posterior_csv_per_run_linked_from_the_report(sweep_dir, summary):
+    from nestmix.exports import relabelled
+    from nestmix.store.archive import open_sweep
+
+    archive = open_sweep(sweep_dir)
+    page, markdown = ((sweep_dir / n).read_text() for n in ("report.html", "report.md"))
+    for row in summary["rows"]:
+        name = f"K={row['k']}/dynesty/posterior.csv"
+        with open(sweep_dir / name, newline="") as handle:
+            table = list(csv.DictReader(handle))
+        posterior = relabelled(archive, row["k"], "dynesty")
+        assert list(table[0]) == ["weight", "logL", *posterior.columns]
+        weights = np.array([float(r["weight"]) for r in table])
+        assert weights.sum() == pytest.approx(1.0)
+        mean = {c: np.dot(weights, [float(r[c]) for r in table]) for c in posterior.columns}
+        assert mean[f"mu_{row['k']}"] == pytest.approx(
+            np.dot(posterior.weights, posterior.values[:, posterior.columns.index(
+                f"mu_{row['k']}")]))
+        assert f'href="K%3D{row["k"]}/dynesty/posterior.csv"' in page
+        assert f"]({'K%3D'}{row['k']}/dynesty/posterior.csv)" in markdown
+    for table in ("evidence", "modes", "priors", "prior_sensitivity", "memberships_dynesty"):
+        assert f'href="{table}.csv"' in page
+
+
+def test_to_anesthetic_is_relabelled_with_latex_labels(sweep_dir, summary):
+    from nestmix.exports import to_anesthetic
+    from nestmix.posterior.predictive import component_parameter_table
+    from nestmix.store.archive import open_sweep
+
+    archive = open_sweep(sweep_dir)
+    k = max(summary["rows"], key=lambda r: r["logZ"])["k"]
+    samples = to_anesthetic(sweep_dir, k, "dynesty")  # a directory or an opened sweep
+    run = archive.run(k, "dynesty")
+    assert dict(zip(samples.columns.get_level_values(0), samples.get_labels(), strict=True))[
+        "mu_1"] == r"$\mu_{1}$"
+    relabelled = archive.analysis(k, "dynesty")[1]["relabelled_samples"]
+    values, names, _ = component_parameter_table(archive.model(k), relabelled)
+    order = np.argsort(run.logl, kind="stable")
+    assert samples["mu_1"].to_numpy() == pytest.approx(values[order, names.index("mu_1")])
+    raw, _, _ = component_parameter_table(archive.model(k), run.samples)
+    assert not np.allclose(values, raw)  # some samples were in another labelling
+    logz = samples.logZ(200)
+    assert abs(logz.mean() - run.logz) < 3 * max(logz.std(), run.logz_err)
+
+
+def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatch):
+    from nestmix.errors import NestmixError
+    from nestmix.exports import relabelled, to_arviz
+    from nestmix.store.archive import open_sweep
+
+    archive = open_sweep(sweep_dir)
+    k = max(summary["rows"], key=lambda r: r["logZ"])["k"]
+    posterior = relabelled(archive, k, "dynesty")
+    pytest.importorskip("arviz")
+    data = to_arviz(archive, k, "dynesty", draws=2000)
+    assert set(data.posterior.data_vars) == set(posterior.columns)
+    assert data.posterior["mu_1"].shape == (1, 2000)
+    assert data.posterior["sigma_1"].attrs["label"] == r"$\sigma_{1}$"
+    assert data.attrs["K"] == k and data.attrs["logZ"] == pytest.approx(posterior.logz)
+    for j, name in enumerate(posterior.columns):
+        mean = np.dot(posterior.weights, posterior.values[:, j])
+        spread = np.sqrt(np.dot(posterior.weights, (posterior.values[:, j] - mean) ** 2))
+        assert float(data.posterior[name].mean()) == pytest.approx(mean, abs=0.05 * spread)
+    monkeypatch.setitem(sys.modules, "arviz", None)
+    with pytest.raises(NestmixError, match=r"to_arviz needs ArviZ: pip install arviz"):
+        to_arviz(archive, k, "dynesty")

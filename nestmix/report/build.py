@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nestmix.report.assignments import with_assignments
 from nestmix.report.document import Report, ReportFigure, Table
 from nestmix.report.files import FIGURE_DIR, Maker, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
+from nestmix.report.fit import compact_evidence
 from nestmix.report.tables import (
     agreement_table,
     evidence_table,
@@ -92,8 +94,12 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
     for table in (*report.tables, *report.averaging):
         csvs.append(directory / f"{table.name}.csv")
         _write(csvs[-1], table.csv().encode("utf-8"))
+    from nestmix.exports import write_posterior_csvs
+
+    csvs += write_posterior_csvs(archive, _write)
     # tables that may have disappeared since the last report
     for path in [directory / "agreement.csv", directory / "modes.csv",
+                 directory / "priors.csv", directory / "prior_sensitivity.csv",
                  *directory.glob("memberships_*.csv")]:
         if path not in csvs and path.exists():
             path.unlink()
@@ -179,7 +185,7 @@ def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) 
     """
     result = archive.result
     notes: list[str] = []
-    tables = [evidence_table(result)]
+    tables = [compact_evidence(evidence_table(result), result)]
     agreement = agreement_table(result)
     if agreement is not None:
         tables.append(agreement)
@@ -189,14 +195,38 @@ def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) 
     drawn = _draw_figures(archive, seed, notes) if figures and result.rows else []
     averaging, averaging_notes = _averaging(archive, notes)
     headline, words = verdict(result)
+    prior_tables, prior_words = _priors(archive, notes)
+    tables += prior_tables
     k_values = archive.manifest.get("k_values") or []
     return Report(
         name=result.name, directory=str(archive.directory), facts=_facts(archive),
-        headline=headline, verdict=words,
+        headline=headline, verdict=(*words, *prior_words),
         warnings=(*evidence_warnings(result, k_values), *notes), missing=result.missing,
         tables=tuple(tables),
         averaging=tuple(averaging), averaging_notes=tuple(averaging_notes),
-        figures=tuple(drawn))
+        figures=tuple(drawn), downloads=_downloads(archive, (*tables, *averaging)))
+
+
+def _downloads(archive: SweepArchive, tables: tuple[Table, ...]) -> tuple[tuple[str, str], ...]:
+    """The CSV files :func:`write_report` writes, for the report's list of files."""
+    from nestmix.exports import posterior_csv_name
+
+    out = [(t.title, f"{t.name}.csv") for t in tables]
+    if archive.spec is not None and archive.data is not None:
+        out += [(f"relabelled posterior samples of K = {row.k} ({row.sampler})",
+                 posterior_csv_name(row.k, row.sampler))
+                for row in sorted(archive.result.rows, key=lambda r: (r.sampler, r.k))]
+    return tuple(out)
+
+
+def _priors(archive: SweepArchive, notes: list[str]) -> tuple[list[Table], list[str]]:
+    """The priors table, the prior-sensitivity table and its sentences for the verdict."""
+    from nestmix.report import priors
+
+    rows = priors.sensitivity_rows(archive, notes)
+    tables = [t for t in (priors.prior_table(archive), priors.sensitivity_table(rows))
+              if t is not None]
+    return tables, priors.sensitivity_verdict(rows)
 
 
 def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
@@ -330,7 +360,7 @@ def _averaging(archive: SweepArchive, notes: list[str]) -> tuple[list[Table], li
             averaged = predictive.model_averaged_memberships(archive, sampler)
             values = None if archive.data is None else np.asarray(archive.data.values)
             table, sentence = membership_table(averaged, sampler, values, _dims(archive))
-            tables.append(table)
+            tables.append(with_assignments(table, averaged, result.best(sampler).k))
             said.append(sentence)
         except Exception as exc:  # recorded, the report goes on
             notes.append(f"model-averaged memberships ({sampler}) failed: "

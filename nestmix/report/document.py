@@ -198,6 +198,8 @@ class Report:
     averaging_notes : tuple of str
         What the model averaging used (P(K | data) weights), or why it is absent.
     figures : tuple of ReportFigure
+    downloads : tuple of (str, str)
+        Files beside the report to take away: (what it is, path relative to the report).
     """
 
     name: str
@@ -211,6 +213,7 @@ class Report:
     averaging: tuple[Table, ...]
     averaging_notes: tuple[str, ...]
     figures: tuple[ReportFigure, ...]
+    downloads: tuple[tuple[str, str], ...] = ()
 
     @property
     def version(self) -> str:

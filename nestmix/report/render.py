@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+from urllib.parse import quote
 
 from nestmix.report.document import Report, ReportFigure, Table
 
@@ -16,19 +17,24 @@ __all__ = ["render_html", "render_markdown"]
 
 SECTIONS = (
     ("evidence", "Evidence", ""),
+    ("priors", "Priors", "What the evidences assume, and how the verdict changes with them."),
     ("model", "The preferred K", "The best K of each sampler: its components and memberships."),
     ("averaging", "Model averaging", ""),
     ("modes", "Distinct modes", ""),
     ("runs", "The runs", "Each run's ln L and posterior mass against the log prior volume ln X."),
+    ("files", "Files", "The tables at full precision and each run's relabelled posterior "
+                       "samples (weight, ln L and the components' parameters), as CSV."),
 )
 
 AVERAGED_DENSITY = ("The posterior predictive density averaged over K with weights P(K | data) is "
                     "drawn in the posterior predictive figure above, beside each K's own.")
 
+_SECTION_TABLES = {"modes": ("modes",), "priors": ("priors", "prior_sensitivity")}
+
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        color: #1d2329; background: #fff; margin: 0; }
-main { max-width: 1240px; margin: 0 auto; padding: 1.5em 2em 3em; }
+main { max-width: 1240px; margin: 0 auto; padding: 1.5em 1.2em 3em; }
 h1 { font-size: 1.7em; margin: 0.2em 0 0.6em; }
 h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #d5dae0; padding-bottom: .2em; }
 .verdict { background: #f2f6fa; border-left: 5px solid #2f6fad; padding: .8em 1.2em; }
@@ -44,8 +50,9 @@ dl.facts dd { margin: 0; }
 table.data { border-collapse: collapse; font-size: .8em; white-space: nowrap; }
 table.data caption { caption-side: bottom; text-align: left; color: #555; padding-top: .4em;
                      white-space: normal; }
-table.data th, table.data td { padding: .2em .4em; border-bottom: 1px solid #e3e7eb; }
-table.data th { background: #eef1f4; text-align: center; }
+table.data th, table.data td { padding: .2em .3em; border-bottom: 1px solid #e3e7eb; }
+table.data th { background: #eef1f4; text-align: center; white-space: normal;
+                min-width: 3.5em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.data td.text { white-space: normal; max-width: 11em; }
 tr.best td { background: #e6f2e6; font-weight: 600; }
@@ -109,6 +116,9 @@ def render_html(report: Report) -> str:
 def _html_section(report: Report, section: str) -> list[str]:
     e = html.escape
     out: list[str] = []
+    if section == "files" and report.downloads:
+        out.append("<ul>" + "".join(f'<li><a href="{e(quote(path))}">{e(path)}</a>: {e(what)}'
+                                    "</li>" for what, path in report.downloads) + "</ul>")
     if section == "evidence":
         out += [_html_table(t) for t in report.tables if t.name in ("evidence", "agreement")]
     if section == "averaging":
@@ -117,8 +127,8 @@ def _html_section(report: Report, section: str) -> list[str]:
             out += ["<details>",
                     f"<summary>{e(table.title)}: every point</summary>", _html_table(table),
                     "</details>"]
-    if section == "modes":
-        out += [_html_table(t) for t in report.tables if t.name == "modes"]
+    if section in ("modes", "priors"):
+        out += [_html_table(t) for t in report.tables if t.name in _SECTION_TABLES[section]]
     figures = [f for f in report.figures if f.section == section]
     if section == "averaging" and _has_predictive(report):
         out.insert(0, f"<p>{e(AVERAGED_DENSITY)}</p>")
@@ -178,6 +188,8 @@ def render_markdown(report: Report, figure_dir: str) -> str:
 
 def _markdown_section(report: Report, section: str, figure_dir: str) -> list[str]:
     out: list[str] = []
+    if section == "files":
+        out += [f"- [{path}]({quote(path)}): {what}" for what, path in report.downloads]
 
     def table(t: Table) -> None:
         out.extend([f"### {t.title}", "", t.markdown(), "", t.caption, ""])
@@ -191,9 +203,9 @@ def _markdown_section(report: Report, section: str, figure_dir: str) -> list[str
             out += [line, ""]
         for t in report.averaging:
             out += [f"{t.title}, every point: `{t.name}.csv`.", ""]
-    if section == "modes":
+    if section in ("modes", "priors"):
         for t in report.tables:
-            if t.name == "modes":
+            if t.name in _SECTION_TABLES[section]:
                 table(t)
     figures = [f for f in report.figures if f.section == section]
     if section == "averaging" and _has_predictive(report):

@@ -46,6 +46,7 @@ textarea, input { box-sizing: border-box; }
 .run-done { background: #dff0d8; }
 .error { color: #a11; white-space: pre-wrap; }
 .warning { color: #8a5a00; }
+.live { color: #0b4f8a; font-size: .9em; font-variant-numeric: tabular-nums; }
 form { display: grid; grid-template-columns: 10em 1fr; gap: 0.5em 1em; align-items: start; }
 textarea { font-family: ui-monospace, monospace; width: 100%; height: 17em; }
 #message { min-height: 1.4em; }
@@ -84,6 +85,7 @@ function jobRow(job) {
     el("progress", {max: String(job.progress.total), value: String(job.progress.done)}),
     ` ${job.progress.done}/${job.progress.total}`);
   const runs = el("td", {}, ...job.runs.map(runChip));
+  for (const live of job.live || []) runs.append(el("div", {class: "live"}, live.text));
   if (job.error) runs.append(el("div", {class: "error"}, job.error));
   if (job.warning) runs.append(el("div", {class: "warning"}, job.warning));
   return el("tr", {"data-job": job.id, "data-state": job.state},

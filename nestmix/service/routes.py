@@ -47,6 +47,20 @@ class Progress(BaseModel):
     total: int
 
 
+class LiveRun(BaseModel):
+    """A run that is running now, from its ``progress.json`` (:mod:`nestmix.progress`)."""
+
+    k: int | None = None
+    sampler: str | None = None
+    model: str | None = None
+    ncall: int = 0
+    delta_logz: float | None = Field(None, description="evidence left in the live points")
+    goal: float | None = Field(None, description="the Δln Z at which the run stops")
+    elapsed: float | None = None
+    seconds_left: float | None = Field(None, description="estimated; null: not known yet")
+    text: str = Field("", description="the same in one line, as the command line prints it")
+
+
 class JobOut(BaseModel):
     """A job: its state, progress per (K, sampler) and links."""
 
@@ -64,6 +78,8 @@ class JobOut(BaseModel):
     error: str | None = Field(description="why the job failed")
     warning: str | None
     links: dict[str, str]
+    live: list[LiveRun] = Field(default_factory=list,
+                                description="progress of the runs running now")
 
 
 class JobList(BaseModel):
@@ -80,8 +96,9 @@ def _time(stamp: float | None) -> str | None:
     return datetime.fromtimestamp(stamp, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def job_out(job: Job, report: bool) -> JobOut:
-    """The API form of a job (``report``: whether its report.html exists)."""
+def job_out(job: Job, report: bool, live: list[dict[str, Any]] | None = None) -> JobOut:
+    """The API form of a job (``report``: whether its report.html exists; ``live``: what
+    :func:`nestmix.progress.read_progress` read of its running runs)."""
     links = {"self": f"/jobs/{job.id}", "summary": f"/jobs/{job.id}/summary.json",
              "log": f"/jobs/{job.id}/log"}
     if report:
@@ -92,7 +109,16 @@ def job_out(job: Job, report: bool) -> JobOut:
         pid=job.pid, figures=job.figures, progress=Progress(done=job.n_done, total=job.n_runs),
         runs=[RunOut(k=r.k, sampler=r.sampler, state=cast(Any, r.state), row=r.row_dict())
               for r in job.runs],
-        error=job.error, warning=job.warning, links=links)
+        error=job.error, warning=job.warning, links=links,
+        live=[_live(fields) for fields in live or ()])
+
+
+def _live(fields: dict[str, Any]) -> LiveRun:
+    from nestmix.progress import format_progress
+
+    known = {key: fields.get(key) for key in LiveRun.model_fields if key != "text"}
+    known["ncall"] = int(known.get("ncall") or 0)
+    return LiveRun.model_validate({**known, "text": format_progress(fields)})
 
 
 def _service(request: Request):
@@ -100,9 +126,14 @@ def _service(request: Request):
 
 
 def _out(request: Request, job: Job) -> JobOut:
-    report = job.state == "done" and (_service(request).sweep_dir(job.name)
-                                      / "report.html").is_file()
-    return job_out(job, report)
+    directory = _service(request).sweep_dir(job.name)
+    report = job.state == "done" and (directory / "report.html").is_file()
+    live = None
+    if job.state == "running":
+        from nestmix.progress import read_progress
+
+        live = read_progress(directory)
+    return job_out(job, report, live)
 
 
 def _job(request: Request, job_id: str) -> Job:

@@ -17,6 +17,7 @@ from nestmix.backend import recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
+from nestmix.progress import clear_progress, start_progress
 from nestmix.results import RunSummary
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
@@ -88,8 +89,13 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         probe_problem(model, np.random.default_rng(task.seed))
         store = RunStore(task.directory)
         workdir = store.work_directory(task.k, task.sampler, task.repeat)
-        run = get_sampler(task.sampler).run(model, task.settings, task.seed,
-                                            workdir=str(workdir))
+        start_progress(workdir, k=task.k, sampler=task.sampler, repeat=task.repeat,
+                       model=_model_name(spec))
+        try:
+            run = get_sampler(task.sampler).run(model, task.settings, task.seed,
+                                                workdir=str(workdir))
+        finally:
+            clear_progress(workdir)
         run = replace(run, backend=recorded_switches())
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
         summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
@@ -102,6 +108,12 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         stored = store.run_manifest(task.k, task.sampler, task.repeat)
         summary = RunSummary.from_dict(stored["summary"]) if stored else summary
     return FinishedTask(summary, time.perf_counter() - start)
+
+
+def _model_name(spec: ModelSpec) -> str:
+    """The covariance model, with the background when there is one (progress displays)."""
+    name = str(spec.covariance)
+    return name if spec.background == "none" else f"{name} + {spec.background} background"
 
 
 def analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:

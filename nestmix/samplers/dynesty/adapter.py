@@ -159,10 +159,15 @@ class DynestyAdapter(SamplerAdapter):
                                     **kwargs)
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
                                                 "checkpoint_every": checkpoint_seconds()}
+        if checkpoint is not None:  # live progress beside the checkpoint (nestmix.progress)
+            from nestmix.progress import ProgressWriter
+
+            saving["print_func"] = ProgressWriter(checkpoint.parent, self.name, s["nlive"])
         start = time.perf_counter()
         if s["dynamic"]:
             run_kwargs = {"nlive_init": s.get("nlive_init", s["nlive"]),
-                          "dlogz_init": s["dlogz"], "print_progress": False}
+                          "dlogz_init": s["dlogz"],
+                          "print_progress": "print_func" in saving}
             for key in ("nlive_batch", "maxbatch", "n_effective", "maxiter", "maxcall",
                         "maxiter_init", "maxcall_init"):
                 if key in s:
@@ -174,7 +179,7 @@ class DynestyAdapter(SamplerAdapter):
             nlive = np.asarray(results["samples_n"], dtype=int)
         else:
             sampler.run_nested(dlogz=s["dlogz"], maxiter=s.get("maxiter"),
-                               maxcall=s.get("maxcall"), print_progress=False,
+                               maxcall=s.get("maxcall"), print_progress="print_func" in saving,
                                resume=resumed, **saving)
             results = sampler.results
             n_dead = int(results["niter"])

@@ -222,9 +222,12 @@ class PolyChordAdapter(SamplerAdapter):
             cluster_posteriors=True,
             **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
                    else v) for k, v in optional.items()})  # type: ignore[arg-type]
+        from nestmix.samplers.polychord.progress import watch
+
         start = time.perf_counter()
-        report = run_in_child(RunRequest(problem, csettings, library_dir,
-                                         processes=s.get("mpi") or 1))
+        with watch(root, csettings.nlive, csettings.precision_criterion):
+            report = run_in_child(RunRequest(problem, csettings, library_dir,
+                                             processes=s.get("mpi") or 1))
         seconds = time.perf_counter() - start
         stats = read_stats(root)
         chains = read_chains(str(root))
