@@ -126,7 +126,7 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
-    n_jobs = args.jobs or jobs or _default_jobs(plan)
+    n_jobs = args.jobs if args.jobs is not None else (jobs or _default_jobs(plan))
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
     if args.dask is not None and args.local:

@@ -19,12 +19,18 @@ from nestmix.errors import DataError
 
 __all__ = ["load_measurements"]
 
+MAX_DATA_BYTES = 4 * 2**30
+
 
 def _check_file(path: Path) -> Path:
     if not path.exists():
         raise DataError(f"data file not found: {path}")
-    if path.is_file() and path.stat().st_size == 0:
+    if not path.is_file():
+        raise DataError(f"data file is not a regular file: {path}")
+    if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}")
+    if path.stat().st_size > MAX_DATA_BYTES:
+        raise DataError(f"data file is over {MAX_DATA_BYTES // 2**30} GiB: {path}")
     return path
 
 

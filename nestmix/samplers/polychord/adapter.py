@@ -26,11 +26,15 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import (
+    NLIVE_MAX,
     Capabilities,
     LikelihoodProblem,
     SamplerAdapter,
     SweepOption,
+    available_cores,
+    check_bounds,
     check_settings,
+    warn_large_nlive,
 )
 
 __all__ = ["PolyChordAdapter", "polychord_seed"]
@@ -131,6 +135,12 @@ class PolyChordAdapter(SamplerAdapter):
         if merged.get("mpi") is not None and merged["mpi"] < 1:
             raise SamplerError(f"polychord setting 'mpi' (processes) must be at least 1, got "
                                f"{merged['mpi']}")
+        check_bounds(self.name, merged, {
+            "nlive": (2, NLIVE_MAX, True), "num_repeats": (1, None, True),
+            "nprior": (-1, None, True), "nfail": (-1, None, True),
+            "boost_posterior": (0, None, True), "precision_criterion": (0, None, False),
+            "mpi": (1, available_cores(), True)})
+        warn_large_nlive(self.name, merged["nlive"])
         return merged
 
     def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
