@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestmix._version import __version__
-from nestmix.errors import NestmixError
+from nestmix.errors import NestmixError, disk_problem
 from nestmix.samplers import all_samplers, get_sampler
 from nestmix.samplers.base import SweepOption
 
@@ -32,6 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except NestmixError as exc:
         print(f"nestmix: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        line = disk_problem(exc)
+        if line is None:
+            raise
+        print(f"nestmix: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nestmix: interrupted; finished runs are kept, run the same command to resume",

@@ -88,10 +88,18 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
     RunStoreError
         If ``directory`` is not a nestmix sweep.
     """
+    from nestmix.store.lock import sweep_lock
+    from nestmix.store.runs import RunStore
+
+    RunStore(directory).manifest()  # a sweep directory, or a one-line refusal before locking
+    with sweep_lock(directory, "nestmix report"):  # one writer: not while a sweep writes
+        return _write_report(Path(directory), seed, figures)
+
+
+def _write_report(directory: Path, seed: int, figures: bool) -> ReportFiles:
     from nestmix.report.render import render_html, render_markdown
     from nestmix.store.runs import RunStore
 
-    directory = Path(directory)
     archive = open_sweep(directory)
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)
