@@ -23,9 +23,10 @@ def new_sweep_id() -> str:
 
 
 def verified(store: RunStore, k: int, sampler: str, repeat: int, done: dict | None,
-             say: Callable[[str], None]) -> dict | None:
+             say: Callable[[str], None], label: str) -> dict | None:
     """``done`` (a finished run's manifest) if every file of the run reads back, else None
-    after moving the run aside and saying so; None as well when there is no run."""
+    after moving the run aside and saying so (a line beginning with ``label``); None as well
+    when there is no run."""
     if not store.run_directory(k, sampler, repeat).exists():
         return None
     broken = store.verify_run(k, sampler, repeat)
@@ -34,7 +35,7 @@ def verified(store: RunStore, k: int, sampler: str, repeat: int, done: dict | No
     if done is not None and broken.path.name in ("modes.json", "modes.npz"):
         return done  # the run is sound: only its mode analysis is redone
     aside = store.move_aside(k, sampler, repeat)
-    say(f"{broken.path.name} is corrupt ({broken.reason}); the run was moved aside to "
+    say(f"{label}: {broken.path.name} is corrupt ({broken.reason}); the run was moved aside to "
         f"{aside.parent.name}/{aside.name} and is made again")
     return None
 

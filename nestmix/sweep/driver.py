@@ -79,8 +79,7 @@ def _run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int, progress: Pr
                                relabel=plan.relabel, sweep_id=store.owner or "")
                 done = store.finished(k, sampler, plan.run_fingerprints(k, sampler, repeat),
                                       repeat)
-                done = verified(store, k, sampler, repeat, done, lambda line, t=task: say(
-                    f"{t.label}: {line}"))
+                done = verified(store, k, sampler, repeat, done, say, task.label)
                 if done is None:
                     todo.append(task)
                     continue
