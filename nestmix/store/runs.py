@@ -196,7 +196,7 @@ class RunStore:
         if not path.exists():
             return None
         try:
-            with np.load(path) as arrays:
+            with open(path, "rb") as handle, np.load(handle) as arrays:
                 extra = {name[6:]: arrays[name] for name in arrays.files
                          if name.startswith("extra:")}
                 return Measurements(values=arrays["values"],
@@ -267,6 +267,7 @@ class RunStore:
             thought lost): that copy is kept and this one discarded, so the run exists once.
         """
         final = self.run_directory(k, sampler, repeat)
+        self.check_owner()  # before making anything in a directory that may be another's
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         try:
@@ -339,7 +340,7 @@ class RunStore:
         import numpy as np
 
         try:
-            with np.load(directory / "samples.npz") as arrays:
+            with open(directory / "samples.npz", "rb") as handle, np.load(handle) as arrays:
                 for name in arrays.files:
                     arrays[name]
         except Exception as exc:
@@ -393,7 +394,7 @@ class RunStore:
         try:
             summary = ln_z_spelled(json.loads(path.read_text()))
             path = directory / MODES_ARRAYS
-            with np.load(path) as data:
+            with open(path, "rb") as handle, np.load(handle) as data:
                 arrays = {name: data[name] for name in data.files}
         except Exception as exc:  # truncated or garbage file: name it
             raise CorruptRunError(path, exc) from None

@@ -94,8 +94,12 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         probe_problem(model, np.random.default_rng(task.seed))
         store = RunStore(task.directory, owner=task.sweep_id or None)
         workdir = store.work_directory(task.k, task.sampler, task.repeat)
-        run = get_sampler(task.sampler).run(model, task.settings, task.seed,
-                                            workdir=str(workdir))
+        try:
+            run = get_sampler(task.sampler).run(model, task.settings, task.seed,
+                                                workdir=str(workdir))
+        except OSError:  # e.g. its checkpoint's directory deleted under it: say why, if so
+            store.check_owner()
+            raise
         run = replace(run, backend=recorded_switches())
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
         summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
