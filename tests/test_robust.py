@@ -59,6 +59,13 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def nlive_of_runs(out: Path) -> dict[int, int]:
     return {int(p.parent.parent.name[2:]): json.loads((p.parent / "run.json").read_text())
             ["settings"]["nlive"] for p in out.glob("K=*/dynesty/manifest.json")}
@@ -71,6 +78,7 @@ def test_a_deleted_and_recreated_directory_is_never_mixed(tmp_path, capsys):
     out = tmp_path / "cc3"
     first = start(write(tmp_path, 40, name="base"), out, "--jobs", "1")
     wait_for(first, "K=2 dynesty: started")
+    time.sleep(1)  # past the start of its K = 2 run (which made its work directory)
     shutil.rmtree(out)
     assert main(["sweep", str(write(tmp_path, 30, name="base_n30")), "--out", str(out),
                  "--jobs", "1", "--no-report", "--quiet"]) == 0
@@ -90,13 +98,18 @@ def test_one_writer_and_workers_die_with_a_killed_sweep(tmp_path, capsys):
     cfg = write(tmp_path, 60, k=(1, 2, 3))
     sweep = start(cfg, out, "--jobs", "2")
     wait_for(sweep, "K=2 dynesty: started")
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("K=*/.dynesty.work"))) < 2:  # both workers are sampling
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     assert main(["sweep", str(cfg), "--out", str(out), "--jobs", "1"]) == 2
     assert f"in use by PID {sweep.pid} (nestmix sweep)" in one_line(capsys.readouterr().err)
     workers = psutil.Process(sweep.pid).children(recursive=True)
     assert len(workers) >= 2
     sweep.send_signal(signal.SIGKILL)
-    sweep.wait()
+    sweep.communicate()
     _, alive = psutil.wait_procs(workers, timeout=10)
+    alive = [p for p in alive if _running(p)]  # a zombie waits for init to reap it: it is dead
     assert alive == [], f"workers outlived the killed sweep: {alive}"
     assert main(["sweep", str(cfg), "--out", str(out), "--jobs", "2", "--no-report",
                  "--quiet"]) == 0

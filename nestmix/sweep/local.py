@@ -8,6 +8,7 @@ so ``n_jobs`` workers use ``n_jobs`` cores.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -50,10 +51,11 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
         return
     from joblib.externals.loky import FIRST_COMPLETED, get_reusable_executor, wait
 
-    from nestmix.sweep.lifeline import WATCH_ENV
+    from nestmix.sweep.lifeline import WATCH_ENV, die_with_parent
 
-    executor = get_reusable_executor(max_workers=n_jobs, env={**BLAS_ENV, WATCH_ENV: "1"},
-                                     timeout=30)
+    env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
+    executor = get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
+                                     initializer=die_with_parent)
     waiting = iter(enumerate(args))
     running: dict[Any, int] = {}
 

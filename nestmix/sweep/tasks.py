@@ -94,6 +94,7 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         probe_problem(model, np.random.default_rng(task.seed))
         store = RunStore(task.directory, owner=task.sweep_id or None)
         workdir = store.work_directory(task.k, task.sampler, task.repeat)
+        store.check_owner()  # the sampler makes its work directory: only in our own sweep
         try:
             run = get_sampler(task.sampler).run(model, task.settings, task.seed,
                                                 workdir=str(workdir))
