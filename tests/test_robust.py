@@ -203,3 +203,20 @@ def test_the_service_under_load():
                           timeout=600)
     assert done.returncode == 0 and done.stdout.strip().endswith("PASS"), (
         done.stdout + done.stderr)
+
+
+@pytest.mark.slow
+def test_a_truncated_polychord_resume_file_is_set_aside(tmp_path):
+    """M6: a polychord.resume cut to 24 lines makes PolyChord fail; the run is made from the
+    start instead (the same seed gives the same evidence), with a warning naming the file."""
+    from nestmix.samplers import get_sampler
+    from tests.conftest import BoxGaussian
+
+    adapter, workdir = get_sampler("polychord"), tmp_path / "work"
+    first = adapter.run(BoxGaussian(), {"nlive": 50}, seed=3, workdir=str(workdir))
+    resume = workdir / "polychord.resume"
+    resume.write_text("\n".join(resume.read_text().splitlines()[:24]) + "\n")
+    again = adapter.run(BoxGaussian(), {"nlive": 50}, seed=3, workdir=str(workdir))
+    assert not again.resumed and again.logz == first.logz
+    assert any("polychord.resume.broken" in w for w in again.warnings)
+    assert (workdir / "polychord.resume.broken").is_file()

@@ -229,8 +229,22 @@ class PolyChordAdapter(SamplerAdapter):
             **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
                    else v) for k, v in optional.items()})  # type: ignore[arg-type]
         start = time.perf_counter()
-        report = run_in_child(RunRequest(problem, csettings, library_dir,
-                                         processes=s.get("mpi") or 1))
+        request = RunRequest(problem, csettings, library_dir, processes=s.get("mpi") or 1)
+        restarted: tuple[str, ...] = ()
+        try:
+            report = run_in_child(request)
+        except SamplerError:
+            if not resumed:
+                raise
+            # a resume file PolyChord cannot read (cut short, or not its own): keep it aside
+            # and make the run from the start, once
+            aside = Path(f"{root}.resume.broken")
+            Path(f"{root}.resume").replace(aside)
+            resumed = False
+            restarted = (f"PolyChord could not continue from its resume file (moved aside to "
+                         f"{aside.name}); the run was made from the start",)
+            start = time.perf_counter()
+            report = run_in_child(request)
         seconds = time.perf_counter() - start
         stats = read_stats(root)
         chains = read_chains(str(root))
@@ -240,9 +254,9 @@ class PolyChordAdapter(SamplerAdapter):
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(logl))):
             raise SamplerError(f"PolyChord wrote non-finite samples or log-likelihoods to "
                                f"{root}.txt; the run cannot be used")
-        warnings: tuple[str, ...] = ()
+        warnings: tuple[str, ...] = restarted
         if report.nonfinite_proposals:
-            warnings = (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
+            warnings += (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
                         "non-finite unit-cube coordinates (its slice sampler does so when a "
                         "small cluster's covariance degenerates); each was rejected as outside "
                         "the prior and the run went on",)
