@@ -98,11 +98,10 @@ def test_one_writer_and_workers_die_with_a_killed_sweep(tmp_path, capsys):
     cfg = write(tmp_path, 60, k=(1, 2, 3))
     sweep = start(cfg, out, "--jobs", "2")
     wait_for(sweep, "K=2 dynesty: started")
-    deadline = time.monotonic() + 120
-    while len(list(out.glob("K=*/.dynesty.work"))) < 2:  # both workers are sampling
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until_sampling(out, 2)
     assert main(["sweep", str(cfg), "--out", str(out), "--jobs", "1"]) == 2
+    assert f"in use by PID {sweep.pid} (nestmix sweep)" in one_line(capsys.readouterr().err)
+    assert main(["report", str(out), "--no-figures"]) == 2
     assert f"in use by PID {sweep.pid} (nestmix sweep)" in one_line(capsys.readouterr().err)
     workers = psutil.Process(sweep.pid).children(recursive=True)
     assert len(workers) >= 2
@@ -114,6 +113,27 @@ def test_one_writer_and_workers_die_with_a_killed_sweep(tmp_path, capsys):
     assert main(["sweep", str(cfg), "--out", str(out), "--jobs", "2", "--no-report",
                  "--quiet"]) == 0
     assert [r.k for r in load_sweep(out).rows] == [1, 2, 3]
+
+
+def wait_until_sampling(out: Path, runs: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("K=*/.dynesty.work"))) < runs:  # the workers are sampling
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_one_line(tmp_path):
+    """L1: kill -9 of one worker ends the sweep with one line (exit 2), not 31 of traceback."""
+    out = tmp_path / "out"
+    sweep = start(write(tmp_path, 60, k=(2, 3)), out, "--jobs", "2")
+    wait_until_sampling(out, 2)
+    workers = [p for p in psutil.Process(sweep.pid).children()
+               if "popen_loky" in " ".join(p.cmdline())]
+    workers[0].kill()
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 2
+    assert "a worker process died" in one_line(err)
 
 
 @pytest.mark.slow
