@@ -95,7 +95,8 @@ def test_deeply_nested_toml_is_refused(tmp_path, capsys):
 def test_device_as_data_file_is_refused(tmp_path, capsys):
     config = write_config(tmp_path, data="/dev/zero")
     assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
-    assert "cannot read data file /dev/zero: not a regular file" in one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
+    assert "cannot read data file /dev/zero: not a regular file" in err
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
