@@ -87,6 +87,7 @@ def test_submit_watch_and_read_the_report(server, capsys):
     report = server.client.get(f"/jobs/{job['id']}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "nestmix report: basic" in report.text
+    assert str(server.runs) not in report.text  # no server paths in a served report
     for row in on_disk.rows:
         assert f"{row.logZ:.3f}" in report.text
     assert job["links"]["report"] == f"/jobs/{job['id']}/report"
@@ -168,6 +169,10 @@ def test_cancel_a_queued_and_a_running_job_and_a_worker_error(server):
     assert other.status_code == 409
     assert "runs/long-a holds a sweep made with different sampler settings (dynesty.settings" \
         ".nlive: was 40, now 100)" in other.json()["detail"]
+    moved = server.submit(long, data=b"9.5\n" + DATA, name="long-a")  # other data
+    assert moved.status_code == 409 and "different data" in moved.json()["detail"]
+    assert "<upload>" in moved.json()["detail"]  # not the other job's file on the server
+    assert str(server.runs) not in moved.json()["detail"]
     assert server.client.get(f"/jobs/{first['id']}/report").status_code == 404
     time.sleep(1.5)  # the supervisor does not overwrite a cancellation
     assert server.job(first["id"])["state"] == "cancelled"
