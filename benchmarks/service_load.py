@@ -110,6 +110,8 @@ def main() -> int:
             assert response.status_code == 200, response.text
             return time.perf_counter() - t0
 
+        alone = sorted(poll(i) for i in range(20))
+        print(f"20 polls from one client: median {1000 * statistics.median(alone):.1f} ms")
         with ThreadPoolExecutor(20) as pool:
             times = sorted(pool.map(poll, range(200)))
         median, p95 = statistics.median(times), times[int(0.95 * len(times))]
