@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["json_safe", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["current_umask", "json_safe", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
 
 def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
@@ -18,6 +19,7 @@ def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # as open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -26,6 +28,19 @@ def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read once: reading it means setting it, which is not
+    thread-safe)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: int | None = None
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

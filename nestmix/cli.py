@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestmix._version import __version__
-from nestmix.errors import NestmixError
+from nestmix.errors import NestmixError, disk_problem
 from nestmix.samplers import all_samplers, get_sampler
 from nestmix.samplers.base import SweepOption
 
@@ -38,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except NestmixError as exc:
         print(f"nestmix: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        line = disk_problem(exc)
+        if line is None:
+            raise
+        print(f"nestmix: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nestmix: interrupted; finished runs are kept, run the same command to resume",
@@ -152,7 +158,7 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
-    n_jobs = args.jobs or jobs or _default_jobs(plan)
+    n_jobs = args.jobs if args.jobs is not None else (jobs or _default_jobs(plan))
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")
     if args.dask is not None and args.local:

@@ -196,8 +196,32 @@ def _assemble(
     elif covariances is not None:
         cov = _as_float_array(covariances, "covariances")
     if cov is not None:
-        cov = _check_covariances(cov, n, d, lines) * factor**2
-    return vals * factor, cov, cols
+        with np.errstate(over="ignore"):
+            cov = _check_covariances(cov, n, d, lines) * factor**2
+    with np.errstate(over="ignore"):
+        vals = vals * factor
+    _check_magnitude(vals, cov, cols, lines)
+    return vals, cov, cols
+
+
+#: Largest magnitude of a (scaled) value: squares and sums of squares of larger ones overflow
+#: in a likelihood, and no prior is written for them.
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(vals: np.ndarray, cov: np.ndarray | None, cols: Sequence[str],
+                     lines: _Lines) -> None:
+    big = ~(np.abs(vals) <= MAX_MAGNITUDE)
+    if big.any():
+        i, j = (int(k) for k in np.argwhere(big)[0][:2])
+        raise DataError(f"values must be at most {MAX_MAGNITUDE:g} in magnitude (after any "
+                        f"scale), got {vals[i, j]:g} at {_point(i, lines)}, column "
+                        f"{cols[j]!r}: rescale them with [data] scale")
+    if cov is not None and not np.all(np.abs(cov) <= MAX_MAGNITUDE**2):
+        i = int(np.argwhere(~(np.abs(cov) <= MAX_MAGNITUDE**2))[0][0])
+        raise DataError(f"uncertainties must be at most {MAX_MAGNITUDE:g} in magnitude (after "
+                        f"any scale), larger at {_point(i, lines)}: rescale them with [data] "
+                        "scale")
 
 
 def _check_extra(extra: Any, n: int, lines: _Lines) -> Mapping[str, np.ndarray] | None:

@@ -16,6 +16,7 @@ __all__ = [
     "PriorError",
     "RunStoreError",
     "SamplerError",
+    "disk_problem",
     "keyed",
 ]
 
@@ -54,6 +55,18 @@ def _restore(cls: type[NestmixError], detail: str, key: str | None,
     NestmixError.__init__(error, detail, key=key)
     error.__dict__.update(state)
     return error
+
+
+def disk_problem(exc: OSError) -> str | None:
+    """One line for an error of the storage itself (full disk, quota, read-only file system),
+    else None (any other OSError is a bug to see whole)."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return None
+    where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+    return (f"{exc.strerror or exc}{where}; finished runs are kept: make room and run the "
+            "same command to resume")
 
 
 def keyed(error: NestmixError, key: str) -> NestmixError:

@@ -19,12 +19,18 @@ from nestmix.errors import DataError
 
 __all__ = ["load_measurements"]
 
+MAX_DATA_BYTES = 4 * 2**30
+
 
 def _check_file(path: Path) -> Path:
     if not path.exists():
         raise DataError(f"data file not found: {path}")
-    if path.is_file() and path.stat().st_size == 0:
+    if not path.is_file():
+        raise DataError(f"cannot read data file {path}: not a regular file")
+    if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}")
+    if path.stat().st_size > MAX_DATA_BYTES:
+        raise DataError(f"data file is over {MAX_DATA_BYTES // 2**30} GiB: {path}")
     return path
 
 
@@ -45,7 +51,45 @@ def _parse_float(cell: str, where: str) -> float:
         raise DataError(f"cannot read {cell!r} as a number at {where}") from None
 
 
-def _load_text(path: Path) -> tuple[np.ndarray, list[int]]:
+def _load_text(path: Path) -> tuple[np.ndarray, Sequence[int]]:
+    """Numbers from a whitespace text file, with the file line of each row.
+
+    A plain file (a number on every line, nothing else) is read by NumPy's own parser, fast
+    and without a Python object per number; anything else (comments, blank lines, a bad cell)
+    by the line-by-line reader, whose errors name the line.
+    """
+    fast = _load_plain_text(path)
+    if fast is not None:
+        return fast, range(1, fast.shape[0] + 1)
+    return _load_text_by_line(path)
+
+
+def _load_plain_text(path: Path) -> np.ndarray | None:
+    """The numbers of a file with no comments, blank lines or BOM, or None for any other."""
+    _check_file(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(3)
+            if head.startswith(b"\xef\xbb\xbf"):
+                return None
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an empty-line warning: let the slow path say it
+            values = np.loadtxt(path, dtype=float, comments=None, ndmin=2, encoding="utf-8")
+        with open(path, "rb") as handle:
+            newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(2**20), b""))
+            handle.seek(-1, 2)
+            last = handle.read(1)
+    except (OSError, ValueError, UnicodeDecodeError, Warning):
+        return None
+    n_lines = newlines + (last != b"\n")
+    if values.shape[0] != n_lines or values.size == 0:
+        return None  # blank lines were skipped: their numbering is the slow path's
+    return values
+
+
+def _load_text_by_line(path: Path) -> tuple[np.ndarray, list[int]]:
     rows: list[list[float]] = []
     lines: list[int] = []
     for lineno, line in enumerate(_read_text(path).splitlines(), start=1):

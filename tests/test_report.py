@@ -111,7 +111,7 @@ def markdown_table(text: str, title: str) -> list[list[str]]:
     """The pipe table under ``### title`` (header first, separator dropped, bold removed)."""
     lines = text.split(f"### {title}\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     rows = [re.split(r"(?<!\\)\|", line.strip()[1:-1]) for line in lines]
-    return [[cell.strip().replace("**", "").replace("\\|", "|") for cell in row]
+    return [[re.sub(r"\\(.)", r"\1", cell.strip().replace("**", "")) for cell in row]
             for i, row in enumerate(rows) if i != 1]
 
 

@@ -87,6 +87,7 @@ def test_submit_watch_and_read_the_report(server, capsys):
     report = server.client.get(f"/jobs/{job['id']}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "nestmix report: basic" in report.text
+    assert str(server.runs) not in report.text  # no server paths in a served report
     for row in on_disk.rows:
         assert f"{row.logZ:.3f}" in report.text
     assert job["links"]["report"] == f"/jobs/{job['id']}/report"
@@ -175,6 +176,10 @@ def test_cancel_a_queued_and_a_running_job_and_a_worker_error(server):
     assert other.status_code == 409
     assert "runs/long-a holds a sweep made with different sampler settings (dynesty.settings" \
         ".nlive: was 40, now 100)" in other.json()["detail"]
+    moved = server.submit(long, data=b"9.5\n" + DATA, name="long-a")  # other data
+    assert moved.status_code == 409 and "different data" in moved.json()["detail"]
+    assert "<upload>" in moved.json()["detail"]  # not the other job's file on the server
+    assert str(server.runs) not in moved.json()["detail"]
     assert server.client.get(f"/jobs/{first['id']}/report").status_code == 404
     time.sleep(1.5)  # the supervisor does not overwrite a cancellation
     assert server.job(first["id"])["state"] == "cancelled"
@@ -216,8 +221,13 @@ def test_a_crashed_worker_fails_its_job_and_the_service_goes_on(server):
     (config("custom", extra="") + '[[model.extra_components]]\nfamily = "mylib.models:Arm"\n',
      DATA, "g.txt", 400, "custom Python components are not accepted over HTTP"),
     (config("empty"), b"", "g.txt", 400, "the uploaded data file is empty"),
+    ('{"a": ' * 5000 + "1" + "}" * 5000, DATA, "g.txt", 400, "config: is nested too deeply"),
+    ("x = " + "[" * 900 + "]" * 900, DATA, "g.txt", 400, "config: is nested"),
+    (config("deep") + "[model.x]\n" + "y = " + "[" * 30 + "]" * 30, DATA, "g.txt", 400,
+     "config: is nested more than 20 levels deep"),
 ], ids=["too-large", "bad-toml", "unknown-setting", "nan-data", "text-data", "file-type",
-        "json-nan", "toml-inf", "k-zero", "custom-component", "empty-data"])
+        "json-nan", "toml-inf", "k-zero", "custom-component", "empty-data", "deep-json",
+        "deep-toml", "deep-table"])
 def test_bad_uploads_are_refused_with_a_message(server, text, data, data_name, status,
                                                 message):
     before = len(server.client.get("/jobs").json()["jobs"])
@@ -439,3 +449,21 @@ def test_twenty_jobs_and_two_hundred_status_requests(tmp_path):
         orphans = db.execute("SELECT count(*) FROM job_runs WHERE job_id NOT IN "
                              "(SELECT id FROM jobs)").fetchone()
         assert orphans == (0,)
+
+
+def test_a_job_cannot_ask_for_more_processes_than_the_service_runs():
+    """``--workers`` bounds a job's dynesty pool (the service's limit wins over the client's)."""
+    from nestmix.errors import ConfigError
+    from nestmix.service.intake import check_processes
+    from nestmix.sweep.config import plan_from_mapping
+
+    raw = {"data": {"path": "galaxies_roeder1990.txt", "scale": 0.001},
+           "model": {"priors": {"mean": {"dist": "norm", "loc": 20, "scale": 10},
+                                "variance": {"dist": "invgamma", "a": 3, "scale": 20}}},
+           "sweep": {"k": [1], "pool": 2}}
+    plan, _ = plan_from_mapping(raw, base=Path(__file__).resolve().parents[1] / "nestmix"
+                                / "examples")
+    check_processes(plan, 2)
+    with pytest.raises(ConfigError, match="asks for 2 processes per run; this service runs "
+                                          "at most 1 per job"):
+        check_processes(plan, 1)

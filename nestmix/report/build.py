@@ -69,6 +69,17 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
     RunStoreError
         If ``directory`` is not a nestmix sweep.
     """
+    from nestmix.store.grid import is_grid
+    from nestmix.store.lock import sweep_lock
+    from nestmix.store.runs import RunStore
+
+    if not is_grid(directory):
+        RunStore(directory).manifest()  # a sweep directory, or a one-line refusal first
+    with sweep_lock(directory, "nestmix report"):  # one writer: not while a sweep writes
+        return _write_report(Path(directory), seed=seed, figures=figures)
+
+
+def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
     from nestmix.report.render import render_html, render_markdown
     from nestmix.store.grid import is_grid
     from nestmix.store.runs import RunStore
@@ -78,7 +89,7 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
         from nestmix.report.grid import write_grid_report
 
         return write_grid_report(directory, seed=seed, figures=figures,
-                                 model_report=write_report)
+                                 model_report=_write_report)
     archive = open_sweep(directory)
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)

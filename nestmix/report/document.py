@@ -9,12 +9,14 @@ import csv
 import html
 import io
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from nestmix._version import __version__
 
-__all__ = ["MISSING", "Column", "Report", "ReportFigure", "Table", "format_value"]
+__all__ = ["MISSING", "Column", "Report", "ReportFigure", "Table", "escape_markdown",
+           "format_value"]
 
 MISSING = "–"  # printed for a value that does not exist (e.g. no mode analysis)
 
@@ -87,10 +89,10 @@ class Table:
     def markdown(self) -> str:
         """A pipe table of the shown columns, best rows in bold, then the caption."""
         shown = self._shown()
-        lines = ["| " + " | ".join(_md(self.columns[j].title) for j in shown) + " |",
+        lines = ["| " + " | ".join(escape_markdown(self.columns[j].title) for j in shown) + " |",
                  "|" + "|".join("---:" if self.columns[j].fmt else ":---" for j in shown) + "|"]
         for i in range(len(self.rows)):
-            cells = [_md(self.cell(i, j)) for j in shown]
+            cells = [escape_markdown(self.cell(i, j)) for j in shown]
             if self.highlight and self.highlight[i]:
                 cells = [f"**{c}**" if c else c for c in cells]
             lines.append("| " + " | ".join(cells) + " |")
@@ -139,8 +141,13 @@ def _csv_value(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` with Markdown's special characters escaped (a column named ``*x*`` or a file
+    ``a_b_c.txt`` shows as written, and a ``|`` does not split a table cell)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True)

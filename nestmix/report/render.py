@@ -11,7 +11,7 @@ import base64
 import html
 from urllib.parse import quote
 
-from nestmix.report.document import Report, ReportFigure, Table
+from nestmix.report.document import Report, ReportFigure, Table, escape_markdown
 
 __all__ = ["render_html", "render_markdown"]
 
@@ -177,7 +177,7 @@ def render_markdown(report: Report, figure_dir: str) -> str:
     if report.warnings:
         out += ["", f"## Warnings ({len(report.warnings)})", ""]
         out += [f"- {w}" for w in report.warnings]
-    out += ["", *(f"- **{k}**: {v}" for k, v in report.facts)]
+    out += ["", *(f"- **{k}**: {escape_markdown(v)}" for k, v in report.facts)]
     for section, title, intro in SECTIONS:
         body = _markdown_section(report, section, figure_dir)
         if body:

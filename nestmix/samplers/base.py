@@ -69,7 +69,8 @@ if TYPE_CHECKING:
     from nestmix.results import NestedRun
 
 __all__ = ["Capabilities", "LikelihoodProblem", "SamplerAdapter", "SweepOption",
-           "check_settings", "probe_problem"]
+           "available_cores", "check_bounds", "check_settings", "probe_problem",
+           "warn_large_nlive"]
 
 
 class LikelihoodProblem(Protocol):
@@ -217,6 +218,53 @@ def check_settings(sampler: str, settings: Mapping[str, Any], valid: Mapping[str
             raise SamplerError(f"{sampler} setting {key!r} must be {_type_name(types)}, "
                                f"got {value!r}")
     return merged
+
+
+#: Live points above which a run is refused, and above which a warning is given.
+NLIVE_MAX = 1_000_000
+NLIVE_WARN = 20_000
+
+
+def check_bounds(sampler: str, settings: Mapping[str, Any],
+                 bounds: Mapping[str, tuple[float | None, float | None, bool]]) -> None:
+    """Raise SamplerError for a setting outside its range.
+
+    ``bounds`` maps a setting to ``(low, high, low_inclusive)``: the value must be ``>= low``
+    (``> low`` when ``low_inclusive`` is False) and ``<= high``; None is no limit. Settings
+    that are absent or None are not checked. NaN is refused wherever a bound is given.
+    """
+    for key, (low, high, inclusive) in bounds.items():
+        value = settings.get(key)
+        if value is None or isinstance(value, (bool, str)):
+            continue
+        if value != value:  # NaN
+            raise SamplerError(f"{sampler} setting {key!r} must be a number, got nan")
+        if low is not None and (value < low if inclusive else value <= low):
+            relation = "at least" if inclusive else "greater than"
+            raise SamplerError(f"{sampler} setting {key!r} must be {relation} {low:g}, got "
+                               f"{value!r}")
+        if high is not None and value > high:
+            raise SamplerError(f"{sampler} setting {key!r} must be at most {high:g}, got "
+                               f"{value!r}")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def warn_large_nlive(sampler: str, nlive: int | None) -> None:
+    """Warn (once per value) that ``nlive`` above :data:`NLIVE_WARN` makes a very slow run."""
+    if nlive is not None and nlive > NLIVE_WARN:
+        import warnings
+
+        warnings.warn(f"{sampler} setting 'nlive' = {nlive:,} is very large (runs take time "
+                      f"in proportion; a few hundred to {NLIVE_WARN:,} is usual)", stacklevel=3)
 
 
 def _type_name(types: type | tuple) -> str:

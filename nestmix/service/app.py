@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from nestmix._version import __version__
 from nestmix.errors import NestmixError, RunStoreError
 from nestmix.service.db import Database, check_database
+from nestmix.service.redact import redact_paths
 from nestmix.service.routes import router
 from nestmix.service.security import Guard
 from nestmix.service.settings import ServiceSettings
@@ -64,13 +65,19 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(router)
     app.add_exception_handler(NestmixError, _input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RecursionError, _too_deep)
     app.add_middleware(Guard, settings=settings)
     return app
 
 
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     status = 409 if isinstance(exc, RunStoreError) else 400
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    runs = request.app.state.service.settings.runs
+    return JSONResponse({"detail": redact_paths(str(exc), runs)}, status_code=status)
+
+
+async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "the request is nested too deeply"}, status_code=400)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -98,10 +105,23 @@ def serve(settings: ServiceSettings) -> int:
     try:
         check_database(settings.database_url)
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level="info")
+                    log_level="info", log_config=_log_config())
     finally:
         os.close(lock)
     return 0
+
+
+def _log_config() -> dict:
+    """uvicorn's logging with every handler hiding tokens (the access log included)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": "nestmix.service.redact.RedactTokens"}
+    for handler in config.get("handlers", {}).values():
+        handler.setdefault("filters", []).append("redact")
+    return config
 
 
 def _lock(settings: ServiceSettings) -> int:

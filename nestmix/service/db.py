@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -108,6 +108,8 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         self._write_lock = threading.RLock()
+        self.generation = 0  # counts write transactions: what a cached answer was read at
+        self._cache: dict[Any, tuple[int, Any]] = {}
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -118,9 +120,34 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session inside one transaction, committed on success, rolled back on error."""
-        with self._write_lock, Session(self.engine, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+        with self._write_lock:
+            session = Session(self.engine, expire_on_commit=False)
+            changed: list[bool] = []
+            event.listen(session, "after_flush", lambda *_: changed.append(True))
+            try:
+                with session, session.begin():
+                    yield session
+            finally:
+                if changed:  # a transaction that changed nothing keeps the cached answers
+                    self.generation += 1
+
+    def peek(self, key: Any) -> Any:
+        """What :meth:`cached` holds for ``key`` if no write happened since, else None."""
+        hit = self._cache.get(key)
+        return hit[1] if hit is not None and hit[0] == self.generation else None
+
+    def cached(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, computed again only after a write: polls of an unchanged job are
+        answered without touching the database (this process makes every write)."""
+        generation = self.generation
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = build()
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (generation, value)
+        return value
 
     def job(self, job_id: str) -> Job | None:
         """The job with its runs loaded, or None."""

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.components import COMPONENT_FAMILIES
@@ -85,6 +85,8 @@ def parse_config(payload: bytes, filename: str | None = None) -> dict[str, Any]:
             raw = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ConfigError("config", f"is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError("config", "is nested too deeply") from None
         except ValueError as exc:
             raise ConfigError("config", str(exc)) from None
     else:
@@ -92,14 +94,36 @@ def parse_config(payload: bytes, filename: str | None = None) -> dict[str, Any]:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("config", f"is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError("config", "is nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError("config", "must be a table (a JSON object)")
+    if _depth(raw) > MAX_DEPTH:
+        raise ConfigError("config", f"is nested more than {MAX_DEPTH} levels deep")
     bad = _first_unusable(raw, "")
     if bad is not None:
         key, value = bad
         raise ConfigError(key, f"{value!r} is not a value a sweep config may hold (NaN, "
                           "infinities, dates and times are refused)")
     return raw
+
+
+MAX_DEPTH = 20  # a sweep config is a few tables deep; anything deeper is not one
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of tables and arrays, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        children = item.values() if isinstance(item, dict) else (
+            item if isinstance(item, list) else ())
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return deepest
 
 
 def _first_unusable(value: Any, key: str) -> tuple[str, Any] | None:
@@ -177,8 +201,8 @@ def sweep_directory(runs: Path, name: str) -> Path:
 
 
 def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: str | None,
-                       data: bytes, data_name: str | None, name: str | None = None
-                       ) -> Submission:
+                       data: bytes | BinaryIO, data_name: str | None, name: str | None = None,
+                       max_processes: int | None = None) -> Submission:
     """Check an upload and write its job directory.
 
     Parameters
@@ -189,11 +213,14 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
         Where job directories are made (``runs/.service/jobs``).
     config, config_name : bytes, str or None
         The sweep config (TOML or JSON) and its file name.
-    data, data_name : bytes, str or None
-        The data file and its file name (only its suffix is used: ``.csv``, ``.txt``, ``.dat``,
-        ``.npy``; none means text).
+    data, data_name : bytes or binary file, str or None
+        The data file (its bytes, or an open file copied to disk in chunks) and its file name
+        (only its suffix is used: ``.csv``, ``.txt``, ``.dat``, ``.npy``; none means text).
     name : str, optional
         The sweep's name, overriding the config's; default the config's, else ``job-<id>``.
+    max_processes : int, optional
+        Processes one job may use (the service's ``--workers``): a config asking for a larger
+        pool (or more MPI processes) is refused.
 
     Returns
     -------
@@ -214,7 +241,7 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
     if isinstance(table, Mapping) and "path" in table and not _plain_file_name(table["path"]):
         raise ConfigError("data.path", f"paths are not accepted over HTTP (got "
                           f"{table['path']!r}): the data file is the upload")
-    if not data:
+    if isinstance(data, (bytes, bytearray)) and not data:
         raise ConfigError("data", "the uploaded data file is empty")
     job_id = secrets.token_hex(8)
     data_file = "data" + _data_suffix(data_name)
@@ -225,7 +252,7 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
     job_dir = jobs_dir / job_id
     job_dir.mkdir(parents=True)
     try:
-        write_bytes_atomic(job_dir / data_file, data)
+        _store_upload(job_dir / data_file, data)
         try:
             plan, _ = plan_from_mapping(raw, base=job_dir)
         except NestmixError as exc:
@@ -238,11 +265,45 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
                 raise ConfigError("model.extra_components",
                                   "custom Python components are not accepted over HTTP")
         sweep_directory(runs, plan.name)
+        if max_processes is not None:
+            check_processes(plan, max_processes)
         write_json_atomic(job_dir / CONFIG_FILE, raw)
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file)
+
+
+def _store_upload(path: Path, data: bytes | BinaryIO) -> None:
+    """Write the upload to ``path``: bytes at once, a file in chunks (never whole in memory)."""
+    if isinstance(data, (bytes, bytearray)):
+        write_bytes_atomic(path, bytes(data))
+        return
+    data.seek(0)
+    with open(path, "wb") as handle:
+        shutil.copyfileobj(data, handle, 2**20)
+    if path.stat().st_size == 0:
+        raise ConfigError("data", "the uploaded data file is empty")
+
+
+def check_processes(plan: SweepPlan | GridPlan, limit: int) -> None:
+    """Refuse a plan whose runs would each start more than ``limit`` processes (a dynesty
+    ``pool``, PolyChord's ``mpi``): over HTTP the service's limit wins over the client's.
+
+    Raises
+    ------
+    ConfigError
+    """
+    from nestmix.samplers import get_sampler
+
+    for sampler in plan.samplers:
+        settings = plan.settings_for(sampler)
+        pool = settings.get("pool")
+        asked = max(get_sampler(sampler).processes_per_run(settings),
+                    pool if isinstance(pool, int) and not isinstance(pool, bool) else 1)
+        if asked > limit:
+            raise ConfigError(f"sweep.{sampler}", f"asks for {asked} processes per run; this "
+                              f"service runs at most {limit} per job (nestmix serve --workers)")
 
 
 def load_job_plan(job_dir: Path) -> SweepPlan | GridPlan:

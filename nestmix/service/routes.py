@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from nestmix._version import __version__
-from nestmix.errors import RunStoreError
+from nestmix.errors import ConfigError, RunStoreError
 from nestmix.service.db import ACTIVE, Job, JobRun, now
 from nestmix.service.grid_jobs import job_runs
 from nestmix.service.intake import prepare_submission
 from nestmix.service.page import render_page
+from nestmix.service.redact import redact_paths
 from nestmix.store.grid import model_directory, prepare_grid
 from nestmix.store.runs import RunStore
 from nestmix.sweep.grid import GridPlan
@@ -28,6 +31,8 @@ from nestmix.sweep.plan import SweepPlan
 __all__ = ["JobOut", "router"]
 
 router = APIRouter()
+_INTAKE = threading.Lock()
+MAX_CONFIG_BYTES = 2**20
 _JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -174,9 +179,15 @@ def submit(
     same data, model and settings is resumed (its finished runs are reused). Each job runs in
     one worker process (``sweep.jobs`` is not used)."""
     service = _service(request)
-    submission = prepare_submission(
-        service.settings.runs, service.settings.service_dir / "jobs", config.file.read(),
-        config.filename, data.file.read(), data.filename, name or None)
+    text = config.file.read(MAX_CONFIG_BYTES + 1)
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError("config", f"is over {MAX_CONFIG_BYTES:,} bytes; a sweep config is "
+                          "a few hundred")
+    with _INTAKE:  # one upload parsed at a time: memory stays that of one
+        submission = prepare_submission(
+            service.settings.runs, service.settings.service_dir / "jobs", text,
+            config.filename, data.file, data.filename, name or None,
+            max_processes=service.settings.workers)
     plan = submission.plan
     try:
         with service.db.write() as session:
@@ -189,7 +200,7 @@ def submit(
             try:
                 _prepare(plan, service.sweep_dir(plan.name))
             except RunStoreError as exc:
-                shown = str(exc).replace(str(service.settings.runs), "runs")
+                shown = redact_paths(str(exc), service.settings.runs)
                 raise RunStoreError(f"{shown} (over HTTP: submit with another name)") from None
             job = Job(id=submission.job_id, name=plan.name, state="queued", created=now(),
                       attempts=0, figures=figures, data_file=submission.data_file,
@@ -211,9 +222,25 @@ def list_jobs(request: Request) -> JobList:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
-def get_job(request: Request, job_id: str) -> JobOut:
+async def get_job(request: Request, job_id: str) -> Response:
     """A job's state, per-(K, sampler) progress and the evidence rows so far."""
-    return _out(request, _job(request, job_id))
+    db = _service(request).db
+
+    def build() -> bytes:
+        return _out(request, _job(request, job_id)).model_dump_json().encode()
+
+    # answered on the event loop: an unchanged job from memory, a changed one with one short
+    # read of SQLite's write-ahead log (never blocked by a writer); 20 concurrent pollers on
+    # threads would queue behind each other for the GIL
+    body = db.peek(("job", job_id))
+    if body is None:
+        body = db.cached(("job", job_id), build) if _sqlite(db) else await run_in_threadpool(
+            db.cached, ("job", job_id), build)
+    return Response(body, media_type="application/json")
+
+
+def _sqlite(db) -> bool:
+    return db.engine.dialect.name == "sqlite"
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut, tags=["jobs"],
@@ -228,14 +255,15 @@ def cancel_job(request: Request, job_id: str) -> JobOut:
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse, tags=["results"])
-def report(request: Request, job_id: str) -> FileResponse:
+def report(request: Request, job_id: str) -> HTMLResponse:
     """The job's HTML report (figures embedded), once the job is done."""
     job = _job(request, job_id)
     path = _service(request).sweep_dir(job.name) / "report.html"
     if job.state != "done" or not path.is_file():
         why = job.warning or "it is written when the job is done"
         raise HTTPException(404, f"job {job.id} ({job.state}) has no report: {why}")
-    return FileResponse(path, media_type="text/html")
+    page = redact_paths(path.read_text(encoding="utf-8"), _service(request).settings.runs)
+    return HTMLResponse(page)
 
 
 @router.get("/jobs/{job_id}/summary.json", tags=["results"])

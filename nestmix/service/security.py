@@ -8,12 +8,15 @@ In order, for every HTTP request:
    the service's own page: an ``Origin`` header, when present, must match ``Host``.
 3. With a token set, every request but ``GET /health`` must carry it: ``Authorization: Bearer
    <token>``, or the cookie set by opening ``/?token=<token>`` once in a browser.
-4. A request body larger than the upload limit is refused with 413 before the app sees it.
+4. A request body larger than the upload limit is refused with 413 before the app sees it;
+   a body within it is kept in a temporary file (not memory) while the app reads it.
 """
 
 from __future__ import annotations
 
 import hmac
+import tempfile
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers
@@ -28,6 +31,7 @@ COOKIE = "nestmix_token"
 OPEN_PATHS = ("/health",)
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 _DRAIN_LIMIT = 64 * 2**20  # past the limit, read at most this much more before answering
+SPOOL_BYTES = 2**20  # a request body beyond this goes to a temporary file, not memory
 
 
 class Guard:
@@ -82,11 +86,17 @@ class Guard:
             declared = headers.get("content-length")
             body, size = await _read_body(receive, limit)
             if body is None or (declared and declared.isdigit() and int(declared) > limit):
+                if body is not None:
+                    body.close()
                 await _refuse(413, f"request too large ({size:,} bytes or more); the limit is "
                               f"{limit:,} bytes (nestmix serve --max-upload-mb)", scope,
                               receive, send)
                 return
-            receive = _replay(body, receive)
+            try:
+                await self.app(scope, _replay(body, receive), send)
+            finally:
+                body.close()
+            return
         await self.app(scope, receive, send)
 
     def _matches(self, offered: str | None) -> bool:
@@ -114,34 +124,42 @@ def _cookie(headers: Headers) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, int]:
-    """The whole body, or (None, bytes seen) past ``limit`` (the rest is drained, up to a
-    bound, so the client reads the answer instead of a reset connection)."""
-    chunks, size, more = [], 0, True
+async def _read_body(receive: Receive, limit: int) -> tuple[IO[bytes] | None, int]:
+    """The whole body in a temporary file (in memory up to :data:`SPOOL_BYTES`, on disk
+    beyond), or (None, bytes seen) past ``limit`` (the rest is drained, up to a bound, so the
+    client reads the answer instead of a reset connection)."""
+    body: IO[bytes] | None = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    size, more = 0, True
     while more:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        elif size > limit + _DRAIN_LIMIT:
+        if body is not None and size <= limit:
+            body.write(chunk)
+        elif body is not None:
+            body.close()
+            body = None
+        if size > limit + _DRAIN_LIMIT:
             return None, size
         more = message.get("more_body", False)
-    if size > limit:
+    if body is None or size > limit:
         return None, size
-    return b"".join(chunks), size
+    body.seek(0)
+    return body, size
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+def _replay(body: IO[bytes], receive: Receive) -> Receive:
+    """The body again, from its file, in chunks."""
+    done = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        nonlocal done
+        if not done:
+            chunk = body.read(SPOOL_BYTES)
+            done = len(chunk) < SPOOL_BYTES
+            return {"type": "http.request", "body": chunk, "more_body": not done}
         return await receive()
 
     return replay

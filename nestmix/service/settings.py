@@ -88,6 +88,9 @@ class ServiceSettings:
         """Settings from command-line style options: ``workers`` defaults to the number of
         cores, ``token`` to ``$NESTMIX_TOKEN``."""
         token = token if token is not None else (os.environ.get("NESTMIX_TOKEN") or None)
+        if not (isinstance(max_upload_mb, (int, float)) and 0 < max_upload_mb <= 1e6):
+            raise ConfigError("--max-upload-mb", f"must be a positive number of megabytes up "
+                              f"to 1e6, got {max_upload_mb!r}")
         return cls(runs=Path(runs), host=host, port=port,
                    workers=workers if workers is not None else (os.cpu_count() or 1),
                    token=token, database=database,

@@ -19,6 +19,7 @@ from nestmix.atomic import write_json_atomic
 from nestmix.errors import RunStoreError
 from nestmix.evidence import bayes_factors, posterior_probabilities
 from nestmix.results import EvidenceRow, SweepResult
+from nestmix.store.lock import LOCK_NAME
 from nestmix.store.runs import MANIFEST, SUMMARY
 from nestmix.store.summary import load_sweep
 
@@ -165,6 +166,12 @@ def prepare_grid(directory: str | Path, manifest: Mapping[str, Any]) -> None:
     if (directory / MANIFEST).exists():
         raise RunStoreError(f"{directory} holds a single-model sweep, not a models × K grid. "
                             "Refusing to mix results: choose another directory with --out.")
+    if directory.is_dir() and not is_grid(directory):
+        foreign = sorted(p.name for p in directory.iterdir() if p.name != LOCK_NAME)
+        if foreign:  # nestmix never writes into, or deletes from, a directory it did not make
+            raise RunStoreError(
+                f"{directory} is not empty ({foreign[0]!r}) and is not a nestmix sweep: "
+                "refusing to write into it; give --out a new or empty directory")
     directory.mkdir(parents=True, exist_ok=True)
     old = read_grid_manifest(directory) if is_grid(directory) else {}
     merged = {**manifest, "models": {**old.get("models", {}), **manifest["models"]}}

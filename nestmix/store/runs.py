@@ -28,14 +28,15 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nestmix.atomic import write_bytes_atomic, write_json_atomic
+from nestmix.atomic import current_umask, write_bytes_atomic, write_json_atomic
 from nestmix.errors import RunStoreError
 from nestmix.results import NestedRun, SweepResult, ln_z_spelled
+from nestmix.store.lock import LOCK_NAME, check_not_locked
 
 if TYPE_CHECKING:
     from nestmix.data import Measurements
 
-__all__ = ["RunStore", "fingerprint", "run_name"]
+__all__ = ["CorruptRunError", "RunStore", "fingerprint", "run_name"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -57,10 +58,16 @@ class RunStore:
     ----------
     directory : str or Path
         The sweep's directory, e.g. ``runs/galaxies``.
+
+    owner : str, optional
+        The id of the sweep writing through this store: every write first checks that the
+        directory's manifest still names it (:meth:`check_owner`), so a sweep whose directory
+        was deleted and made again by another never adds its runs to the other's.
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, owner: str | None = None) -> None:
         self.directory = Path(directory)
+        self.owner = owner
 
     # ----------------------------------------------------------- the sweep
     def prepare(self, manifest: Mapping[str, Any], samplers: Sequence[str],
@@ -78,6 +85,8 @@ class RunStore:
         RunStoreError
             If the directory cannot be written, or holds a sweep made differently.
         """
+        self.check_ours()
+        check_not_locked(self.directory)
         self._ensure_writable()
         path = self.directory / MANIFEST
         if path.exists():
@@ -94,10 +103,45 @@ class RunStore:
                 )
             merged = {**old.get("samplers", {}), **manifest["samplers"]}
             manifest = {**old, **manifest, "samplers": merged}
+        if self.owner is not None:
+            manifest = {**manifest, "sweep_id": self.owner}
         write_json_atomic(path, manifest)
         for stale in self.directory.glob("K=*/.*.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         # work directories (K=<k>/.<sampler>.work) are kept: a sampler resumes from them
+
+    def check_ours(self) -> None:
+        """Refuse an existing, non-empty directory that is not a nestmix sweep (no manifest):
+        nestmix never writes into, or deletes from, a directory it did not make.
+
+        Raises
+        ------
+        RunStoreError
+        """
+        if not self.directory.is_dir() or (self.directory / MANIFEST).exists():
+            return
+        foreign = sorted(p.name for p in self.directory.iterdir() if p.name != LOCK_NAME)
+        if foreign:
+            raise RunStoreError(
+                f"{self.directory} is not empty ({foreign[0]!r}"
+                f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}) and is not a "
+                f"nestmix sweep (no {MANIFEST}): refusing to write into it; give --out a new "
+                "or empty directory")
+
+    def check_owner(self) -> None:
+        """Raise RunStoreError unless the directory's manifest still names :attr:`owner` (when
+        there is one): the directory was deleted, or taken over by another sweep."""
+        if self.owner is None:
+            return
+        try:
+            current = json.loads((self.directory / MANIFEST).read_text()).get("sweep_id")
+        except (OSError, ValueError, AttributeError):
+            current = None
+        if current != self.owner:
+            raise RunStoreError(
+                f"{self.directory} was deleted or taken over by another sweep while this one "
+                "ran; stopping without adding this sweep's runs to it (its table is not "
+                "mixed): run the sweep again, with another --out if the other one is wanted")
 
     def _ensure_writable(self) -> None:
         try:
@@ -114,7 +158,15 @@ class RunStore:
         path = self.directory / MANIFEST
         if not path.exists():
             raise RunStoreError(f"{self.directory} is not a nestmix sweep (no {MANIFEST})")
-        return json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RunStoreError(f"{path} is corrupt or unreadable ({_reason(exc)}); it cannot "
+                                "be rebuilt: run the sweep again into a new --out") from None
+        if not isinstance(manifest, dict):
+            raise RunStoreError(f"{path} is corrupt (not a JSON object); run the sweep again "
+                                "into a new --out")
+        return manifest
 
     def save_data(self, data: Measurements) -> None:
         """Keep a copy of the sweep's data (``data.npz``), so the directory stands on its own."""
@@ -131,6 +183,7 @@ class RunStore:
             arrays[f"extra:{name}"] = np.asarray(column)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
+        self.check_owner()
         write_bytes_atomic(self.directory / DATA, buffer.getvalue())
 
     def load_data(self) -> Measurements | None:
@@ -142,17 +195,22 @@ class RunStore:
         path = self.directory / DATA
         if not path.exists():
             return None
-        with np.load(path) as arrays:
-            extra = {name[6:]: arrays[name] for name in arrays.files
-                     if name.startswith("extra:")}
-            return Measurements(values=arrays["values"],
-                                covariances=arrays["covariances"]
-                                if "covariances" in arrays.files else None,
-                                columns=tuple(str(c) for c in arrays["columns"]),
-                                source=str(arrays["source"]), extra=extra or None)
+        try:
+            with open(path, "rb") as handle, np.load(handle) as arrays:
+                extra = {name[6:]: arrays[name] for name in arrays.files
+                         if name.startswith("extra:")}
+                return Measurements(values=arrays["values"],
+                                    covariances=arrays["covariances"]
+                                    if "covariances" in arrays.files else None,
+                                    columns=tuple(str(c) for c in arrays["columns"]),
+                                    source=str(arrays["source"]), extra=extra or None)
+        except Exception as exc:  # zip, pickle, key or shape errors of a damaged file
+            raise RunStoreError(f"{path} is corrupt ({_reason(exc)}); run the sweep again "
+                                "(it writes the data anew)") from None
 
     def write_summary(self, result: SweepResult) -> None:
         """Write ``summary.json`` atomically."""
+        self.check_owner()
         write_json_atomic(self.directory / SUMMARY, result.to_json())
 
     # ------------------------------------------------------------- the runs
@@ -209,9 +267,11 @@ class RunStore:
             thought lost): that copy is kept and this one discarded, so the run exists once.
         """
         final = self.run_directory(k, sampler, repeat)
+        self.check_owner()  # before making anything in a directory that may be another's
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         try:
+            tmp.chmod(0o777 & ~current_umask())  # mkdtemp's is 0700
             run.save(tmp)
             if analysis is not None:
                 self._write_analysis(tmp, *analysis)
@@ -229,6 +289,7 @@ class RunStore:
                     return False
                 if existing is not None or (attempt and final.exists()):
                     shutil.rmtree(final, ignore_errors=True)  # another run, or a broken one
+                self.check_owner()
                 try:
                     os.replace(tmp, final)  # fails if a copy appeared since the check above
                     return True
@@ -241,12 +302,71 @@ class RunStore:
             raise
 
     def load_run(self, k: int, sampler: str, repeat: int = 1) -> NestedRun:
-        """The stored run for (k, sampler) (and repeat)."""
-        return NestedRun.load(self.run_directory(k, sampler, repeat))
+        """The stored run for (k, sampler) (and repeat).
+
+        Raises
+        ------
+        CorruptRunError
+            If ``run.json`` or ``samples.npz`` cannot be read back (naming the file).
+        """
+        directory = self.run_directory(k, sampler, repeat)
+        try:
+            return NestedRun.load(directory)
+        except Exception as exc:  # truncated JSON, a broken zip, missing keys
+            try:
+                json.loads((directory / "run.json").read_text())
+                name = "samples.npz"
+            except (OSError, ValueError):
+                name = "run.json"
+            raise CorruptRunError(directory / name, exc) from None
+
+    def verify_run(self, k: int, sampler: str, repeat: int = 1) -> CorruptRunError | None:
+        """Read back every stored file of a run (manifest, run, samples, mode analysis);
+        the first that cannot be read, as an error naming it, or None when all can."""
+        directory = self.run_directory(k, sampler, repeat)
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text())
+            if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+                raise ValueError("not a run manifest")
+        except (OSError, ValueError) as exc:
+            return CorruptRunError(directory / MANIFEST, exc)
+        for name in ("run.json", "samples.npz"):
+            if not (directory / name).is_file():
+                return CorruptRunError(directory / name, FileNotFoundError("missing"))
+        try:
+            json.loads((directory / "run.json").read_text())
+        except (OSError, ValueError) as exc:
+            return CorruptRunError(directory / "run.json", exc)
+        import numpy as np
+
+        try:
+            with open(directory / "samples.npz", "rb") as handle, np.load(handle) as arrays:
+                for name in arrays.files:
+                    arrays[name]
+        except Exception as exc:
+            return CorruptRunError(directory / "samples.npz", exc)
+        try:
+            self.load_run(k, sampler, repeat)
+            self.load_analysis(k, sampler, repeat)
+        except CorruptRunError as exc:
+            return exc
+        return None
+
+    def move_aside(self, k: int, sampler: str, repeat: int = 1) -> Path:
+        """Rename a broken run's directory to ``K=<k>/<name>.broken-<n>`` (kept for a look,
+        never read again); returns the new path."""
+        directory = self.run_directory(k, sampler, repeat)
+        for n in range(1, 1000):
+            target = directory.with_name(f"{directory.name}.broken-{n}")
+            if not target.exists():
+                os.replace(directory, target)
+                return target
+        raise RunStoreError(f"too many broken copies beside {directory}; delete them")
 
     def save_analysis(self, k: int, sampler: str, summary: Mapping[str, Any],
                       arrays: Mapping[str, Any], repeat: int = 1) -> None:
         """Replace the mode analysis of a finished run (each file atomically)."""
+        self.check_owner()
         self._write_analysis(self.run_directory(k, sampler, repeat), summary, arrays)
 
     @staticmethod
@@ -270,9 +390,14 @@ class RunStore:
             return None
         import numpy as np
 
-        summary = ln_z_spelled(json.loads((directory / MODES_SUMMARY).read_text()))
-        with np.load(directory / MODES_ARRAYS) as data:
-            arrays = {name: data[name] for name in data.files}
+        path = directory / MODES_SUMMARY
+        try:
+            summary = ln_z_spelled(json.loads(path.read_text()))
+            path = directory / MODES_ARRAYS
+            with open(path, "rb") as handle, np.load(handle) as data:
+                arrays = {name: data[name] for name in data.files}
+        except Exception as exc:  # truncated or garbage file: name it
+            raise CorruptRunError(path, exc) from None
         return summary, arrays
 
     def finished_runs(self) -> list[dict]:
@@ -284,6 +409,29 @@ class RunStore:
             if manifest is not None:
                 out.append({**manifest, "repeat": int(manifest.get("repeat", 1))})
         return out
+
+
+class CorruptRunError(RunStoreError):
+    """A stored file of a run that cannot be read back (truncated, garbage).
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    reason : str
+        What reading it raised, in one line.
+    """
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        super().__init__(f"{path} is corrupt ({_reason(exc)}); run the sweep again: it moves "
+                         "the broken run aside and makes it anew")
+        self.path = path
+        self.reason = _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:160] if text else type(exc).__name__
 
 
 def run_name(sampler: str, repeat: int = 1) -> str:

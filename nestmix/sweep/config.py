@@ -71,6 +71,8 @@ def load_config(path: str | Path) -> tuple[SweepPlan | GridPlan, int | None]:
         raise ConfigError("", f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError("", f"{path} is nested too deeply to read") from None
     return plan_from_mapping(raw, base=path.parent, default_name=path.stem)
 
 

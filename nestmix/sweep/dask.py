@@ -59,6 +59,7 @@ def connect(target: Any, timeout: float = CONNECT_TIMEOUT):
     if not isinstance(target, str) or not target.strip():
         raise ClusterError(f"a Dask scheduler address looks like tcp://host:8786, got "
                            f"{target!r}")
+    _check_address(target.strip())
     try:
         client = distributed.Client(target.strip(), timeout=timeout,
                                     set_as_default=False)
@@ -69,6 +70,19 @@ def connect(target: Any, timeout: float = CONNECT_TIMEOUT):
         yield client
     finally:
         client.close()
+
+
+def _check_address(address: str) -> None:
+    """Refuse a malformed address before a client is made for it (a client made for one
+    hangs for its close timeout when the interpreter exits)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        _, location = parse_address(address)
+        parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(f"a Dask scheduler address looks like tcp://host:8786, got "
+                           f"{address!r} ({exc})") from None
 
 
 def cluster_description(client: Any) -> str:

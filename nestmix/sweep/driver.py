@@ -19,8 +19,10 @@ from nestmix.errors import RunStoreError
 from nestmix.results import RunSummary, SweepResult
 from nestmix.samplers import get_sampler
 from nestmix.store.grid import is_grid
+from nestmix.store.lock import sweep_lock
 from nestmix.store.runs import MANIFEST, RunStore
 from nestmix.store.summary import load_sweep
+from nestmix.store.verify import new_sweep_id, stored_analysis, verified
 from nestmix.sweep.plan import SweepPlan
 from nestmix.sweep.tasks import RunTask, analyse, execute
 
@@ -54,9 +56,17 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     -------
     SweepResult
     """
+    _refuse_grid(directory)
+    RunStore(directory).check_ours()
+    with sweep_lock(directory, "nestmix sweep"):
+        return _run_sweep(plan, directory, n_jobs, progress, dask)
+
+
+def _run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int, progress: Progress | None,
+               dask: Any) -> SweepResult:
     say = progress or (lambda line: None)
     target = plan.dask if dask is None else (dask or None)
-    store = RunStore(directory)
+    store = RunStore(directory, owner=new_sweep_id())
     todo = prepare_runs(plan, store, say)
     result = load_sweep(directory)
     store.write_summary(result)
@@ -81,9 +91,7 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
     (re-analysing them when the relabelling method changed) and return the tasks still to run.
     """
     directory = store.directory
-    if is_grid(directory):
-        raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may not "
-                            "be mixed into it: choose another directory with --out.")
+    _refuse_grid(directory)
     store.prepare(plan.manifest(), plan.samplers,
                   ignored={name: get_sampler(name).execution_settings for name in plan.samplers})
     store.save_data(plan.data)
@@ -96,15 +104,16 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
                                settings=plan.settings_for(sampler),
                                seed=plan.seed_for(k, repeat),
                                directory=str(Path(directory).resolve()), manifest=manifest,
-                               relabel=plan.relabel)
+                               relabel=plan.relabel, sweep_id=store.owner or "")
                 done = store.finished(k, sampler, plan.run_fingerprints(k, sampler, repeat),
                                       repeat)
+                done = verified(store, k, sampler, repeat, done, say, task.label)
                 if done is None:
                     todo.append(task)
                     continue
                 say(f"{task.label}: reused finished run, "
                     f"{_describe(RunSummary.from_dict(done['summary']))}")
-                stored = store.load_analysis(k, sampler, repeat)
+                stored = stored_analysis(store, k, sampler, repeat)
                 if stored is None or stored[0].get("method") != plan.relabel:
                     model = plan.spec.build(plan.data, k)
                     run = store.load_run(k, sampler, repeat)
@@ -112,6 +121,12 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
                                                              done["seed"]), repeat=repeat)
                     say(f"{task.label}: mode analysis redone with {plan.relabel!r}")
     return todo
+
+
+def _refuse_grid(directory: str | Path) -> None:
+    if is_grid(directory):
+        raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may not "
+                            "be mixed into it: choose another directory with --out.")
 
 
 def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, target: Any,

@@ -24,6 +24,7 @@ from nestmix.store.grid import (
     prepare_grid,
     write_grid_summary,
 )
+from nestmix.store.lock import sweep_lock
 from nestmix.store.runs import RunStore
 from nestmix.store.summary import load_sweep
 from nestmix.sweep.driver import (
@@ -142,6 +143,12 @@ def run_grid(grid: GridPlan, directory: str | Path, n_jobs: int = 1,
         If the directory holds a single-model sweep, or a model's directory holds runs made
         differently.
     """
+    with sweep_lock(directory, "nestmix sweep"):  # one writer per grid directory
+        return _run_grid(grid, directory, n_jobs, progress, dask)
+
+
+def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Progress | None,
+              dask: Any) -> GridResult:
     say = progress or (lambda line: None)
     target = grid.dask if dask is None else (dask or None)
     prepare_grid(directory, grid.manifest())

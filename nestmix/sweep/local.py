@@ -8,12 +8,18 @@ so ``n_jobs`` workers use ``n_jobs`` cores.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from nestmix.backend import BLAS_ENV
+from nestmix.errors import NestmixError
 
-__all__ = ["run_local"]
+__all__ = ["WorkerLostError", "run_local"]
+
+
+class WorkerLostError(NestmixError):
+    """A worker process died without an answer (killed, out of memory)."""
 
 
 def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
@@ -45,7 +51,11 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
         return
     from joblib.externals.loky import FIRST_COMPLETED, get_reusable_executor, wait
 
-    executor = get_reusable_executor(max_workers=n_jobs, env=BLAS_ENV, timeout=30)
+    from nestmix.sweep.lifeline import WATCH_ENV, die_with_parent
+
+    env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
+    executor = get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
+                                     initializer=die_with_parent)
     waiting = iter(enumerate(args))
     running: dict[Any, int] = {}
 
@@ -64,9 +74,13 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
                 i = running.pop(future)
                 yield i, future.result()  # reported finished before the next one starts
                 submit_next()
-    except BaseException:
+    except BaseException as exc:
         for future in running:
             future.cancel()
         if running:  # calls still running: stop their workers rather than wait for them
             executor.shutdown(wait=False, kill_workers=True)
+        if type(exc).__name__ in ("TerminatedWorkerError", "BrokenProcessPool"):
+            raise WorkerLostError(
+                "a worker process died (killed by a signal, or out of memory); the runs "
+                "that finished are kept: run the same command to resume") from None
         raise

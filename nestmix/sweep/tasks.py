@@ -22,6 +22,7 @@ from nestmix.results import RunSummary
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
 from nestmix.store.runs import RunStore
+from nestmix.sweep.lifeline import die_with_parent
 
 __all__ = ["FinishedTask", "RunTask", "analyse", "execute"]
 
@@ -46,6 +47,9 @@ class RunTask:
         The run's fingerprint and description, stored with it.
     relabel : str
         Relabelling method of the mode analysis.
+    sweep_id : str
+        The id of the sweep that owns the directory; the run is stored only while the
+        directory's manifest still names it ("" for no check).
     """
 
     k: int
@@ -56,6 +60,7 @@ class RunTask:
     directory: str
     manifest: dict
     relabel: str = "hungarian"
+    sweep_id: str = ""
 
     @property
     def label(self) -> str:
@@ -84,16 +89,21 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
     """Run ``task``, store the run (with the backend switches in effect, in its run.json) and
     its mode analysis, and return the run's summary."""
     start = time.perf_counter()
+    die_with_parent()
     with single_threaded_blas():
         model = spec.build(data, task.k)
         probe_problem(model, np.random.default_rng(task.seed))
-        store = RunStore(task.directory)
+        store = RunStore(task.directory, owner=task.sweep_id or None)
         workdir = store.work_directory(task.k, task.sampler, task.repeat)
+        store.check_owner()  # the sampler makes its work directory: only in our own sweep
         start_progress(workdir, k=task.k, sampler=task.sampler, repeat=task.repeat,
                        model=_model_name(spec))
         try:
             run = get_sampler(task.sampler).run(model, task.settings, task.seed,
                                                 workdir=str(workdir))
+        except OSError:  # e.g. its checkpoint's directory deleted under it: say why, if so
+            store.check_owner()
+            raise
         finally:
             clear_progress(workdir)
         run = replace(run, backend=recorded_switches())

@@ -12,7 +12,15 @@ import numpy as np
 
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
-from nestmix.samplers.base import Capabilities, LikelihoodProblem, SamplerAdapter, check_settings
+from nestmix.samplers.base import (
+    NLIVE_MAX,
+    Capabilities,
+    LikelihoodProblem,
+    SamplerAdapter,
+    check_bounds,
+    check_settings,
+    warn_large_nlive,
+)
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
@@ -31,6 +39,17 @@ _DYNAMIC_ONLY = {
 # and the proposals made at once (default: the pool's size)
 _POOL = {"pool": (int, str), "queue_size": int}
 _BOUNDS = ("none", "single", "multi", "balls", "cubes")
+# (low, high, low inclusive) of every numeric setting: a budget of 0 calls, 0 slices or a
+# shrinking bound would run (and be reported) as something else
+_RANGES = {
+    "nlive": (2, NLIVE_MAX, True), "walks": (1, None, True), "slices": (1, None, True),
+    "bootstrap": (0, None, True), "enlarge": (1, None, True), "update_interval": (0, None, False),
+    "facc": (0, 1, False), "dlogz": (0, None, False), "maxiter": (1, None, True),
+    "maxcall": (1, None, True), "nlive_init": (2, NLIVE_MAX, True),
+    "nlive_batch": (1, NLIVE_MAX, True), "maxbatch": (0, None, True),
+    "n_effective": (1, None, True), "pfrac": (0, 1, True), "maxiter_init": (1, None, True),
+    "maxcall_init": (1, None, True),
+}
 CHECKPOINT = "dynesty.save"
 
 
@@ -87,6 +106,8 @@ class DynestyAdapter(SamplerAdapter):
                                f"{merged['nlive']}")
         if merged["dlogz"] <= 0:
             raise SamplerError("dynesty setting 'dlogz' must be positive")
+        check_bounds(self.name, merged, _RANGES)
+        warn_large_nlive(self.name, merged["nlive"])
         _check_pool_settings(merged)
         if not merged["dynamic"]:
             extra = sorted(set(settings) & set(_DYNAMIC_ONLY))
@@ -144,6 +165,9 @@ class DynestyAdapter(SamplerAdapter):
     def _sample(self, problem, s, seed, rstate, kwargs, checkpoint, sampler_class, pool,
                 token) -> NestedRun:
         sampler, resumed = _restore(sampler_class, checkpoint, pool)
+        if sampler is not None and not _same_problem(sampler, problem, s):
+            checkpoint.unlink(missing_ok=True)  # another K's (or settings') checkpoint
+            sampler, resumed = None, False
         if sampler is None:
             functions = (problem.log_likelihood, problem.prior_transform)
             if pool is not None:  # light stand-ins: the workers hold the problem
@@ -277,6 +301,14 @@ def _restore(sampler_class, checkpoint: Path | None, pool=None):
     except Exception:  # any failure to unpickle means: start afresh
         checkpoint.unlink(missing_ok=True)
         return None, False
+
+
+def _same_problem(sampler, problem: LikelihoodProblem, s: Mapping[str, Any]) -> bool:
+    """Whether a restored sampler was made for a problem of this dimension and live points."""
+    ndim = getattr(sampler, "npdim", getattr(sampler, "ndim", None))
+    if ndim != problem.ndim:
+        return False
+    return s["dynamic"] or getattr(sampler, "nlive", s["nlive"]) == s["nlive"]
 
 
 def _converged(settings: Mapping[str, Any], ncall: int, niter: int) -> bool:

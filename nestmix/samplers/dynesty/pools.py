@@ -75,13 +75,20 @@ def check_pool(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SamplerError(f"dynesty setting 'pool' must be a number of processes (>= 1) or "
                            f"'dask', got {value!r}")
+    from nestmix.samplers.base import available_cores
+
+    if value > available_cores():
+        raise SamplerError(f"dynesty setting 'pool' must be at most the {available_cores()} "
+                           f"cores of this machine, got {value}")
 
 
 def _install_blob(token: str, blob: bytes) -> None:
     import cloudpickle
 
     from nestmix.backend import single_threaded_blas
+    from nestmix.sweep.lifeline import watch_parent
 
+    watch_parent()  # a pool process dies with the run that started it
     single_threaded_blas()  # for the life of the worker, not as a context
     install(token, cloudpickle.loads(blob))
 

@@ -26,11 +26,15 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import (
+    NLIVE_MAX,
     Capabilities,
     LikelihoodProblem,
     SamplerAdapter,
     SweepOption,
+    available_cores,
+    check_bounds,
     check_settings,
+    warn_large_nlive,
 )
 
 __all__ = ["PolyChordAdapter", "default_clustering", "polychord_seed"]
@@ -133,6 +137,12 @@ class PolyChordAdapter(SamplerAdapter):
         if merged.get("mpi") is not None and merged["mpi"] < 1:
             raise SamplerError(f"polychord setting 'mpi' (processes) must be at least 1, got "
                                f"{merged['mpi']}")
+        check_bounds(self.name, merged, {
+            "nlive": (2, NLIVE_MAX, True), "num_repeats": (1, None, True),
+            "nprior": (-1, None, True), "nfail": (-1, None, True),
+            "boost_posterior": (0, None, True), "precision_criterion": (0, None, False),
+            "mpi": (1, available_cores(), True)})
+        warn_large_nlive(self.name, merged["nlive"])
         return merged
 
     def run(self, problem: LikelihoodProblem, settings: Mapping[str, Any], seed: int,
@@ -226,8 +236,22 @@ class PolyChordAdapter(SamplerAdapter):
 
         start = time.perf_counter()
         with watch(root, csettings.nlive, csettings.precision_criterion):
-            report = run_in_child(RunRequest(problem, csettings, library_dir,
-                                             processes=s.get("mpi") or 1))
+            request = RunRequest(problem, csettings, library_dir, processes=s.get("mpi") or 1)
+            restarted: tuple[str, ...] = ()
+            try:
+                report = run_in_child(request)
+            except SamplerError:
+                if not resumed:
+                    raise
+                # a resume file PolyChord cannot read (cut short, or not its own): keep it aside
+                # and make the run from the start, once
+                aside = Path(f"{root}.resume.broken")
+                Path(f"{root}.resume").replace(aside)
+                resumed = False
+                restarted = (f"PolyChord could not continue from its resume file (moved aside to "
+                             f"{aside.name}); the run was made from the start",)
+                start = time.perf_counter()
+                report = run_in_child(request)
         seconds = time.perf_counter() - start
         stats = read_stats(root)
         chains = read_chains(str(root))
@@ -237,9 +261,9 @@ class PolyChordAdapter(SamplerAdapter):
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(logl))):
             raise SamplerError(f"PolyChord wrote non-finite samples or log-likelihoods to "
                                f"{root}.txt; the run cannot be used")
-        warnings: tuple[str, ...] = ()
+        warnings: tuple[str, ...] = restarted
         if report.nonfinite_proposals:
-            warnings = (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
+            warnings += (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
                         "non-finite unit-cube coordinates (its slice sampler does so when a "
                         "small cluster's covariance degenerates); each was rejected as outside "
                         "the prior and the run went on",)
