@@ -188,6 +188,15 @@ class SamplerAdapter:
         """Cores one run with ``settings`` occupies, for the default number of workers."""
         return 1
 
+    def processes_started(self, settings: Mapping[str, Any]) -> int:
+        """Processes one run with ``settings`` starts (its pool or MPI ranks included)."""
+        return self.processes_per_run(settings)
+
+    def census_is_signal(self, settings: Mapping[str, Any]) -> bool:
+        """Whether the label census of a run with ``settings`` says something about missed
+        label copies (False where the sampler does not balance the copies by design)."""
+        return True
+
     def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
         """Raise SamplerError when runs with ``settings`` cannot be executed where the sweep
         runs (``on_cluster``: on a Dask cluster rather than on this machine)."""

@@ -297,10 +297,7 @@ def check_processes(plan: SweepPlan | GridPlan, limit: int) -> None:
     from nestmix.samplers import get_sampler
 
     for sampler in plan.samplers:
-        settings = plan.settings_for(sampler)
-        pool = settings.get("pool")
-        asked = max(get_sampler(sampler).processes_per_run(settings),
-                    pool if isinstance(pool, int) and not isinstance(pool, bool) else 1)
+        asked = get_sampler(sampler).processes_started(plan.settings_for(sampler))
         if asked > limit:
             raise ConfigError(f"sweep.{sampler}", f"asks for {asked} processes per run; this "
                               f"service runs at most {limit} per job (nestmix serve --workers)")

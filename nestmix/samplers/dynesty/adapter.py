@@ -116,6 +116,11 @@ class DynestyAdapter(SamplerAdapter):
                                    "dynamic = true")
         return merged
 
+    def processes_started(self, settings: Mapping[str, Any]) -> int:
+        """The ``pool`` of worker processes a run starts (1 without)."""
+        pool = settings.get("pool")
+        return pool if isinstance(pool, int) and not isinstance(pool, bool) and pool > 1 else 1
+
     def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
         """``pool = 'dask'`` spreads each run over a Dask cluster's workers: only on a cluster.
         """
