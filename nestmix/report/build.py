@@ -26,6 +26,7 @@ import numpy as np
 
 from nestmix.atomic import write_bytes_atomic
 from nestmix.report.document import Report, ReportFigure, Table
+from nestmix.report.paths import compiled_path_fact
 from nestmix.report.tables import (
     agreement_table,
     evidence_table,
@@ -242,6 +243,9 @@ def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
         runs = sum(r.repeats for r in result.rows)
         seeds = (f" ({result.repeats} seeds per K: {runs} runs, "
                  f"{len(result.missing_repeats)} repeats not finished)")
+    path = compiled_path_fact(archive)
+    if path is not None:
+        facts.append(path)
     facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing{seeds}; "
                           f"{calls:,} likelihood calls, {total:.1f} s of sampling"))
     return tuple(facts)
