@@ -13,6 +13,7 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
 from nestmix.samplers.base import Capabilities, LikelihoodProblem, SamplerAdapter, check_settings
+from nestmix.samplers.dynesty.dimension import for_dimension
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
@@ -128,7 +129,7 @@ class DynestyAdapter(SamplerAdapter):
             import dynesty
         except ImportError as exc:  # pragma: no cover - dynesty is a hard dependency
             raise SamplerError("dynesty is not installed: pip install dynesty") from exc
-        s = self.validate(settings)
+        s = for_dimension(self.validate(settings), problem.ndim)
         rstate = np.random.default_rng(seed)
         kwargs = {key: s[key] for key in ("bound", "sample", "walks", "slices", "bootstrap",
                                           "enlarge", "update_interval", "facc") if key in s}
