@@ -89,7 +89,7 @@ def test_the_plain_prior_is_nestmix_prior(bench, problem):
 
 @pytest.mark.slow
 def test_the_script_prints_the_comparison(bench, capsys):
-    bench.main(["--quick", "--ks", "1", "--points", "60", "--nlive", "60", "--jobs", "1"])
+    bench.main(["--quick", "--ks", "1", "--points", "40", "--nlive", "40", "--jobs", "1"])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith(" 1 "))
     assert len(re.findall(r"(-?[\d.]+) ± ([\d.]+)", row)) == 2
