@@ -10,6 +10,11 @@ adapters on
 * ``galaxies3``: Roeder's galaxy velocities, K = 3 with unequal variances (normal means,
   inverse-gamma variances, exchangeable labels) — the posterior on which dynesty's default
   ``sample="auto"`` did not finish in 28 CPU-minutes (field notes);
+* ``clusters2d2``, ``clusters2d3``: the 2-D case of ``end_to_end_2d.py`` (three correlated
+  clusters plus a uniform background, per-point error covariances, full covariances with
+  LKJ(1), ordered means) at N = 200 with K = 2 and 3 (ndim 12 and 18), for the settings in
+  ``ND_CONFIGS`` only (slice with 3 or 1 rounds of slices, rwalk) and without reference runs:
+  their reference is the inverse-variance mean of all runs on the problem;
 
 three seeds each and three more for the closest contenders (``FINALISTS``), plus a reference
 evidence per problem: the mean of dynesty ``rslice`` runs with nlive = 2000 (two each for the
@@ -52,7 +57,13 @@ FINALISTS = [("rslice", "multi", 500), ("slice", "single", 500), ("rwalk", "mult
 CROSS_CHECK = ("slice", "single", 2000)  # a second, differently made reference (galaxies)
 POLYCHORD = [1, 2, 5]  # num_repeats / ndim
 REFERENCE = ("rslice", "multi", 2000)
-PROBLEMS = ("deconv2", "deconv3", "galaxies3")
+PROBLEMS = ("deconv2", "deconv3", "galaxies3", "clusters2d2", "clusters2d3")
+# the multi-dimensional problems (issue #17): 2-D full covariances + background, ndim = 6 K;
+# fewer settings, no nlive-2000 reference (too slow today): the reference is the
+# inverse-variance mean of every run on the problem (see ``summarise``)
+ND_CONFIGS = [("slice", "single", 500, 1), ("rwalk", "multi", 500, None),
+              ("slice", "single", 500, 3)]
+ND_POINTS = 200
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sampler_study.jsonl"
 
 
@@ -74,6 +85,14 @@ def build_problem(name: str):
             "mean": {"dist": "norm", "loc": 20, "scale": 10},
             "variance": {"dist": "invgamma", "a": 3, "scale": 20}})
         return spec.build(data, int(name[len("galaxies"):]))
+    if name.startswith("clusters2d"):
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from end_to_end_2d import make_problem, nestmix_spec
+
+        data = make_problem(ND_POINTS, seed=1).measurements()
+        return nestmix_spec().build(data, int(name[len("clusters2d"):]))
     raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(PROBLEMS)}")
 
 
@@ -82,6 +101,15 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
     """Every run of the study, reference runs first."""
     runs = []
     for problem in problems:
+        if problem.startswith("clusters"):  # setting by setting, the cheapest first
+            for sample, bound, nlive, slices in ND_CONFIGS:
+                for seed in range(seeds):
+                    settings = _dynesty_settings(sample, bound, nlive)
+                    if slices is not None:
+                        settings["slices"] = slices
+                    runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
+                                 "settings": settings, "seed": seed + 1})
+            continue
         for seed in range(reference_seeds.get(problem, 2)):
             runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
                          "settings": _dynesty_settings(*REFERENCE), "seed": 1000 + seed})
@@ -147,7 +175,8 @@ def label(record: dict) -> str:
     s = record["settings"]
     if record["sampler"] == "polychord":
         return f"polychord num_repeats={s['repeats_per_dim']}×ndim"
-    return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}"
+    extra = f" slices={s['slices']}" if "slices" in s else ""
+    return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}{extra}"
 
 
 def summarise(records: list[dict]) -> list[dict]:
@@ -156,11 +185,17 @@ def summarise(records: list[dict]) -> list[dict]:
     for problem in dict.fromkeys(r["problem"] for r in records):
         mine = [r for r in records if r["problem"] == problem]
         ref_runs = [r["logz"] for r in mine if r["reference"] and "error" not in r]
-        if not ref_runs:
-            continue
-        ref = float(np.mean(ref_runs))
-        ref_err = float(np.std(ref_runs, ddof=1) / math.sqrt(len(ref_runs))) \
-            if len(ref_runs) > 1 else float("nan")
+        if ref_runs:
+            ref = float(np.mean(ref_runs))
+            ref_err = float(np.std(ref_runs, ddof=1) / math.sqrt(len(ref_runs))) \
+                if len(ref_runs) > 1 else float("nan")
+        else:  # no reference runs: the inverse-variance mean of every run on the problem
+            ok = [r for r in mine if "error" not in r]
+            if len(ok) < 2:
+                continue
+            weights = np.array([r["logz_err"] ** -2 for r in ok])
+            ref = float(np.sum(weights * [r["logz"] for r in ok]) / weights.sum())
+            ref_err = float(weights.sum() ** -0.5)
         groups: dict[str, list[dict]] = {}
         failed: dict[str, int] = {}
         for r in mine:
@@ -192,13 +227,15 @@ def print_summary(rows: list[dict]) -> None:
         mine = sorted((r for r in rows if r["problem"] == problem),
                       key=lambda r: r["seconds_to_0.1"])
         ref = mine[0]
+        how = ("mean of all runs" if problem.startswith("clusters")
+               else "dynesty rslice, nlive 2000")
         print(f"\n{problem}: reference logZ = {ref['reference']:.3f} ± "
-              f"{ref['reference_err']:.3f} (dynesty rslice, nlive 2000)")
-        print(f"{'setting':<38} {'runs':>4} {'bias':>7} {'scatter':>8} {'reported':>8} "
+              f"{ref['reference_err']:.3f} ({how})")
+        print(f"{'setting':<41} {'runs':>4} {'bias':>7} {'scatter':>8} {'reported':>8} "
               f"{'RMSE':>6} {'calls':>9} {'seconds':>8} {'s to 0.1':>9} {'calls to 0.1':>12}")
         for r in mine:
             failed = f"  ({r['failed']} failed)" if r["failed"] else ""
-            print(f"{r['setting']:<38} {r['runs']:>4} {r['bias']:>+7.3f} {r['scatter']:>8.3f} "
+            print(f"{r['setting']:<41} {r['runs']:>4} {r['bias']:>+7.3f} {r['scatter']:>8.3f} "
                   f"{r['reported']:>8.3f} {r['rmse']:>6.3f} {r['ncall']:>9.0f} "
                   f"{r['seconds']:>8.1f} {r['seconds_to_0.1']:>9.1f} "
                   f"{r['calls_to_0.1']:>12.0f}{failed}")
@@ -219,10 +256,10 @@ def print_overall(rows: list[dict]) -> None:
                       max(r["rmse"] / r["reported"] for r in mine),
                       sum(r["runs"] for r in mine)))
     print(f"\nall problems ({', '.join(problems)}): geometric means, best first")
-    print(f"{'setting':<38} {'runs':>4} {'s to 0.1':>9} {'calls to 0.1':>12} "
+    print(f"{'setting':<41} {'runs':>4} {'s to 0.1':>9} {'calls to 0.1':>12} "
           f"{'worst RMSE/reported':>20}")
     for name, seconds, calls, worst, runs in sorted(table, key=lambda t: t[1]):
-        print(f"{name:<38} {runs:>4} {seconds:>9.1f} {calls:>12.0f} {worst:>20.2f}")
+        print(f"{name:<41} {runs:>4} {seconds:>9.1f} {calls:>12.0f} {worst:>20.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from nestmix.errors import ModelError
 
 __all__ = ["BACKENDS", "BLAS_ENV", "COMPILED_SLICE_ENV", "KERNEL_ENV", "compiled_slice_enabled",
-           "limit_threads_in_environment", "numba_available", "recorded_switches",
+           "limit_threads_in_environment", "numba_available", "path_record", "recorded_switches",
            "resolve_backend", "single_threaded_blas"]
 
 BACKENDS = ("auto", "numba", "numpy")
@@ -82,6 +82,16 @@ def recorded_switches() -> dict[str, Any]:
     """The switches in effect, as written into a run's ``run.json``: ``kernel`` (``numba`` or
     ``numpy``) and ``compiled_slice`` (whether dynesty's slice proposals may run compiled)."""
     return {"kernel": resolve_backend(), "compiled_slice": compiled_slice_enabled()}
+
+
+def path_record(model: Any) -> dict[str, Any]:
+    """What a run's ``run.json`` records of its model's code path (under ``backend``):
+    ``compiled_path`` (:attr:`nestmix.model.MixtureModel.compiled_path`) and ``numpy_parts``
+    (what ran in Python or numpy instead); empty for a problem that is not a MixtureModel."""
+    parts = getattr(model, "numpy_parts", None)
+    if parts is None:
+        return {}
+    return {"compiled_path": not parts, "numpy_parts": list(parts)}
 
 
 def limit_threads_in_environment(environ: MutableMapping[str, str] | None = None) -> None:

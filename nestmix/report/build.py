@@ -27,6 +27,7 @@ from nestmix.report.files import FIGURE_DIR, Maker, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
 from nestmix.report.fit import compact_evidence
+from nestmix.report.paths import compiled_path_fact
 from nestmix.report.tables import (
     agreement_table,
     evidence_table,
@@ -265,6 +266,9 @@ def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
         runs = sum(r.repeats for r in result.rows)
         seeds = (f" ({result.repeats} seeds per K: {runs} runs, "
                  f"{len(result.missing_repeats)} repeats not finished)")
+    path = compiled_path_fact(archive)
+    if path is not None:
+        facts.append(path)
     facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing{seeds}; "
                           f"{calls:,} likelihood calls, {total:.1f} s of sampling"))
     return tuple(facts)

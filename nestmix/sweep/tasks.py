@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nestmix.backend import recorded_switches, single_threaded_blas
+from nestmix.backend import path_record, recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
@@ -106,7 +106,7 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
             raise
         finally:
             clear_progress(workdir)
-        run = replace(run, backend=recorded_switches())
+        run = replace(run, backend={**recorded_switches(), **path_record(model)})
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
         summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
         written = store.save_run(task.k, task.sampler, run,

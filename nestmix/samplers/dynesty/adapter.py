@@ -21,6 +21,7 @@ from nestmix.samplers.base import (
     check_settings,
     warn_large_nlive,
 )
+from nestmix.samplers.dynesty.dimension import for_dimension
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
@@ -154,7 +155,7 @@ class DynestyAdapter(SamplerAdapter):
             import dynesty
         except ImportError as exc:  # pragma: no cover - dynesty is a hard dependency
             raise SamplerError("dynesty is not installed: pip install dynesty") from exc
-        s = self.validate(settings)
+        s = for_dimension(self.validate(settings), problem.ndim)
         rstate = np.random.default_rng(seed)
         kwargs = {key: s[key] for key in ("bound", "sample", "walks", "slices", "bootstrap",
                                           "enlarge", "update_interval", "facc") if key in s}

@@ -1,0 +1,298 @@
+"""End to end in 2-D: a nestmix sweep against the plain script a user would write, one run.
+
+The problem is the realistic case users bring (issue #17): N = 500 points in 2-D, each with its
+own 2 × 2 error covariance, drawn from three correlated Gaussian clusters plus a uniform
+background on the box [−1, 11]² (seeded, :func:`make_problem`). It is fitted with K = 1, 2, 3
+full-covariance Gaussians plus the uniform background, with the same priors on both sides:
+
+* weights of the K Gaussians and the background: Dirichlet(1);
+* means: uniform on the box in each coordinate;
+* standard deviations: log-uniform on [0.05, 5] in each coordinate;
+* correlation: LKJ(1), which in 2-D is ρ uniform on (−1, 1).
+
+* **plain**: what a user writes — the deconvolved likelihood (component covariance plus each
+  point's error covariance) with numpy's batched ``slogdet`` and ``solve`` and
+  ``scipy.special.logsumexp``, a closed-form prior transform (stick-breaking weights,
+  exchangeable labels), dynesty's ``NestedSampler`` with ``sample="rwalk"`` (dynesty's
+  ``auto`` picks ``unif`` below ten dimensions, which stalls on these posteriors), nlive 500
+  and ``dlogz=0.1`` (nestmix's stopping rule), K in a Python loop, one after the other.
+* **nestmix**: ``run_sweep`` with nestmix's default sampler settings and the same priors
+  (means ordered along x, which leaves the evidence unchanged), ``--jobs`` worker processes
+  (default 2) — what ``nestmix sweep --jobs 2`` runs, mode analysis included.
+
+It prints per K the two evidences with their reported errors, their difference in units of the
+combined error, the likelihood calls and seconds, then the wall-time ratio plain / nestmix
+(target ≥ 10×) and whether the evidences agree within 2 combined errors at every K.
+
+The plain runs are slow (minutes to tens of minutes each). ``--plain-checkpoint DIR`` saves
+them there and continues them in a later sitting (as in ``end_to_end.py``); the acceptance
+ratio is the one of a run in which both sides ran start to finish. ``--quick`` runs a small
+version (N = 150, K = 1, 2, nlive 150 on both sides) in about a minute.
+
+    python benchmarks/end_to_end_2d.py [--jobs 2] [--ks 1 2 3] [--points 500] [--seed 1]
+        [--quick] [--plain-timeout 7200] [--plain-checkpoint DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from end_to_end import _run_plain_once  # the same plain loop as the 1-D case
+
+BOX = ((-1.0, 11.0), (-1.0, 11.0))
+SIGMA_RANGE = (0.05, 5.0)
+# three correlated clusters: mean, standard deviations, correlation, share of the points
+CLUSTERS = (((2.5, 3.0), (0.6, 1.0), 0.6, 0.35),
+            ((6.5, 7.0), (1.0, 0.5), -0.5, 0.30),
+            ((7.0, 2.5), (0.5, 0.5), 0.3, 0.20))
+BACKGROUND_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Problem2D:
+    """The seeded 2-D data: ``values`` (N, 2) and per-point error covariances (N, 2, 2)."""
+
+    values: np.ndarray
+    covariances: np.ndarray
+
+    def measurements(self):
+        from nestmix.data import Measurements
+
+        return Measurements.from_arrays(self.values, covariances=self.covariances,
+                                       columns=("x", "y"))
+
+
+def make_problem(n: int = 500, seed: int = 1) -> Problem2D:
+    """Three correlated clusters plus a uniform background on :data:`BOX`, with errors.
+
+    Each point's error has standard deviations uniform on [0.1, 0.4] and a correlation uniform
+    on [−0.5, 0.5]; the observed value is the true one plus that error (clipped to the box).
+    """
+    rng = np.random.default_rng(seed)
+    shares = np.array([c[3] for c in CLUSTERS] + [BACKGROUND_SHARE])
+    labels = rng.choice(len(shares), size=n, p=shares / shares.sum())
+    truth = np.empty((n, 2))
+    for j, (mean, sd, rho, _) in enumerate(CLUSTERS):
+        cov = np.array([[sd[0] ** 2, rho * sd[0] * sd[1]], [rho * sd[0] * sd[1], sd[1] ** 2]])
+        hit = labels == j
+        truth[hit] = rng.multivariate_normal(mean, cov, size=int(hit.sum()))
+    bg = labels == len(CLUSTERS)
+    lo, hi = np.array(BOX).T
+    truth[bg] = lo + (hi - lo) * rng.random((int(bg.sum()), 2))
+    sd = rng.uniform(0.1, 0.4, size=(n, 2))
+    rho = rng.uniform(-0.5, 0.5, size=n)
+    cov = np.empty((n, 2, 2))
+    cov[:, 0, 0], cov[:, 1, 1] = sd[:, 0] ** 2, sd[:, 1] ** 2
+    cov[:, 0, 1] = cov[:, 1, 0] = rho * sd[:, 0] * sd[:, 1]
+    noise = np.einsum("nij,nj->ni", np.linalg.cholesky(cov), rng.standard_normal((n, 2)))
+    values = np.clip(truth + noise, lo, hi)  # a background point's error may leave the box
+    return Problem2D(values=values, covariances=cov)
+
+
+def nestmix_spec():
+    """The nestmix model with the priors above."""
+    import nestmix
+
+    return nestmix.ModelSpec(
+        covariance="full", background="uniform", background_box=BOX, order="means",
+        priors={"mean": [{"dist": "uniform", "loc": lo, "scale": hi - lo} for lo, hi in BOX],
+                "sigma": {"dist": "loguniform", "a": SIGMA_RANGE[0], "b": SIGMA_RANGE[1]},
+                "correlation": {"dist": "lkj", "eta": 1},
+                "weights": {"dist": "dirichlet", "alpha": 1}})
+
+
+# ------------------------------------------------------------ the plain user script
+class PlainMixture2D:
+    """Likelihood and prior transform of K full-covariance Gaussians plus a uniform background.
+
+    Parameters, in order: K weights (the background's is implied), then per component the
+    mean (x, y), the standard deviations (x, y) and the correlation. A class so that dynesty
+    can pickle a checkpoint.
+    """
+
+    def __init__(self, x: np.ndarray, cov: np.ndarray, k: int) -> None:
+        self.x, self.cov, self.k, self.ndim = x, cov, k, 6 * k
+        lo, hi = np.array(BOX).T
+        self.lo, self.width = lo, hi - lo
+        self.log_bg = -float(np.log(np.prod(hi - lo)))
+        self.tails = np.arange(k, 0, -1, dtype=float)  # Beta(1, K + 1 - j): Dirichlet(1)
+        self.log_a, self.log_b = np.log(SIGMA_RANGE[0]), np.log(SIGMA_RANGE[1])
+
+    def prior_transform(self, u):
+        k = self.k
+        x = np.empty_like(u)
+        rest = 1.0
+        for j in range(k):  # stick-breaking weights of K + 1 (the background's is implied)
+            v = 1.0 - (1.0 - u[j]) ** (1.0 / self.tails[j])
+            x[j] = v * rest
+            rest *= 1.0 - v
+        c = u[k:].reshape(k, 5)
+        p = x[k:].reshape(k, 5)
+        p[:, 0:2] = self.lo + self.width * c[:, 0:2]  # means uniform on the box
+        p[:, 2:4] = np.exp(self.log_a + (self.log_b - self.log_a) * c[:, 2:4])  # log-uniform
+        p[:, 4] = 2.0 * c[:, 4] - 1.0  # LKJ(1) in 2-D: the correlation is uniform
+        return x
+
+    def log_likelihood(self, theta):
+        k = self.k
+        w = theta[:k]
+        w_bg = 1.0 - w.sum()
+        if w_bg < 0:
+            return -np.inf
+        p = theta[k:].reshape(k, 5)
+        terms = [np.full(len(self.x), np.log(w_bg) + self.log_bg)] if w_bg > 0 else []
+        for j in range(k):
+            sx, sy, rho = p[j, 2], p[j, 3], p[j, 4]
+            comp = np.array([[sx * sx, rho * sx * sy], [rho * sx * sy, sy * sy]])
+            total = self.cov + comp  # (N, 2, 2): deconvolved covariances
+            _, logdet = np.linalg.slogdet(total)
+            r = self.x - p[j, 0:2]
+            maha = np.einsum("ni,ni->n", r, np.linalg.solve(total, r[..., None])[..., 0])
+            terms.append(np.log(w[j]) - 0.5 * (2 * np.log(2 * np.pi) + logdet + maha))
+        return float(logsumexp(np.array(terms), axis=0).sum())
+
+
+def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nlive: int = 500,
+              checkpoint_dir: str | None = None, cache: str | None = None) -> dict:
+    """The plain loop over K (dynesty ``rwalk``, ``dlogz=0.1``); see :func:`_run_plain_once`.
+
+    With ``cache`` (a JSON-lines file) finished runs are appended there and a K found there
+    for the same N, seed and nlive is read instead of run (marked ``"cached": True``).
+    """
+    out = {}
+    cached = _read_cache(cache, len(problem.values), seed, nlive)
+    for k in ks:
+        if k in cached:
+            out[k] = {**cached[k], "cached": True}
+            print(f"  plain   K={k}: from {cache} (measured {out[k]['when']}, load average "
+                  f"{out[k]['load']:.1f})", flush=True)
+            continue
+        path = None
+        if checkpoint_dir is not None:
+            path = os.path.join(checkpoint_dir, f"plain2d-K{k}-N{len(problem.values)}-"
+                                                f"seed{seed}-nlive{nlive}.pkl")
+        model = PlainMixture2D(problem.values, problem.covariances, k)
+        out[k] = _run_plain_once(model, seed, timeout, 0.1, "rwalk", path, nlive)
+        if cache is not None and out[k]["finished"]:
+            record = {"n": len(problem.values), "seed": seed, "nlive": nlive, "k": k,
+                      **out[k], "load": os.getloadavg()[0],
+                      "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            with open(cache, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+    return out
+
+
+def _read_cache(cache: str | None, n: int, seed: int, nlive: int) -> dict:
+    if cache is None or not os.path.exists(cache):
+        return {}
+    with open(cache) as handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    return {r["k"]: r for r in records if (r["n"], r["seed"], r["nlive"]) == (n, seed, nlive)}
+
+
+# ---------------------------------------------------------------------- nestmix
+def run_nestmix(problem: Problem2D, ks: list[int], seed: int, jobs: int, directory: str,
+                settings: dict | None = None) -> dict:
+    from nestmix.sweep import SweepPlan, run_sweep
+
+    plan = SweepPlan(name="clusters2d", data=problem.measurements(), spec=nestmix_spec(),
+                     k_values=tuple(ks), sampler="dynesty", seed=seed, settings=settings or {})
+    result = run_sweep(plan, directory, n_jobs=jobs,
+                       progress=lambda line: print("  " + line, flush=True))
+    rows = {r.k: r for r in result.rows}
+    return {k: {"logz": rows[k].logZ, "err": rows[k].logZ_err, "ncall": rows[k].ncall,
+                "seconds": rows[k].seconds} for k in ks}
+
+
+def compare(plain: dict, ours: dict, ks: list[int]) -> tuple[list[str], float]:
+    """Table lines and the largest |Δ logZ| / combined σ over the finished plain runs."""
+    lines = [f"{'K':>2} {'plain logZ':>17} {'nestmix logZ':>17} {'Δ/σ':>6} {'plain calls':>12} "
+             f"{'nestmix calls':>14} {'plain s':>8} {'nestmix s':>10}"]
+    worst = 0.0
+    for k in ks:
+        p, o = plain[k], ours[k]
+        if p["finished"]:
+            z = (o["logz"] - p["logz"]) / math.hypot(o["err"], p["err"])
+            worst = max(worst, abs(z))
+            text, zs = f"{p['logz']:>10.2f} ± {p['err']:.2f}", f"{z:>+6.2f}"
+        else:
+            text, zs = f"{'not finished':>17}", f"{'':>6}"
+        lines.append(f"{k:>2} {text} {o['logz']:>10.2f} ± {o['err']:.2f} {zs} "
+                     f"{p['ncall']:>12} {o['ncall']:>14} {p['seconds']:>8.1f} "
+                     f"{o['seconds']:>10.1f}")
+    return lines, worst
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--ks", type=int, nargs="+")
+    parser.add_argument("--points", type=int)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nlive", type=int, help="live points on both sides (default 500)")
+    parser.add_argument("--quick", action="store_true",
+                        help="N = 150, K = 1 2, nlive 150: a minute, not the acceptance run")
+    parser.add_argument("--plain-timeout", type=float, default=7200.0,
+                        help="seconds (in this sitting) after which a plain run is stopped")
+    parser.add_argument("--plain-checkpoint", metavar="DIR",
+                        help="save the plain runs there and continue them from there")
+    parser.add_argument("--plain-cache", metavar="FILE",
+                        help="JSON lines of finished plain runs: read (not rerun) and appended")
+    parser.add_argument("--plain-only", action="store_true",
+                        help="run only the plain side (to fill --plain-cache)")
+    args = parser.parse_args(argv)
+    ks = args.ks or ([1, 2] if args.quick else [1, 2, 3])
+    n = args.points or (150 if args.quick else 500)
+    nlive = args.nlive or (150 if args.quick else 500)
+    problem = make_problem(n, args.seed)
+    from nestmix.samplers.dynesty import DynestyAdapter
+
+    ours_settings = {} if nlive == 500 else {"nlive": nlive}
+    print(f"2-D clusters + background, N = {n}, K = {ks}; {os.cpu_count()} CPUs, load "
+          f"average {os.getloadavg()[0]:.1f}; nestmix's dynesty settings "
+          f"{dict(DynestyAdapter.defaults) | ours_settings}; plain script: dynesty rwalk, "
+          f"nlive {nlive}, dlogz 0.1")
+    if args.plain_only:
+        print("plain script:")
+        run_plain(problem, ks, args.seed, args.plain_timeout, nlive, args.plain_checkpoint,
+                  args.plain_cache)
+        return
+    print("nestmix sweep:")
+    with tempfile.TemporaryDirectory(prefix="nestmix-bench-") as tmp:
+        start = time.perf_counter()
+        ours = run_nestmix(problem, ks, args.seed, args.jobs, tmp, ours_settings)
+        t_ours = time.perf_counter() - start
+    print("plain script:")
+    start = time.perf_counter()
+    plain = run_plain(problem, ks, args.seed, args.plain_timeout, nlive, args.plain_checkpoint,
+                      args.plain_cache)
+    t_plain = max(time.perf_counter() - start, sum(r["seconds"] for r in plain.values()))
+    if any(r.get("cached") for r in plain.values()):
+        print("NOTE: plain runs read from the cache were measured in another run (see their "
+              "load average); the ratio below is not a same-run measurement")
+
+    lines, worst = compare(plain, ours, ks)
+    print("\n" + "\n".join(lines))
+    done = [r for r in plain.values() if r["finished"]]
+    bound = "" if len(done) == len(plain) else (
+        f" — a lower bound: {len(plain) - len(done)} plain run(s) stopped unfinished")
+    print(f"\nwall time: plain {t_plain:.1f} s, nestmix {t_ours:.1f} s (jobs={args.jobs}); "
+          f"ratio {t_plain / t_ours:.1f}x (target >= 10){bound}; load average now "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"largest |Δ|/σ {worst:.2f} ({'agree' if worst <= 2 else 'DISAGREE'} within 2 "
+          "combined errors)")
+
+
+if __name__ == "__main__":
+    main()

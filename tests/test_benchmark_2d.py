@@ -1,0 +1,96 @@
+"""The 2-D end-to-end benchmark compares like with like: same data, same likelihood, same priors.
+
+``benchmarks/end_to_end_2d.py`` is not run by the tests (its plain side takes tens of minutes);
+this checks its pieces: the plain script's likelihood equals nestmix's at the same parameters,
+and its prior transform draws the same prior as nestmix's (so both estimate the same evidence).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "end_to_end_2d.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(SCRIPT.parent))  # the script imports end_to_end.py beside it
+    spec = importlib.util.spec_from_file_location("end_to_end_2d", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["end_to_end_2d"] = module  # dynesty's checkpoints pickle by module name
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["end_to_end_2d"]
+    sys.path.remove(str(SCRIPT.parent))
+
+
+@pytest.fixture(scope="module")
+def problem(bench):
+    return bench.make_problem(120, seed=4)
+
+
+def test_the_data_are_seeded_and_inside_the_box(bench, problem):
+    again = bench.make_problem(120, seed=4)
+    np.testing.assert_array_equal(problem.values, again.values)
+    assert problem.values.shape == (120, 2) and problem.covariances.shape == (120, 2, 2)
+    lo, hi = np.array(bench.BOX).T
+    assert np.all(problem.values >= lo) and np.all(problem.values <= hi)
+    assert np.all(np.linalg.eigvalsh(problem.covariances) > 0)
+    assert not np.array_equal(bench.make_problem(120, seed=5).values, problem.values)
+
+
+def _nestmix_theta(plain_theta: np.ndarray, k: int) -> np.ndarray:
+    """nestmix's parameter order (weights, x means, y means, σx σy per component, ρ) from
+    the plain script's (weights, then mean x, mean y, σx, σy, ρ per component)."""
+    p = plain_theta[k:].reshape(k, 5)
+    return np.concatenate([plain_theta[:k], p[:, 0], p[:, 1], p[:, 2:4].ravel(), p[:, 4]])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_the_plain_likelihood_is_nestmix_likelihood(bench, problem, k):
+    model = bench.nestmix_spec().build(problem.measurements(), k)
+    plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+    assert plain.ndim == model.ndim
+    names = model.param_names
+    assert names[:k] == tuple(f"w_{j + 1}" for j in range(k)) and names[-1].startswith("rho")
+    rng = np.random.default_rng(k)
+    for _ in range(5):
+        theta = plain.prior_transform(rng.random(plain.ndim))
+        ours = model.log_likelihood(_nestmix_theta(theta, k))
+        assert np.isfinite(ours)
+        assert plain.log_likelihood(theta) == pytest.approx(ours, rel=1e-10, abs=1e-8)
+
+
+def test_the_plain_prior_is_nestmix_prior(bench, problem):
+    k, n = 2, 3000
+    model = bench.nestmix_spec().build(problem.measurements(), k)
+    plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+    rng = np.random.default_rng(11)
+    ours = model.prior_transform(rng.random((n, model.ndim)))
+    theirs = np.array([_nestmix_theta(plain.prior_transform(u), k)
+                       for u in rng.random((n, plain.ndim))])
+    # nestmix orders the means along x; the plain script's labels are exchangeable: compare
+    # label-free summaries of each parameter kind
+    kinds = {"weights": slice(0, k), "x means": slice(k, 2 * k), "y means": slice(2 * k, 3 * k),
+             "sigmas": slice(3 * k, 5 * k), "correlations": slice(5 * k, 6 * k)}
+    for kind, cols in kinds.items():
+        for summary in (np.min, np.max):
+            a, b = summary(ours[:, cols], axis=1), summary(theirs[:, cols], axis=1)
+            assert stats.ks_2samp(a, b).pvalue > 1e-3, (kind, summary.__name__)
+    assert np.all(ours[:, k] <= ours[:, k + 1])  # the ordering nestmix was asked for
+
+
+@pytest.mark.slow
+def test_the_script_prints_the_comparison(bench, capsys):
+    bench.main(["--quick", "--ks", "1", "--points", "40", "--nlive", "40", "--jobs", "1"])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(" 1 "))
+    assert len(re.findall(r"(-?[\d.]+) ± ([\d.]+)", row)) == 2
+    assert "ratio" in out and "combined errors" in out
