@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nestmix.errors import NestmixError
 from nestmix.store.archive import SweepArchive
 
 __all__ = ["compiled_path_fact"]
@@ -12,7 +13,10 @@ def compiled_path_fact(archive: SweepArchive) -> tuple[str, str] | None:
     recorded one (runs written before nestmix recorded it)."""
     compiled, numpy, unknown = [], [], 0
     for row in archive.result.rows:
-        backend = archive.run(row.k, row.sampler).backend
+        try:
+            backend = archive.run(row.k, row.sampler).backend
+        except (NestmixError, OSError):  # a run not on disk (or broken): nothing recorded
+            backend = {}
         if "compiled_path" not in backend:
             unknown += 1
         elif backend["compiled_path"]:
