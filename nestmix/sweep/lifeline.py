@@ -32,23 +32,29 @@ def die_with_parent() -> None:
     the sweep that started it); nothing elsewhere (the sweep's own process, a Dask worker)."""
     expected = os.environ.get(WATCH_ENV, "")
     if expected.isdigit():
-        watch_parent(int(expected))
+        # not the kernel's signal here: Linux sends it when the *thread* that started this
+        # process exits, and loky starts workers from whichever thread submits or manages
+        # them; a CI run hung when a sweep's workers were killed under a live sweep
+        watch_parent(int(expected), kernel=False)
 
 
-def watch_parent(parent: int | None = None, interval: float = INTERVAL) -> None:
+def watch_parent(parent: int | None = None, interval: float = INTERVAL,
+                 kernel: bool = True) -> None:
     """Make this process die when its parent does (once per process).
 
     On Linux the kernel sends it SIGKILL when its parent exits (``PR_SET_PDEATHSIG``), which
     works even while this process runs compiled code holding the GIL; elsewhere a thread
-    checks every ``interval`` seconds. ``parent`` (default: the parent now) is the process
-    expected as parent: if it is gone already, this process exits at once.
+    checks every ``interval`` seconds (always, with ``kernel=False``: use it where the thread
+    that started this process may exit before the process that owns it). ``parent``
+    (default: the parent now) is the process expected as parent: if it is gone already, this
+    process exits at once.
     """
     global _watching
     if _watching:
         return
     _watching = True
     parent = os.getppid() if parent is None else parent
-    if _kernel_death_signal() and os.getppid() == parent:
+    if kernel and _kernel_death_signal() and os.getppid() == parent:
         return
     if os.getppid() != parent:
         _stop_children()
