@@ -23,6 +23,9 @@ from nestmix.store.lock import LOCK_NAME
 from nestmix.store.runs import MANIFEST, SUMMARY
 from nestmix.store.summary import load_sweep
 
+#: the config a zero-configuration sweep writes into its directory before the grid starts
+ZERO_CONFIG_FILE = "config.toml"
+
 __all__ = ["GRID_MANIFEST", "GridResult", "GridRow", "is_grid", "load_grid", "model_directory",
            "model_label", "write_grid_summary"]
 
@@ -167,7 +170,8 @@ def prepare_grid(directory: str | Path, manifest: Mapping[str, Any]) -> None:
         raise RunStoreError(f"{directory} holds a single-model sweep, not a models × K grid. "
                             "Refusing to mix results: choose another directory with --out.")
     if directory.is_dir() and not is_grid(directory):
-        foreign = sorted(p.name for p in directory.iterdir() if p.name != LOCK_NAME)
+        foreign = sorted(p.name for p in directory.iterdir()
+                         if p.name not in (LOCK_NAME, ZERO_CONFIG_FILE))
         if foreign:  # nestmix never writes into, or deletes from, a directory it did not make
             raise RunStoreError(
                 f"{directory} is not empty ({foreign[0]!r}) and is not a nestmix sweep: "

@@ -32,6 +32,11 @@ def die_with_parent() -> None:
     the sweep that started it); nothing elsewhere (the sweep's own process, a Dask worker)."""
     expected = os.environ.get(WATCH_ENV, "")
     if expected.isdigit():
+        # Ctrl-C signals the whole process group: the sweep answers it (one line, and it stops
+        # its workers), so a worker must not print a traceback of its own
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         # not the kernel's signal here: Linux sends it when the *thread* that started this
         # process exits, and loky starts workers from whichever thread submits or manages
         # them; a CI run hung when a sweep's workers were killed under a live sweep
