@@ -623,7 +623,6 @@ def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatc
     archive = open_sweep(sweep_dir)
     k = max(summary["rows"], key=lambda r: r["logZ"])["k"]
     posterior = relabelled(archive, k, "dynesty")
-    pytest.importorskip("arviz")
     data = to_arviz(archive, k, "dynesty", draws=2000)
     assert set(data.posterior.data_vars) == set(posterior.columns)
     assert data.posterior["mu_1"].shape == (1, 2000)
