@@ -22,6 +22,7 @@ from nestmix.samplers.base import (
     warn_large_nlive,
 )
 from nestmix.samplers.dynesty.dimension import for_dimension
+from nestmix.samplers.dynesty.interrupt import interrupt_between_iterations
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
 __all__ = ["DynestyAdapter"]
@@ -189,33 +190,13 @@ class DynestyAdapter(SamplerAdapter):
                                     **kwargs)
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
                                                 "checkpoint_every": checkpoint_seconds()}
+        progress = None
         if checkpoint is not None:  # live progress beside the checkpoint (nestmix.progress)
             from nestmix.progress import ProgressWriter
 
-            saving["print_func"] = ProgressWriter(checkpoint.parent, self.name, s["nlive"])
-        start = time.perf_counter()
-        if s["dynamic"]:
-            run_kwargs = {"nlive_init": s.get("nlive_init", s["nlive"]),
-                          "dlogz_init": s["dlogz"],
-                          "print_progress": "print_func" in saving}
-            for key in ("nlive_batch", "maxbatch", "n_effective", "maxiter", "maxcall",
-                        "maxiter_init", "maxcall_init"):
-                if key in s:
-                    run_kwargs[key] = s[key]
-            if "pfrac" in s:
-                run_kwargs["wt_kwargs"] = {"pfrac": s["pfrac"]}
-            sampler.run_nested(resume=resumed, **run_kwargs, **saving)
-            results = sampler.results
-            nlive = np.asarray(results["samples_n"], dtype=int)
-        else:
-            sampler.run_nested(dlogz=s["dlogz"], maxiter=s.get("maxiter"),
-                               maxcall=s.get("maxcall"), print_progress="print_func" in saving,
-                               resume=resumed, **saving)
-            results = sampler.results
-            n_dead = int(results["niter"])
-            n_live = int(results["nlive"])
-            nlive = np.concatenate([np.full(n_dead, n_live), np.arange(n_live, 0, -1)])
-        seconds = time.perf_counter() - start
+            progress = ProgressWriter(checkpoint.parent, self.name, s["nlive"])
+        with interrupt_between_iterations(progress) as print_func:
+            results, nlive, seconds = _run_nested(sampler, s, resumed, saving, print_func)
         ncall = int(np.sum(results["ncall"]))
         run = NestedRun(
             sampler=self.name,
@@ -236,6 +217,35 @@ class DynestyAdapter(SamplerAdapter):
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         return run
+
+
+def _run_nested(sampler, s: Mapping[str, Any], resumed: bool, saving: Mapping[str, Any],
+                print_func) -> tuple[Any, np.ndarray, float]:
+    """Run dynesty to its stopping rule; returns its results, the live points of every
+    iteration and the seconds it took. ``print_func`` is called each iteration (progress and
+    the deferred Ctrl-C, :mod:`nestmix.samplers.dynesty.interrupt`)."""
+    start = time.perf_counter()
+    if s["dynamic"]:
+        run_kwargs = {"nlive_init": s.get("nlive_init", s["nlive"]), "dlogz_init": s["dlogz"]}
+        for key in ("nlive_batch", "maxbatch", "n_effective", "maxiter", "maxcall",
+                    "maxiter_init", "maxcall_init"):
+            if key in s:
+                run_kwargs[key] = s[key]
+        if "pfrac" in s:
+            run_kwargs["wt_kwargs"] = {"pfrac": s["pfrac"]}
+        sampler.run_nested(resume=resumed, print_progress=True, print_func=print_func,
+                           **run_kwargs, **saving)
+        results = sampler.results
+        nlive = np.asarray(results["samples_n"], dtype=int)
+    else:
+        sampler.run_nested(dlogz=s["dlogz"], maxiter=s.get("maxiter"),
+                           maxcall=s.get("maxcall"), print_progress=True, print_func=print_func,
+                           resume=resumed, **saving)
+        results = sampler.results
+        n_dead = int(results["niter"])
+        n_live = int(results["nlive"])
+        nlive = np.concatenate([np.full(n_dead, n_live), np.arange(n_live, 0, -1)])
+    return results, nlive, time.perf_counter() - start
 
 
 def _with_compiled_slice(problem: LikelihoodProblem, s: Mapping[str, Any],

@@ -83,12 +83,17 @@ def check_pool(value: Any) -> None:
 
 
 def _install_blob(token: str, blob: bytes) -> None:
+    import signal
+
     import cloudpickle
 
     from nestmix.backend import single_threaded_blas
     from nestmix.sweep.lifeline import watch_parent
 
     watch_parent()  # a pool process dies with the run that started it
+    # Ctrl-C signals the whole process group: the run answers it between two iterations
+    # (nestmix.samplers.dynesty.interrupt), so its pool must finish the batch it is computing
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     single_threaded_blas()  # for the life of the worker, not as a context
     install(token, cloudpickle.loads(blob))
 
