@@ -13,10 +13,15 @@ __all__ = ["current_umask", "json_safe", "write_bytes_atomic", "write_json_atomi
            "write_text_atomic"]
 
 
-def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see either the old or the new file."""
+def write_bytes_atomic(path: str | Path, payload: bytes, *, make_parents: bool = True) -> None:
+    """Write ``payload`` to ``path`` so that readers see either the old or the new file.
+
+    With ``make_parents=False`` a missing directory is an error (``FileNotFoundError``) rather
+    than made again: for writers that must not bring back a directory someone deleted.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # as open() would make it, not mkstemp's 0600
@@ -43,14 +48,15 @@ def current_umask() -> int:
 _UMASK: int | None = None
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
+def write_text_atomic(path: str | Path, text: str, *, make_parents: bool = True) -> None:
     """Write text (UTF-8) atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"), make_parents=make_parents)
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> None:
+def write_json_atomic(path: str | Path, obj: Any, *, make_parents: bool = True) -> None:
     """Write ``obj`` as indented JSON atomically; NaN and infinities become null."""
-    write_text_atomic(path, json.dumps(json_safe(obj), indent=2, sort_keys=False) + "\n")
+    write_text_atomic(path, json.dumps(json_safe(obj), indent=2, sort_keys=False) + "\n",
+                      make_parents=make_parents)
 
 
 def json_safe(obj: Any) -> Any:

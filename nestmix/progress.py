@@ -23,6 +23,7 @@ import math
 import os
 import socket
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,8 +31,9 @@ from typing import Any
 
 from nestmix.atomic import write_json_atomic
 
-__all__ = ["PROGRESS_FILE", "ProgressWriter", "clear_progress", "estimate_seconds_left",
-           "format_progress", "progress_cells", "read_progress", "start_progress"]
+__all__ = ["PROGRESS_FILE", "ProgressWriter", "WorkDirectoryLost", "clear_progress",
+           "estimate_seconds_left", "format_progress", "progress_cells", "read_progress",
+           "start_progress"]
 
 PROGRESS_FILE = "progress.json"
 _WINDOW = 30.0  # seconds of history behind the time per iteration (and the rate of ln Δ)
@@ -109,6 +111,10 @@ def _inverse_softplus(delta: float) -> float:
     return delta + math.log(-math.expm1(-delta)) if delta > 0 else -math.inf
 
 
+class WorkDirectoryLost(FileNotFoundError):
+    """A running run's work directory was deleted, or replaced by another's."""
+
+
 class ProgressWriter:
     """Rewrites a run's ``progress.json`` from the sampler's loop, at most every
     ``$NESTMIX_PROGRESS_SECONDS``.
@@ -123,10 +129,28 @@ class ProgressWriter:
     sampler : str
     nlive : int, optional
         Live points (sharpens the estimate of the time left).
+    stop_if_lost : bool
+        Raise :class:`WorkDirectoryLost` from :meth:`update` when the work directory is gone or
+        is no longer the directory it was (deleted, or deleted and made again by another
+        sweep): the sampler's loop then stops within one interval, instead of computing on
+        until its next checkpoint fails, or writing that checkpoint into another sweep's
+        directory. Never does it make the directory again.
     """
 
-    def __init__(self, workdir: str | Path, sampler: str, nlive: int | None = None) -> None:
+    def __init__(self, workdir: str | Path, sampler: str, nlive: int | None = None,
+                 stop_if_lost: bool = False) -> None:
         self.path = Path(workdir) / PROGRESS_FILE
+        self.stop_if_lost = stop_if_lost
+        self.identity: tuple[int, int] | None = None
+        if stop_if_lost:  # held open, so a new directory of the same name gets another inode
+            try:
+                handle = os.open(workdir, os.O_RDONLY)
+            except OSError:
+                pass
+            else:
+                weakref.finalize(self, os.close, handle)
+                status = os.fstat(handle)
+                self.identity = status.st_dev, status.st_ino
         self.fields: dict[str, Any] = {"sampler": sampler}
         try:
             self.fields.update(json.loads(self.path.read_text()))
@@ -167,10 +191,23 @@ class ProgressWriter:
                            delta_logz=delta_logz, goal=goal,
                            logz=None if logz is None or not math.isfinite(logz) else logz,
                            seconds_left=left)
+        if self.stop_if_lost and self.identity is not None \
+                and _identity(self.path.parent) != self.identity:
+            raise WorkDirectoryLost(f"the run's work directory {self.path.parent} was deleted "
+                                    "or replaced while it ran")
         try:
-            write_json_atomic(self.path, self.fields)
+            write_json_atomic(self.path, self.fields, make_parents=False)
         except OSError:  # progress is a courtesy: never fail a run over it
             pass
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """The (device, inode) of a directory, or None when it does not exist."""
+    try:
+        status = os.stat(directory)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def read_progress(directory: str | Path, *, stale: float = 600.0) -> list[dict[str, Any]]:

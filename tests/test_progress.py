@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,3 +175,26 @@ def test_writing_progress_leaves_the_run_unchanged(tmp_path):
     assert (tracked.logz, tracked.ncall) == (plain.logz, plain.ncall)
     assert np.array_equal(tracked.samples, plain.samples)
     assert (work / PROGRESS_FILE).is_file()  # the task (not the adapter) removes it
+
+
+def test_a_progress_writer_never_makes_its_directory_again_and_stops_when_it_is_lost(tmp_path):
+    """The writer of a run whose work directory was deleted (H1 of issue 20) does not bring the
+    directory back; with ``stop_if_lost`` it raises, also when another sweep made a new
+    directory of the same name."""
+    from nestmix.progress import ProgressWriter, WorkDirectoryLost
+
+    work = tmp_path / "K=2" / ".dynesty.work"
+    work.mkdir(parents=True)
+    courtesy = ProgressWriter(work, "dynesty", 50)
+    strict = ProgressWriter(work, "dynesty", 50, stop_if_lost=True)
+    strict.update(ncall=10, iteration=1, delta_logz=5.0, goal=0.1, force=True)
+    assert (work / "progress.json").exists()
+    shutil.rmtree(tmp_path / "K=2")
+    courtesy.update(ncall=20, iteration=2, delta_logz=4.0, goal=0.1, force=True)
+    assert not (tmp_path / "K=2").exists()
+    with pytest.raises(WorkDirectoryLost, match="deleted or replaced"):
+        strict.update(ncall=20, iteration=2, delta_logz=4.0, goal=0.1, force=True)
+    work.mkdir(parents=True)  # another sweep's run of the same K
+    with pytest.raises(WorkDirectoryLost):
+        strict.update(ncall=30, iteration=3, delta_logz=3.0, goal=0.1, force=True)
+    assert not (work / "progress.json").exists()

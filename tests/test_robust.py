@@ -33,11 +33,12 @@ def write(tmp_path: Path, nlive: int, k=(1, 2), name: str = "base", extra: str =
     return path
 
 
-def start(config_path: Path, out: Path, *options: str) -> subprocess.Popen:
+def start(config_path: Path, out: Path, *options: str,
+          env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "nestmix.cli", "sweep", str(config_path),
                              "--out", str(out), "--no-report", *options],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
 def wait_for(proc: subprocess.Popen, words: str, timeout: float = 240) -> list[str]:
@@ -72,14 +73,16 @@ def nlive_of_runs(out: Path) -> dict[int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.acceptance  # timing-dependent: on an idle machine sweep A finishes K = 2 first
 def test_a_deleted_and_recreated_directory_is_never_mixed(tmp_path, capsys):
-    """H1: sweep A (nlive 40) loses its directory to sweep B (nlive 30) mid-run; A stops with
-    one line instead of adding its K = 2 beside B's rows."""
+    """H1: sweep A (nlive 400, so its K = 2 run is still sampling) loses its directory to sweep
+    B (nlive 30) mid-run; A stops with one line instead of adding its K = 2 beside B's rows,
+    and writes nothing into B's directory (its progress writer used to make its work directory
+    again, so B found a directory that was not its own)."""
     out = tmp_path / "cc3"
-    first = start(write(tmp_path, 40, name="base"), out, "--jobs", "1")
+    first = start(write(tmp_path, 400, name="base"), out, "--jobs", "1",
+                  env={"NESTMIX_PROGRESS_SECONDS": "0.2"})
     wait_for(first, "K=2 dynesty: started")
-    time.sleep(1)  # past the start of its K = 2 run (which made its work directory)
+    wait_until_progress(out, k=2)  # A's K = 2 run is sampling: far from done at nlive 400
     shutil.rmtree(out)
     assert main(["sweep", str(write(tmp_path, 30, name="base_n30")), "--out", str(out),
                  "--jobs", "1", "--no-report", "--quiet"]) == 0
@@ -88,6 +91,17 @@ def test_a_deleted_and_recreated_directory_is_never_mixed(tmp_path, capsys):
     assert "was deleted or taken over by another sweep" in one_line(err)
     assert nlive_of_runs(out) == {1: 30, 2: 30}  # B's runs only
     assert [r.k for r in load_sweep(out).rows] == [1, 2]
+    assert not list(out.glob("K=*/.dynesty.work")), "A left files in B's directory"
+
+
+def wait_until_progress(out: Path, k: int) -> None:
+    """Until the K = ``k`` run reports progress (it has started sampling)."""
+    from nestmix.progress import read_progress
+
+    deadline = time.monotonic() + 120
+    while not any(f["k"] == k and f["ncall"] > 0 for f in read_progress(out)):
+        assert time.monotonic() < deadline, "the run never reported progress"
+        time.sleep(0.05)
 
 
 @pytest.mark.slow

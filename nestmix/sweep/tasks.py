@@ -15,9 +15,10 @@ import numpy as np
 
 from nestmix.backend import path_record, recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
+from nestmix.errors import RunStoreError
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
-from nestmix.progress import clear_progress, start_progress
+from nestmix.progress import WorkDirectoryLost, clear_progress, start_progress
 from nestmix.results import RunSummary
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
@@ -101,8 +102,11 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         try:
             run = get_sampler(task.sampler).run(model, task.settings, task.seed,
                                                 workdir=str(workdir))
-        except OSError:  # e.g. its checkpoint's directory deleted under it: say why, if so
+        except OSError as exc:  # e.g. its checkpoint's directory deleted under it: say why
             store.check_owner()
+            if isinstance(exc, WorkDirectoryLost):
+                raise RunStoreError(f"{exc}; the run stopped and nothing of it was kept: run "
+                                    "the same command to run it again") from exc
             raise
         finally:
             clear_progress(workdir)

@@ -194,7 +194,8 @@ class DynestyAdapter(SamplerAdapter):
         if checkpoint is not None:  # live progress beside the checkpoint (nestmix.progress)
             from nestmix.progress import ProgressWriter
 
-            progress = ProgressWriter(checkpoint.parent, self.name, s["nlive"])
+            progress = ProgressWriter(checkpoint.parent, self.name, s["nlive"],
+                                      stop_if_lost=True)
         with interrupt_between_iterations(progress) as print_func:
             results, nlive, seconds = _run_nested(sampler, s, resumed, saving, print_func)
         ncall = int(np.sum(results["ncall"]))
