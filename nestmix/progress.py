@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.atomic import write_json_atomic
+from nestmix.processes import pid_alive
 
 __all__ = ["PROGRESS_FILE", "ProgressWriter", "WorkDirectoryLost", "clear_progress",
            "estimate_seconds_left", "format_progress", "progress_cells", "read_progress",
@@ -238,7 +239,7 @@ def read_progress(directory: str | Path, *, stale: float = 600.0) -> list[dict[s
             continue  # removed or being replaced just now
         if not isinstance(fields, dict):
             continue
-        if fields.get("host") == host and not _alive(fields.get("pid")):
+        if fields.get("host") == host and not pid_alive(fields.get("pid")):
             continue
         if fields.get("host") != host and now - float(fields.get("updated", 0)) > stale:
             continue
@@ -248,16 +249,6 @@ def read_progress(directory: str | Path, *, stale: float = 600.0) -> list[dict[s
                                       str(f.get("sampler", "")), f.get("repeat", 1)))
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _clock(seconds: float | None) -> str:

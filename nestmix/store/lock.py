@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nestmix.errors import RunStoreError
+from nestmix.processes import pid_alive
 
 __all__ = ["LOCK_NAME", "check_not_locked", "sweep_lock"]
 
@@ -81,7 +82,7 @@ def _acquire(directory: Path, purpose: str, record: bool = True,
             break
         except OSError:
             pid, what = _holder(fd)
-            if pid is not None and not _alive(pid) and time.monotonic() < deadline:
+            if pid is not None and not pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)  # the holder is dead: its leftover children are going
                 continue
             os.close(fd)
@@ -103,13 +104,3 @@ def _holder(fd: int) -> tuple[int | None, str]:
         return int(pid), what
     except (OSError, ValueError):
         return None, ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
