@@ -78,3 +78,17 @@ def test_a_failing_task_stops_the_sweep(tmp_path):
                                             (60.0, False, marker)], n_jobs=2):
             pass
     assert not Path(marker).exists()  # the 60 s task was stopped, not waited for
+
+
+def test_a_dead_executor_is_noticed_rather_than_waited_for():
+    """run_local checks, while it waits, that loky's executor can still deliver results (a CI run
+    once hung forever on futures of an executor whose manager thread was gone)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from nestmix.sweep.local import executor_alive
+
+    executor = get_reusable_executor(max_workers=1, reuse=False)
+    assert executor.submit(abs, -3).result(timeout=60) == 3
+    assert executor_alive(executor)
+    executor.shutdown(wait=True)
+    assert not executor_alive(executor)

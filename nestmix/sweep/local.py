@@ -15,7 +15,12 @@ from typing import Any
 from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
 
-__all__ = ["WorkerLostError", "run_local"]
+__all__ = ["WorkerLostError", "executor_alive", "run_local"]
+
+#: Seconds between checks that the executor can still deliver results while calls run.
+HEALTH_INTERVAL = 5.0
+#: Failed checks in a row before the sweep gives up on the executor.
+HEALTH_FAILURES = 2
 
 
 class WorkerLostError(NestmixError):
@@ -68,8 +73,14 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
     try:
         for _ in range(n_jobs):
             submit_next()
+        failures = 0
         while running:
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(running), timeout=HEALTH_INTERVAL, return_when=FIRST_COMPLETED)
+            if not done:  # a dead executor never completes its futures: do not wait forever
+                failures = 0 if executor_alive(executor) else failures + 1
+                if failures >= HEALTH_FAILURES:
+                    raise _ExecutorLost
+                continue
             for future in done:
                 i = running.pop(future)
                 yield i, future.result()  # reported finished before the next one starts
@@ -79,8 +90,27 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
             future.cancel()
         if running:  # calls still running: stop their workers rather than wait for them
             executor.shutdown(wait=False, kill_workers=True)
-        if type(exc).__name__ in ("TerminatedWorkerError", "BrokenProcessPool"):
+        if isinstance(exc, _ExecutorLost) or type(exc).__name__ in ("TerminatedWorkerError",
+                                                                   "BrokenProcessPool"):
             raise WorkerLostError(
                 "a worker process died (killed by a signal, or out of memory); the runs "
                 "that finished are kept: run the same command to resume") from None
         raise
+
+
+class _ExecutorLost(Exception):
+    """The executor's manager thread is gone while calls are pending."""
+
+
+def executor_alive(executor: Any) -> bool:
+    """Whether a loky executor can still deliver results: it is not flagged broken and its
+    manager thread (which collects results and restarts dead workers) is running.
+
+    A CI run once hung for good with a worker defunct and no manager thread left; pending futures
+    of such an executor never complete, so :func:`run_local` checks this while it waits.
+    """
+    flags = getattr(executor, "_flags", None)
+    if flags is not None and getattr(flags, "broken", None):
+        return False
+    thread = getattr(executor, "_executor_manager_thread", None)
+    return thread is not None and thread.is_alive()
