@@ -204,7 +204,8 @@ class NestedRun:
         directory = Path(directory)
         meta = ln_z_spelled(json.loads((directory / "run.json").read_text()))
         meta["logz"], meta["logz_err"] = meta.pop("logZ"), meta.pop("logZ_err")
-        with np.load(directory / "samples.npz") as arrays:
+        # our own handle: np.load leaks its file when a truncated zip fails to open
+        with open(directory / "samples.npz", "rb") as handle, np.load(handle) as arrays:
             data = {name: arrays[name] for name in _RUN_ARRAYS}
             clusters = tuple(
                 Cluster(index=c["index"], logz=c["logZ"], logz_err=c["logZ_err"],
