@@ -88,6 +88,33 @@ def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_u
     assert grid_verdict(split)[0].startswith("The samplers differ on the best (model, K)")
 
 
+def test_the_grid_verdict_is_uncertain_when_a_trailing_cell_may_be_underestimated():
+    """A cell that found 2 of its 6 relabellings may be ln 3 = 1.10 nats low: behind by 0.5,
+    the preference for the best cell is uncertain, in the headline and the sampler's sentence."""
+    from dataclasses import replace
+
+    from nestmix.modes.census import _warning
+    from nestmix.results import SweepResult
+
+    result = _grid([("full", 3, -5.5, "dynesty"), ("tied", 2, -5.0, "dynesty"),
+                    ("tied", 3, -9.0, "dynesty")])
+    masses = {"0-1-2": 0.5, "1-0-2": 0.5}
+    census = {"k": 3, "exchangeable": True, "expected_copies": 6, "copies_visited": 2,
+              "masses": masses, "n_effective": 500.0,
+              "warning": _warning(3, 6, np.array([0.5, 0.5]), 2, 500.0)}
+    sweeps = {"full": SweepResult(name="full", rows=(), modes=(
+        {"k": 3, "sampler": "dynesty", "census": census},))}
+    headline, details = grid_verdict(replace(result, sweeps=sweeps))
+    assert headline.startswith("K = 2 with the tied model is ahead (ln Bayes factor 0.50 over "
+                               "the runner-up, K = 3 with the full model), but the preference "
+                               "is uncertain: dynesty found only 2 of the 6 equivalent "
+                               "relabellings of the K = 3 fit"), headline
+    assert "so K = 3 with the full model may be as good or better" in headline
+    assert "but the preference is uncertain" in details[0]
+    assert grid_verdict(result)[0].startswith("K = 2 with the tied model and K = 3 with the "
+                                              "full model are about equally good")
+
+
 def test_the_grid_plot_has_one_line_per_model_and_a_panel_per_sampler():
     result = _grid([("full", 1, -10.0, "dynesty"), ("full", 2, -9.0, "dynesty"),
                     ("tied", 1, -10.0, "dynesty"), ("tied", 2, -5.0, "dynesty"),

@@ -18,6 +18,7 @@ from nestmix.report.document import Column, Report, ReportFigure, Table
 from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
+from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.store.grid import GridResult, GridRow, model_directory, write_grid_summary
 
 __all__ = ["format_grid_table", "grid_table", "grid_verdict", "plot_grid_evidence",
@@ -62,8 +63,23 @@ def _cell(r: GridRow) -> str:
     return f"K = {r.row.k} with the {r.model} model"
 
 
+def _caveat(result: GridResult, sampler: str, best: GridRow) -> str:
+    """Why the preference for ``best`` is uncertain (cells below it whose ln Z may be too low
+    by more than they trail), or ""."""
+    others = []
+    for r in result.rows:
+        if r.row.sampler == sampler and r is not best:
+            sweep = result.sweeps.get(r.model) if result.sweeps else None
+            others.append((r.row, *shortfall(sweep, r.row), _cell(r)))
+    return ranking_caveat(best.row, others)
+
+
 def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
     """The grid's evidence in words.
+
+    A cell below the best whose ln Z may be too low by more than it trails (its sampler missed
+    some of its equivalent relabellings) makes the headline and that sampler's sentence say the
+    preference is uncertain and why.
 
     Returns
     -------
@@ -78,11 +94,15 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
         return "No run has finished yet: there is nothing to compare.", ()
     bests = {s: result.best(s) for s in result.samplers}
     runners = {s: _runner_up(result, s) for s in result.samplers}
+    caveats = {s: _caveat(result, s, b) for s, b in bests.items()}
+    caveat = "; ".join(c for c in caveats.values() if c)
     cells = {(b.model, b.row.k) for b in bests.values()}
     who = "" if len(bests) == 1 else f" (all {len(bests)} samplers agree)"
     if len(cells) > 1:
         headline = "The samplers differ on the best (model, K): " + "; ".join(
             f"{s} prefers {_cell(b)}" for s, b in bests.items()) + "."
+        if caveat:
+            headline += f" The preference is uncertain too: {caveat}."
     else:
         best = next(iter(bests.values()))
         margins = [(bests[s].row.logZ - r.row.logZ, r) for s, r in runners.items()
@@ -91,7 +111,11 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
             headline = f"{_cell(best)} is the only (model, K) finished: nothing to compare yet."
         else:
             margin, runner = min(margins, key=lambda m: m[0])
-            if margin < 1.0:
+            if caveat:
+                headline = (f"{_cell(best)} is ahead{who} (ln Bayes factor {margin:.2f} over "
+                            f"the runner-up, {_cell(runner)}), but the preference is "
+                            f"uncertain: {caveat}.")
+            elif margin < 1.0:
                 headline = (f"{_cell(best)} and {_cell(runner)} are about equally good: the ln "
                             f"Bayes factor is {margin:.2f}, not worth more than a bare mention; "
                             f"{_cell(best)} is ahead{who}.")
@@ -99,7 +123,8 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
                 headline = (f"The data prefer {_cell(best)}{who}: {jeffreys_label(margin)} "
                             f"evidence over the runner-up, {_cell(runner)} (ln Bayes factor "
                             f"{margin:.2f}).")
-    return headline, tuple(_sampler_detail(result, s, bests[s], runners[s]) for s in bests)
+    return headline, tuple(_sampler_detail(result, s, bests[s], runners[s], caveats[s])
+                           for s in bests)
 
 
 def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
@@ -109,7 +134,7 @@ def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
 
 
 def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
-                    runner: GridRow | None) -> str:
+                    runner: GridRow | None, caveat: str = "") -> str:
     text = (f"{sampler}: P({best.model}, K = {best.row.k} | data) = {best.p:.3f} ± "
             f"{best.p_err:.3f}")
     if runner is not None:
@@ -120,6 +145,8 @@ def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
                  "Raftery scale")
         if margin < 2 * err:
             text += " (less than twice its error: the order of these two is uncertain)"
+    if caveat:
+        text += f"; but the preference is uncertain: {caveat}"
     by_model: dict[str, float] = {}
     for r in result.rows:
         if r.row.sampler == sampler:
