@@ -5,6 +5,7 @@ from nestmix._version import __version__
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
 from nestmix.estimator import NestedGaussianMixture
+from nestmix.exports import to_anesthetic, to_arviz
 from nestmix.loaders import load_measurements
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.posterior import Shrinkage, shrinkage
@@ -34,4 +35,6 @@ __all__ = [
     "open_sweep",
     "run_sweep",
     "shrinkage",
+    "to_anesthetic",
+    "to_arviz",
 ]
