@@ -2,6 +2,7 @@
 
 from nestmix import datasets
 from nestmix._version import __version__
+from nestmix.archive import open_sweep
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
 from nestmix.estimator import NestedGaussianMixture
@@ -11,7 +12,7 @@ from nestmix.model import MixtureModel, ModelSpec
 from nestmix.posterior import Shrinkage, shrinkage
 from nestmix.results import EvidenceRow, NestedRun, SweepResult
 from nestmix.samplers import available_samplers, get_sampler
-from nestmix.store import SweepArchive, open_sweep
+from nestmix.store import SweepArchive
 from nestmix.sweep import SweepPlan, load_sweep, run_sweep
 
 __all__ = [

@@ -192,8 +192,8 @@ def describe_shortfall(k: int, expected: int, visited: int, largest: float, *, o
                 f"the K = {k} fit ({_SAME_FIT})")
     else:
         text = (f"{subject} found the {expected} equivalent relabellings of the K = {k} fit "
-                f"({_SAME_FIT}), but {off} of them hold{'s' if off == 1 else ''} a share of the posterior outside a "
-                f"factor two of 1/{expected} (largest {largest:.2f})")
+                f"({_SAME_FIT}), but {off} of them hold{'s' if off == 1 else ''} a share of "
+                f"the posterior outside a factor two of 1/{expected} (largest {largest:.2f})")
     if visited < expected and abs(bound - math.log(expected / max(visited, 1))) < 0.05:
         how = f"ln {expected}/{visited}"
     else:

@@ -4,8 +4,8 @@ Signals, for each (K, sampler) row of a sweep (:func:`signals`):
 
 * **seeds disagree**: with two or more seeds, their ln Z scatter beyond their errors (χ² of the
   seeds about their mean, p < ``SEEDS_P``). A seed that missed a label copy (one of the K!
-  equivalent relabellings of the fit) or a mode is low by up to ln K! and stands out (galaxies K = 2, dynesty seed 1: 4.2σ below the reference and the
-  other seeds).
+  equivalent relabellings of the fit) or a mode is low by up to ln K! and stands out (galaxies
+  K = 2, dynesty seed 1: 4.2σ below the reference and the other seeds).
 * **label census far from uniform**: with exchangeable labels, the copies visited, pooled over
   the seeds, are far from K! copies of equal mass, and there are enough effective samples
   (≥ 20 per copy) for that to mean something.
