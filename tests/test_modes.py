@@ -292,3 +292,15 @@ def test_short_dynesty_run_contains_the_truth(rng):
         mean = w @ values
         sd = np.sqrt(w @ (values - mean) ** 2)
         assert np.all(np.abs(mean - truth) < 3 * sd), (mean, sd, truth)
+
+
+def test_a_pooled_census_warns_only_when_a_seed_did():
+    """PolyChord without clustering drops its census warnings (its copies' masses drift by
+    design); pooling its seeds must not bring them back."""
+    from nestmix.modes.census import pooled_census
+
+    drifted = {"k": 2, "exchangeable": True, "expected_copies": 2, "copies_visited": 2,
+               "masses": {"0-1": 0.95, "1-0": 0.05}, "n_effective": 500.0, "warning": None}
+    assert pooled_census([drifted, drifted])["warning"] is None
+    warned = {**drifted, "copies_visited": 1, "masses": {"0-1": 1.0}, "warning": "missed"}
+    assert "found only 1 of the 2" in pooled_census([warned, warned])["warning"]

@@ -206,9 +206,9 @@ def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
 
     Every run's copy masses sum to one; the pooled mass of a copy is their mean over the runs
     (a run that did not visit it counts zero), ``n_effective`` is their sum, and the warning is
-    that of the pooled masses. A seed that missed a copy another visited no longer makes the
-    combined row look as if every seed had missed it; how many seeds did is kept in
-    ``seeds_far_from_uniform``.
+    that of the pooled masses (none when no run had one). A seed that missed a copy another
+    visited no longer makes the combined row look as if every seed had missed it; how many
+    seeds did is kept in ``seeds_far_from_uniform``.
 
     Parameters
     ----------
@@ -234,8 +234,11 @@ def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
     masses = np.array([pooled[c] for c in names], dtype=float)
     n_eff = float(sum(float(c.get("n_effective", 0.0)) for c in censuses))
     visited = int(np.sum(masses > _VISITED_FRACTION / possible))
+    # no seed warned: none pooled (the mean of masses that are each near uniform is too; and a
+    # sampler whose census says nothing, PolyChord without clustering, had its warnings dropped)
     warning = (_warning(k, possible, masses, visited, n_eff)
-               if exchangeable and len(masses) else None)
+               if exchangeable and len(masses) and any(c.get("warning") for c in censuses)
+               else None)
     return {"k": k, "exchangeable": exchangeable,
             "expected_copies": possible if exchangeable else 1, "copies_visited": visited,
             "masses": {c: pooled[c] for c in names}, "n_effective": n_eff,
