@@ -110,7 +110,7 @@ def test_the_grid_verdict_is_uncertain_when_a_trailing_cell_may_be_underestimate
                                "the runner-up, K = 3 with the full model), but the preference "
                                "is uncertain: dynesty found only 2 of the 6 equivalent "
                                "relabellings of the K = 3 fit"), headline
-    assert "so K = 3 with the full model may be as good or better" in headline
+    assert "by which it trails: K = 3 with the full model may be as good or better" in headline
     assert "but the preference is uncertain" in details[0]
     assert grid_verdict(result)[0].startswith("K = 2 with the tied model and K = 3 with the "
                                               "full model are about equally good")

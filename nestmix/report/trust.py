@@ -139,7 +139,7 @@ def ranking_caveat(best: EvidenceRow, others: Sequence[tuple[EvidenceRow, float,
     for row, nats, why, name in others:
         margin = best.logZ - row.logZ
         if nats > margin:
-            clauses.append(f"{why}, more than the ln Bayes factor {margin:.2f} by which it "
-                           f"trails, so {name} may be as good or better (rerun it with more "
+            clauses.append(f"{why}, more than the ln Bayes factor of {margin:.2f} by which "
+                           f"it trails: {name} may be as good or better (rerun it with more "
                            "live points or more seeds to settle this)")
     return "; ".join(clauses)
