@@ -281,7 +281,8 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
     install_polychord(progress=lambda line: None)  # a no-op where it is installed already
     config = grid_config(tmp_path, rng, background='"none"', nlive=25)
     config.write_text(config.read_text().replace(
-        "nlive = 25\n", 'nlive = 25\nsampler = ["dynesty", "polychord"]\nrepeats = 2\n'))
+        "nlive = 25\n", 'nlive = 25\nsampler = ["dynesty", "polychord"]\nrepeats = 2\n'
+                         "[sweep.polychord]\nnum_repeats = 5\n"))  # a fifth of the default
     plan, _ = load_config(config)
     assert isinstance(plan, GridPlan) and plan.samplers == ("dynesty", "polychord")
     out = tmp_path / "out"
