@@ -2,15 +2,17 @@
 
 from nestmix import datasets
 from nestmix._version import __version__
+from nestmix.archive import open_sweep
 from nestmix.data import Measurements
 from nestmix.errors import NestmixError
 from nestmix.estimator import NestedGaussianMixture
+from nestmix.exports import to_anesthetic, to_arviz
 from nestmix.loaders import load_measurements
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.posterior import Shrinkage, shrinkage
 from nestmix.results import EvidenceRow, NestedRun, SweepResult
 from nestmix.samplers import available_samplers, get_sampler
-from nestmix.store import SweepArchive, open_sweep
+from nestmix.store import SweepArchive
 from nestmix.sweep import SweepPlan, load_sweep, run_sweep
 
 __all__ = [
@@ -34,4 +36,6 @@ __all__ = [
     "open_sweep",
     "run_sweep",
     "shrinkage",
+    "to_anesthetic",
+    "to_arviz",
 ]

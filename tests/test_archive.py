@@ -54,3 +54,22 @@ def test_spec_with_a_user_class_says_it_cannot_be_rebuilt():
                                         "priors": {}}]
     with pytest.raises(ModelError, match="user class"):
         ModelSpec.from_dict(description)
+
+
+def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
+    import nestmix.archive
+    from nestmix.errors import RunStoreError
+
+    grid = tmp_path / "g"
+    for model in ("full", "tied"):
+        (grid / f"model={model}").mkdir(parents=True)
+    (grid / "grid.json").write_text("{}")
+    for opener in (nestmix.archive.open_sweep, nestmix.open_sweep):
+        with pytest.raises(RunStoreError) as info:
+            opener(grid)
+        message = str(info.value)
+        assert "\n" not in message
+        assert message.startswith(f"{grid} is a models × K grid of 2 models (full, tied), "
+                                  "not one sweep")
+        assert f"load_grid('{grid}')" in message
+        assert f"nestmix.open_sweep('{grid / 'model=full'}')" in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,79 @@ def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_u
     split = _grid([("full", 3, -5.0, "dynesty"), ("tied", 3, -6.0, "dynesty"),
                    ("full", 3, -6.0, "polychord"), ("tied", 3, -5.0, "polychord")])
     assert grid_verdict(split)[0].startswith("The samplers differ on the best (model, K)")
+
+
+def test_the_grid_verdict_is_uncertain_when_a_trailing_cell_may_be_underestimated():
+    """A cell that found 2 of its 6 relabellings may be ln 3 = 1.10 nats low: behind by 0.5,
+    the preference for the best cell is uncertain, in the headline and the sampler's sentence."""
+    from dataclasses import replace
+
+    from nestmix.modes.census import _warning
+    from nestmix.results import SweepResult
+
+    result = _grid([("full", 3, -5.5, "dynesty"), ("tied", 2, -5.0, "dynesty"),
+                    ("tied", 3, -9.0, "dynesty")])
+    masses = {"0-1-2": 0.5, "1-0-2": 0.5}
+    census = {"k": 3, "exchangeable": True, "expected_copies": 6, "copies_visited": 2,
+              "masses": masses, "n_effective": 500.0,
+              "warning": _warning(3, 6, np.array([0.5, 0.5]), 2, 500.0)}
+    sweeps = {"full": SweepResult(name="full", rows=(), modes=(
+        {"k": 3, "sampler": "dynesty", "census": census},))}
+    headline, details = grid_verdict(replace(result, sweeps=sweeps))
+    assert headline.startswith("K = 2 with the tied model is ahead (ln Bayes factor 0.50 over "
+                               "the runner-up, K = 3 with the full model), but the preference "
+                               "is uncertain: dynesty found only 2 of the 6 equivalent "
+                               "relabellings of the K = 3 fit"), headline
+    assert "by which it trails: K = 3 with the full model may be as good or better" in headline
+    assert "but the preference is uncertain" in details[0]
+    assert grid_verdict(result)[0].startswith("K = 2 with the tied model and K = 3 with the "
+                                              "full model are about equally good")
+
+
+def test_a_1d_grid_refuses_covariance_models_that_are_the_same_model(tmp_path, rng):
+    with pytest.raises(ConfigError, match=r"model\.covariance") as info:
+        load_config(grid_config(tmp_path, rng, '["full", "diag", "spherical", "tied"]',
+                                '"none"'))
+    message = str(info.value)
+    assert "\n" not in message
+    assert ("for 1-D data full, diag, spherical are the same model (one variance per "
+            "component)") in message and 'covariance = ["full", "tied"]' in message
+    plan, _ = load_config(grid_config(tmp_path, rng, '["diag", "tied"]', '"none"'))
+    assert isinstance(plan, GridPlan) and plan.models == ("diag", "tied")
+    values = rng.normal(size=(40, 2))  # in 2-D they differ: all four are a grid
+    np.savetxt(tmp_path / "d.csv", values, header="x,y", comments="", delimiter=",")
+    path = tmp_path / "g2.toml"
+    path.write_text('name = "g"\n[data]\npath = "d.csv"\ncolumns = ["x", "y"]\n[model]\n'
+                    'covariance = ["full", "diag", "spherical", "tied"]\n[sweep]\nk = [1, 2]\n')
+    assert load_config(path)[0].models == ("full", "diag", "spherical", "tied")
+
+
+def test_k1_full_and_tied_are_one_row_of_the_table_and_not_each_others_runner_up():
+    from nestmix.report.grid import format_grid_table, grid_table, merge_same_models
+
+    result = _grid([("full", 1, -10.0, "dynesty"), ("full", 2, -12.0, "dynesty"),
+                    ("tied", 1, -10.02, "dynesty"), ("tied", 2, -13.0, "dynesty")])
+    merged, notes = merge_same_models(result)
+    k1 = [r for r in merged.rows if r.row.k == 1]
+    assert [r.model for r in k1] == ["full = tied"] and k1[0].row.logZ == -10.0
+    assert k1[0].p == pytest.approx(sum(r.p for r in result.rows if r.row.k == 1))
+    assert len(merged.rows) == 3 and len(notes) == 1
+    assert "tied: -10.020 ± 0.100" in notes[0] and "the same model" in notes[0]
+    table = grid_table(result)
+    assert [(row[0], row[1]) for row in table.rows] == [
+        ("full = tied", 1), ("full", 2), ("tied", 2)]
+    assert "K = 1: full = tied are the same model" in table.caption
+    headline, details = grid_verdict(result)
+    # the runner-up is K = 2 full, not the K = 1 tied copy of the best
+    assert headline.startswith("The data prefer K = 1 with the full = tied model"), headline
+    assert "runner-up, K = 2 with the full model" in headline
+    assert "P(model | data): full 0.5" in details[0]  # per model, from every run
+    text = format_grid_table(result)
+    assert text.count("full = tied") >= 2 and "\ntied               1" not in text
+    # with a background, and with another sampler, each K = 1 pair is merged on its own
+    two = _grid([("full", 1, -10.0, "dynesty"), ("tied", 1, -10.1, "dynesty"),
+                 ("full", 1, -10.0, "polychord"), ("tied", 1, -10.1, "polychord")])
+    assert [r.model for r in merge_same_models(two)[0].rows] == ["full = tied"] * 2
 
 
 def test_the_grid_plot_has_one_line_per_model_and_a_panel_per_sampler():
@@ -194,3 +268,55 @@ def test_the_service_runs_a_grid_job(tmp_path):
         assert "one line per model" in page and "with the" in page
     finally:
         assert server.stop()
+
+
+@pytest.mark.slow
+def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
+    """Issue 19: "Resume, repeats, both samplers and the service work on grids as on single
+    models". Two models × K = 1, 2 × dynesty and PolyChord × 2 seeds (16 small runs); one run
+    deleted, the rerun reuses the other 15 and makes only that one again."""
+    from nestmix.report import write_report
+    from nestmix.samplers.polychord import install_polychord
+
+    install_polychord(progress=lambda line: None)  # a no-op where it is installed already
+    config = grid_config(tmp_path, rng, background='"none"', nlive=25)
+    config.write_text(config.read_text().replace(
+        "nlive = 25\n", 'nlive = 25\nsampler = ["dynesty", "polychord"]\nrepeats = 2\n'
+                         "[sweep.polychord]\nnum_repeats = 5\n"))  # a fifth of the default
+    plan, _ = load_config(config)
+    assert isinstance(plan, GridPlan) and plan.samplers == ("dynesty", "polychord")
+    out = tmp_path / "out"
+    result = run_grid(plan, out, n_jobs=2)
+    assert result.missing == () and len(result.rows) == 8
+    assert {(r.model, r.row.k, r.row.sampler) for r in result.rows} == {
+        (m, k, s) for m in ("full", "tied") for k in (1, 2) for s in ("dynesty", "polychord")}
+    assert all(r.row.repeats == 2 and len(r.row.logZ_runs) == 2 for r in result.rows)
+    for sampler in ("dynesty", "polychord"):  # two clusters 5σ apart
+        assert result.best(sampler).row.k == 2
+        assert sum(r.p for r in result.rows if r.row.sampler == sampler) == pytest.approx(1.0)
+    by_cell: dict[tuple[str, int], list[EvidenceRow]] = {}
+    for r in result.rows:
+        by_cell.setdefault((r.model, r.row.k), []).append(r.row)
+    for (model, k), (a, b) in by_cell.items():  # the samplers agree within 4 combined σ
+        assert abs(a.logZ - b.logZ) < 4 * np.hypot(a.logZ_err, b.logZ_err), (model, k, a, b)
+    # resume: one PolyChord seed lost; the rest are reused, that one is run again
+    lost = out / "model=tied" / "K=2" / "polychord.repeat2"
+    assert (lost / "manifest.json").is_file()
+    before = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in result.rows}
+    shutil.rmtree(lost)
+    assert load_grid(out).missing != () or any(
+        r.row.repeats == 1 for r in load_grid(out).rows)
+    lines: list[str] = []
+    again = run_grid(plan, out, n_jobs=1, progress=lines.append)
+    assert sum("reused finished run" in line for line in lines) == 15, lines
+    assert (lost / "manifest.json").is_file()
+    after = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in again.rows}
+    assert after == before  # fixed seeds: the rerun run is the run it replaces
+    # the service's view of the job, and the report over both samplers
+    assert finished_count(out) == 16
+    assert set(finished_rows(out)) == set(job_runs(plan)) == {
+        (k, f"{m}/{s}") for m in ("full", "tied") for s in ("dynesty", "polychord")
+        for k in (1, 2)}
+    write_report(out, figures=False)
+    page = (out / "report.md").read_text()
+    assert "dynesty: P(" in page and "polychord: P(" in page

@@ -178,7 +178,8 @@ def test_census_warns_about_a_missing_copy(rng):
     perms = perms[~np.all(perms == [2, 1, 0], axis=1)]
     census = label_census(perms, np.ones(len(perms)))
     assert census.copies_visited == 5
-    assert "1 of the 6 label copies missing" in census.warning
+    assert census.warning.startswith("the sampler found only 5 of the 6 equivalent "
+                                     "relabellings of the K = 3 fit")
     ordered = label_census(perms, np.ones(len(perms)), exchangeable=False)
     assert ordered.expected_copies == 1 and ordered.warning is None
 
@@ -186,7 +187,7 @@ def test_census_warns_about_a_missing_copy(rng):
 def test_census_warns_about_unequal_masses(rng):
     perms = np.array([rng.permutation(3) for _ in range(6000)])
     weights = np.where(np.all(perms == [0, 1, 2], axis=1), 5.0, 1.0)
-    assert "outside a factor two" in label_census(perms, weights).warning
+    assert "outside a factor two of 1/6" in label_census(perms, weights).warning
 
 
 # ---------------------------------------------------------------------------- distinct modes
@@ -291,3 +292,15 @@ def test_short_dynesty_run_contains_the_truth(rng):
         mean = w @ values
         sd = np.sqrt(w @ (values - mean) ** 2)
         assert np.all(np.abs(mean - truth) < 3 * sd), (mean, sd, truth)
+
+
+def test_a_pooled_census_warns_only_when_a_seed_did():
+    """PolyChord without clustering drops its census warnings (its copies' masses drift by
+    design); pooling its seeds must not bring them back."""
+    from nestmix.modes.census import pooled_census
+
+    drifted = {"k": 2, "exchangeable": True, "expected_copies": 2, "copies_visited": 2,
+               "masses": {"0-1": 0.95, "1-0": 0.05}, "n_effective": 500.0, "warning": None}
+    assert pooled_census([drifted, drifted])["warning"] is None
+    warned = {**drifted, "copies_visited": 1, "masses": {"0-1": 1.0}, "warning": "missed"}
+    assert "found only 1 of the 2" in pooled_census([warned, warned])["warning"]

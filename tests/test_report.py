@@ -38,7 +38,7 @@ PRINTED = {
     "logZ_err_sim": ("σ sim", 3), "ln_bf": ("ln BF", 2), "ln_bf_err": ("σ ln BF", 2),
     "p_k": ("P(K|data)", 3), "p_k_err": ("σ P", 3), "information": ("H [nats]", 2),
     "n_effective": ("ESS", 0), "ncall": ("calls", None), "seconds": ("seconds", 1),
-    "label_copies": ("label copies", None), "expected_copies": ("expected", None),
+    "label_copies": ("relabellings found", None), "expected_copies": ("expected", None),
     "distinct_modes": ("modes", None),
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -486,6 +486,69 @@ def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     assert "a puts K = 4 ahead" in close and "b puts K = 3 ahead" in close
     apart, _ = verdict(sweep([-230.0, -226.0], [-224.0, -229.0]))
     assert apart.startswith("The samplers disagree on the best K")
+
+
+
+def _census(visited: int, masses: dict[str, float] | None = None) -> dict:
+    masses = masses or {c: 1 / visited for c in ("0-1-2", "1-0-2", "2-1-0", "0-2-1",
+                                                 "1-2-0", "2-0-1")[:visited]}
+    from nestmix.modes.census import _warning
+    warning = _warning(3, 6, np.array(sorted(masses.values(), reverse=True)), visited, 600.0)
+    return {"k": 3, "exchangeable": True, "expected_copies": 6, "copies_visited": visited,
+            "masses": masses, "n_effective": 600.0, "warning": warning}
+
+
+def test_the_verdict_is_uncertain_when_a_trailing_k_may_be_underestimated_by_more():
+    """Issue 19: "K = 2 beats K = 3 by 1.53" above "K = 3: ... evidence low by up to ln K!"
+    contradicted itself. A K = 3 that found 2 of its 6 relabellings may be ln 3 = 1.10 nats
+    low: more than a ln BF of 0.8 (the verdict says the preference is uncertain, in plain
+    words), less than 1.53 (the verdict names K = 2)."""
+    from nestmix.evidence import bayes_factors
+    from nestmix.report.tables import verdict
+
+    def sweep(logz_k3: float, visited: int) -> SweepResult:
+        logz = [-230.0, -226.0, logz_k3]
+        ln_bf, ln_bf_err = bayes_factors(logz, [0.1] * 3)
+        rows = tuple(replace(_row(k, "dynesty", z, 0.1), ln_bf=float(b), ln_bf_err=float(e),
+                             converged=True)
+                     for k, z, b, e in zip((1, 2, 3), logz, ln_bf, ln_bf_err, strict=True))
+        modes = ({"k": 3, "sampler": "dynesty", "census": _census(visited)},)
+        return SweepResult(name="toy", rows=rows, modes=modes)
+
+    headline, details = verdict(sweep(-226.8, 2))
+    assert headline.startswith("K = 2 is ahead (ln Bayes factor 0.80 over K = 3), but the "
+                               "preference is uncertain: dynesty found only 2 of the 6 "
+                               "equivalent relabellings of the K = 3 fit"), headline
+    assert "may be too low by up to 1.10 nats (ln 6/2)" in headline
+    assert "K = 3 may be as good or better" in headline
+    assert "the preference is uncertain" in details[0]
+    for text in (headline, *details):
+        assert "ln K!" not in text and "census" not in text and "label cop" not in text
+    # the same shortfall behind a ln BF of 1.53 cannot change the ranking: a plain verdict
+    headline, details = verdict(sweep(-227.53, 2))
+    assert headline.startswith("The data prefer K = 2 components"), headline
+    assert "uncertain" not in headline and "uncertain" not in details[0]
+    # all six found with equal shares: nothing to say
+    assert "uncertain" not in verdict(sweep(-226.8, 6))[0]
+
+
+def test_the_relabelling_warning_is_in_plain_words_with_its_number():
+    from nestmix.modes.census import possible_shortfall
+
+    census = _census(2)
+    assert census["warning"] == (
+        "the sampler found only 2 of the 6 equivalent relabellings of the K = 3 fit (the same "
+        "fit with the components' labels permuted, which must hold equal shares), so its ln Z "
+        "may be too low by up to 1.10 nats (ln 6/2)")
+    assert possible_shortfall(census) == pytest.approx(np.log(3))
+    lopsided = _census(6, {"0-1-2": 0.5, "1-0-2": 0.1, "2-1-0": 0.1, "0-2-1": 0.1,
+                           "1-2-0": 0.1, "2-0-1": 0.1})
+    assert "but 1 of them holds a share of the posterior outside a factor two of 1/6" in \
+        lopsided["warning"]
+    assert "too low by up to 1.10 nats (ln of 6 × 0.50, the largest share found)" in \
+        lopsided["warning"]
+    assert possible_shortfall(lopsided) == pytest.approx(np.log(3))
+    assert possible_shortfall({**census, "warning": None}) == 0.0
 
 
 # ------------------------------------------------------------------ priors and sensitivity

@@ -48,7 +48,10 @@ def test_every_public_name_resolves_and_star_import_works():
     code = ("from nestmix import *; import nestmix; "
             "missing = [n for n in nestmix.__all__ if n not in globals()]; "
             "assert not missing, missing; nestmix.open_sweep; nestmix.shrinkage; "
-            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.datasets.load")
+            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.datasets.load; "
+            "from nestmix import to_anesthetic, to_arviz; "
+            "import nestmix.exports as e; assert to_anesthetic is e.to_anesthetic; "
+            "assert to_arviz is e.to_arviz")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr

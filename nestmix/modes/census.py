@@ -4,8 +4,13 @@ The copy a sample sat in is named by the permutation that took it to the canonic
 (:attr:`Relabelling.permutations`). With an exchangeable prior every copy carries the same
 posterior mass 1/K!, so a sampler that explored the posterior fully visits all of them with
 roughly equal mass; a missing copy, or a mass outside a factor two of 1/K!, means the sampler
-missed part of the posterior (its evidence may then be low by up to ln K!). With means ordered
-by the prior there is one copy and nothing to check.
+missed part of the posterior. Its evidence may then be too low by up to
+ln(K! × the largest copy's mass) nats (:func:`possible_shortfall`): ln(6/2) = 1.10 when a K = 3
+run found 2 of its 6 copies with equal masses. With means ordered by the prior there is one copy
+and nothing to check.
+
+User-facing text calls the copies "equivalent relabellings" (the same fit with the components'
+labels permuted) and states the shortfall in nats (:func:`describe_shortfall`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LabelCensus", "label_census", "pooled_census"]
+__all__ = ["LabelCensus", "describe_shortfall", "label_census", "pooled_census",
+           "possible_shortfall"]
 
 _VISITED_FRACTION = 0.1  # a copy counts as visited above this fraction of 1/K! posterior mass
 
@@ -115,21 +121,84 @@ def _warning(k: int, possible: int, masses: np.ndarray, visited: int,
     if k == 1:
         return None
     uniform = 1.0 / possible
-    problems = []
-    if visited < possible:
-        problems.append(f"{possible - visited} of the {possible} label copies missing "
-                        f"({visited} visited)")
     present = masses[masses > _VISITED_FRACTION * uniform]
     off = int(np.sum((present > 2 * uniform) | (present < 0.5 * uniform)))
-    if off:
-        problems.append(f"{off} cop{'y has' if off == 1 else 'ies have'} a mass outside a factor "
-                        f"two of 1/{possible} (largest {masses.max():.3g})")
-    if not problems:
+    if visited >= possible and not off:
         return None
-    note = (f"; only {n_eff:.0f} effective samples for {possible} copies, so the census is "
-            "inconclusive" if n_eff < 20 * possible else
-            "; the sampler may have missed label copies (evidence low by up to ln K!)")
-    return "label census far from uniform: " + "; ".join(problems) + note
+    largest = float(masses.max()) if len(masses) else 1.0
+    text = describe_shortfall(k, possible, visited, largest, off=off, subject="the sampler")
+    if n_eff < _EFFECTIVE_PER_COPY * possible:
+        text += (f" (but with only {n_eff:.0f} effective posterior samples for {possible} "
+                 "relabellings this may be chance)")
+    return text
+
+
+_EFFECTIVE_PER_COPY = 20  # below this many effective samples per copy, a census proves nothing
+_SAME_FIT = "the same fit with the components' labels permuted, which must hold equal shares"
+
+
+def possible_shortfall(census: Mapping[str, Any] | None) -> float:
+    """How far (in nats) a run's ln Z may be too low because it missed label copies.
+
+    Parameters
+    ----------
+    census : mapping or None
+        :meth:`LabelCensus.to_dict` or :func:`pooled_census`.
+
+    Returns
+    -------
+    float
+        ln(K! × the largest copy's posterior mass) when the census warns (the evidence if every
+        copy held as much as the fullest one found; ln(K!/m) for m copies of equal mass), else 0.
+    """
+    if not census or not census.get("exchangeable") or not census.get("warning"):
+        return 0.0
+    expected = int(census.get("expected_copies") or 1)
+    masses = [float(m) for m in (census.get("masses") or {}).values()]
+    if masses:
+        return max(0.0, math.log(expected * max(masses)))
+    visited = max(1, int(census.get("copies_visited") or 1))
+    return max(0.0, math.log(expected / visited))
+
+
+def describe_shortfall(k: int, expected: int, visited: int, largest: float, *, off: int = 0,
+                       subject: str = "the sampler") -> str:
+    """One plain sentence: which relabellings a run found and how low its ln Z may be.
+
+    Parameters
+    ----------
+    k : int
+        Number of Gaussian components of the run.
+    expected : int
+        K!, the number of equivalent relabellings.
+    visited : int
+        How many the run found.
+    largest : float
+        Posterior mass of the fullest one.
+    off : int
+        How many of those found hold a share outside a factor two of 1/K!.
+    subject : str
+        Who found them ("the sampler", "dynesty").
+
+    Returns
+    -------
+    str
+        E.g. "the sampler found only 2 of the 6 equivalent relabellings of the K = 3 fit (...),
+        so its ln Z may be too low by up to 1.10 nats (ln 6/2)".
+    """
+    bound = max(0.0, math.log(expected * largest))
+    if visited < expected:
+        text = (f"{subject} found only {visited} of the {expected} equivalent relabellings of "
+                f"the K = {k} fit ({_SAME_FIT})")
+    else:
+        text = (f"{subject} found the {expected} equivalent relabellings of the K = {k} fit "
+                f"({_SAME_FIT}), but {off} of them hold{'s' if off == 1 else ''} a share of "
+                f"the posterior outside a factor two of 1/{expected} (largest {largest:.2f})")
+    if visited < expected and abs(bound - math.log(expected / max(visited, 1))) < 0.05:
+        how = f"ln {expected}/{visited}"
+    else:
+        how = f"ln of {expected} × {largest:.2f}, the largest share found"
+    return text + f", so its ln Z may be too low by up to {bound:.2f} nats ({how})"
 
 
 def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
@@ -137,9 +206,9 @@ def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
 
     Every run's copy masses sum to one; the pooled mass of a copy is their mean over the runs
     (a run that did not visit it counts zero), ``n_effective`` is their sum, and the warning is
-    that of the pooled masses. A seed that missed a copy another visited no longer makes the
-    combined row look as if every seed had missed it; how many seeds did is kept in
-    ``seeds_far_from_uniform``.
+    that of the pooled masses (none when no run had one). A seed that missed a copy another
+    visited no longer makes the combined row look as if every seed had missed it; how many
+    seeds did is kept in ``seeds_far_from_uniform``.
 
     Parameters
     ----------
@@ -165,8 +234,11 @@ def pooled_census(censuses: Sequence[Mapping[str, Any]]) -> dict:
     masses = np.array([pooled[c] for c in names], dtype=float)
     n_eff = float(sum(float(c.get("n_effective", 0.0)) for c in censuses))
     visited = int(np.sum(masses > _VISITED_FRACTION / possible))
+    # no seed warned: none pooled (the mean of masses that are each near uniform is too; and a
+    # sampler whose census says nothing, PolyChord without clustering, had its warnings dropped)
     warning = (_warning(k, possible, masses, visited, n_eff)
-               if exchangeable and len(masses) else None)
+               if exchangeable and len(masses) and any(c.get("warning") for c in censuses)
+               else None)
     return {"k": k, "exchangeable": exchangeable,
             "expected_copies": possible if exchangeable else 1, "copies_visited": visited,
             "masses": {c: pooled[c] for c in names}, "n_effective": n_eff,

@@ -2,12 +2,20 @@
 K, one line per model" plot (as mclust's BIC plot), P(model, K | data) and a verdict naming the
 best (model, K) and how decisive it is over the runner-up. Each model's own report (modes,
 memberships, figures) is written in its directory, ``model=<label>/report.html``.
+
+At K = 1 the full and tied models are the same model (one component: its covariance is the
+shared one), in any dimension. The grid runs both (each model's sweep stays complete on its
+own), but the table, the terminal table and the verdict show them once, as ``full = tied``,
+with the ln Z of the first in the grid's order and P(model, K | data) summed over the two
+(:func:`merge_same_models`); the table's caption gives the other run's ln Z. The plot keeps
+both, so every model's line starts at K = 1.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +26,14 @@ from nestmix.report.document import Column, Report, ReportFigure, Table
 from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
+from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.store.grid import GridResult, GridRow, model_directory, write_grid_summary
 
-__all__ = ["format_grid_table", "grid_table", "grid_verdict", "plot_grid_evidence",
-           "write_grid_report"]
+__all__ = ["format_grid_table", "grid_table", "grid_verdict", "merge_same_models",
+           "plot_grid_evidence", "write_grid_report"]
+
+#: Covariance models that are one model at K = 1 (in any dimension).
+SAME_AT_K1 = ("full", "tied")
 
 GRID_COLUMNS = (
     Column("model", "model", help="covariance model, with '+uniform' for a uniform background"),
@@ -44,8 +56,51 @@ def _ordered(result: GridResult) -> list[GridRow]:
     return sorted(result.rows, key=lambda r: (r.row.sampler, order.get(r.model, 0), r.row.k))
 
 
+def merge_same_models(result: GridResult) -> tuple[GridResult, tuple[str, ...]]:
+    """The grid with the K = 1 rows of models that are the same model shown once.
+
+    Parameters
+    ----------
+    result : GridResult
+
+    Returns
+    -------
+    merged : GridResult
+        For each sampler and background, the K = 1 rows of the covariance models in
+        :data:`SAME_AT_K1` become one row labelled e.g. ``full = tied``: the ln Z of the first
+        in the grid's order, P(model, K | data) summed (its error in quadrature).
+    notes : tuple of str
+        One sentence per merged row, with the other runs' ln Z.
+    """
+    order = {m: i for i, m in enumerate(result.models)}
+    groups: dict[tuple[str, str], list[GridRow]] = {}
+    for r in result.rows:
+        if r.row.k == 1 and r.covariance in SAME_AT_K1:
+            groups.setdefault((r.row.sampler, r.background), []).append(r)
+    rows, notes = list(result.rows), []
+    for (sampler, _), same in groups.items():
+        if len(same) < 2:
+            continue
+        same.sort(key=lambda r: order.get(r.model, 0))
+        label = " = ".join(r.model for r in same)
+        shown = replace(same[0], model=label, p=sum(r.p for r in same),
+                        p_err=math.sqrt(sum(r.p_err ** 2 for r in same)))
+        rows = [shown if r is same[0] else r for r in rows if r is same[0] or r not in same]
+        notes.append(f"{sampler}, K = 1: {label} are the same model (one component, so its "
+                     "covariance is the shared one); shown once with the ln Z of the "
+                     f"{same[0].model} run ({same[0].row.logZ:.3f} ± {same[0].row.logZ_err:.3f}"
+                     "; " + ", ".join(f"{r.model}: {r.row.logZ:.3f} ± {r.row.logZ_err:.3f}"
+                                      for r in same[1:])
+                     + ") and their P(model, K | data) summed")
+    if not notes:
+        return result, ()
+    return replace(result, rows=tuple(rows)), tuple(notes)
+
+
 def grid_table(result: GridResult) -> Table:
-    """Every (model, K, sampler) with its ln Z, ln Bayes factor and P(model, K | data)."""
+    """Every (model, K, sampler) with its ln Z, ln Bayes factor and P(model, K | data); the
+    K = 1 rows of the same model are shown once (:func:`merge_same_models`)."""
+    result, notes = merge_same_models(result)
     bests = {s: result.best(s) for s in result.samplers}
     rows = _ordered(result)
     values = tuple((r.model, r.row.k, r.row.sampler, r.row.logZ, r.row.logZ_err, r.ln_bf,
@@ -53,7 +108,7 @@ def grid_table(result: GridResult) -> Table:
                     r is bests[r.row.sampler]) for r in rows)
     caption = ("Every (model, K) of the grid. ln BF is against the best (model, K) of the same "
                "sampler; P(model, K | data) takes every cell of the grid equally likely a "
-               "priori.")
+               "priori." + "".join(f" {n}." for n in notes))
     return Table("evidence", "Evidence over models and K", caption, GRID_COLUMNS, values,
                  highlight=tuple(bool(v[-1]) for v in values))
 
@@ -62,8 +117,23 @@ def _cell(r: GridRow) -> str:
     return f"K = {r.row.k} with the {r.model} model"
 
 
+def _caveat(result: GridResult, sampler: str, best: GridRow) -> str:
+    """Why the preference for ``best`` is uncertain (cells below it whose ln Z may be too low
+    by more than they trail), or ""."""
+    others = []
+    for r in result.rows:
+        if r.row.sampler == sampler and r is not best:
+            sweep = result.sweeps.get(r.model) if result.sweeps else None
+            others.append((r.row, *shortfall(sweep, r.row), _cell(r)))
+    return ranking_caveat(best.row, others)
+
+
 def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
     """The grid's evidence in words.
+
+    A cell below the best whose ln Z may be too low by more than it trails (its sampler missed
+    some of its equivalent relabellings) makes the headline and that sampler's sentence say the
+    preference is uncertain and why.
 
     Returns
     -------
@@ -76,13 +146,19 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
     """
     if not result.rows:
         return "No run has finished yet: there is nothing to compare.", ()
+    whole = result
+    result, _ = merge_same_models(result)
     bests = {s: result.best(s) for s in result.samplers}
     runners = {s: _runner_up(result, s) for s in result.samplers}
+    caveats = {s: _caveat(result, s, b) for s, b in bests.items()}
+    caveat = "; ".join(c for c in caveats.values() if c)
     cells = {(b.model, b.row.k) for b in bests.values()}
     who = "" if len(bests) == 1 else f" (all {len(bests)} samplers agree)"
     if len(cells) > 1:
         headline = "The samplers differ on the best (model, K): " + "; ".join(
             f"{s} prefers {_cell(b)}" for s, b in bests.items()) + "."
+        if caveat:
+            headline += f" The preference is uncertain too: {caveat}."
     else:
         best = next(iter(bests.values()))
         margins = [(bests[s].row.logZ - r.row.logZ, r) for s, r in runners.items()
@@ -91,7 +167,11 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
             headline = f"{_cell(best)} is the only (model, K) finished: nothing to compare yet."
         else:
             margin, runner = min(margins, key=lambda m: m[0])
-            if margin < 1.0:
+            if caveat:
+                headline = (f"{_cell(best)} is ahead{who} (ln Bayes factor {margin:.2f} over "
+                            f"the runner-up, {_cell(runner)}), but the preference is "
+                            f"uncertain: {caveat}.")
+            elif margin < 1.0:
                 headline = (f"{_cell(best)} and {_cell(runner)} are about equally good: the ln "
                             f"Bayes factor is {margin:.2f}, not worth more than a bare mention; "
                             f"{_cell(best)} is ahead{who}.")
@@ -99,7 +179,8 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
                 headline = (f"The data prefer {_cell(best)}{who}: {jeffreys_label(margin)} "
                             f"evidence over the runner-up, {_cell(runner)} (ln Bayes factor "
                             f"{margin:.2f}).")
-    return headline, tuple(_sampler_detail(result, s, bests[s], runners[s]) for s in bests)
+    return headline, tuple(_sampler_detail(whole, s, bests[s], runners[s], caveats[s])
+                           for s in bests)
 
 
 def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
@@ -109,7 +190,7 @@ def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
 
 
 def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
-                    runner: GridRow | None) -> str:
+                    runner: GridRow | None, caveat: str = "") -> str:
     text = (f"{sampler}: P({best.model}, K = {best.row.k} | data) = {best.p:.3f} ± "
             f"{best.p_err:.3f}")
     if runner is not None:
@@ -120,6 +201,8 @@ def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
                  "Raftery scale")
         if margin < 2 * err:
             text += " (less than twice its error: the order of these two is uncertain)"
+    if caveat:
+        text += f"; but the preference is uncertain: {caveat}"
     by_model: dict[str, float] = {}
     for r in result.rows:
         if r.row.sampler == sampler:
@@ -167,6 +250,8 @@ def plot_grid_evidence(result: GridResult) -> Figure:
 def format_grid_table(result: GridResult) -> str:
     """The grid's evidence table and verdict as plain text for the terminal."""
     lines = [f"grid sweep {result.name!r}  ({result.directory})"]
+    whole = result
+    result, notes = merge_same_models(result)
     header = (f"{'model':<16} {'K':>3} {'sampler':<10} {'logZ':>18} {'ln BF':>16} "
               f"{'P(model,K|data)':>18} {'calls':>11} {'seconds':>9}")
     lines += ["", header, "-" * len(header)]
@@ -179,8 +264,8 @@ def format_grid_table(result: GridResult) -> str:
                      f"{r.row.seconds:>9.1f}{mark}")
     if not result.rows:
         lines.append("no finished runs yet")
-    headline, details = grid_verdict(result)
-    lines += ["", headline, *details]
+    headline, details = grid_verdict(whole)
+    lines += [*notes, "", headline, *details]
     if result.missing:
         lines.append("missing (not finished): " + ", ".join(
             f"{m} K={k} {s}" for m, k, s in result.missing))

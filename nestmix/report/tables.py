@@ -16,7 +16,12 @@ import numpy as np
 
 from nestmix.evidence import jeffreys_label
 from nestmix.report.document import Column, Table
-from nestmix.report.trust import top_of_range_warnings, unconverged_verdict
+from nestmix.report.trust import (
+    ranking_caveat,
+    shortfall,
+    top_of_range_warnings,
+    unconverged_verdict,
+)
 from nestmix.results import EvidenceRow, SweepResult, rows_by_sampler
 
 if TYPE_CHECKING:
@@ -61,9 +66,11 @@ EVIDENCE_COLUMNS = (
     Column("n_effective", "ESS", ".0f", help="Kish effective sample size"),
     Column("ncall", "calls", ",d", help="likelihood evaluations"),
     Column("seconds", "seconds", ".1f", help="wall-clock time of the run"),
-    Column("label_copies", "label copies", "d",
-           help="label copies (permutations of the components) visited"),
-    Column("expected_copies", "expected", "d", help="K! for exchangeable labels, else 1"),
+    Column("label_copies", "relabellings found", "d",
+           help="equivalent relabellings of the fit (the same fit with the components' labels "
+                "permuted) the sampler found; fewer than expected: ln Z may be too low"),
+    Column("expected_copies", "expected", "d",
+           help="K! equivalent relabellings for exchangeable labels, else 1"),
     Column("distinct_modes", "modes", "d", help="distinct solutions after relabelling"),
     Column("converged", "converged", help="False: stopped on its call or iteration budget"),
     Column("best", "best", "mark", show=False, help="highest evidence of this sampler"),
@@ -169,11 +176,24 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     details : tuple of str
         One sentence per sampler: P(K | data) of its best K and the ln Bayes factor over the
         runner-up with its Jeffreys-scale wording.
+
+    Notes
+    -----
+    When a K ranked below the best may have a ln Z too low by more than its ln Bayes factor
+    (the sampler missed some of its equivalent relabellings:
+    :func:`nestmix.report.trust.shortfall`), the headline and that sampler's sentence say the
+    preference is uncertain and why, rather than naming a winner above a warning that
+    undermines it.
     """
     by_sampler = rows_by_sampler(result.rows)
     if not by_sampler:
         return "No run has finished yet: there is nothing to compare.", ()
     bests = {s: max(rows, key=lambda r: r.logZ) for s, rows in by_sampler.items()}
+    caveats = {s: ranking_caveat(bests[s], [(r, *shortfall(result, r), f"K = {r.k}")
+                                            for r in rows if r is not bests[s]])
+               for s, rows in by_sampler.items()}
+    caveat = "; ".join(c for c in caveats.values() if c)
+    said = False  # whether the headline already carries the caveat
     ks = sorted({b.k for b in bests.values()})
     if len(ks) == 1:
         k = ks[0]
@@ -182,6 +202,10 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
                          for r in rows if r is not bests[s])
         if not margins:
             headline = f"K = {k} is the only K finished{who}: nothing to compare it with yet."
+        elif caveat:
+            headline = (f"K = {k} is ahead{who} (ln Bayes factor {margins[0][0]:.2f} over "
+                        f"K = {margins[0][1]}), but the preference is uncertain: {caveat}.")
+            said = True
         elif margins[0][0] < 1.0:  # the least decisive sampler speaks for all
             headline = (f"K = {k} and K = {margins[0][1]} are about equally good: the ln Bayes "
                         f"factor is {margins[0][0]:.2f}, not worth more than a bare mention; "
@@ -198,7 +222,10 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     else:
         headline = "The samplers disagree on the best K: " + "; ".join(
             f"{s} prefers K = {b.k}" for s, b in bests.items()) + "."
-    details = [_sampler_verdict(s, rows, bests[s]) for s, rows in by_sampler.items()]
+    if caveat and not said:
+        headline += f" The preference is uncertain too: {caveat}."
+    details = [_sampler_verdict(s, rows, bests[s], caveats[s])
+               for s, rows in by_sampler.items()]
     return headline, (*details, *unconverged_verdict(result))
 
 
@@ -216,7 +243,8 @@ def _within_errors(by_sampler: dict[str, list[EvidenceRow]], bests: dict[str, Ev
     return True
 
 
-def _sampler_verdict(sampler: str, rows: list[EvidenceRow], best: EvidenceRow) -> str:
+def _sampler_verdict(sampler: str, rows: list[EvidenceRow], best: EvidenceRow,
+                     caveat: str = "") -> str:
     text = (f"{sampler}: P(K = {best.k} | data) = {best.p_k:.3f} ± {best.p_k_err:.3f}")
     others = [r for r in rows if r is not best]
     if not others:
@@ -228,6 +256,8 @@ def _sampler_verdict(sampler: str, rows: list[EvidenceRow], best: EvidenceRow) -
              "scale")
     if margin < 2 * err:
         text += " (less than twice its error: the order of these two K is uncertain)"
+    if caveat:
+        text += f"; but the preference is uncertain: {caveat}"
     return text + "."
 
 
@@ -243,7 +273,7 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
     Returns
     -------
     list of str
-        The rows' own warnings (label copies missed, stopped early), samplers whose ln Z
+        The rows' own warnings (relabellings missed, stopped early), samplers whose ln Z
         differ by more than ``DISAGREEMENT_SIGMA`` combined σ, K not finished, a best K at the
         top of the range or P(K | data) above 0.05 there
         (:func:`nestmix.report.trust.top_of_range_warnings`).
@@ -332,7 +362,7 @@ def modes_table(result: SweepResult, dims: Sequence[str],
                 rows.append(tuple(row))
     if not rows:
         return None
-    caption = ("Distinct solutions of each run after relabelling (label copies merged), with "
+    caption = ("Distinct solutions of each run after relabelling (relabelled copies merged), with "
                "their posterior mass, local ln Z and the posterior mean ± standard deviation "
                "of each component's weight, mean and width σ.")
     return Table("modes", "Distinct modes and components", caption, tuple(columns),

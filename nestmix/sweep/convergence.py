@@ -3,9 +3,9 @@
 Signals, for each (K, sampler) row of a sweep (:func:`signals`):
 
 * **seeds disagree**: with two or more seeds, their ln Z scatter beyond their errors (χ² of the
-  seeds about their mean, p < ``SEEDS_P``). A seed that missed a label copy or a mode is low by
-  up to ln K! and stands out (galaxies K = 2, dynesty seed 1: 4.2σ below the reference and the
-  other seeds).
+  seeds about their mean, p < ``SEEDS_P``). A seed that missed a label copy (one of the K!
+  equivalent relabellings of the fit) or a mode is low by up to ln K! and stands out (galaxies
+  K = 2, dynesty seed 1: 4.2σ below the reference and the other seeds).
 * **label census far from uniform**: with exchangeable labels, the copies visited, pooled over
   the seeds, are far from K! copies of equal mass, and there are enough effective samples
   (≥ 20 per copy) for that to mean something.
@@ -63,8 +63,13 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
     if census and census.get("exchangeable") and census.get("warning"):
         copies = int(census.get("expected_copies") or 1)
         if float(census.get("n_effective", 0.0)) >= _EFFECTIVE_PER_COPY * copies:
-            out.append(f"its label census is far from uniform ({census.get('copies_visited')} "
-                       f"of {copies} label copies visited)")
+            visited = int(census.get("copies_visited") or 0)
+            if visited < copies:
+                out.append(f"it found only {visited} of the {copies} equivalent relabellings "
+                           "of the fit (the same fit with the components' labels permuted)")
+            else:
+                out.append(f"its {copies} equivalent relabellings (the same fit with the "
+                           "components' labels permuted) hold unequal shares of the posterior")
     return tuple(out)
 
 

@@ -5,6 +5,13 @@ directory inside the grid's (``model=<label>/K=<k>/<sampler>/``, see :mod:`nestm
 so each model resumes, repeats and runs on either sampler exactly as a single-model sweep does.
 The runs of all models still to make go to one pool of workers (largest K first), so the grid
 keeps every core busy; on a Dask cluster the models are submitted one after the other.
+
+For 1-D data the covariance models collapse: ``full``, ``diag`` and ``spherical`` are all one
+variance per component (one model), ``tied`` one variance shared. A 1-D grid with two of the
+first three is refused in one line (run ``full`` and ``tied``), rather than running the same
+model twice. At K = 1, ``full`` and ``tied`` are the same model in any dimension; the grid runs
+both (each model's sweep stays complete) and the report shows them once
+(:func:`nestmix.report.grid.merge_same_models`).
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ from nestmix.sweep.driver import (
 from nestmix.sweep.plan import SweepPlan
 from nestmix.sweep.tasks import RunTask, execute
 
-__all__ = ["GridPlan", "run_grid"]
+__all__ = ["PER_COMPONENT_1D", "GridPlan", "run_grid"]
+
+#: Covariance models that are one model (one variance per component) for 1-D data.
+PER_COMPONENT_1D = ("full", "diag", "spherical")
 
 Progress = Callable[[str], None]
 
@@ -79,6 +89,8 @@ class GridPlan:
                              key="model.covariance")
         if len(set(labels)) != len(labels):
             raise ModelError(f"repeated models in {labels}", key="model.covariance")
+        if self.data.n_dims == 1:
+            _refuse_same_models_1d(specs)
         object.__setattr__(self, "specs", specs)
         plans = tuple((label, SweepPlan(
             name=f"{self.name}.{label.replace('+', '-')}", data=self.data, spec=spec,
@@ -119,6 +131,16 @@ class GridPlan:
     def with_settings(self, settings: Mapping[str, Any]) -> GridPlan:
         """This grid with other sampler settings."""
         return replace(self, settings=settings)
+
+
+def _refuse_same_models_1d(specs: tuple[ModelSpec, ...]) -> None:
+    same = sorted({s.covariance for s in specs if s.covariance in PER_COMPONENT_1D},
+                  key=PER_COMPONENT_1D.index)
+    if len(same) > 1:
+        raise ModelError(f"for 1-D data {', '.join(same)} are the same model (one variance per "
+                         "component), so the grid would run it twice: keep one of them, e.g. "
+                         'covariance = ["full", "tied"] (tied: one variance shared)',
+                         key="model.covariance")
 
 
 def run_grid(grid: GridPlan, directory: str | Path, n_jobs: int = 1,
