@@ -59,7 +59,7 @@ def _row(k: int, logz: float, sampler: str = "dynesty", err: float = 0.1) -> Evi
                        ndim=3, information=1.0, n_effective=100.0)
 
 
-def _grid(cells: list[tuple[str, int, float, str]]) -> GridResult:
+def _grid(cells: list[tuple[str, int, float, str]], err: float = 0.1) -> GridResult:
     rows = []
     for sampler in sorted({c[3] for c in cells}):
         mine = [c for c in cells if c[3] == sampler]
@@ -67,7 +67,7 @@ def _grid(cells: list[tuple[str, int, float, str]]) -> GridResult:
         z = np.exp([c[2] - top for c in mine])
         rows += [GridRow(model=m, covariance=m.split("+")[0],
                          background="uniform" if "+" in m else "none",
-                         row=_row(k, lz, s), ln_bf=lz - top, ln_bf_err=0.14, p=float(p),
+                         row=_row(k, lz, s, err), ln_bf=lz - top, ln_bf_err=0.14, p=float(p),
                          p_err=0.01) for (m, k, lz, s), p in zip(mine, z / z.sum(), strict=True)]
     return GridResult(name="g", directory="", models=("full", "tied"), k_values=(1, 2, 3),
                       rows=tuple(rows))
@@ -83,6 +83,15 @@ def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_u
     assert "P(model | data): tied 0.9" in details[0]
     near = _grid([("full", 3, -5.5, "dynesty"), ("tied", 3, -5.0, "dynesty")])
     assert "about equally good" in grid_verdict(near)[0]
+    # a margin over one nat but within twice its error (errors of nlive-100 runs on make_blobs)
+    # decides nothing; with errors a third as large the same margin is positive evidence
+    cells = [("tied", 3, -1964.10, "dynesty"), ("tied", 4, -1962.60, "dynesty")]
+    headline = grid_verdict(_grid(cells, err=0.65))[0]
+    assert headline.startswith("K = 4 with the tied model is ahead of K = 3 with the tied model "
+                               "by an ln Bayes factor of 1.50 ± 0.92, less than twice its error")
+    assert "prefer" not in headline
+    assert grid_verdict(_grid(cells, err=0.2))[0].startswith("The data prefer K = 4 with the "
+                                                             "tied model: positive evidence")
     split = _grid([("full", 3, -5.0, "dynesty"), ("tied", 3, -6.0, "dynesty"),
                    ("full", 3, -6.0, "polychord"), ("tied", 3, -5.0, "polychord")])
     assert grid_verdict(split)[0].startswith("The samplers differ on the best (model, K)")
