@@ -146,7 +146,10 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert best.row.k == 2  # two well-separated clusters
     page = (out / "report.html").read_text()
     assert "ln Z against K, one line per model" in page
-    assert f"The data prefer K = 2 with the {best.model} model" in page
+    headline = grid_verdict(result)[0]  # the best (model, K) named first, however decisive
+    assert headline.removeprefix("The data prefer ").startswith(f"K = 2 with the {best.model} "
+                                                                "model")
+    assert headline in page
     assert (out / "report" / "grid_evidence.png").is_file()
     assert (out / f"model={best.model}" / "report.html").is_file()
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
