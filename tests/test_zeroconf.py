@@ -127,12 +127,36 @@ def make_blobs(n_samples: int, random_state: int) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.acceptance  # 5-18 min per state; not yet rerun since the dimension default
+@pytest.mark.acceptance  # 3-7 min per state on one busy core; states 0 and 2 fail (below)
 @pytest.mark.parametrize("random_state", range(5))
 def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, random_state):
     """The acceptance case of issue 19: `nestmix sweep blobs.csv` on three isotropic blobs
-    prefers a tied or spherical covariance model with K = 3 (or K = 4 within errors: an extra
-    empty component is barely penalised), fewer K and the full or diag models far behind."""
+    prefers K = 3 with a tied or spherical covariance model (the best (model, K) of the grid),
+    fewer K and the full or diag models far behind.
+
+    Measured 2026-12-03 (zero-config defaults: nlive 100, K = 1..4, four models; one round of
+    slices above 11 parameters), best (model, K), its ln Z lead over the runner-up, seconds of
+    the whole sweep with ``--jobs 1`` on a core shared with other work (load 3-6):
+
+    ========  ===============  ======================================  =======
+    state     best             runner-up, ln BF                        seconds
+    ========  ===============  ======================================  =======
+    0         tied K = 4       tied K = 3, 0.41 ± 0.86                 414
+    1         tied K = 3       tied K = 4, 0.01 ± 0.99                 236
+    2         tied K = 4       tied K = 3, 1.96 ± 0.93                 303
+    3         tied K = 3       tied K = 4, 1.62 ± 0.97                 224
+    4         spherical K = 3  tied K = 3, 0.71 ± 0.96                 179
+    ========  ===============  ======================================  =======
+
+    States 0 and 2 fail, and not for want of sampling: references at nlive 500 give tied
+    ln Z(K = 3) − ln Z(K = 4) = +0.31 ± 0.40 (state 0) and −0.09 ± 0.44 (state 2), a tie, where
+    state 3's is +2.01 ± 0.45. Under the default priors (means uniform over the data's range),
+    where blobs are close and the range small, a fourth tied component holding a handful of
+    points between two blobs (state 2: median weight 0.007) gains about the evidence its prior
+    volume costs, so no number of live points makes K = 3 win there. With mean and scale priors
+    twice as wide (reweighted, ``nestmix.sensitivity``) K = 3 leads tied K = 4 by 1.69 (state 0)
+    and 1.29 (state 2) at nlive 500: whether the test can pass is a choice of default priors.
+    See benchmarks/README.md, "make_blobs: K = 3 against K = 4"."""
     points = make_blobs(500, random_state)
     np.savetxt(tmp_path / "blobs.csv", points, delimiter=",", header="x0,x1", comments="")
     start = time.monotonic()
@@ -143,13 +167,8 @@ def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, 
     result = load_grid(tmp_path / "out")
     assert result.missing == () and len(result.models) == 4
     best = result.best()
-    table = {(r.model, r.row.k): r for r in result.rows}
-    three = max((table[m, 3] for m in ("tied", "spherical")), key=lambda r: r.row.logZ)
-    assert best.covariance in ("tied", "spherical"), f"best: {best.model} K = {best.row.k}"
-    # K = 3 is the best, or within twice the error of the best (measured: an empty fourth
-    # component of a tied model trails K = 3 by only 0.2-1.1 nats, σ ≈ 0.9 on the difference)
-    gap = best.row.logZ - three.row.logZ
-    assert gap <= 2 * np.hypot(best.row.logZ_err, three.row.logZ_err), (gap, best.model)
+    assert best.row.k == 3 and best.covariance in ("tied", "spherical"), \
+        f"best: {best.model} K = {best.row.k}"
     for r in result.rows:  # fewer components, or the full and diag models, are far behind
         if r.row.k < 3 or r.covariance in ("full", "diag"):
             assert r.ln_bf < -3.0, (r.model, r.row.k, r.ln_bf)

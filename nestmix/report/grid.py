@@ -167,6 +167,7 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
             headline = f"{_cell(best)} is the only (model, K) finished: nothing to compare yet."
         else:
             margin, runner = min(margins, key=lambda m: m[0])
+            error = math.hypot(best.row.logZ_err, runner.row.logZ_err)
             if caveat:
                 headline = (f"{_cell(best)} is ahead{who} (ln Bayes factor {margin:.2f} over "
                             f"the runner-up, {_cell(runner)}), but the preference is "
@@ -175,6 +176,11 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
                 headline = (f"{_cell(best)} and {_cell(runner)} are about equally good: the ln "
                             f"Bayes factor is {margin:.2f}, not worth more than a bare mention; "
                             f"{_cell(best)} is ahead{who}.")
+            elif margin < 2 * error:  # a near-tie within the runs' errors decides nothing
+                headline = (f"{_cell(best)} is ahead of {_cell(runner)}{who} by an ln Bayes "
+                            f"factor of {margin:.2f} ± {error:.2f}, less than twice its error: "
+                            "these runs do not decide between the two (more live points or "
+                            "seeds would).")
             else:
                 headline = (f"The data prefer {_cell(best)}{who}: {jeffreys_label(margin)} "
                             f"evidence over the runner-up, {_cell(runner)} (ln Bayes factor "
