@@ -59,8 +59,12 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
     from nestmix.sweep.lifeline import WATCH_ENV, die_with_parent
 
     env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
-    executor = get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
+
+    def new_executor() -> Any:
+        return get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
                                      initializer=die_with_parent)
+
+    executor = new_executor()
     waiting = iter(enumerate(args))
     running: dict[Any, int] = {}
 
@@ -73,13 +77,23 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
     try:
         for _ in range(n_jobs):
             submit_next()
-        failures = 0
+        failures, restarted = 0, False
         while running:
             done, _ = wait(list(running), timeout=HEALTH_INTERVAL, return_when=FIRST_COMPLETED)
             if not done:  # a dead executor never completes its futures: do not wait forever
                 failures = 0 if executor_alive(executor) else failures + 1
                 if failures >= HEALTH_FAILURES:
-                    raise _ExecutorLost
+                    if restarted:
+                        raise _ExecutorLost
+                    # once: a fresh executor runs the pending calls again (each is a run
+                    # that resumes or restarts from its own files)
+                    restarted, failures = True, 0
+                    executor.shutdown(wait=False, kill_workers=True)
+                    executor = new_executor()
+                    pending = sorted(running.values())
+                    running.clear()
+                    for i in pending:
+                        running[executor.submit(func, *args[i])] = i
                 continue
             for future in done:
                 i = running.pop(future)
@@ -107,7 +121,9 @@ def executor_alive(executor: Any) -> bool:
     manager thread (which collects results and restarts dead workers) is running.
 
     A CI run once hung for good with a worker defunct and no manager thread left; pending futures
-    of such an executor never complete, so :func:`run_local` checks this while it waits.
+    of such an executor never complete, so :func:`run_local` checks this while it waits, runs
+    the pending calls once more on a fresh executor, and ends the sweep with one line if that
+    one is lost too.
     """
     flags = getattr(executor, "_flags", None)
     if flags is not None and getattr(flags, "broken", None):
