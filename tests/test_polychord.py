@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -307,31 +306,16 @@ def test_a_child_that_dies_gives_a_clear_error():
 
 
 def test_ctrl_c_kills_the_run_and_is_re_raised():
-    """Ctrl-C from 3 s on, pressed again every 2 s (at most three times) as a user would: once
-    in a CI run the first SIGINT went unanswered for the whole 5-minute run (cause not found;
-    no test leaves another SIGINT handler behind, checked over the whole suite)."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    stop = threading.Event()
-    sent: list[float] = []
-
-    def press() -> None:
-        if stop.wait(3.0):
-            return
-        while len(sent) < 3:
-            sent.append(time.monotonic())
-            os.kill(os.getpid(), signal.SIGINT)
-            if stop.wait(2.0):
-                return
-
-    presser = threading.Thread(target=press, daemon=True)
-    presser.start()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, (
+        "SIGINT is ignored in this process: started in the background by a non-interactive "
+        "shell (`cmd &` without job control ignores SIGINT)? Ctrl-C cannot be tested here")
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             get_sampler("polychord").run(SlowGaussian(), {"nlive": 500}, seed=1)
     finally:
-        stop.set()
-        presser.join()
-    assert 1 <= len(sent) <= 3
+        timer.cancel()
     assert not runner_children(), "the PolyChord child outlived the interrupted run"
 
 

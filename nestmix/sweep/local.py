@@ -60,11 +60,8 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
 
     env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
 
-    def new_executor() -> Any:
-        return get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
+    executor = get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
                                      initializer=die_with_parent)
-
-    executor = new_executor()
     waiting = iter(enumerate(args))
     running: dict[Any, int] = {}
 
@@ -77,23 +74,13 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
     try:
         for _ in range(n_jobs):
             submit_next()
-        failures, restarted = 0, False
+        failures = 0
         while running:
             done, _ = wait(list(running), timeout=HEALTH_INTERVAL, return_when=FIRST_COMPLETED)
             if not done:  # a dead executor never completes its futures: do not wait forever
                 failures = 0 if executor_alive(executor) else failures + 1
                 if failures >= HEALTH_FAILURES:
-                    if restarted:
-                        raise _ExecutorLost
-                    # once: a fresh executor runs the pending calls again (each is a run
-                    # that resumes or restarts from its own files)
-                    restarted, failures = True, 0
-                    executor.shutdown(wait=False, kill_workers=True)
-                    executor = new_executor()
-                    pending = sorted(running.values())
-                    running.clear()
-                    for i in pending:
-                        running[executor.submit(func, *args[i])] = i
+                    raise _ExecutorLost
                 continue
             for future in done:
                 i = running.pop(future)
@@ -121,9 +108,10 @@ def executor_alive(executor: Any) -> bool:
     manager thread (which collects results and restarts dead workers) is running.
 
     A CI run once hung for good with a worker defunct and no manager thread left; pending futures
-    of such an executor never complete, so :func:`run_local` checks this while it waits, runs
-    the pending calls once more on a fresh executor, and ends the sweep with one line if that
-    one is lost too.
+    of such an executor never complete, so :func:`run_local` checks this while it waits and ends
+    the sweep with the worker-lost line (finished runs are kept; a rerun resumes). The thread
+    had died of loky's "A worker stopped while some jobs were given to the executor" warning,
+    made an error by the test suite's warning filter; loky itself recovers from that case.
     """
     flags = getattr(executor, "_flags", None)
     if flags is not None and getattr(flags, "broken", None):
