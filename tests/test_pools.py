@@ -4,6 +4,7 @@ not part of the run's fingerprint, and continues from its checkpoint."""
 from __future__ import annotations
 
 import pickle
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -84,8 +85,8 @@ class Failing:
     """The model, with a likelihood that fails after ``limit`` calls in each process (a run
     cut short, leaving its checkpoint behind)."""
 
-    def __init__(self, model, limit: int) -> None:
-        self.model, self.limit, self.calls = model, limit, 0
+    def __init__(self, model, limit: int, delay: float = 0.0) -> None:
+        self.model, self.limit, self.calls, self.delay = model, limit, 0, delay
         self.ndim, self.param_names = model.ndim, model.param_names
 
     def prior_transform(self, u):
@@ -95,6 +96,8 @@ class Failing:
         self.calls += 1
         if self.calls > self.limit:
             raise RuntimeError("cut short")
+        if self.delay:  # a lower bound on the run's time, so it outlasts a checkpoint interval
+            time.sleep(self.delay)
         return self.model.log_likelihood(theta)
 
 

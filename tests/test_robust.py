@@ -213,7 +213,7 @@ def test_another_ks_checkpoint_is_not_resumed(tmp_path, monkeypatch):
     from tests.conftest import GALAXY_PRIORS
     from tests.test_pools import Failing
 
-    monkeypatch.setenv("NESTMIX_CHECKPOINT_SECONDS", "0.0001")  # before the cut, on any machine
+    monkeypatch.setenv("NESTMIX_CHECKPOINT_SECONDS", "0.1")  # the shortest interval
     import numpy as np
 
     values = np.array([float(v) for v in DATA.split()]) / 1000
@@ -222,8 +222,10 @@ def test_another_ks_checkpoint_is_not_resumed(tmp_path, monkeypatch):
     adapter, workdir = get_sampler("dynesty"), tmp_path / "work"
 
     with pytest.raises(RuntimeError, match="cut short"):
-        adapter.run(Failing(spec.build(data, 1), limit=2500), {"nlive": 30}, seed=2,
-                    workdir=str(workdir))
+        # 2 500 calls of ≥ 0.2 ms: ≥ 0.5 s, so checkpoints are written before the cut on any
+        # machine (a fast one finished the 2 500 calls within the 0.1 s interval)
+        adapter.run(Failing(spec.build(data, 1), limit=2500, delay=0.0002), {"nlive": 30},
+                    seed=2, workdir=str(workdir))
     assert (workdir / "dynesty.save").exists()
     run = adapter.run(spec.build(data, 2), {"nlive": 30}, seed=2, workdir=str(workdir))
     assert not run.resumed and run.samples.shape[1] == spec.build(data, 2).ndim
