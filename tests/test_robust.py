@@ -148,6 +148,9 @@ def test_a_killed_worker_is_one_line(tmp_path):
     workers[0].kill()
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 2
+    # loky's resource tracker (its own process) may add its leaked-semaphore warnings at exit
+    err = "\n".join(line for line in err.splitlines()
+                     if "resource_tracker" not in line and line.strip() != "warnings.warn(")
     assert "a worker process died" in one_line(err)
 
 
