@@ -281,7 +281,8 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
     out = []
     for row in sorted(result.rows, key=lambda r: (r.sampler, r.k)):
         out += [f"K={row.k} {row.sampler}: {w}" for w in row.warnings]
-        if not row.converged and not any("budget" in w for w in row.warnings):
+        if not row.converged and not any("budget" in w or w.startswith("not converged")
+                                         for w in row.warnings):
             out.append(f"K={row.k} {row.sampler}: the run stopped before converging")
     for row_a, row_b in _pairs_by_k(result.rows):
         delta, sigma = row_a.logZ - row_b.logZ, combined_sigma(row_a, row_b)
