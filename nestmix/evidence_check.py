@@ -9,7 +9,7 @@ independently of the sampler's prior-volume bookkeeping:
 1. map the samples to the unit cube's logit, x = logit(u) (unbounded, and the prior there is the
    logistic density: the target is log L(T(σ(x))) + Σ log σ'(x));
 2. fit a Gaussian mixture to posterior draws of x (scikit-learn's ``GaussianMixture``, 1 to
-   ``max_components`` components chosen by BIC);
+   ``max_components`` components chosen by BIC, stopping when BIC rose twice in a row);
 3. draw from the Student-t mixture (ν = 5) with those centres and covariances widened by 1.2²,
    and average L π / q over ``draws`` draws (10 000 by default): ln Z, its standard error and
    the effective sample size.
@@ -201,15 +201,20 @@ def importance_check(model: Any, run: NestedRun, rng: np.random.Generator | None
     picked = rng.choice(len(weights), size=fit_points, p=weights)
     x = special.logit(np.clip(run.samples_u[picked], 1e-12, 1 - 1e-12))
     distinct = len(np.unique(picked))
-    best = None
+    best, worse = None, 0
     for components in range(1, max_components + 1):
         if distinct < 5 * components * (x.shape[1] + 1):  # too few points for more components
             break
         fit = GaussianMixture(components, covariance_type="full", reg_covar=1e-6,
+                              init_params="k-means++",
                               random_state=int(rng.integers(2**31))).fit(x)
         bic = fit.bic(x)
         if best is None or bic < best[0]:
-            best = (bic, fit)
+            best, worse = (bic, fit), 0
+        else:
+            worse += 1
+            if worse == 2:  # BIC rose twice in a row: more components will not help
+                break
     if best is None:
         return None
     fit = best[1]
