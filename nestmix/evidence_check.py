@@ -168,7 +168,7 @@ def importance_estimate(target: LogitTarget, proposal: StudentTMixture, n: int,
 
 
 def importance_check(model: Any, run: NestedRun, rng: np.random.Generator | None = None,
-                     draws: int = 10_000, fit_points: int = 4_000,
+                     draws: int = 10_000, fit_points: int = 2_000,
                      max_components: int = 6) -> ImportanceCheck | None:
     """ln Z of ``model`` by importance sampling from a proposal fitted to ``run``'s samples.
 
