@@ -16,7 +16,8 @@ The 1-D and N-D kernels take arrays of different ranks, so :func:`_loglike` pick
 compile time; each data case gets one compiled, cached signature. numba's cache does not notice
 edits to the files of the functions called here, only to this one: a change to the prior plan's
 operations or to the kernels goes with an edit here (last: built-in priors and components, #17;
-incomplete gamma and beta prefactors for large shapes).
+incomplete gamma and beta prefactors for large shapes; the kernels' blocks as functions and the
+parallel kernels, #17 item 3).
 """
 
 from __future__ import annotations
