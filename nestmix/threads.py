@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,11 +95,12 @@ def running_runs(directory: str | Path) -> int:
 
 @dataclass
 class _Share:
-    """Whose share of the cores this process has: a sweep's directory (None outside a sweep)
-    and the processes that compute the run's likelihood together."""
+    """Whose share of the cores this thread has: a sweep's directory (None outside a sweep),
+    the processes that compute the run's likelihood together, and a limit (None: the cores)."""
 
     directory: str | None = None
     processes: int = 1
+    limit: int | None = None
 
 
 def _share_from_environment() -> _Share:
@@ -113,13 +115,14 @@ def _share_from_environment() -> _Share:
 
 
 class _State:
-    """The thread count of this process's kernel, re-evaluated every REEVALUATE_SECONDS."""
+    """The thread count of one thread's kernel calls, re-evaluated every REEVALUATE_SECONDS in
+    a sweep; and the most threads the parallel kernel ran with."""
 
-    def __init__(self) -> None:
-        self.share = _share_from_environment()
+    def __init__(self, share: _Share) -> None:
+        self.share = share
         self.threads = 0  # 0: not evaluated yet
         self.checked = -float("inf")
-        self.used = 0  # most threads the parallel kernel ran with in this run
+        self.used = 0
 
     def evaluate(self) -> int:
         now = time.monotonic()
@@ -131,6 +134,8 @@ class _State:
         if limit == 0:
             self.threads = 1
             return 1
+        if self.share.limit is not None:
+            limit = self.share.limit if limit is None else min(limit, self.share.limit)
         from nestmix.samplers.base import available_cores  # at run time: samplers import models
 
         running = 1 if self.share.directory is None else running_runs(self.share.directory)
@@ -139,20 +144,29 @@ class _State:
         return self.threads
 
 
-_STATE = _State()
+# numba's thread count is set per thread, and a process may run several runs in threads (a
+# Dask worker): one state per thread
+_LOCAL = threading.local()
+
+
+def _state() -> _State:
+    state = getattr(_LOCAL, "state", None)
+    if state is None:
+        state = _LOCAL.state = _State(_share_from_environment())
+    return state
 
 
 def _numba_threads() -> int:
     """The most threads numba may use in this process (``NUMBA_NUM_THREADS``)."""
     from numba import config
 
-    return max(1, int(config.NUMBA_NUM_THREADS))
+    return max(1, int(getattr(config, "NUMBA_NUM_THREADS", 1)))
 
 
 def kernel_threads() -> int:
-    """Threads this process's likelihood kernel may use now (numba's thread count in the
+    """Threads the likelihood kernel may use now in this thread (numba's thread count in the
     calling thread is set to it); 1 when the parallel kernel is off."""
-    threads = _STATE.evaluate()
+    threads = _state().evaluate()
     import numba
 
     if numba.get_num_threads() != threads:
@@ -167,32 +181,34 @@ def threads_for(n_points: int, min_points: int = PARALLEL_MIN_POINTS) -> int:
     if n_points < min_points or parallel_kernel_limit() == 0:
         return 1
     threads = kernel_threads()
-    if threads > 1 and threads > _STATE.used:
-        _STATE.used = threads
+    state = _state()
+    if threads > 1 and threads > state.used:
+        state.used = threads
     return threads
 
 
 def parallel_record() -> dict[str, Any]:
     """What a run's ``run.json`` records (under ``backend``): ``parallel_kernel_threads``, the
-    most threads the parallel kernel ran with in this process during the run (0: it did not
+    most threads the parallel kernel ran with in this thread during the run (0: it did not
     run)."""
-    return {"parallel_kernel_threads": _STATE.used}
+    return {"parallel_kernel_threads": _state().used}
 
 
 @contextmanager
-def run_share(directory: str | Path | None, processes: int = 1) -> Iterator[None]:
-    """Within the block, this process runs one run of the sweep in ``directory`` (None: outside
-    a sweep): the kernel's threads are its share, and :func:`parallel_record` starts afresh.
-    numba's thread count is restored afterwards."""
-    global _STATE
-    previous = _STATE
-    _STATE = _State()
-    _STATE.share = _Share(None if directory is None else str(directory), max(1, processes))
+def run_share(directory: str | Path | None, processes: int = 1,
+              limit: int | None = None) -> Iterator[None]:
+    """Within the block, this thread runs one run of the sweep in ``directory`` (None: outside
+    a sweep) on ``processes`` processes, with at most ``limit`` kernel threads: the kernel's
+    threads are its share of the cores, and :func:`parallel_record` starts afresh. numba's
+    thread count is restored afterwards."""
+    previous = getattr(_LOCAL, "state", None)
+    _LOCAL.state = _State(_Share(None if directory is None else str(directory),
+                                 max(1, int(processes)), limit))
     numba_before = _numba_thread_count()
     try:
         yield
     finally:
-        _STATE = previous
+        _LOCAL.state = previous
         if numba_before is not None:
             import numba
 
@@ -210,6 +226,6 @@ def _numba_thread_count() -> int | None:
 def child_environment(processes: int) -> dict[str, str]:
     """Environment entries for ``processes`` processes that compute this run's likelihood
     together (a pool, MPI ranks): they split this process's share of the cores."""
-    share = _STATE.share
+    share = _state().share
     return {SHARE_ENV: json.dumps({"directory": share.directory,
                                    "processes": share.processes * max(1, int(processes))})}

@@ -527,9 +527,10 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
 def loglike_1d_parallel(theta, source, fixed, lay, y, s2, extra, log_bg, out):
     """:func:`loglike_1d` with the blocks of each θ row spread over numba's threads.
 
-    The blocks are cut into at most ``MAX_CHUNKS`` chunks, each with its own block buffers; every block's sum is stored and the sums are then added in block order with
-    the same compensation as the serial kernel, so the result is the serial kernel's, whatever
-    the number of threads.
+    The blocks are cut into at most ``MAX_CHUNKS`` chunks, each with its own block buffers;
+    every block's sum is stored and the sums are then added in block order with the same
+    compensation as the serial kernel, so the result is the serial kernel's, whatever the
+    number of threads.
     """
     n = y.shape[0]
     k = lay[K]
