@@ -266,7 +266,8 @@ def test_sweep_at_large_n_gives_the_same_evidence_with_and_without_parallel_kern
     for switch, threads in (("0", 0), ("auto", share if share > 1 else 0)):
         monkeypatch.setenv(PARALLEL_KERNEL_ENV, switch)
         plan = SweepPlan(name="large", data=data, spec=spec, k_values=(1, 2),
-                         settings={"dynesty": {"nlive": 40, "dlogz": 1.0}}, seed=5)
+                         settings={"dynesty": {"nlive": 40, "maxcall": 4000}},
+                         seed=5)
         result = run_sweep(plan, tmp_path / switch, n_jobs=1)
         store = RunStore(tmp_path / switch)
         rows = {row.k: (row.logZ, row.logZ_err, row.ncall) for row in result.rows}
