@@ -245,6 +245,7 @@ def test_switch_turns_the_parallel_kernel_off(monkeypatch):
 
 # ---------------------------------------------------------------------------- a whole sweep
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The sampling was stopped short")
 def test_sweep_at_large_n_gives_the_same_evidence_with_and_without_parallel_kernel(
         tmp_path, monkeypatch):
     """N = 10⁴ in 2-D with per-point errors, K = 1 and 2, one after the other (each run then has
