@@ -44,8 +44,8 @@ from nestmix.backend import parallel_kernel_limit
 from nestmix.progress import read_progress
 
 __all__ = ["PARALLEL_MIN_POINTS", "REEVALUATE_SECONDS", "SHARE_ENV", "child_environment",
-           "kernel_threads", "parallel_record", "run_share", "running_runs", "thread_budget",
-           "threads_for"]
+           "kernel_threads", "launch_numba_threads", "parallel_record", "run_share",
+           "running_runs", "thread_budget", "threads_for"]
 
 PARALLEL_MIN_POINTS = 10_000
 """Points from which a likelihood is computed by the parallel kernel (when threads allow)."""
@@ -172,6 +172,24 @@ def kernel_threads() -> int:
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
     return threads
+
+
+_LAUNCHED: list[bool] = []
+
+
+def launch_numba_threads() -> None:
+    """Start numba's thread pool in this process (once; cheap afterwards).
+
+    Compiled code loaded from numba's cache that contains a parallel kernel (the compiled slice
+    proposals) crashes with a segmentation fault when it runs before the pool is started, even
+    where it takes the serial branch: numba starts the pool only when a parallel function is
+    called from Python, or its thread count asked for.
+    """
+    if not _LAUNCHED:
+        import numba
+
+        numba.get_num_threads()
+        _LAUNCHED.append(True)
 
 
 def threads_for(n_points: int, min_points: int = PARALLEL_MIN_POINTS) -> int:

@@ -172,6 +172,34 @@ def test_model_takes_the_parallel_kernel_above_its_threshold(rng):
     assert used == (share if share > 1 else 0)
 
 
+_FRESH_RUN = """
+import numpy as np
+from nestmix import Measurements, ModelSpec
+from nestmix.samplers import get_sampler
+y = np.random.default_rng(1).normal(size=60)
+model = ModelSpec(priors={"mean": {"dist": "norm", "scale": 3},
+                         "sigma": {"dist": "halfnorm", "scale": 2}}).build(
+    Measurements.from_arrays(y), 1)
+assert model.compiled_parts() is not None
+run = get_sampler("dynesty").run(model, {"nlive": 20, "maxcall": 3000}, seed=1)
+print(run.ncall)
+"""
+
+
+def test_compiled_slice_runs_first_thing_in_a_fresh_process():
+    """The compiled slice proposals hold the parallel kernel: loaded from numba's cache and run
+    before numba's thread pool was started they crashed (segmentation fault), even at small N.
+    """
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", _FRESH_RUN], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) >= 3000  # past uniform draws: slice proposals ran
+
+
 # ---------------------------------------------------------------------------- thread budget
 def test_thread_budget_shares_the_cores():
     assert thread_budget(8, 1) == 8

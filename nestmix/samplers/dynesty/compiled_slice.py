@@ -32,7 +32,7 @@ from numpy import linalg
 
 from nestmix.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
 from nestmix.model.mixture import CompiledParts
-from nestmix.threads import threads_for
+from nestmix.threads import launch_numba_threads, threads_for
 
 __all__ = ["ENV_VAR", "CompiledParts", "CompiledSliceSampler", "enabled"]
 
@@ -67,6 +67,7 @@ class CompiledSliceSampler(SliceSampler):
         from nestmix.samplers.dynesty._slice_numba import FAILED, slice_sample
 
         parts: CompiledParts = kwargs["compiled"]
+        launch_numba_threads()  # before compiled code that holds the parallel kernel runs
         parallel = threads_for(parts.kernel_arguments[3].shape[-1],
                                parts.parallel_min_points) > 1
         rstate = get_random_generator(args.rseed)
