@@ -24,7 +24,10 @@ exactly, so none of this changes a run's result, only its speed.
 
 numba's OpenMP threads are told to sleep while they wait (``OMP_WAIT_POLICY=passive``, unless set
 otherwise): with the default, a waiting thread spins, which on a machine whose cores are busy
-with other runs made a parallel likelihood 20 to 100 times slower than the serial one.
+with other runs made a parallel likelihood up to about 100 times slower than the serial one.
+Other work on the machine is not counted: where another process holds a core, a parallel region
+waits for the thread that shares it, and the parallel kernel was slower than the serial one up
+to 3·10⁴ points (``benchmarks/kernel_parallel.py``); turn it off on such a machine.
 """
 
 from __future__ import annotations
