@@ -16,7 +16,8 @@ The 1-D and N-D kernels take arrays of different ranks, so :func:`_loglike` pick
 compile time; each data case gets one compiled, cached signature. numba's cache does not notice
 edits to the files of the functions called here, only to this one: a change to the prior plan's
 operations or to the kernels goes with an edit here (last: built-in priors and components, #17;
-incomplete gamma and beta prefactors for large shapes).
+incomplete gamma and beta prefactors for large shapes; the kernels' blocks as functions and the
+parallel kernels, #17 item 3).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from nestmix.model.kernels._numba_impl import loglike_1d, loglike_nd
+from nestmix.model.kernels._numba_impl import (
+    loglike_1d,
+    loglike_1d_parallel,
+    loglike_nd,
+    loglike_nd_parallel,
+)
 from nestmix.priors._compiled import run_plan
 
 #: Expansions of one slice after which dynesty warns and switches to doubling.
@@ -36,20 +42,28 @@ OK, FAILED = 0, 1
 _JIT = {"cache": True, "error_model": "numpy"}
 
 
-def _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out):  # pragma: no cover
-    """Placeholder typed by the overload below (one kernel per data rank)."""
+def _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out,
+             parallel):  # pragma: no cover
+    """Placeholder typed by the overload below (one kernel per data rank, serial or parallel).
+    """
     raise NotImplementedError
 
 
 @overload(_loglike)
-def _loglike_overload(theta, source, fixed, lay, y, err, extra, log_bg, out):
+def _loglike_overload(theta, source, fixed, lay, y, err, extra, log_bg, out, parallel):
     if y.ndim == 1:
-        def one_d(theta, source, fixed, lay, y, err, extra, log_bg, out):
-            loglike_1d(theta, source, fixed, lay, y, err, extra, log_bg, out)
+        def one_d(theta, source, fixed, lay, y, err, extra, log_bg, out, parallel):
+            if parallel:
+                loglike_1d_parallel(theta, source, fixed, lay, y, err, extra, log_bg, out)
+            else:
+                loglike_1d(theta, source, fixed, lay, y, err, extra, log_bg, out)
         return one_d
 
-    def n_d(theta, source, fixed, lay, y, err, extra, log_bg, out):
-        loglike_nd(theta, source, fixed, lay, y, err, extra, log_bg, out)
+    def n_d(theta, source, fixed, lay, y, err, extra, log_bg, out, parallel):
+        if parallel:
+            loglike_nd_parallel(theta, source, fixed, lay, y, err, extra, log_bg, out)
+        else:
+            loglike_nd(theta, source, fixed, lay, y, err, extra, log_bg, out)
     return n_d
 
 
@@ -58,7 +72,8 @@ def _evaluate(u, x, direction, u_new, buffers, model):
     """dynesty's ``F(x)``: log L at ``u + x * direction`` (``-inf`` outside the cube).
 
     ``u_new`` receives the point; ``buffers`` are (cube, theta, out) of shapes (1, n), (1, n),
-    (1,); ``model`` is (ops, params, source, fixed, lay, y, err, extra, log_bg).
+    (1,); ``model`` is (ops, params, source, fixed, lay, y, err, extra, log_bg, parallel), the
+    last a bool: the parallel variant of the kernel (the same values).
     """
     inside = True
     for j in range(u.shape[0]):
@@ -68,10 +83,10 @@ def _evaluate(u, x, direction, u_new, buffers, model):
     if not inside:
         return -np.inf
     cube, theta, out = buffers
-    ops, params, source, fixed, lay, y, err, extra, log_bg = model
+    ops, params, source, fixed, lay, y, err, extra, log_bg, parallel = model
     cube[0, :] = u_new
     run_plan(cube, ops, params, theta)
-    _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out)
+    _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out, parallel)
     return out[0]
 
 
@@ -117,7 +132,8 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, model):
     rng : numpy.random.Generator
     model : tuple
         ``(ops, params)`` of the compiled prior plan followed by the likelihood kernel's
-        ``(source, fixed, lay, y, err, extra, log_bg)``.
+        ``(source, fixed, lay, y, err, extra, log_bg)`` and a bool: whether to call the
+        kernel's parallel variant (:mod:`nestmix.threads`; the same values).
 
     Returns
     -------
