@@ -22,12 +22,19 @@ the same time share the cores instead:
 kernel off (``0``) or caps its threads. The parallel kernel returns the serial kernel's values
 exactly, so none of this changes a run's result, only its speed.
 
-numba's OpenMP threads are told to sleep while they wait (``OMP_WAIT_POLICY=passive``, unless set
-otherwise): with the default, a waiting thread spins, which on a machine whose cores are busy
-with other runs made a parallel likelihood up to about 100 times slower than the serial one.
-Other work on the machine is not counted: where another process holds a core, a parallel region
-waits for the thread that shares it, and the parallel kernel was slower than the serial one up
-to 3·10⁴ points (``benchmarks/kernel_parallel.py``); turn it off on such a machine.
+Other work on the machine counts too: where another process holds a core, a parallel region
+waits for the thread that shares it, and the parallel kernel was slower than the serial one
+(``benchmarks/kernel_parallel.py``). At each count a run's threads are also at most the cores
+that other work left free over the last window (:mod:`nestmix.cpuload`: the machine's busy CPU
+time from ``/proc/stat`` less this process's own; the first window, when a run starts, is
+:data:`FIRST_WINDOW_SECONDS`). A run therefore takes the serial kernel while another process
+keeps a core busy, and the parallel one again once it is free.
+
+numba's OpenMP threads spin for a short while when they wait before they sleep
+(``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT` iterations, unless ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` is set already): a thread that sleeps at once (``OMP_WAIT_POLICY=passive``)
+is woken too late for every likelihood call (the parallel kernel was slower than the serial one
+at 10⁴ points), one that spins long (the OpenMP default) takes cores from other runs.
 """
 
 from __future__ import annotations
@@ -43,22 +50,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nestmix import cpuload
 from nestmix.backend import parallel_kernel_limit
 from nestmix.progress import read_progress
 
-__all__ = ["PARALLEL_MIN_POINTS", "REEVALUATE_SECONDS", "SHARE_ENV", "child_environment",
+__all__ = ["FIRST_WINDOW_SECONDS", "PARALLEL_MIN_POINTS", "REEVALUATE_SECONDS", "SHARE_ENV",
+           "SPIN_COUNT", "child_environment",
            "kernel_threads", "launch_numba_threads", "parallel_record", "run_share",
            "running_runs", "thread_budget", "threads_for"]
 
 PARALLEL_MIN_POINTS = 10_000
 """Points from which a likelihood is computed by the parallel kernel (when threads allow)."""
 REEVALUATE_SECONDS = 3.0
-"""Seconds between two counts of a sweep's running runs."""
+"""Seconds between two counts of a sweep's running runs and of the cores other work left free."""
+FIRST_WINDOW_SECONDS = 0.2
+"""Seconds over which a run's first count measures other work (a pause once per run)."""
 SHARE_ENV = "NESTMIX_THREAD_SHARE"
 """Set by :func:`child_environment` for processes that compute a run's likelihood (internal)."""
 _GRID_MANIFEST = "grid.json"  # nestmix.store.grid.GRID_MANIFEST (not imported: store is heavy)
 
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before numba starts its OpenMP threads
+SPIN_COUNT = "30000"
+"""``GOMP_SPINCOUNT`` set by default: how long a waiting OpenMP thread spins before it sleeps."""
+
+if "OMP_WAIT_POLICY" not in os.environ:  # the user's wait policy stands
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)  # before numba starts its threads
 
 
 def thread_budget(cores: int, running: int, processes: int = 1,
@@ -118,19 +133,19 @@ def _share_from_environment() -> _Share:
 
 
 class _State:
-    """The thread count of one thread's kernel calls, re-evaluated every REEVALUATE_SECONDS in
-    a sweep; and the most threads the parallel kernel ran with."""
+    """The thread count of one thread's kernel calls, re-evaluated every REEVALUATE_SECONDS;
+    the counters at the last evaluation; and the most threads the parallel kernel ran with."""
 
     def __init__(self, share: _Share) -> None:
         self.share = share
         self.threads = 0  # 0: not evaluated yet
         self.checked = -float("inf")
+        self.sample: cpuload.CpuSample | None = None
         self.used = 0
 
     def evaluate(self) -> int:
         now = time.monotonic()
-        if self.threads and (self.share.directory is None
-                             or now - self.checked < REEVALUATE_SECONDS):
+        if self.threads and now - self.checked < REEVALUATE_SECONDS:
             return self.threads
         self.checked = now
         limit = parallel_kernel_limit()
@@ -141,10 +156,31 @@ class _State:
             limit = self.share.limit if limit is None else min(limit, self.share.limit)
         from nestmix.samplers.base import available_cores  # at run time: samplers import models
 
+        cores = available_cores()
         running = 1 if self.share.directory is None else running_runs(self.share.directory)
-        self.threads = min(thread_budget(available_cores(), running, self.share.processes,
-                                         limit), _numba_threads())
-        return self.threads
+        threads = min(thread_budget(cores, running, self.share.processes, limit),
+                      _numba_threads())
+        if threads > 1:
+            threads = min(threads, self.free_cores(cores))
+        else:
+            self.sample = _cpu_sample()  # the next window starts now
+        self.threads = threads
+        return threads
+
+    def free_cores(self, cores: int) -> int:
+        """Cores that other work left free since the last evaluation (over a first window of
+        FIRST_WINDOW_SECONDS at the first one)."""
+        before = self.sample
+        if before is None:
+            before = _cpu_sample()
+            time.sleep(FIRST_WINDOW_SECONDS)
+        self.sample = _cpu_sample()
+        return cpuload.free_cores(cores, cpuload.other_busy_cores(before, self.sample, cores))
+
+
+def _cpu_sample() -> cpuload.CpuSample:
+    """The CPU counters now (a function of its own: tests replace it)."""
+    return cpuload.sample()
 
 
 # numba's thread count is set per thread, and a process may run several runs in threads (a

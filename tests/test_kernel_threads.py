@@ -2,8 +2,10 @@
 
 The parallel kernels must return the serial kernels' values (they add the same block sums in
 the same order), whatever the number of threads; a run's thread count is a pure function of the
-cores, the sweep's running runs and the processes per run; and a sweep at N >= 10⁴ gives the
-same evidence with the parallel kernel as without it.
+cores, the sweep's running runs, the processes per run and the cores other work left free (a
+pure function of two CPU counters); and a sweep at N >= 10⁴ gives the same evidence with the
+parallel kernel as without it. Tests that count threads replace the CPU counters by a machine
+whose other work they choose (:class:`FakeMachine`): they do not depend on this machine's load.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nestmix import Measurements, ModelSpec
+from nestmix import Measurements, ModelSpec, cpuload
 from nestmix.backend import PARALLEL_KERNEL_ENV, parallel_kernel_limit, recorded_switches
 from nestmix.errors import ModelError
 from nestmix.model.kernels import _numba_impl
@@ -35,6 +37,35 @@ from tests.test_compiled_coverage import component_cases, one_d_data
 from tests.test_kernels import HALF, NORM, make_data
 
 N = 1_100  # five blocks, the last one short: chunks and the remainder are exercised
+
+
+class FakeMachine:
+    """CPU counters of a machine whose other work keeps ``other`` cores busy while this process
+    uses ``own`` cores; each sample is one second after the last."""
+
+    def __init__(self, cores: int, other: float = 0.0, own: float = 1.0) -> None:
+        self.cores, self.other, self.own = cores, other, own
+        self.now = 0.0
+        self.busy = self.total = self.own_seconds = 0.0
+
+    def __call__(self) -> cpuload.CpuSample:
+        self.now += 1.0
+        self.total += 100.0 * self.cores
+        self.busy += 100.0 * min(self.cores, self.other + self.own)
+        self.own_seconds += self.own
+        return cpuload.CpuSample(self.now, self.own_seconds, self.busy, self.total, np.nan)
+
+
+@pytest.fixture
+def machine(monkeypatch) -> FakeMachine:
+    """An idle machine (no other work) in place of this one's counters; no first-window pause.
+    """
+    import nestmix.threads as threads
+
+    fake = FakeMachine(available_cores())
+    monkeypatch.setattr(threads, "_cpu_sample", fake)
+    monkeypatch.setattr(threads, "FIRST_WINDOW_SECONDS", 0.0)
+    return fake
 
 
 def _numba_threads() -> int:
@@ -152,7 +183,7 @@ def test_parallel_kernel_agrees_with_space_density_and_2d_cluster(rng):
     check_agreement(model, model.prior_transform(rng.random((8, model.ndim))))
 
 
-def test_model_takes_the_parallel_kernel_above_its_threshold(rng):
+def test_model_takes_the_parallel_kernel_above_its_threshold(rng, machine):
     """Through the model: the same values; the parallel kernel runs (and is recorded) when this
     machine gives the run more than one thread."""
     data = make_data(rng, N, 2, "corr")
@@ -174,7 +205,7 @@ def test_model_takes_the_parallel_kernel_above_its_threshold(rng):
 
 _FRESH_RUN = """
 import numpy as np
-from nestmix import Measurements, ModelSpec
+from nestmix import Measurements, ModelSpec, cpuload
 from nestmix.samplers import get_sampler
 y = np.random.default_rng(1).normal(size=60)
 model = ModelSpec(priors={"mean": {"dist": "norm", "scale": 3},
@@ -237,7 +268,8 @@ def test_running_runs_counts_this_hosts_live_runs(tmp_path):
     assert running_runs(grid / "model=a") == 1  # the grid's other model counts
 
 
-def test_a_sweep_run_takes_its_share_and_more_when_others_finish(tmp_path, monkeypatch):
+def test_a_sweep_run_takes_its_share_and_more_when_others_finish(tmp_path, monkeypatch,
+                                                                 machine):
     import nestmix.threads as threads
 
     monkeypatch.setattr(threads, "REEVALUATE_SECONDS", 0.0)
@@ -253,6 +285,96 @@ def test_a_sweep_run_takes_its_share_and_more_when_others_finish(tmp_path, monke
         assert threads.kernel_threads() == cores
         env = child_environment(2)
     assert json.loads(env[SHARE_ENV]) == {"directory": str(tmp_path), "processes": 2}
+
+
+def test_other_busy_cores_is_the_machines_busy_cores_less_this_process():
+    def at(wall, own, busy, total, load=np.nan):
+        return cpuload.CpuSample(wall, own, busy, total, load)
+
+    start = at(10.0, 5.0, 1000.0, 4000.0)
+    # 3 s on 4 cores (1200 ticks): 600 busy ticks = 2 cores, of which this process 1.5
+    assert cpuload.other_busy_cores(start, at(13.0, 9.5, 1600.0, 5200.0), 4) == pytest.approx(
+        0.5)
+    # a busy loop on the other core of two while this process runs its kernel on one
+    two = at(0.0, 0.0, 0.0, 0.0)
+    assert cpuload.other_busy_cores(two, at(3.0, 3.0, 600.0, 600.0), 2) == pytest.approx(1.0)
+    # this process's threads time-share with it: 1.2 cores its own, 0.8 the loop's
+    assert cpuload.other_busy_cores(two, at(3.0, 3.6, 600.0, 600.0), 2) == pytest.approx(0.8)
+    # idle machine; this process's time over counted ticks (rounding) never goes below zero
+    assert cpuload.other_busy_cores(two, at(3.0, 3.3, 300.0, 600.0), 2) == 0.0
+    # no ticks (no /proc/stat): the load average stands in, at most the cores
+    no_ticks = at(0.0, 0.0, np.nan, np.nan)
+    assert cpuload.other_busy_cores(no_ticks, at(2.0, 2.0, np.nan, np.nan, 1.7), 2) == (
+        pytest.approx(0.7))
+    assert cpuload.other_busy_cores(no_ticks, at(2.0, 2.0, np.nan, np.nan, 9.0), 2) == (
+        pytest.approx(1.0))
+    assert cpuload.other_busy_cores(no_ticks, at(2.0, 1.0, np.nan, np.nan), 2) == 0.0
+
+
+def test_free_cores_rounds_other_work():
+    assert cpuload.free_cores(2, 0.0) == 2
+    assert cpuload.free_cores(2, 0.5) == 2  # a shell, a sweep's parent: the core stays free
+    assert cpuload.free_cores(2, 0.51) == 1
+    assert cpuload.free_cores(2, 0.8) == 1
+    assert cpuload.free_cores(8, 2.3) == 6
+    assert cpuload.free_cores(8, 2.6) == 5
+    assert cpuload.free_cores(2, 5.0) == 1  # never fewer than one (the serial kernel)
+
+
+def test_cpu_ticks_of_the_process_cores(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  30 0 30 60 10 0 0 0 0 0\n"
+                    "cpu0 10 0 10 30 5 0 0 0 0 0\n"
+                    "cpu1 20 0 20 30 5 0 0 9 0 0\n"
+                    "intr 1 2 3\n")
+    assert cpuload._cpu_ticks(None, str(stat)) == (69.0, 139.0)  # steal (9) counts as busy
+    assert cpuload._cpu_ticks({1}, str(stat)) == (49.0, 84.0)
+    with pytest.raises(OSError, match="no cpu lines"):
+        cpuload._cpu_ticks({5}, str(stat))
+    now = cpuload.sample()  # this machine's counters: ticks, or NaN where /proc/stat is missing
+    assert now.own >= 0 and (np.isnan(now.total) or 0 <= now.busy <= now.total)
+
+
+def test_a_run_takes_the_serial_kernel_while_other_work_holds_a_core(monkeypatch, machine):
+    """Re-evaluated each call here: other work on one core of the run's takes that core from
+    the parallel kernel; once it stops the run has its cores again."""
+    import nestmix.threads as threads
+
+    monkeypatch.setattr(threads, "REEVALUATE_SECONDS", 0.0)
+    cores = min(available_cores(), _numba_threads())
+    with run_share(None):
+        assert threads.kernel_threads() == cores
+        machine.other = 1.0
+        assert threads.kernel_threads() == max(1, cores - 1)
+        machine.other, machine.own = 0.3, cores - 0.3
+        assert threads.kernel_threads() == cores
+        machine.other, machine.own = 1.0 * cores, 1.0
+        assert threads_for(10 * PARALLEL_MIN_POINTS) == 1
+
+
+_SPIN = """
+import importlib, os
+import nestmix.threads
+for policy, count in ((None, None), ("passive", None), (None, "7")):
+    for name, value in (("OMP_WAIT_POLICY", policy), ("GOMP_SPINCOUNT", count)):
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
+    importlib.reload(nestmix.threads)
+    print(os.environ.get("GOMP_SPINCOUNT"))
+"""
+
+
+def test_spin_count_is_set_unless_the_user_chose_a_wait_policy():
+    """A short spin by default; the user's OMP_WAIT_POLICY or GOMP_SPINCOUNT stands (in a
+    fresh process: numba reads them when it starts its threads)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", _SPIN], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.split()[-3:] == ["30000", "None", "7"]
 
 
 def test_switch_turns_the_parallel_kernel_off(monkeypatch):
@@ -275,7 +397,7 @@ def test_switch_turns_the_parallel_kernel_off(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The sampling was stopped short")
 def test_sweep_at_large_n_gives_the_same_evidence_with_and_without_parallel_kernel(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, machine):
     """N = 10⁴ in 2-D with per-point errors, K = 1 and 2, one after the other (each run then has
     every core): the parallel kernel changes no number of the runs, and run.json says whether
     it ran and with how many threads."""
