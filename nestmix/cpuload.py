@@ -24,7 +24,8 @@ import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["OTHER_WORK_TOLERANCE", "CpuSample", "free_cores", "other_busy_cores", "sample"]
+__all__ = ["OTHER_WORK_TOLERANCE", "CpuSample", "free_cores", "other_busy_cores",
+           "read_counters"]
 
 OTHER_WORK_TOLERANCE = 0.5
 """Other work below this many cores (a shell, a sweep's parent process) leaves a core free."""
@@ -74,7 +75,7 @@ def _cpu_ticks(cpus: set[int] | None, path: str = _STAT) -> tuple[float, float]:
     return busy, total
 
 
-def sample() -> CpuSample:
+def read_counters() -> CpuSample:
     """The counters now (a read of ``/proc/stat``: some tens of microseconds)."""
     wall, own = time.monotonic(), time.process_time()
     try:

@@ -180,7 +180,7 @@ class _State:
 
 def _cpu_sample() -> cpuload.CpuSample:
     """The CPU counters now (a function of its own: tests replace it)."""
-    return cpuload.sample()
+    return cpuload.read_counters()
 
 
 # numba's thread count is set per thread, and a process may run several runs in threads (a

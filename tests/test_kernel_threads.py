@@ -331,7 +331,7 @@ def test_cpu_ticks_of_the_process_cores(tmp_path):
     assert cpuload._cpu_ticks({1}, str(stat)) == (49.0, 84.0)
     with pytest.raises(OSError, match="no cpu lines"):
         cpuload._cpu_ticks({5}, str(stat))
-    now = cpuload.sample()  # this machine's counters: ticks, or NaN where /proc/stat is missing
+    now = cpuload.read_counters()  # this machine's: ticks, or NaN without /proc/stat
     assert now.own >= 0 and (np.isnan(now.total) or 0 <= now.busy <= now.total)
 
 
