@@ -24,13 +24,19 @@ It prints per K the two evidences with their reported errors, their difference i
 combined error, the likelihood calls and seconds, then the wall-time ratio plain / nestmix
 (target ≥ 10×) and whether the evidences agree within 2 combined errors at every K.
 
+Which side is right when they disagree: each K's evidence is also computed without a nested
+sampler, by importance sampling from a Student-t mixture fitted to the posterior's modes
+(``calibration.importance_reference``: 200 000 draws, standard error ~0.003, about a minute at
+K = 3), and each side's distance from it is printed in units of that side's reported error.
+References are cached in ``results/end_to_end_2d_references.json`` (``--no-reference`` skips).
+
 The plain runs are slow (minutes to tens of minutes each). ``--plain-checkpoint DIR`` saves
 them there and continues them in a later sitting (as in ``end_to_end.py``); the acceptance
 ratio is the one of a run in which both sides ran start to finish. ``--quick`` runs a small
 version (N = 150, K = 1, 2, nlive 150 on both sides) in about a minute.
 
     python benchmarks/end_to_end_2d.py [--jobs 2] [--ks 1 2 3] [--points 500] [--seed 1]
-        [--quick] [--plain-timeout 7200] [--plain-checkpoint DIR]
+        [--quick] [--plain-timeout 7200] [--plain-checkpoint DIR] [--no-reference]
 """
 
 from __future__ import annotations
@@ -201,6 +207,34 @@ def _read_cache(cache: str | None, n: int, seed: int, nlive: int) -> dict:
     return {r["k"]: r for r in records if (r["n"], r["seed"], r["nlive"]) == (n, seed, nlive)}
 
 
+# -------------------------------------------------------------- the reference
+REFERENCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                          "end_to_end_2d_references.json")
+
+
+def reference_logz(problem: Problem2D, k: int, seed: int, path: str = REFERENCES) -> dict:
+    """ln Z of the K model by importance sampling (no nested sampler), cached in ``path``.
+
+    The key holds N, the data seed and K; the model is :func:`nestmix_spec`'s (ordered means:
+    the same evidence as the plain script's exchangeable labels).
+    """
+    from calibration import importance_reference
+
+    key = f"N={len(problem.values)} seed={seed} K={k}"
+    cache = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            cache = json.load(handle)
+    if key not in cache:
+        model = nestmix_spec().build(problem.measurements(), k)
+        cache[key] = importance_reference(model, seed=0, n=200_000, rounds=3)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as handle:
+            json.dump(cache, handle, indent=1)
+        os.replace(path + ".tmp", path)
+    return cache[key]
+
+
 # ---------------------------------------------------------------------- nestmix
 def run_nestmix(problem: Problem2D, ks: list[int], seed: int, jobs: int, directory: str,
                 settings: dict | None = None) -> dict:
@@ -215,10 +249,17 @@ def run_nestmix(problem: Problem2D, ks: list[int], seed: int, jobs: int, directo
                 "seconds": rows[k].seconds} for k in ks}
 
 
-def compare(plain: dict, ours: dict, ks: list[int]) -> tuple[list[str], float]:
-    """Table lines and the largest |Δ logZ| / combined σ over the finished plain runs."""
+def compare(plain: dict, ours: dict, ks: list[int],
+            references: dict | None = None) -> tuple[list[str], float]:
+    """Table lines and the largest |Δ logZ| / combined σ over the finished plain runs.
+
+    With ``references`` (K → :func:`reference_logz` record) each side's (ln Z − reference) / σ
+    is added (columns ``plain z``, ``nestmix z``).
+    """
+    references = references or {}
     lines = [f"{'K':>2} {'plain logZ':>17} {'nestmix logZ':>17} {'Δ/σ':>6} {'plain calls':>12} "
-             f"{'nestmix calls':>14} {'plain s':>8} {'nestmix s':>10}"]
+             f"{'nestmix calls':>14} {'plain s':>8} {'nestmix s':>10}"
+             + (f" {'reference logZ':>19} {'plain z':>8} {'nestmix z':>9}" if references else "")]
     worst = 0.0
     for k in ks:
         p, o = plain[k], ours[k]
@@ -228,9 +269,15 @@ def compare(plain: dict, ours: dict, ks: list[int]) -> tuple[list[str], float]:
             text, zs = f"{p['logz']:>10.2f} ± {p['err']:.2f}", f"{z:>+6.2f}"
         else:
             text, zs = f"{'not finished':>17}", f"{'':>6}"
-        lines.append(f"{k:>2} {text} {o['logz']:>10.2f} ± {o['err']:.2f} {zs} "
-                     f"{p['ncall']:>12} {o['ncall']:>14} {p['seconds']:>8.1f} "
-                     f"{o['seconds']:>10.1f}")
+        line = (f"{k:>2} {text} {o['logz']:>10.2f} ± {o['err']:.2f} {zs} "
+                f"{p['ncall']:>12} {o['ncall']:>14} {p['seconds']:>8.1f} {o['seconds']:>10.1f}")
+        if k in references:
+            ref = references[k]
+            plain_z = (f"{(p['logz'] - ref['logz']) / p['err']:>+8.2f}" if p["finished"]
+                       else f"{'':>8}")
+            line += (f" {ref['logz']:>10.3f} ± {ref['logz_err']:.3f} {plain_z} "
+                     f"{(o['logz'] - ref['logz']) / o['err']:>+9.2f}")
+        lines.append(line)
     return lines, worst
 
 
@@ -249,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="save the plain runs there and continue them from there")
     parser.add_argument("--plain-cache", metavar="FILE",
                         help="JSON lines of finished plain runs: read (not rerun) and appended")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the importance-sampling reference evidences")
     parser.add_argument("--plain-only", action="store_true",
                         help="run only the plain side (to fill --plain-cache)")
     args = parser.parse_args(argv)
@@ -282,7 +331,14 @@ def main(argv: list[str] | None = None) -> None:
         print("NOTE: plain runs read from the cache were measured in another run (see their "
               "load average); the ratio below is not a same-run measurement")
 
-    lines, worst = compare(plain, ours, ks)
+    references = {}
+    if not args.no_reference:
+        print("reference evidences (importance sampling, no nested sampler):")
+        for k in ks:
+            references[k] = reference_logz(problem, k, args.seed)
+            print(f"  K={k}: {references[k]['logz']:.3f} ± {references[k]['logz_err']:.3f} "
+                  f"({references[k]['seconds']:.0f} s when computed)", flush=True)
+    lines, worst = compare(plain, ours, ks, references)
     print("\n" + "\n".join(lines))
     done = [r for r in plain.values() if r["finished"]]
     bound = "" if len(done) == len(plain) else (

@@ -14,33 +14,9 @@ from nestmix.errors import RunStoreError
 from nestmix.store.archive import SweepArchive
 from nestmix.store.archive import open_sweep as _open_sweep
 from nestmix.store.grid import is_grid
-from nestmix.store.runs import MANIFEST
+from nestmix.store.runs import MANIFEST, grid_refusal
 
 __all__ = ["SweepArchive", "grid_refusal", "open_sweep"]
-
-
-def grid_refusal(directory: str | Path) -> str:
-    """The one-line message for a grid directory opened as one sweep.
-
-    Parameters
-    ----------
-    directory : str or Path
-        A grid directory.
-
-    Returns
-    -------
-    str
-        What the directory is and how to open it: the grid's table with ``load_grid``, or one
-        model's sweep with ``open_sweep`` on its ``model=<label>`` subdirectory.
-    """
-    directory = Path(directory)
-    models = sorted(p.name.removeprefix("model=") for p in directory.glob("model=*")
-                    if p.is_dir())
-    first = f"{directory / f'model={models[0]}'}" if models else f"{directory}/model=<label>"
-    which = f" of {len(models)} models ({', '.join(models)})" if models else ""
-    return (f"{directory} is a models × K grid{which}, not one sweep: load the grid's evidence "
-            f"table with nestmix.store.grid.load_grid('{directory}'), or open one model's "
-            f"sweep with nestmix.open_sweep('{first}')")
 
 
 def open_sweep(directory: str | Path) -> SweepArchive:

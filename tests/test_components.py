@@ -209,6 +209,7 @@ def test_line_with_outliers_memberships(line_run):
     assert analysis.modes.n_modes == 1
 
 
+@pytest.mark.slow  # ~30 s; runs in CI's slow stage
 def test_custom_component_with_gaussian_and_background_recovers_truth():
     rng = np.random.default_rng(11)
     y = np.concatenate([rng.normal(0.0, 1.0, 180), rng.laplace(6.0, 0.5, 120)])

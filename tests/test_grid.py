@@ -332,3 +332,19 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
     write_report(out, figures=False)
     page = (out / "report.md").read_text()
     assert "dynesty: P(" in page and "polychord: P(" in page
+
+
+def test_the_same_model_run_twice_at_k1_gets_one_models_prior():
+    """Full and tied at K = 1 are one model: their two cells share one cell's prior, so
+    P(model, K | data) summed over them is what the model alone would get."""
+    from nestmix.evidence import posterior_probabilities
+    from nestmix.store.grid import cell_prior
+
+    cells = [("full", "none", 1), ("tied", "none", 1), ("full", "none", 2), ("tied", "none", 2),
+             ("spherical", "none", 1), ("full", "uniform", 1), ("tied", "uniform", 1)]
+    assert cell_prior(cells) == [0.5, 0.5, 1.0, 1.0, 1.0, 0.5, 0.5]
+    logz = [-10.0, -10.0, -10.5, -11.0, -12.0]
+    p, _ = posterior_probabilities(logz, [0.1] * 5, cell_prior(cells[:5]))
+    alone, _ = posterior_probabilities([-10.0, -10.5, -11.0, -12.0], [0.1] * 4)
+    assert p[0] + p[1] == pytest.approx(alone[0])
+    assert p[2:] == pytest.approx(alone[1:])

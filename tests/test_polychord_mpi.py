@@ -104,6 +104,7 @@ def test_the_mpi_build_is_linked_to_open_mpi(mpi_polychord):
     assert "libmpi.so." in needed.stdout and "not found" not in needed.stdout
 
 
+@pytest.mark.slow  # ~15 s (two MPI ranks and a serial run); runs in CI's slow stage
 def test_two_processes_agree_with_the_serial_run(tmp_path):
     """mpirun -np 2 on a 2-D Gaussian: the calls are made by rank 1 of 2, the evidence agrees
     with the serial run's (and the analytic one) within errors, and the files have the same

@@ -28,6 +28,7 @@ def run_python(code: str, cwd: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow  # ~30 s (a subprocess run of the README's example); runs in CI's slow stage
 def test_custom_component_example_runs_as_shown(tmp_path):
     code = tagged_example("docs/components.md", "custom-components")
     assert len(code.strip().splitlines()) <= 25

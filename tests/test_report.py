@@ -524,10 +524,18 @@ def test_the_verdict_is_uncertain_when_a_trailing_k_may_be_underestimated_by_mor
     assert "the preference is uncertain" in details[0]
     for text in (headline, *details):
         assert "ln K!" not in text and "census" not in text and "label cop" not in text
+    # the terminal table's one-line verdict (what the CLI prints) says so too
+    from nestmix.report.table import format_table
+
+    line = next(x for x in format_table(sweep(-226.8, 2)).splitlines()
+                if x.startswith("best K = 2"))
+    assert "by ln BF = 0.80" in line and "but the preference is uncertain" in line, line
+    assert "K = 3 may be as good or better" in line
     # the same shortfall behind a ln BF of 1.53 cannot change the ranking: a plain verdict
     headline, details = verdict(sweep(-227.53, 2))
     assert headline.startswith("The data prefer K = 2 components"), headline
     assert "uncertain" not in headline and "uncertain" not in details[0]
+    assert "uncertain" not in format_table(sweep(-227.53, 2))
     # all six found with equal shares: nothing to say
     assert "uncertain" not in verdict(sweep(-226.8, 6))[0]
 

@@ -7,8 +7,10 @@ At K = 1 the full and tied models are the same model (one component: its covaria
 shared one), in any dimension. The grid runs both (each model's sweep stays complete on its
 own), but the table, the terminal table and the verdict show them once, as ``full = tied``,
 with the ln Z of the first in the grid's order and P(model, K | data) summed over the two
-(:func:`merge_same_models`); the table's caption gives the other run's ln Z. The plot keeps
-both, so every model's line starts at K = 1.
+(:func:`merge_same_models`). The grid's prior gives the two runs one cell's prior between them
+(:func:`nestmix.store.grid.cell_prior`), so the sum is the probability of one distinct model.
+The table's caption gives the other run's ln Z. The plot keeps both, so every model's line
+starts at K = 1.
 """
 
 from __future__ import annotations
@@ -27,13 +29,11 @@ from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
 from nestmix.report.trust import ranking_caveat, shortfall
-from nestmix.store.grid import GridResult, GridRow, model_directory, write_grid_summary
+from nestmix.store.grid import SAME_AT_K1, GridResult, GridRow, model_directory, write_grid_summary
 
 __all__ = ["format_grid_table", "grid_table", "grid_verdict", "merge_same_models",
            "plot_grid_evidence", "write_grid_report"]
 
-#: Covariance models that are one model at K = 1 (in any dimension).
-SAME_AT_K1 = ("full", "tied")
 
 GRID_COLUMNS = (
     Column("model", "model", help="covariance model, with '+uniform' for a uniform background"),
@@ -43,7 +43,7 @@ GRID_COLUMNS = (
     Column("logZ_err", "± σ", ".3f"),
     Column("ln_bf", "ln BF", ".2f", help="ln Bayes factor against the best (model, K)"),
     Column("ln_bf_err", "± σ", ".2f"),
-    Column("p", "P(model, K | data)", ".3f", help="uniform prior over the grid's cells"),
+    Column("p", "P(model, K | data)", ".3f", help="uniform prior over the grid's distinct models"),
     Column("p_err", "± σ", ".3f"),
     Column("ncall", "calls", ",d"),
     Column("seconds", "seconds", ".1f"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nestmix.evidence import jeffreys_label
+from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.results import SweepResult, rows_by_sampler
 
 __all__ = ["format_table"]
@@ -51,6 +52,10 @@ def format_table(result: SweepResult) -> str:
             margin = best.logZ - runner_up.logZ
             verdict += (f"; over K = {runner_up.k} by ln BF = {margin:.2f} "
                         f"({jeffreys_label(margin)})")
+            caveat = ranking_caveat(best, [(r, *shortfall(result, r), f"K = {r.k}")
+                                           for r in rows if r is not best])
+            if caveat:
+                verdict += f"; but the preference is uncertain: {caveat}"
         lines += ["", verdict]
         for r in rows:
             lines += [f"warning: K={r.k} {sampler}: {w}" for w in r.warnings]

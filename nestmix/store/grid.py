@@ -10,7 +10,7 @@ P(model, K | data) are computed over the whole grid, within each sampler's rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,17 @@ from nestmix.errors import RunStoreError
 from nestmix.evidence import bayes_factors, posterior_probabilities
 from nestmix.results import EvidenceRow, SweepResult
 from nestmix.store.lock import LOCK_NAME
-from nestmix.store.runs import MANIFEST, SUMMARY
+from nestmix.store.runs import GRID_MANIFEST, MANIFEST, SUMMARY
 from nestmix.store.summary import load_sweep
 
 #: the config a zero-configuration sweep writes into its directory before the grid starts
 ZERO_CONFIG_FILE = "config.toml"
 
-__all__ = ["GRID_MANIFEST", "GridResult", "GridRow", "is_grid", "load_grid", "model_directory",
-           "model_label", "write_grid_summary"]
+__all__ = ["GRID_MANIFEST", "SAME_AT_K1", "GridResult", "GridRow", "cell_prior", "is_grid",
+           "load_grid", "model_directory", "model_label", "write_grid_summary"]
 
-GRID_MANIFEST = "grid.json"
+#: Covariance models that are one model at K = 1 (one component: its covariance is the shared one).
+SAME_AT_K1 = ("full", "tied")
 
 
 def model_label(covariance: str, background: str) -> str:
@@ -205,7 +206,9 @@ def load_grid(directory: str | Path) -> GridResult:
         logz = [row.logZ for _, _, row in mine]
         err = [row.logZ_err for _, _, row in mine]
         ln_bf, ln_bf_err = bayes_factors(logz, err)
-        p, p_err = posterior_probabilities(logz, err)
+        prior = cell_prior([(info["covariance"], info["background"], row.k)
+                            for _, info, row in mine])
+        p, p_err = posterior_probabilities(logz, err, prior)
         rows += [GridRow(model=label, covariance=info["covariance"],
                          background=info["background"], row=row, ln_bf=float(ln_bf[i]),
                          ln_bf_err=float(ln_bf_err[i]), p=float(p[i]), p_err=float(p_err[i]))
@@ -213,6 +216,30 @@ def load_grid(directory: str | Path) -> GridResult:
     return GridResult(name=manifest.get("name", Path(directory).name), directory=str(directory),
                       models=tuple(models), k_values=ks, rows=tuple(rows),
                       missing=tuple(missing), sweeps=sweeps)
+
+
+def cell_prior(cells: Sequence[tuple[str, str, int]]) -> list[float]:
+    """Prior weights of a grid's (covariance, background, K) cells: uniform over distinct models.
+
+    At K = 1 the covariance models of :data:`SAME_AT_K1` are one model; their cells share one
+    cell's prior (each gets 1 / n of it), so running the same model twice does not double its
+    prior probability.
+
+    Parameters
+    ----------
+    cells : sequence of (covariance, background, K)
+
+    Returns
+    -------
+    list of float
+        One weight per cell (not normalised).
+    """
+    same: dict[str, int] = {}
+    for covariance, background, k in cells:
+        if k == 1 and covariance in SAME_AT_K1:
+            same[background] = same.get(background, 0) + 1
+    return [1.0 / same[background] if k == 1 and covariance in SAME_AT_K1 else 1.0
+            for covariance, background, k in cells]
 
 
 def write_grid_summary(directory: str | Path) -> GridResult:

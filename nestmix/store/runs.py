@@ -36,7 +36,8 @@ from nestmix.store.lock import LOCK_NAME, check_not_locked
 if TYPE_CHECKING:
     from nestmix.data import Measurements
 
-__all__ = ["CorruptRunError", "RunStore", "fingerprint", "run_name"]
+__all__ = ["GRID_MANIFEST", "CorruptRunError", "RunStore", "fingerprint", "grid_refusal",
+           "run_name"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -49,6 +50,34 @@ def fingerprint(obj: Any) -> str:
     """sha256 of the canonical JSON form of ``obj``."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+GRID_MANIFEST = "grid.json"
+"""The file that marks a models × K grid directory (:mod:`nestmix.store.grid`)."""
+
+
+def grid_refusal(directory: str | Path) -> str:
+    """The one-line message for a grid directory opened as one sweep.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A grid directory.
+
+    Returns
+    -------
+    str
+        What the directory is and how to open it: the grid's table with ``load_grid``, or one
+        model's sweep with ``open_sweep`` on its ``model=<label>`` subdirectory.
+    """
+    directory = Path(directory)
+    models = sorted(p.name.removeprefix("model=") for p in directory.glob("model=*")
+                    if p.is_dir())
+    first = f"{directory / f'model={models[0]}'}" if models else f"{directory}/model=<label>"
+    which = f" of {len(models)} models ({', '.join(models)})" if models else ""
+    return (f"{directory} is a models × K grid{which}, not one sweep: load the grid's evidence "
+            f"table with nestmix.store.grid.load_grid('{directory}'), or open one model's "
+            f"sweep with nestmix.open_sweep('{first}')")
 
 
 class RunStore:
@@ -157,6 +186,8 @@ class RunStore:
         """The sweep's manifest."""
         path = self.directory / MANIFEST
         if not path.exists():
+            if (self.directory / GRID_MANIFEST).is_file():
+                raise RunStoreError(grid_refusal(self.directory))
             raise RunStoreError(f"{self.directory} is not a nestmix sweep (no {MANIFEST})")
         try:
             manifest = json.loads(path.read_text())
