@@ -64,12 +64,12 @@ class CompiledSliceSampler(SliceSampler):
         kwargs = args.kwargs
         if kwargs.get("nonperiodic") is not None or getattr(args.loglikelihood, "blob", False):
             return SliceSampler.sample(args)  # cases the transcription does not cover
-        from nestmix.samplers.dynesty._slice_numba import FAILED, slice_sample
+        from nestmix.samplers.dynesty._slice_numba import FAILED, PARALLEL, SERIAL, slice_sample
 
         parts: CompiledParts = kwargs["compiled"]
         launch_numba_threads()  # before compiled code that holds the parallel kernel runs
-        parallel = threads_for(parts.kernel_arguments[3].shape[-1],
-                               parts.parallel_min_points) > 1
+        variant = PARALLEL if threads_for(parts.kernel_arguments[3].shape[-1],
+                                          parts.parallel_min_points) > 1 else SERIAL
         rstate = get_random_generator(args.rseed)
         u = np.array(args.u, dtype=float)
         n = len(u)
@@ -82,7 +82,7 @@ class CompiledSliceSampler(SliceSampler):
         (u_prop, v_prop, logl, ncall, n_expand, n_contract, expanded, switched,
          status) = slice_sample(u, float(args.loglstar), directions, int(kwargs["slices"]),
                                 bool(kwargs.get("slice_doubling", False)), rstate,
-                                (parts.ops, parts.params, *parts.kernel_arguments, parallel))
+                                (parts.ops, parts.params, *parts.kernel_arguments, variant))
         for _ in range(expanded):
             warnings.warn("The slice sample interval was expanded more than 1000 times",
                           stacklevel=2)
