@@ -12,7 +12,9 @@ counters taken at the start and the end of a window (a few seconds):
 * this process's own CPU time (:func:`time.process_time`: all its threads).
 
 Busy cores minus this process's cores are the cores of other work (:func:`other_busy_cores`),
-which includes the other runs of the same sweep; :func:`free_cores` rounds them. Where
+which includes the other runs of the same sweep in other processes (runs in other threads of
+this process count as its own: the sweep's run count shares the cores among them);
+:func:`free_cores` rounds them. Where
 ``/proc/stat`` cannot be read (not Linux), the machine's one-minute load average stands in for
 its busy cores: coarser and slower to follow, but on the safe side of a busy machine.
 """
