@@ -17,7 +17,12 @@ References are cached in ``benchmarks/results/calibration_references.json``; eve
 is appended to ``benchmarks/results/calibration.jsonl`` as it finishes, and a rerun skips the
 runs already there (stop it any time, start it again to continue). The table prints per case
 the reference, per sampler the mean ln Z over seeds, the mean reported σ, the scatter over seeds
-and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ.
+and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ
+that nothing marked. Each dynesty run also gets nestmix's importance-sampling check from its own
+samples (:mod:`nestmix.evidence_check`, what every sweep computes): a run whose check disagrees
+by more than 3 combined errors is one a sweep marks "not converged", and the table lists them.
+``--recheck`` adds the check to dynesty runs stored before it existed (it reruns them with the
+same seed, which gives the same run).
 
     python benchmarks/calibration.py                       # the benchmark (~1–2 h on 2 cores)
     python benchmarks/calibration.py --summary-only        # the table from the results file
@@ -43,7 +48,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
+
+from nestmix.evidence_check import (
+    DISAGREE_Z,
+    LogitTarget,
+    StudentTMixture,
+    disagreement,
+    importance_check,
+    importance_estimate,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_OUT = RESULTS / "calibration.jsonl"
@@ -184,26 +198,7 @@ def build(problem: str, k: int, order: str | None = None):
 
 # ---------------------------------------------------------------------------- references
 
-class Target:
-    """log of the posterior × Z in x = logit(u): log L(T(σ(x))) + Σ log σ'(x)."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self.ndim = int(model.ndim)
-        self.calls = 0
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        self.calls += x.shape[0]
-        u = np.clip(special.expit(x), 1e-300, 1 - 1e-16)
-        log_jac = -np.logaddexp(0, -x) - np.logaddexp(0, x)
-        out = np.full(x.shape[0], -np.inf)
-        ok = np.all(np.isfinite(x), axis=1)
-        if ok.any():
-            theta = self.model.prior_transform(u[ok])
-            ll = self.model.log_likelihood_batch(theta)
-            out[ok] = np.where(np.isfinite(ll), ll, -np.inf) + log_jac[ok].sum(axis=1)
-        return out
+Target = LogitTarget  # log L(T(σ(x))) + Σ log σ'(x) in x = logit(u)
 
 
 def _hessian(f: Callable, x0: np.ndarray, h: float = 1e-3) -> np.ndarray:
@@ -258,44 +253,8 @@ def find_modes(target: Target, rng: np.random.Generator, starts: int = 24,
     return [m for m in modes if m[2] > top - 25]
 
 
-class TMixture:
-    """Mixture of multivariate Student-t distributions (draws and log-density)."""
-
-    def __init__(self, means, covs, weights, df: float = 5.0) -> None:
-        self.means = [np.asarray(m) for m in means]
-        self.covs = [np.asarray(c) for c in covs]
-        self.weights = np.asarray(weights, dtype=float) / np.sum(weights)
-        self.df = df
-        self.dists = [stats.multivariate_t(loc=m, shape=c, df=df)
-                      for m, c in zip(self.means, self.covs, strict=True)]
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        counts = rng.multinomial(n, self.weights)
-        parts = [np.atleast_2d(d.rvs(size=c, random_state=rng)).reshape(c, -1)
-                 for d, c in zip(self.dists, counts, strict=True) if c]
-        return np.vstack(parts)
-
-    def logpdf(self, x: np.ndarray) -> np.ndarray:
-        comps = np.stack([np.log(w) + np.atleast_1d(d.logpdf(x))
-                          for w, d in zip(self.weights, self.dists, strict=True)])
-        return special.logsumexp(comps, axis=0)
-
-    def responsibilities(self, x: np.ndarray) -> np.ndarray:
-        comps = np.stack([np.log(w) + np.atleast_1d(d.logpdf(x))
-                          for w, d in zip(self.weights, self.dists, strict=True)])
-        return np.exp(comps - special.logsumexp(comps, axis=0))
-
-
-def _is_estimate(target: Target, proposal: TMixture, n: int, rng: np.random.Generator):
-    x = proposal.sample(n, rng)
-    logw = target(x) - proposal.logpdf(x)
-    top = np.max(logw)
-    w = np.exp(logw - top)
-    mean = w.mean()
-    logz = top + math.log(mean)
-    err = float(w.std(ddof=1) / math.sqrt(n) / mean)
-    ess = float(w.sum() ** 2 / np.sum(w * w))
-    return x, w, logz, err, ess
+TMixture = StudentTMixture
+_is_estimate = importance_estimate
 
 
 def importance_reference(model, seed: int = 0, n: int = 200_000, rounds: int = 2,
@@ -437,6 +396,7 @@ def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> di
     record.update(logz=float(run.logz), logz_err=float(run.logz_err), ncall=int(run.ncall),
                   seconds=time.perf_counter() - start, load=os.getloadavg()[0],
                   nlive=int(run.settings.get("nlive") or 0))
+    record.update(crosscheck_record(model, run, seed))
     if sampler == "polychord":
         record["num_repeats"] = int(run.settings.get("num_repeats") or 0)
         record["clusters"] = len(run.clusters or ())
@@ -445,6 +405,43 @@ def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> di
     except Exception:  # anesthetic missing or the run too short
         pass
     return record
+
+
+def crosscheck_record(model, run, seed: int) -> dict:
+    """The importance-sampling check of a run (what a sweep stores; dynesty runs only)."""
+    check = importance_check(model, run, np.random.default_rng(seed))
+    if check is None:
+        return {}
+    return {"crosscheck": {**check.to_dict(),
+                           "z": disagreement(run.logz, run.logz_err, check)}}
+
+
+def recheck(path: Path, cases, settings: dict) -> int:
+    """Rerun the dynesty runs of ``path`` made before the check existed (same seed, same run:
+    the sampler is deterministic) and add their ``crosscheck``; returns how many."""
+    import nestmix
+
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    done = 0
+    for record in records:
+        if (record["sampler"] != "dynesty" or "error" in record or "crosscheck" in record
+                or (record["problem"], record["k"]) not in cases
+                or record["settings"] != settings.get("dynesty", {})):
+            continue
+        model = build(record["problem"], record["k"])
+        run = nestmix.get_sampler("dynesty").run(
+            model, sampler_settings("dynesty", record["settings"], model.ndim),
+            seed=record["seed"])
+        if abs(run.logz - record["logz"]) > 1e-6:
+            record["recheck_logz"] = float(run.logz)  # not the same run: say so, keep both
+        record.update(crosscheck_record(model, run, record["seed"]))
+        done += 1
+        print(f"rechecked {record['problem']} K={record['k']} seed {record['seed']}: "
+              f"z = {record['crosscheck']['z']}", flush=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.replace(path)
+    return done
 
 
 def load_records(path: Path) -> list[dict]:
@@ -484,8 +481,8 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
             err = np.array([r["logz_err"] for r in runs])
             z = (logz - ref["logz"]) / err if ref else np.full(len(runs), np.nan)
             if ref:
-                zs[s].extend((problem, k, r["seed"], float(zi)) for r, zi in zip(runs, z,
-                                                                                  strict=True))
+                zs[s].extend((problem, k, r["seed"], float(zi), _marked(r))
+                             for r, zi in zip(runs, z, strict=True))
             row["samplers"][s] = {
                 "runs": len(runs), "failed": failed, "logz": float(logz.mean()),
                 "err": float(err.mean()),
@@ -500,8 +497,19 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
         z = np.array([v[3] for v in values])
         overall[s] = {"n": len(z), "rms_z": float(np.sqrt(np.mean(z**2))) if len(z) else
                       float("nan"), "mean_z": float(z.mean()) if len(z) else float("nan"),
-                      "beyond3": [v for v in values if abs(v[3]) > 3]}
+                      "beyond3": [v[:4] for v in values if abs(v[3]) > 3 and not v[4]],
+                      "beyond3_marked": [v[:4] for v in values if abs(v[3]) > 3 and v[4]],
+                      "marked": [v[:4] for v in values if v[4]],
+                      "checked": sum(1 for r in records if r["sampler"] == s
+                                     and "crosscheck" in r)}
     return {"rows": rows, "overall": overall}
+
+
+def _marked(record: dict) -> bool:
+    """True when the run's importance-sampling check disagrees (its sweep row would be marked
+    not converged)."""
+    z = (record.get("crosscheck") or {}).get("z")
+    return z is not None and abs(z) > DISAGREE_Z
 
 
 def print_table(summary: dict, samplers, file=None) -> None:
@@ -534,9 +542,13 @@ def print_table(summary: dict, samplers, file=None) -> None:
         o = summary["overall"][s]
         beyond = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
                            o["beyond3"]) or "none"
+        marked = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
+                           o["marked"]) or "none"
         verdict = "PASS" if o["n"] and o["rms_z"] <= 1.3 and not o["beyond3"] else "FAIL"
         p(f"{s:<10} runs {o['n']:>3}  rms z = {o['rms_z']:.2f} (target <= 1.3)  "
-          f"mean z = {o['mean_z']:+.2f}  beyond 3σ: {beyond}  [{verdict}]")
+          f"mean z = {o['mean_z']:+.2f}  beyond 3σ, not marked: {beyond}  [{verdict}]")
+        p(f"{'':<10} marked not converged by the importance-sampling check: {marked} "
+          f"({o['checked']} runs checked)")
 
 
 def compare_settings(records: list[dict], refs: dict, file=None) -> list[dict]:
@@ -617,6 +629,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--references-only", action="store_true")
     parser.add_argument("--dynesty", type=json.loads, default={})
     parser.add_argument("--polychord", type=json.loads, default={})
+    parser.add_argument("--recheck", action="store_true",
+                        help="rerun the dynesty runs stored without the importance-sampling "
+                             "check (same seeds: the same runs) and add it")
     args = parser.parse_args(argv)
     cases = QUICK_CASES if args.quick else (_parse_cases(args.cases) if args.cases else CASES)
     seeds = 1 if args.quick and args.seeds == 3 else args.seeds
@@ -636,6 +651,8 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({ref['method']}, {ref['seconds']:.0f} s)", flush=True)
         if f"{problem}:{k}" in refs:
             refs[f"{problem}:{k}"].setdefault("ndim", int(build(problem, k).ndim))
+    if args.recheck and args.out.exists():
+        print(f"rechecked {recheck(args.out, cases, settings)} runs", flush=True)
     if not (args.summary_only or args.references_only):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         done = {_key(r) for r in load_records(args.out) if "error" not in r}

@@ -97,6 +97,10 @@ class NestedRun:
         ``parallel_kernel_threads``, the most threads the parallel kernel ran with, 0 when it
         did not run); recorded by the sweep, empty for runs made otherwise or before nestmix
         recorded it.
+    samples_u : ndarray, shape (n, d), or None
+        The samples' coordinates in the unit cube (before the prior transform), where the
+        sampler gives them (dynesty); they let :mod:`nestmix.evidence_check` estimate ln Z
+        again without a nested sampler. None for PolyChord and for runs stored without them.
 
     Notes
     -----
@@ -121,6 +125,7 @@ class NestedRun:
     resumed: bool = False
     warnings: tuple[str, ...] = ()
     backend: Mapping[str, Any] = field(default_factory=dict)
+    samples_u: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clusters", tuple(self.clusters))
@@ -134,6 +139,12 @@ class NestedRun:
             object.__setattr__(self, name, array)
         if self.samples.ndim != 2 or self.samples.shape[1] != len(self.param_names):
             raise ValueError("samples must have shape (n, len(param_names))")
+        if self.samples_u is not None:
+            cube = np.array(self.samples_u, dtype=float)
+            if cube.ndim != 2 or len(cube) != n:
+                raise ValueError(f"samples_u has shape {cube.shape}, expected ({n}, d)")
+            cube.flags.writeable = False
+            object.__setattr__(self, "samples_u", cube)
 
     @property
     def weights(self) -> np.ndarray:
@@ -186,13 +197,15 @@ class NestedRun:
 
         buffer = io.BytesIO()
         arrays = {name: getattr(self, name) for name in _RUN_ARRAYS}
+        if self.samples_u is not None:
+            arrays["samples_u"] = self.samples_u
         for c in self.clusters:
             arrays[f"cluster_{c.index}_samples"] = c.samples
             arrays[f"cluster_{c.index}_weights"] = c.weights
         np.savez_compressed(buffer, **arrays)
         write_bytes_atomic(directory / "samples.npz", buffer.getvalue())
         meta = {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in (*_RUN_ARRAYS, "clusters")}
+                if f.name not in (*_RUN_ARRAYS, "clusters", "samples_u")}
         meta["param_names"] = list(self.param_names)
         meta["settings"] = dict(self.settings)
         meta["warnings"] = list(self.warnings)
@@ -210,6 +223,8 @@ class NestedRun:
         # our own handle: np.load leaks its file when a truncated zip fails to open
         with open(directory / "samples.npz", "rb") as handle, np.load(handle) as arrays:
             data = {name: arrays[name] for name in _RUN_ARRAYS}
+            if "samples_u" in arrays.files:
+                data["samples_u"] = arrays["samples_u"]
             clusters = tuple(
                 Cluster(index=c["index"], logz=c["logZ"], logz_err=c["logZ_err"],
                         samples=arrays[f"cluster_{c['index']}_samples"],
@@ -247,6 +262,10 @@ class RunSummary:
         True when it continued from a checkpoint.
     warnings : tuple of str
         What the sampler adapter noticed.
+    crosscheck : mapping or None
+        ln Z estimated again by importance sampling from the run's own samples
+        (:meth:`nestmix.evidence_check.ImportanceCheck.to_dict`); None where the sampler gives
+        no unit-cube samples (PolyChord) or for runs made before nestmix checked them.
     """
 
     logZ: float
@@ -261,18 +280,22 @@ class RunSummary:
     converged: bool = True
     resumed: bool = False
     warnings: tuple[str, ...] = ()
+    crosscheck: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
 
     @classmethod
-    def of_run(cls, run: NestedRun, ndim: int, logz_err_sim: float) -> RunSummary:
-        """The summary of ``run`` (``logz_err_sim`` from :meth:`NestedRun.logz_simulated`)."""
+    def of_run(cls, run: NestedRun, ndim: int, logz_err_sim: float,
+               crosscheck: Mapping[str, Any] | None = None) -> RunSummary:
+        """The summary of ``run`` (``logz_err_sim`` from :meth:`NestedRun.logz_simulated`,
+        ``crosscheck`` from :func:`nestmix.evidence_check.importance_check`)."""
         return cls(logZ=run.logz, logZ_err=run.logz_err, logZ_err_sim=logz_err_sim,
                    ncall=run.ncall, seconds=run.seconds, ndim=ndim,
                    information=run.information, n_effective=run.n_effective,
                    seed=int(run.seed) if run.seed is not None else 0,
-                   converged=run.converged, resumed=run.resumed, warnings=run.warnings)
+                   converged=run.converged, resumed=run.resumed, warnings=run.warnings,
+                   crosscheck=dict(crosscheck) if crosscheck is not None else None)
 
     def to_dict(self) -> dict:
         """JSON-able, as stored in the run's manifest."""
@@ -341,6 +364,14 @@ class EvidenceRow:
         Each run's ln Z and error, in the order of ``seeds``.
     seeds : tuple of int
         The seed of each run.
+    crosscheck_logZ, crosscheck_logZ_err : float or None
+        ln Z estimated again by importance sampling from the runs' own samples
+        (:mod:`nestmix.evidence_check`; over several seeds, the inverse-variance mean); None
+        when a run has no usable check (PolyChord, or too few effective draws).
+    crosscheck_z : float or None
+        (``logZ`` − ``crosscheck_logZ``) / their combined error: beyond ±3 the sampler's ln Z
+        (or its error bar) is off; the row then carries a warning and the convergence check
+        acts on it.
     """
 
     k: int
@@ -369,6 +400,9 @@ class EvidenceRow:
     logZ_runs: tuple[float, ...] = ()
     logZ_err_runs: tuple[float, ...] = ()
     seeds: tuple[int, ...] = ()
+    crosscheck_logZ: float | None = None
+    crosscheck_logZ_err: float | None = None
+    crosscheck_z: float | None = None
 
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""

@@ -51,6 +51,11 @@ EVIDENCE_COLUMNS = (
                 "mean, or the scatter's standard error if that is larger)"),
     Column("logZ_err_sim", "σ sim", ".3f",
            help="error of ln Z from anesthetic's simulated prior volumes"),
+    Column("crosscheck_logZ", "ln Z check", ".3f",
+           help="ln Z again, by importance sampling from the run's own posterior samples "
+                "(dynesty runs); far from ln Z: the row is not converged"),
+    Column("crosscheck_z", "Δ/σ check", "+.1f",
+           help="(ln Z − ln Z check) / combined error; beyond ±3 the row is not converged"),
     Column("repeats", "seeds", "d", help="runs with different seeds combined in this row"),
     Column("logZ_spread", "spread over seeds", ".3f",
            help="standard deviation of ln Z over the seeds; compare with σ per run"),
@@ -72,7 +77,8 @@ EVIDENCE_COLUMNS = (
     Column("expected_copies", "expected", "d",
            help="K! equivalent relabellings for exchangeable labels, else 1"),
     Column("distinct_modes", "modes", "d", help="distinct solutions after relabelling"),
-    Column("converged", "converged", help="False: stopped on its call or iteration budget"),
+    Column("converged", "converged",
+           help="False: stopped on its call or iteration budget, or its ln Z check disagrees"),
     Column("best", "best", "mark", show=False, help="highest evidence of this sampler"),
     Column("ndim", "ndim", "d", show=False),
     Column("seed", "seed", "d", show=False),
@@ -97,7 +103,8 @@ def evidence_table(result: SweepResult) -> Table:
         best = max(rows_of, key=lambda r: r.logZ)
         for r in rows_of:
             words = "(best)" if r is best else jeffreys_label(-r.ln_bf)
-            rows.append((r.sampler, r.k, r.logZ, r.logZ_err, r.logZ_err_sim, r.repeats,
+            rows.append((r.sampler, r.k, r.logZ, r.logZ_err, r.logZ_err_sim,
+                         r.crosscheck_logZ, r.crosscheck_z, r.repeats,
                          r.logZ_spread, r.logZ_err_run, r.ln_bf,
                          r.ln_bf_err, words, r.p_k, r.p_k_err, r.information, r.n_effective,
                          r.ncall, r.seconds, r.label_copies, r.expected_copies,
@@ -281,7 +288,8 @@ def evidence_warnings(result: SweepResult, k_values: Sequence[int] = ()) -> list
     out = []
     for row in sorted(result.rows, key=lambda r: (r.sampler, r.k)):
         out += [f"K={row.k} {row.sampler}: {w}" for w in row.warnings]
-        if not row.converged and not any("budget" in w for w in row.warnings):
+        if not row.converged and not any("budget" in w or w.startswith("not converged")
+                                         for w in row.warnings):
             out.append(f"K={row.k} {row.sampler}: the run stopped before converging")
     for row_a, row_b in _pairs_by_k(result.rows):
         delta, sigma = row_a.logZ - row_b.logZ, combined_sigma(row_a, row_b)

@@ -8,12 +8,14 @@ sampler's rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
+from nestmix.evidence_check import DISAGREE_Z, ImportanceCheck, crosscheck_warning, disagreement
 from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.store.runs import RunStore
@@ -89,6 +91,7 @@ def _evidence_rows(sampler: str,
     rows = []
     for i, (k, runs, a) in enumerate(entries):
         c, first, several = combined[i], runs[0], len(runs) > 1
+        check = _crosscheck(runs, c)
         rows.append(EvidenceRow(
             k=int(k), sampler=sampler, logZ=c.logz, logZ_err=c.logz_err,
             logZ_err_sim=sim[i].logz_err_propagated, ln_bf=float(ln_bf[i]),
@@ -97,25 +100,48 @@ def _evidence_rows(sampler: str,
             seconds=float(sum(s.seconds for s in runs)), ndim=int(first.ndim),
             information=float(np.mean([s.information for s in runs])),
             n_effective=float(sum(s.n_effective for s in runs)),
-            seed=first.seed, converged=all(s.converged for s in runs),
+            seed=first.seed,
+            converged=all(s.converged for s in runs) and not _disagrees(check),
             label_copies=a.get("census", {}).get("copies_visited"),
             expected_copies=a.get("census", {}).get("expected_copies"),
             distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
-            warnings=_warnings(runs, a, c), repeats=len(runs),
+            warnings=_warnings(runs, a, c, check), repeats=len(runs),
             logZ_spread=c.spread,
             logZ_err_run=float(np.mean([s.logZ_err for s in runs])) if several else None,
             logZ_runs=tuple(float(s.logZ) for s in runs) if several else (),
             logZ_err_runs=tuple(float(s.logZ_err) for s in runs) if several else (),
-            seeds=tuple(int(s.seed) for s in runs) if several else ()))
+            seeds=tuple(int(s.seed) for s in runs) if several else (),
+            crosscheck_logZ=check[0] if check else None,
+            crosscheck_logZ_err=check[1] if check else None,
+            crosscheck_z=check[2] if check else None))
     return rows
+
+
+def _disagrees(check: tuple[float, float, float] | None) -> bool:
+    return check is not None and abs(check[2]) > DISAGREE_Z
+
+
+def _crosscheck(runs: Sequence[RunSummary], combined) -> tuple[float, float, float] | None:
+    """The runs' importance-sampling ln Z (inverse-variance mean over the seeds), its error and
+    the row's distance from it in combined errors; None unless every run has a usable check."""
+    checks = [ImportanceCheck(**s.crosscheck) for s in runs
+              if s.crosscheck and "error" not in s.crosscheck]
+    if len(checks) != len(runs) or not all(c.usable for c in checks):
+        return None
+    mean = combine_runs([c.logZ for c in checks], [c.logZ_err for c in checks])
+    z = disagreement(combined.logz, combined.logz_err,
+                     replace(checks[0], logZ=mean.logz, logZ_err=mean.logz_err_propagated))
+    return None if z is None else (float(mean.logz), float(mean.logz_err_propagated), z)
 
 
 SCATTER_P = 0.01  # runs scatter beyond their errors when the χ² test's p falls below this
 
 
-def _warnings(runs: Sequence[RunSummary], analysis: Mapping[str, Any],
-              combined) -> tuple[str, ...]:
+def _warnings(runs: Sequence[RunSummary], analysis: Mapping[str, Any], combined,
+              check: tuple[float, float, float] | None = None) -> tuple[str, ...]:
     out = []
+    if check is not None and _disagrees(check):
+        out.append(crosscheck_warning(combined.logz, combined.logz_err, *check))
     stopped = sum(not s.converged for s in runs)
     if stopped and len(runs) == 1:
         out.append("the run stopped on its call or iteration budget before converging")

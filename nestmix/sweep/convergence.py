@@ -9,6 +9,11 @@ Signals, for each (K, sampler) row of a sweep (:func:`signals`):
 * **label census far from uniform**: with exchangeable labels, the copies visited, pooled over
   the seeds, are far from K! copies of equal mass, and there are enough effective samples
   (≥ 20 per copy) for that to mean something.
+* **the importance-sampling check disagrees**: ln Z estimated again from the runs' own samples
+  without a nested sampler (:mod:`nestmix.evidence_check`) differs from the sampler's by more
+  than :data:`nestmix.evidence_check.DISAGREE_Z` combined errors. This one fires for a single
+  seed: it caught the galaxies K = 2 dynesty run that was 4.2σ low although its census found
+  both relabellings.
 
 Escalation (:func:`escalate`): a flagged row gets one more seed (the next repeat of its
 (K, sampler), stored and fingerprinted like any repeat) and is checked again, until its signals
@@ -29,6 +34,7 @@ from typing import Any
 
 from nestmix.atomic import write_json_atomic
 from nestmix.evidence import combine_runs
+from nestmix.evidence_check import DISAGREE_Z
 from nestmix.results import EvidenceRow, SweepResult
 
 __all__ = ["CONVERGENCE", "NOT_CONVERGED", "SEEDS_P", "apply", "escalate", "signals"]
@@ -54,6 +60,11 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
     tuple of str
     """
     out = []
+    if row.crosscheck_z is not None and abs(row.crosscheck_z) > DISAGREE_Z:
+        out.append(f"an importance-sampling estimate from its own samples "
+                   f"({row.crosscheck_logZ:.2f} ± {row.crosscheck_logZ_err:.2f}) is "
+                   f"{abs(row.crosscheck_z):.1f} combined errors "
+                   f"{'above' if row.crosscheck_z < 0 else 'below'} its ln Z")
     if len(row.logZ_runs) >= 2:
         combined = combine_runs(row.logZ_runs, row.logZ_err_runs)
         if combined.p_consistent is not None and combined.p_consistent < SEEDS_P:

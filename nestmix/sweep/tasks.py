@@ -16,6 +16,7 @@ import numpy as np
 from nestmix.backend import path_record, recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.errors import RunStoreError
+from nestmix.evidence_check import importance_check
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
 from nestmix.progress import WorkDirectoryLost, clear_progress, start_progress
@@ -119,12 +120,13 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
             clear_progress(workdir)
         run = replace(run, backend={**recorded_switches(), **path_record(model), **threads})
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
-        summary = RunSummary.of_run(run, model.ndim, logz_err_sim)
+        with run_share(task.directory):  # the checks' likelihood calls: the run's share too
+            check = crosscheck(model, run, task.seed)
+            analysis = analyse(model, run, task.relabel, task.seed)
+        summary = RunSummary.of_run(run, model.ndim, logz_err_sim, check)
         written = store.save_run(task.k, task.sampler, run,
                                  {**task.manifest, "summary": summary.to_dict()},
-                                 workdir=workdir,
-                                 analysis=analyse(model, run, task.relabel, task.seed),
-                                 repeat=task.repeat)
+                                 workdir=workdir, analysis=analysis, repeat=task.repeat)
     if not written:  # the same task finished first elsewhere: report the copy that is kept
         stored = store.run_manifest(task.k, task.sampler, task.repeat)
         summary = RunSummary.from_dict(stored["summary"]) if stored else summary
@@ -135,6 +137,16 @@ def _model_name(spec: ModelSpec) -> str:
     """The covariance model, with the background when there is one (progress displays)."""
     name = str(spec.covariance)
     return name if spec.background == "none" else f"{name} + {spec.background} background"
+
+
+def crosscheck(model, run, seed: int) -> dict | None:
+    """The run's ln Z estimated again from its own samples (:mod:`nestmix.evidence_check`);
+    None where the sampler gives no unit-cube samples. A failure is recorded, never fatal."""
+    try:
+        check = importance_check(model, run, np.random.default_rng(seed))
+    except Exception as exc:  # the run itself is sound: keep it and say what failed
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return None if check is None else check.to_dict()
 
 
 def analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:

@@ -214,6 +214,7 @@ class DynestyAdapter(SamplerAdapter):
             settings=dict(s),
             converged=_converged(s, ncall, int(results["niter"])),
             resumed=resumed,
+            samples_u=np.asarray(results["samples_u"]),
         )
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)

@@ -1,0 +1,109 @@
+"""The importance-sampling check of a run's ln Z (nestmix.evidence_check): it agrees with an
+exact evidence, it marks a row whose ln Z is off, and it is carried through the store, the
+convergence check and the verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy import special
+
+import nestmix
+from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
+from nestmix.evidence_check import (
+    DISAGREE_Z,
+    ImportanceCheck,
+    LogitTarget,
+    disagreement,
+    importance_check,
+)
+from nestmix.results import NestedRun
+from nestmix.sweep.convergence import signals
+from tests.conftest import TOY_PRIORS, toy_values
+
+
+def _quadrature_logz(model, points: int = 601) -> float:
+    """ln Z of a two-parameter model on a grid in x = logit(u) (independent of any sampler)."""
+    assert model.ndim == 2
+    grid = np.linspace(-14.0, 14.0, points)
+    x0, x1 = np.meshgrid(grid, grid, indexing="ij")
+    values = LogitTarget(model)(np.column_stack([x0.ravel(), x1.ravel()]))
+    step = grid[1] - grid[0]
+    return float(special.logsumexp(values) + 2 * math.log(step))
+
+
+@pytest.fixture(scope="module")
+def one_component():
+    data = Measurements.from_arrays(toy_values(60))
+    model = ModelSpec(priors=TOY_PRIORS).build(data, 1)
+    run = nestmix.get_sampler("dynesty").run(model, {"nlive": 200}, seed=5)
+    return model, run
+
+
+def test_the_check_agrees_with_the_exact_evidence(one_component):
+    model, run = one_component
+    exact = _quadrature_logz(model)
+    check = importance_check(model, run, np.random.default_rng(0))
+    assert check is not None and check.usable
+    assert check.ess > 2000 and check.components >= 1 and check.draws == 10_000
+    assert abs(check.logZ - exact) < 5 * check.logZ_err + 0.005, (check, exact)
+    # the sampler agrees with it within its own error (one honest run)
+    assert abs(disagreement(run.logz, run.logz_err, check)) < DISAGREE_Z
+
+
+def test_no_unit_cube_samples_no_check(one_component):
+    model, run = one_component
+    assert run.samples_u is not None and run.samples_u.shape == run.samples.shape
+    assert importance_check(model, replace(run, samples_u=None)) is None
+    assert disagreement(run.logz, run.logz_err, None) is None
+    poor = ImportanceCheck(logZ=-1.0, logZ_err=0.1, ess=20.0, draws=10_000, components=1,
+                           seconds=0.1)
+    assert not poor.usable and disagreement(run.logz, run.logz_err, poor) is None
+
+
+def test_the_unit_cube_samples_are_stored_with_the_run(one_component, tmp_path):
+    _, run = one_component
+    run.save(tmp_path)
+    back = NestedRun.load(tmp_path)
+    assert np.array_equal(back.samples_u, run.samples_u)
+    with pytest.raises(ValueError, match="samples_u has shape"):
+        replace(run, samples_u=run.samples_u[:-1])
+
+
+def _sweep(tmp_path):
+    data = Measurements.from_arrays(toy_values(60))
+    plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(1, 2),
+                     settings={"nlive": 100}, seed=2)
+    run_sweep(plan, tmp_path, n_jobs=1)
+    return tmp_path
+
+
+def test_a_sweep_records_the_check_and_marks_a_row_it_contradicts(tmp_path):
+    """Every dynesty run's summary carries the check; a stored ln Z moved by 2 nats (as a run
+    that lost half the posterior's mass would report) makes its row 'not converged', with the
+    reason in plain words, a convergence signal and an uncertain verdict."""
+    from nestmix.report.tables import verdict
+
+    directory = _sweep(tmp_path)
+    result = load_sweep(directory)
+    for row in result.rows:
+        assert row.crosscheck_logZ is not None and row.crosscheck_z is not None
+        assert abs(row.crosscheck_z) < DISAGREE_Z and row.converged
+        assert not any(w.startswith("not converged") for w in row.warnings)
+    assert not signals(result.rows[0])
+    # move K = 2's stored ln Z down by 2 nats
+    manifest_path = directory / "K=2" / "dynesty" / "manifest.json"
+    stored = json.loads(manifest_path.read_text())
+    stored["summary"]["logZ"] -= 2.0
+    manifest_path.write_text(json.dumps(stored))
+    row = next(r for r in load_sweep(directory).rows if r.k == 2)
+    assert not row.converged and row.crosscheck_z < -DISAGREE_Z
+    assert row.warnings[0].startswith("not converged: an independent estimate of ln Z")
+    assert "lost part of the posterior's mass" in row.warnings[0]
+    assert "importance-sampling estimate from its own samples" in signals(row)[0]
+    _, details = verdict(load_sweep(directory))
+    assert any("the answer is uncertain" in d and "K = 2" in d for d in details), details
