@@ -1,8 +1,9 @@
 """How the numbers are computed: the switches that choose compiled or plain code, and the
 thread limits of numerical libraries.
 
-Two environment variables change how nestmix computes (not what: a run's evidence is the same
-up to floating-point rounding, and with the compiled slice proposals bit for bit):
+Three environment variables change how nestmix computes (not what: a run's evidence is the same
+up to floating-point rounding, and with the compiled slice proposals or the parallel kernel bit
+for bit):
 
 ``NESTMIX_KERNEL``
     ``auto`` (default: numba when it is installed), ``numba`` or ``numpy``: the likelihood
@@ -10,6 +11,10 @@ up to floating-point rounding, and with the compiled slice proposals bit for bit
 ``NESTMIX_COMPILED_SLICE``
     ``0``, ``false`` or ``no`` turns off the compiled copy of dynesty's slice proposals
     (:mod:`nestmix.samplers.dynesty.compiled_slice`).
+``NESTMIX_PARALLEL_KERNEL``
+    ``auto`` (default: a likelihood over at least 10⁴ points spreads its points over the run's
+    share of the cores, :mod:`nestmix.threads`), ``0``, ``false``, ``no`` or ``off`` for the
+    serial kernel always, or a number of threads at most.
 
 They are read here and nowhere else, and :func:`recorded_switches` gives their values in effect
 for a run, which the sweep writes into the run's ``run.json`` (key ``backend``).
@@ -29,13 +34,15 @@ from typing import Any
 
 from nestmix.errors import ModelError
 
-__all__ = ["BACKENDS", "BLAS_ENV", "COMPILED_SLICE_ENV", "KERNEL_ENV", "compiled_slice_enabled",
-           "limit_threads_in_environment", "numba_available", "path_record", "recorded_switches",
-           "resolve_backend", "single_threaded_blas"]
+__all__ = ["BACKENDS", "BLAS_ENV", "COMPILED_SLICE_ENV", "KERNEL_ENV", "PARALLEL_KERNEL_ENV",
+           "compiled_slice_enabled", "limit_threads_in_environment", "numba_available",
+           "parallel_kernel_limit", "path_record", "recorded_switches", "resolve_backend",
+           "single_threaded_blas"]
 
 BACKENDS = ("auto", "numba", "numpy")
 KERNEL_ENV = "NESTMIX_KERNEL"
 COMPILED_SLICE_ENV = "NESTMIX_COMPILED_SLICE"
+PARALLEL_KERNEL_ENV = "NESTMIX_PARALLEL_KERNEL"
 BLAS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
                                    "BLIS_NUM_THREADS")}
@@ -78,10 +85,37 @@ def compiled_slice_enabled() -> bool:
     return os.environ.get(COMPILED_SLICE_ENV, "1").strip().lower() not in ("0", "false", "no")
 
 
+def parallel_kernel_limit() -> int | None:
+    """``$NESTMIX_PARALLEL_KERNEL`` as a limit on the parallel kernel's threads: None for
+    ``auto`` (unset or empty: no limit but the cores), 0 for off.
+
+    Raises
+    ------
+    ModelError
+        For a value that is none of those nor a whole number >= 0.
+    """
+    text = os.environ.get(PARALLEL_KERNEL_ENV, "").strip().lower()
+    if text in ("", "auto"):
+        return None
+    if text in ("0", "false", "no", "off"):
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ModelError(f"{PARALLEL_KERNEL_ENV}: expected auto, 0/off or a number of threads, "
+                         f"got {text!r}")
+    return value
+
+
 def recorded_switches() -> dict[str, Any]:
     """The switches in effect, as written into a run's ``run.json``: ``kernel`` (``numba`` or
-    ``numpy``) and ``compiled_slice`` (whether dynesty's slice proposals may run compiled)."""
-    return {"kernel": resolve_backend(), "compiled_slice": compiled_slice_enabled()}
+    ``numpy``), ``compiled_slice`` (whether dynesty's slice proposals may run compiled) and
+    ``parallel_kernel`` (``auto``, ``off`` or the most threads allowed)."""
+    limit = parallel_kernel_limit()
+    return {"kernel": resolve_backend(), "compiled_slice": compiled_slice_enabled(),
+            "parallel_kernel": "auto" if limit is None else ("off" if limit == 0 else limit)}
 
 
 def path_record(model: Any) -> dict[str, Any]:

@@ -92,8 +92,11 @@ class NestedRun:
         PolyChord proposals rejected for non-finite coordinates); empty for a clean run.
     backend : mapping
         How the numbers were computed (:func:`nestmix.backend.recorded_switches`: the
-        likelihood ``kernel`` and whether ``compiled_slice`` proposals were allowed); recorded
-        by the sweep, empty for runs made otherwise or before nestmix recorded it.
+        likelihood ``kernel``, whether ``compiled_slice`` proposals were allowed and the
+        ``parallel_kernel`` switch; :func:`nestmix.backend.path_record`; and
+        ``parallel_kernel_threads``, the most threads the parallel kernel ran with, 0 when it
+        did not run); recorded by the sweep, empty for runs made otherwise or before nestmix
+        recorded it.
     samples_u : ndarray, shape (n, d), or None
         The samples' coordinates in the unit cube (before the prior transform), where the
         sampler gives them (dynesty); they let :mod:`nestmix.evidence_check` estimate ln Z

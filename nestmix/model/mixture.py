@@ -30,6 +30,7 @@ from nestmix.data import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.kernels import MixtureKernel
 from nestmix.model.layout import Layout, ModelChoices, Parameters, build_prior, weight_labels
+from nestmix.threads import PARALLEL_MIN_POINTS
 
 __all__ = ["CompiledParts", "MixtureModel", "Parameters"]
 
@@ -47,11 +48,14 @@ class CompiledParts:
         The compiled prior plan (:class:`nestmix.priors._compiled.CompiledPlan`).
     kernel_arguments : tuple of ndarray
         ``source, fixed, lay, y, err, extra, log_bg`` of the fused likelihood kernel.
+    parallel_min_points : int
+        Points from which the kernel's parallel variant may be used (the kernel's own).
     """
 
     ops: np.ndarray
     params: np.ndarray
     kernel_arguments: tuple
+    parallel_min_points: int = PARALLEL_MIN_POINTS
 
 
 class MixtureModel:
@@ -224,7 +228,8 @@ class MixtureModel:
         plan = self.prior.compiled_plan
         if kernel_arguments is None or plan is None or plan.numpy_blocks:
             return None
-        return CompiledParts(plan.ops, plan.params, kernel_arguments)
+        return CompiledParts(plan.ops, plan.params, kernel_arguments,
+                             self._kernel.parallel_min_points)
 
     @property
     def compiled_path(self) -> bool:

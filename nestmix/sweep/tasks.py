@@ -25,6 +25,7 @@ from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
 from nestmix.store.runs import RunStore
 from nestmix.sweep.lifeline import die_with_parent
+from nestmix.threads import parallel_record, run_share
 
 __all__ = ["FinishedTask", "RunTask", "analyse", "execute"]
 
@@ -89,7 +90,11 @@ class FinishedTask:
 
 def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
     """Run ``task``, store the run (with the backend switches in effect, in its run.json) and
-    its mode analysis, and return the run's summary."""
+    its mode analysis, and return the run's summary.
+
+    The run's likelihood kernel uses its share of the cores (:func:`nestmix.threads.run_share`:
+    all of them once the sweep's other runs have finished) and run.json records the most threads
+    it ran with (``parallel_kernel_threads``)."""
     start = time.perf_counter()
     die_with_parent()
     with single_threaded_blas():
@@ -101,8 +106,10 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         start_progress(workdir, k=task.k, sampler=task.sampler, repeat=task.repeat,
                        model=_model_name(spec))
         try:
-            run = get_sampler(task.sampler).run(model, task.settings, task.seed,
-                                                workdir=str(workdir))
+            with run_share(task.directory):  # the kernel's threads: a share of the cores
+                run = get_sampler(task.sampler).run(model, task.settings, task.seed,
+                                                    workdir=str(workdir))
+                threads = parallel_record()
         except OSError as exc:  # e.g. its checkpoint's directory deleted under it: say why
             store.check_owner()
             if isinstance(exc, WorkDirectoryLost):
@@ -111,15 +118,15 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
             raise
         finally:
             clear_progress(workdir)
-        run = replace(run, backend={**recorded_switches(), **path_record(model)})
+        run = replace(run, backend={**recorded_switches(), **path_record(model), **threads})
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
-        summary = RunSummary.of_run(run, model.ndim, logz_err_sim,
-                                    crosscheck(model, run, task.seed))
+        with run_share(task.directory):  # the checks' likelihood calls: the run's share too
+            check = crosscheck(model, run, task.seed)
+            analysis = analyse(model, run, task.relabel, task.seed)
+        summary = RunSummary.of_run(run, model.ndim, logz_err_sim, check)
         written = store.save_run(task.k, task.sampler, run,
                                  {**task.manifest, "summary": summary.to_dict()},
-                                 workdir=workdir,
-                                 analysis=analyse(model, run, task.relabel, task.seed),
-                                 repeat=task.repeat)
+                                 workdir=workdir, analysis=analysis, repeat=task.repeat)
     if not written:  # the same task finished first elsewhere: report the copy that is kept
         stored = store.run_manifest(task.k, task.sampler, task.repeat)
         summary = RunSummary.from_dict(stored["summary"]) if stored else summary

@@ -15,6 +15,10 @@ numba is imported when a likelihood is first evaluated, not when nestmix is impo
 built; its compiled code is cached on disk (``cache=True``; one signature per entry point), so
 only the very first call on a machine pays the compilation — a few seconds per entry point,
 measured by ``benchmarks/kernel.py`` — and later processes load it in milliseconds.
+
+From ``parallel_min_points`` points on (default :data:`nestmix.threads.PARALLEL_MIN_POINTS`,
+10⁴) the numba backend calls the parallel variant of the kernel when this run has more than one
+thread to itself (:func:`nestmix.threads.threads_for`); it returns the same values.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 from nestmix.backend import BACKENDS, KERNEL_ENV, numba_available, resolve_backend
 from nestmix.errors import ModelError
+from nestmix.threads import PARALLEL_MIN_POINTS, threads_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -126,19 +131,26 @@ class MixtureKernel:
         The custom components with `data`: when all are built-in families with a compiled form
         (:func:`component_table`), the numba backend evaluates them itself.
     data : Measurements, optional
+    parallel_min_points : int, optional
+        Points from which the parallel kernel may be used (default
+        :data:`nestmix.threads.PARALLEL_MIN_POINTS`).
 
     Attributes
     ----------
     backend : str
         The backend in use, ``numba`` or ``numpy``.
+    parallel_min_points : int
     """
 
     def __init__(self, layout: Layout, prior: BlockPrior, values: np.ndarray,
                  point_covariances: np.ndarray | None, log_background: np.ndarray | None,
                  n_extra: int = 0, backend: str | None = None,
                  max_elements: int = MAX_ELEMENTS, components: Sequence[Any] = (),
-                 data: Measurements | None = None) -> None:
+                 data: Measurements | None = None,
+                 parallel_min_points: int | None = None) -> None:
         self.backend = resolve_backend(backend)
+        self.parallel_min_points = (PARALLEL_MIN_POINTS if parallel_min_points is None
+                                    else int(parallel_min_points))
         self.layout = layout
         self.ndim = prior.ndim
         self.n_extra = int(n_extra)
@@ -196,12 +208,15 @@ class MixtureKernel:
                          _table_built=False)
         return state
 
-    def _compiled(self) -> Any:
-        if self._function is None:
-            from nestmix.model.kernels import _numba_impl
+    def _compiled(self, parallel: bool = False) -> Any:
+        """The compiled kernel for these data: serial, or its parallel variant."""
+        from nestmix.model.kernels import _numba_impl
 
-            d = self._values.shape[1]
-            self._function = _numba_impl.loglike_1d if d == 1 else _numba_impl.loglike_nd
+        one_d = self._values.shape[1] == 1
+        if parallel:
+            return _numba_impl.loglike_1d_parallel if one_d else _numba_impl.loglike_nd_parallel
+        if self._function is None:
+            self._function = _numba_impl.loglike_1d if one_d else _numba_impl.loglike_nd
         return self._function
 
     def compiled_arguments(self) -> tuple | None:
@@ -260,7 +275,8 @@ class MixtureKernel:
         if self.backend == "numpy":
             return self._numpy(theta, extra)
         out = np.empty(m)
-        self._compiled()(theta, self._source, self._fixed, lay, self._y, self._err,
+        parallel = threads_for(n, self.parallel_min_points) > 1
+        self._compiled(parallel)(theta, self._source, self._fixed, lay, self._y, self._err,
                          _EMPTY_EXTRA if extra is None else extra,
                          _EMPTY_BG if self._log_bg is None else self._log_bg, out)
         return out

@@ -15,6 +15,12 @@ BLOCK doubles) are the only temporaries, so memory does not grow with N, and the
 simple enough for LLVM to vectorise (exp and log are written out below; divisions follow
 numpy's error model so that they do not branch).
 
+:func:`loglike_1d_parallel` and :func:`loglike_nd_parallel` are the same kernels with the blocks
+of each θ row spread over numba's threads (``prange`` over chunks of blocks, each chunk with its
+own block buffers): every block's sum is stored and the sums are added in block order with the
+same compensation, so they return the serial kernels' values exactly, whatever the number of
+threads. Both variants call the same per-block functions (:func:`_block_1d`, :func:`_block_nd`).
+
 With per-point measurement covariances the total covariance Σ_k + S_i differs for every pair;
 its determinant enters as a factor 1/sqrt(det) on the exponential rather than as a logarithm,
 so a pair costs one square root and one exponential. The stabilising maximum is then taken over
@@ -35,7 +41,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import intrinsic, register_jitable
 
 # Indices into the int64 layout vector built by nestmix.model.kernels.layout_vector.
@@ -43,6 +49,10 @@ K, D, N_WEIGHTS, MEAN_OFF, SCALE_OFF, N_SETS, PER_SET, CORR_OFF, N_CORR, WITH_CO
     IS_SIGMA, N_EXTRA, HAS_BG = range(13)
 LAYOUT_SIZE = 13
 BLOCK = 256
+# At most this many chunks of blocks in the parallel kernels (one task of a thread each, with
+# its own block buffers; many, so that threads that finish early take another). The result does
+# not depend on it, nor on the number of threads.
+MAX_CHUNKS = 64
 # Built-in custom components computed in the kernel (nestmix.model.kernels.component_table): the
 # layout vector then goes on with their number and, for each, FIELDS integers: its code, the
 # index in φ of its first parameter, its first row in the data array ``extra`` (1, rows, N)
@@ -55,6 +65,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
 _INF = np.inf
 _JIT = {"cache": True, "error_model": "numpy"}
+_PARALLEL = {**_JIT, "parallel": True}
 
 
 # ------------------------------------------------------------------------- exp and log
@@ -345,18 +356,15 @@ def _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak):
 
 
 @njit(**_JIT)
-def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
-    """Add Σ_i [peak_i + log Σ_j factor_ji exp(term_ji - peak_i)] to the Neumaier sum ``acc``.
+def _block_value(nb, n_terms, terms, factor, peak, sums):
+    """Σ_i [peak_i + log Σ_j factor_ji exp(term_ji - peak_i)] over one block, as (ok, sum).
 
-    Points are summed plainly within the block (at most ``BLOCK`` terms), blocks with
-    compensation, so that the total stays accurate for millions of points.
-
-    Returns False when some point has no component that can produce it, or when the sum
-    overflows to -inf.
+    Points are summed plainly within the block (at most ``BLOCK`` terms); ok is False when
+    some point has no component that can produce it.
     """
     for i in range(nb):
         if peak[i] == -_INF:
-            return False
+            return False, 0.0
     for i in range(nb):
         sums[i] = 0.0
     for j in range(n_terms):
@@ -366,12 +374,19 @@ def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
             sums[i] += fac[i] * exp_nonpositive(row[i] - peak[i])
     for i in range(nb):  # a separate loop: this one vectorises, a reduction would not
         sums[i] = peak[i] + log_positive(sums[i])
-    value = 0.0  # the block's sum, then added to the running total with compensation
+    value = 0.0
     for i in range(nb):
         value += sums[i]
+    return True, value
+
+
+@njit(**_JIT)
+def _add_compensated(acc, value):
+    """Add ``value`` to the Neumaier sum ``acc`` (total, compensation); False when the total
+    overflows to -inf (as good as zero likelihood)."""
     total = acc[0]
     s = total + value
-    if s == -_INF:  # the sum itself overflows: as good as zero likelihood
+    if s == -_INF:
         return False
     if abs(total) >= abs(value):
         acc[1] += (total - s) + value
@@ -379,6 +394,93 @@ def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
         acc[1] += (value - s) + total
     acc[0] = s
     return True
+
+
+@njit(**_JIT)
+def _close_block(nb, n_terms, terms, factor, peak, sums, acc):
+    """Add one block's sum (:func:`_block_value`) to the Neumaier sum ``acc``: blocks are
+    summed with compensation, so that the total stays accurate for millions of points.
+
+    Returns False when some point has no component that can produce it, or when the sum
+    overflows to -inf.
+    """
+    ok, value = _block_value(nb, n_terms, terms, factor, peak, sums)
+    return ok and _add_compensated(acc, value)
+
+
+@njit(**_JIT)
+def _combine_blocks(ok, values):
+    """The compensated total of the block sums in block order, as the serial kernels form it
+    (-inf at the first block that failed or where the total overflows); NaN is -inf too."""
+    acc = np.zeros(2)
+    for b in range(values.shape[0]):
+        if not (ok[b] and _add_compensated(acc, values[b])):
+            return -_INF
+    value = acc[0] + acc[1]
+    return value if value == value else -_INF
+
+
+@njit(**_JIT)
+def _theta_1d(row, source, fixed, lay, errors, phi, logw, mu, var, const, inv_sd, use):
+    """What the 1-D kernels precompute for one θ row (φ, log-weights, per-component means,
+    variances, constants); False for a θ whose likelihood is zero."""
+    if not _prepare(row, source, fixed, lay, phi, logw):
+        return False
+    for j in range(lay[K]):
+        mu[j] = phi[lay[MEAN_OFF] + j]
+        v = _variance(phi, lay, 0 if lay[N_SETS] == 1 else j, 0)
+        var[j] = v
+        finite = v > -_INF and v < _INF if errors else v > 0.0 and v < _INF
+        use[j] = logw[j] > -_INF and finite
+        const[j] = logw[j] - _HALF_LOG_2PI
+        if use[j] and not errors:
+            const[j] -= 0.5 * math.log(v)
+            inv_sd[j] = 1.0 / math.sqrt(v)  # finite even for subnormal v, unlike 1 / v
+    return True
+
+
+@njit(**_JIT)
+def _block_1d(r, i0, nb, lay, y, s2, extra, log_bg, phi, logw, mu, var, const, inv_sd, use,
+              terms, factor, peak, sums):
+    """One block of the 1-D likelihood for θ row ``r``, as (ok, sum) (:func:`_block_value`);
+    ok is False too where a compiled custom component is NaN or +inf."""
+    k = lay[K]
+    errors = s2.shape[0] > 0
+    for i in range(nb):
+        peak[i] = -_INF
+    for j in range(k):
+        row = terms[j]
+        fac = factor[j]
+        if not use[j]:
+            for i in range(nb):
+                row[i] = -_INF
+                fac[i] = 0.0
+            continue
+        m, c, v0, w = mu[j], const[j], var[j], inv_sd[j]
+        if errors:
+            for i in range(nb):
+                v = v0 + s2[i0 + i]
+                ok = (v > 0.0) & (v < _INF)
+                scale = 1.0 / math.sqrt(v)
+                z = (y[i0 + i] - m) * scale
+                t = c - 0.5 * z * z
+                t = t if ok & (t > -_INF) else -_INF
+                row[i] = t
+                fac[i] = scale if ok else 0.0
+                peak[i] = peak[i] if peak[i] >= t else t
+        else:
+            for i in range(nb):
+                z = (y[i0 + i] - m) * w
+                t = c - 0.5 * z * z
+                t = t if t > -_INF else -_INF
+                row[i] = t
+                fac[i] = 1.0
+                peak[i] = peak[i] if peak[i] >= t else t
+    if _n_compiled(lay) > 0 and not _components_1d(phi, lay, y, s2, extra, i0, nb, logw,
+                                                    terms, factor, peak):
+        return False, 0.0
+    _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
+    return _block_value(nb, lay[N_WEIGHTS] + 1, terms, factor, peak, sums)
 
 
 @njit(**_JIT)
@@ -391,7 +493,6 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
     k = lay[K]
     n_terms = lay[N_WEIGHTS] + 1
     errors = s2.shape[0] > 0
-    compiled = _n_compiled(lay) > 0
     phi = np.empty(source.shape[0])
     logw = np.empty(n_terms)
     mu = np.empty(k)
@@ -405,64 +506,65 @@ def loglike_1d(theta, source, fixed, lay, y, s2, extra, log_bg, out):
     sums = np.empty(BLOCK)
     acc = np.empty(2)
     for r in range(theta.shape[0]):
-        if not _prepare(theta[r], source, fixed, lay, phi, logw):
+        if not _theta_1d(theta[r], source, fixed, lay, errors, phi, logw, mu, var, const,
+                         inv_sd, use):
             out[r] = -_INF
             continue
-        for j in range(k):
-            mu[j] = phi[lay[MEAN_OFF] + j]
-            v = _variance(phi, lay, 0 if lay[N_SETS] == 1 else j, 0)
-            var[j] = v
-            finite = v > -_INF and v < _INF if errors else v > 0.0 and v < _INF
-            use[j] = logw[j] > -_INF and finite
-            const[j] = logw[j] - _HALF_LOG_2PI
-            if use[j] and not errors:
-                const[j] -= 0.5 * math.log(v)
-                inv_sd[j] = 1.0 / math.sqrt(v)  # finite even for subnormal v, unlike 1 / v
         acc[0] = 0.0
         acc[1] = 0.0
         alive = True
         for i0 in range(0, n, BLOCK):
-            nb = min(BLOCK, n - i0)
-            for i in range(nb):
-                peak[i] = -_INF
-            for j in range(k):
-                row = terms[j]
-                fac = factor[j]
-                if not use[j]:
-                    for i in range(nb):
-                        row[i] = -_INF
-                        fac[i] = 0.0
-                    continue
-                m, c, v0, w = mu[j], const[j], var[j], inv_sd[j]
-                if errors:
-                    for i in range(nb):
-                        v = v0 + s2[i0 + i]
-                        ok = (v > 0.0) & (v < _INF)
-                        scale = 1.0 / math.sqrt(v)
-                        z = (y[i0 + i] - m) * scale
-                        t = c - 0.5 * z * z
-                        t = t if ok & (t > -_INF) else -_INF
-                        row[i] = t
-                        fac[i] = scale if ok else 0.0
-                        peak[i] = peak[i] if peak[i] >= t else t
-                else:
-                    for i in range(nb):
-                        z = (y[i0 + i] - m) * w
-                        t = c - 0.5 * z * z
-                        t = t if t > -_INF else -_INF
-                        row[i] = t
-                        fac[i] = 1.0
-                        peak[i] = peak[i] if peak[i] >= t else t
-            if compiled and not _components_1d(phi, lay, y, s2, extra, i0, nb, logw, terms,
-                                                factor, peak):
-                alive = False
-                break
-            _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
-            if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
+            ok, value = _block_1d(r, i0, min(BLOCK, n - i0), lay, y, s2, extra, log_bg, phi,
+                                  logw, mu, var, const, inv_sd, use, terms, factor, peak, sums)
+            if not (ok and _add_compensated(acc, value)):
                 alive = False
                 break
         value = acc[0] + acc[1]
         out[r] = value if alive and value == value else -_INF
+
+
+@njit(**_PARALLEL)
+def loglike_1d_parallel(theta, source, fixed, lay, y, s2, extra, log_bg, out):
+    """:func:`loglike_1d` with the blocks of each θ row spread over numba's threads.
+
+    The blocks are cut into at most ``MAX_CHUNKS`` chunks, each with its own block buffers;
+    every block's sum is stored and the sums are then added in block order with the same
+    compensation as the serial kernel, so the result is the serial kernel's, whatever the
+    number of threads.
+    """
+    n = y.shape[0]
+    k = lay[K]
+    n_terms = lay[N_WEIGHTS] + 1
+    errors = s2.shape[0] > 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_chunks = max(1, min(n_blocks, MAX_CHUNKS))
+    phi = np.empty(source.shape[0])
+    logw = np.empty(n_terms)
+    mu = np.empty(k)
+    var = np.empty(k)
+    const = np.empty(k)
+    inv_sd = np.empty(k)
+    use = np.zeros(k, dtype=np.bool_)
+    ok = np.zeros(n_blocks, dtype=np.bool_)
+    values = np.zeros(n_blocks)
+    for r in range(theta.shape[0]):
+        if not _theta_1d(theta[r], source, fixed, lay, errors, phi, logw, mu, var, const,
+                         inv_sd, use):
+            out[r] = -_INF
+            continue
+        for c in prange(n_chunks):
+            terms = np.empty((n_terms, BLOCK))
+            factor = np.ones((n_terms, BLOCK))
+            peak = np.empty(BLOCK)
+            sums = np.empty(BLOCK)
+            for b in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
+                i0 = b * BLOCK
+                good, value = _block_1d(r, i0, min(BLOCK, n - i0), lay, y, s2, extra, log_bg,
+                                        phi, logw, mu, var, const, inv_sd, use, terms, factor,
+                                        peak, sums)
+                ok[b] = good
+                values[b] = value
+        out[r] = _combine_blocks(ok, values)
 
 
 @njit(**_JIT)
@@ -524,6 +626,119 @@ def _solve_norm2(low, r, z):
 
 
 @njit(**_JIT)
+def _theta_nd(row, source, fixed, lay, errors, phi, logw, mu, cov, chol, const, use):
+    """What the N-D kernels precompute for one θ row (φ, log-weights, means, covariances,
+    Cholesky factors without measurement errors); False for a θ whose likelihood is zero."""
+    if not _prepare(row, source, fixed, lay, phi, logw):
+        return False
+    k = lay[K]
+    d = lay[D]
+    for j in range(k):
+        for a in range(d):
+            mu[j, a] = phi[lay[MEAN_OFF] + j * d + a]
+    if k:
+        _set_covariances(phi, lay, cov)
+    for j in range(k):
+        use[j] = logw[j] > -_INF
+        const[j] = logw[j] - d * _HALF_LOG_2PI
+        if not errors and use[j]:
+            use[j] = _cholesky(cov[0 if lay[N_SETS] == 1 else j], chol[j])
+            if use[j]:
+                for a in range(d):
+                    const[j] -= math.log(chol[j, a, a])
+    return True
+
+
+@njit(**_JIT)
+def _block_nd(r, i0, nb, lay, y, point_cov, extra, log_bg, phi, logw, mu, cov, chol, const,
+              use, terms, factor, peak, sums, total_cov, low, resid, z):
+    """One block of the N-D likelihood for θ row ``r``, as (ok, sum) (:func:`_block_value`);
+    ``total_cov``, ``low``, ``resid`` and ``z`` are scratch space."""
+    d = lay[D]
+    k = lay[K]
+    errors = point_cov.shape[2] > 0
+    for i in range(nb):
+        peak[i] = -_INF
+    for j in range(k):
+        row = terms[j]
+        fac = factor[j]
+        for i in range(nb):
+            row[i] = -_INF
+            fac[i] = 0.0
+        if not use[j]:
+            continue
+        c = const[j]
+        sc = cov[0 if lay[N_SETS] == 1 else j]
+        if not errors and d == 2:
+            # z = L^{-1} r with L = [[l00, 0], [l10, l11]]
+            a00 = 1.0 / chol[j, 0, 0]
+            a11 = 1.0 / chol[j, 1, 1]
+            a10 = -chol[j, 1, 0] * a00 * a11
+            m0, m1 = mu[j, 0], mu[j, 1]
+            for i in range(nb):
+                r0 = y[0, i0 + i] - m0
+                r1 = y[1, i0 + i] - m1
+                z0 = r0 * a00
+                z1 = r0 * a10 + r1 * a11
+                t = c - 0.5 * (z0 * z0 + z1 * z1)
+                t = t if t > -_INF else -_INF  # inf - inf from overflow: NaN
+                row[i] = t
+                fac[i] = 1.0
+                peak[i] = peak[i] if peak[i] >= t else t
+        elif not errors:
+            for i in range(nb):
+                for a in range(d):
+                    resid[a] = y[a, i0 + i] - mu[j, a]
+                t = c - 0.5 * _solve_norm2(chol[j], resid, z)
+                t = t if t > -_INF else -_INF
+                row[i] = t
+                fac[i] = 1.0
+                peak[i] = peak[i] if peak[i] >= t else t
+        elif d == 2:
+            c00, c01, c11 = sc[0, 0], sc[0, 1], sc[1, 1]
+            m0, m1 = mu[j, 0], mu[j, 1]
+            for i in range(nb):
+                p = c00 + point_cov[0, 0, i0 + i]
+                q = c01 + point_cov[0, 1, i0 + i]
+                s = c11 + point_cov[1, 1, i0 + i]
+                det = p * s - q * q
+                ok = (det > 0.0) & (p > 0.0) & (det < _INF)
+                r0 = y[0, i0 + i] - m0
+                r1 = y[1, i0 + i] - m1
+                t = c - 0.5 * (s * r0 * r0 - 2.0 * q * r0 * r1 + p * r1 * r1) / det
+                t = t if ok & (t > -_INF) else -_INF
+                row[i] = t
+                fac[i] = 1.0 / math.sqrt(det) if ok else 0.0
+                peak[i] = peak[i] if peak[i] >= t else t
+        else:
+            for i in range(nb):
+                for a in range(d):
+                    resid[a] = y[a, i0 + i] - mu[j, a]
+                    for b in range(d):
+                        total_cov[a, b] = sc[a, b] + point_cov[a, b, i0 + i]
+                if not _cholesky(total_cov, low):
+                    continue
+                t = c - 0.5 * _solve_norm2(low, resid, z)
+                f = 1.0
+                for a in range(d):
+                    f /= low[a, a]
+                if not (f > 0.0 and f < _INF):  # det under- or overflows: use logs
+                    for a in range(d):
+                        t -= math.log(low[a, a])
+                    f = 1.0
+                if not t > -_INF:
+                    continue
+                row[i] = t
+                fac[i] = f
+                peak[i] = peak[i] if peak[i] >= t else t
+    if _n_compiled(lay) > 0:
+        _clusters_nd(phi, lay, y, point_cov, i0, nb, logw, terms, factor, peak, total_cov, low,
+                     resid, z)
+    _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
+    return _block_value(nb, lay[N_WEIGHTS] + 1, terms, factor, peak, sums)
+
+
+@njit(**_JIT)
 def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
     """Log-likelihoods of D-dimensional data (D >= 2) for the θ rows of ``theta``.
 
@@ -535,7 +750,6 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
     k = lay[K]
     n_terms = lay[N_WEIGHTS] + 1
     errors = point_cov.shape[2] > 0
-    compiled = _n_compiled(lay) > 0
     phi = np.empty(source.shape[0])
     logw = np.empty(n_terms)
     mu = np.empty((k, d))
@@ -553,107 +767,63 @@ def loglike_nd(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
     sums = np.empty(BLOCK)
     acc = np.empty(2)
     for r in range(theta.shape[0]):
-        if not _prepare(theta[r], source, fixed, lay, phi, logw):
+        if not _theta_nd(theta[r], source, fixed, lay, errors, phi, logw, mu, cov, chol, const,
+                         use):
             out[r] = -_INF
             continue
-        for j in range(k):
-            for a in range(d):
-                mu[j, a] = phi[lay[MEAN_OFF] + j * d + a]
-        if k:
-            _set_covariances(phi, lay, cov)
-        for j in range(k):
-            use[j] = logw[j] > -_INF
-            const[j] = logw[j] - d * _HALF_LOG_2PI
-            if not errors and use[j]:
-                use[j] = _cholesky(cov[0 if lay[N_SETS] == 1 else j], chol[j])
-                if use[j]:
-                    for a in range(d):
-                        const[j] -= math.log(chol[j, a, a])
         acc[0] = 0.0
         acc[1] = 0.0
         alive = True
         for i0 in range(0, n, BLOCK):
-            nb = min(BLOCK, n - i0)
-            for i in range(nb):
-                peak[i] = -_INF
-            for j in range(k):
-                row = terms[j]
-                fac = factor[j]
-                for i in range(nb):
-                    row[i] = -_INF
-                    fac[i] = 0.0
-                if not use[j]:
-                    continue
-                c = const[j]
-                sc = cov[0 if lay[N_SETS] == 1 else j]
-                if not errors and d == 2:
-                    # z = L^{-1} r with L = [[l00, 0], [l10, l11]]
-                    a00 = 1.0 / chol[j, 0, 0]
-                    a11 = 1.0 / chol[j, 1, 1]
-                    a10 = -chol[j, 1, 0] * a00 * a11
-                    m0, m1 = mu[j, 0], mu[j, 1]
-                    for i in range(nb):
-                        r0 = y[0, i0 + i] - m0
-                        r1 = y[1, i0 + i] - m1
-                        z0 = r0 * a00
-                        z1 = r0 * a10 + r1 * a11
-                        t = c - 0.5 * (z0 * z0 + z1 * z1)
-                        t = t if t > -_INF else -_INF  # inf - inf from overflow: NaN
-                        row[i] = t
-                        fac[i] = 1.0
-                        peak[i] = peak[i] if peak[i] >= t else t
-                elif not errors:
-                    for i in range(nb):
-                        for a in range(d):
-                            resid[a] = y[a, i0 + i] - mu[j, a]
-                        t = c - 0.5 * _solve_norm2(chol[j], resid, z)
-                        t = t if t > -_INF else -_INF
-                        row[i] = t
-                        fac[i] = 1.0
-                        peak[i] = peak[i] if peak[i] >= t else t
-                elif d == 2:
-                    c00, c01, c11 = sc[0, 0], sc[0, 1], sc[1, 1]
-                    m0, m1 = mu[j, 0], mu[j, 1]
-                    for i in range(nb):
-                        p = c00 + point_cov[0, 0, i0 + i]
-                        q = c01 + point_cov[0, 1, i0 + i]
-                        s = c11 + point_cov[1, 1, i0 + i]
-                        det = p * s - q * q
-                        ok = (det > 0.0) & (p > 0.0) & (det < _INF)
-                        r0 = y[0, i0 + i] - m0
-                        r1 = y[1, i0 + i] - m1
-                        t = c - 0.5 * (s * r0 * r0 - 2.0 * q * r0 * r1 + p * r1 * r1) / det
-                        t = t if ok & (t > -_INF) else -_INF
-                        row[i] = t
-                        fac[i] = 1.0 / math.sqrt(det) if ok else 0.0
-                        peak[i] = peak[i] if peak[i] >= t else t
-                else:
-                    for i in range(nb):
-                        for a in range(d):
-                            resid[a] = y[a, i0 + i] - mu[j, a]
-                            for b in range(d):
-                                total_cov[a, b] = sc[a, b] + point_cov[a, b, i0 + i]
-                        if not _cholesky(total_cov, low):
-                            continue
-                        t = c - 0.5 * _solve_norm2(low, resid, z)
-                        f = 1.0
-                        for a in range(d):
-                            f /= low[a, a]
-                        if not (f > 0.0 and f < _INF):  # det under- or overflows: use logs
-                            for a in range(d):
-                                t -= math.log(low[a, a])
-                            f = 1.0
-                        if not t > -_INF:
-                            continue
-                        row[i] = t
-                        fac[i] = f
-                        peak[i] = peak[i] if peak[i] >= t else t
-            if compiled:
-                _clusters_nd(phi, lay, y, point_cov, i0, nb, logw, terms, factor, peak,
-                             total_cov, low, resid, z)
-            _extra_terms(r, i0, nb, lay, logw, extra, log_bg, terms, factor, peak)
-            if not _close_block(nb, n_terms, terms, factor, peak, sums, acc):
+            ok, value = _block_nd(r, i0, min(BLOCK, n - i0), lay, y, point_cov, extra, log_bg,
+                                  phi, logw, mu, cov, chol, const, use, terms, factor, peak,
+                                  sums, total_cov, low, resid, z)
+            if not (ok and _add_compensated(acc, value)):
                 alive = False
                 break
         value = acc[0] + acc[1]
         out[r] = value if alive and value == value else -_INF
+
+
+@njit(**_PARALLEL)
+def loglike_nd_parallel(theta, source, fixed, lay, y, point_cov, extra, log_bg, out):
+    """:func:`loglike_nd` with the blocks of each θ row spread over numba's threads (as
+    :func:`loglike_1d_parallel`: the same result as the serial kernel)."""
+    n = y.shape[1]
+    d = lay[D]
+    k = lay[K]
+    n_terms = lay[N_WEIGHTS] + 1
+    errors = point_cov.shape[2] > 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    n_chunks = max(1, min(n_blocks, MAX_CHUNKS))
+    phi = np.empty(source.shape[0])
+    logw = np.empty(n_terms)
+    mu = np.empty((k, d))
+    cov = np.empty((max(lay[N_SETS], 1), d, d))
+    chol = np.zeros((k, d, d))
+    const = np.empty(k)
+    use = np.zeros(k, dtype=np.bool_)
+    ok = np.zeros(n_blocks, dtype=np.bool_)
+    values = np.zeros(n_blocks)
+    for r in range(theta.shape[0]):
+        if not _theta_nd(theta[r], source, fixed, lay, errors, phi, logw, mu, cov, chol, const,
+                         use):
+            out[r] = -_INF
+            continue
+        for c in prange(n_chunks):
+            terms = np.empty((n_terms, BLOCK))
+            factor = np.ones((n_terms, BLOCK))
+            peak = np.empty(BLOCK)
+            sums = np.empty(BLOCK)
+            total_cov = np.empty((d, d))
+            low = np.zeros((d, d))
+            resid = np.empty(d)
+            z = np.empty(d)
+            for b in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
+                i0 = b * BLOCK
+                good, value = _block_nd(r, i0, min(BLOCK, n - i0), lay, y, point_cov, extra,
+                                        log_bg, phi, logw, mu, cov, chol, const, use, terms,
+                                        factor, peak, sums, total_cov, low, resid, z)
+                ok[b] = good
+                values[b] = value
+        out[r] = _combine_blocks(ok, values)

@@ -16,16 +16,22 @@ The 1-D and N-D kernels take arrays of different ranks, so :func:`_loglike` pick
 compile time; each data case gets one compiled, cached signature. numba's cache does not notice
 edits to the files of the functions called here, only to this one: a change to the prior plan's
 operations or to the kernels goes with an edit here (last: built-in priors and components, #17;
-incomplete gamma and beta prefactors for large shapes).
+incomplete gamma and beta prefactors for large shapes; the kernels' blocks as functions and the
+parallel kernels, #17 item 3; the variant chosen at compile time).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
-from nestmix.model.kernels._numba_impl import loglike_1d, loglike_nd
+from nestmix.model.kernels._numba_impl import (
+    loglike_1d,
+    loglike_1d_parallel,
+    loglike_nd,
+    loglike_nd_parallel,
+)
 from nestmix.priors._compiled import run_plan
 
 #: Expansions of one slice after which dynesty warns and switches to doubling.
@@ -35,22 +41,31 @@ OK, FAILED = 0, 1
 
 _JIT = {"cache": True, "error_model": "numpy"}
 
+#: The last element of ``model`` (:func:`slice_sample`) that selects the serial kernel, and the
+#: one that selects its parallel variant. They have different types, so the choice is made when
+#: numba compiles: a run compiles (and caches) only the variant it calls, and the parallel one,
+#: slow to compile, is compiled only by a run at large N with threads to spare.
+SERIAL, PARALLEL = False, np.int8(1)
 
-def _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out):  # pragma: no cover
-    """Placeholder typed by the overload below (one kernel per data rank)."""
+
+def _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out,
+             variant):  # pragma: no cover
+    """Placeholder typed by the overload below (one kernel per data rank, serial or parallel
+    by the type of ``variant``: :data:`SERIAL` or :data:`PARALLEL`)."""
     raise NotImplementedError
 
 
 @overload(_loglike)
-def _loglike_overload(theta, source, fixed, lay, y, err, extra, log_bg, out):
+def _loglike_overload(theta, source, fixed, lay, y, err, extra, log_bg, out, variant):
+    parallel = isinstance(variant, types.Integer)
     if y.ndim == 1:
-        def one_d(theta, source, fixed, lay, y, err, extra, log_bg, out):
-            loglike_1d(theta, source, fixed, lay, y, err, extra, log_bg, out)
-        return one_d
+        kernel = loglike_1d_parallel if parallel else loglike_1d
+    else:
+        kernel = loglike_nd_parallel if parallel else loglike_nd
 
-    def n_d(theta, source, fixed, lay, y, err, extra, log_bg, out):
-        loglike_nd(theta, source, fixed, lay, y, err, extra, log_bg, out)
-    return n_d
+    def call(theta, source, fixed, lay, y, err, extra, log_bg, out, variant):
+        kernel(theta, source, fixed, lay, y, err, extra, log_bg, out)
+    return call
 
 
 @njit(**_JIT)
@@ -58,7 +73,8 @@ def _evaluate(u, x, direction, u_new, buffers, model):
     """dynesty's ``F(x)``: log L at ``u + x * direction`` (``-inf`` outside the cube).
 
     ``u_new`` receives the point; ``buffers`` are (cube, theta, out) of shapes (1, n), (1, n),
-    (1,); ``model`` is (ops, params, source, fixed, lay, y, err, extra, log_bg).
+    (1,); ``model`` is (ops, params, source, fixed, lay, y, err, extra, log_bg, variant), the
+    last :data:`SERIAL` or :data:`PARALLEL`: which variant of the kernel (the same values).
     """
     inside = True
     for j in range(u.shape[0]):
@@ -68,10 +84,10 @@ def _evaluate(u, x, direction, u_new, buffers, model):
     if not inside:
         return -np.inf
     cube, theta, out = buffers
-    ops, params, source, fixed, lay, y, err, extra, log_bg = model
+    ops, params, source, fixed, lay, y, err, extra, log_bg, variant = model
     cube[0, :] = u_new
     run_plan(cube, ops, params, theta)
-    _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out)
+    _loglike(theta, source, fixed, lay, y, err, extra, log_bg, out, variant)
     return out[0]
 
 
@@ -117,7 +133,8 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, model):
     rng : numpy.random.Generator
     model : tuple
         ``(ops, params)`` of the compiled prior plan followed by the likelihood kernel's
-        ``(source, fixed, lay, y, err, extra, log_bg)``.
+        ``(source, fixed, lay, y, err, extra, log_bg)`` and :data:`SERIAL` or :data:`PARALLEL`:
+        which variant of the kernel to call (:mod:`nestmix.threads`; the same values).
 
     Returns
     -------

@@ -11,6 +11,9 @@ transcription
 of dynesty 3.1's code drawing the same random numbers. A run with it is bit for bit the run with
 ``sample="slice"`` (``tests/test_compiled_slice.py`` checks whole runs), only faster.
 
+At N >= 10⁴ points the proposals call the kernel's parallel variant when the run has more than
+one thread (:mod:`nestmix.threads`; the thread count is looked at again before each proposal).
+
 It is used when nestmix can run the model's prior and likelihood in compiled code
 (:meth:`nestmix.model.MixtureModel.compiled_parts`) and the run has no pool; otherwise, or with
 ``NESTMIX_COMPILED_SLICE=0`` in the environment, dynesty's ``slice`` runs as it is. Written here
@@ -29,6 +32,7 @@ from numpy import linalg
 
 from nestmix.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
 from nestmix.model.mixture import CompiledParts
+from nestmix.threads import launch_numba_threads, threads_for
 
 __all__ = ["ENV_VAR", "CompiledParts", "CompiledSliceSampler", "enabled"]
 
@@ -60,9 +64,12 @@ class CompiledSliceSampler(SliceSampler):
         kwargs = args.kwargs
         if kwargs.get("nonperiodic") is not None or getattr(args.loglikelihood, "blob", False):
             return SliceSampler.sample(args)  # cases the transcription does not cover
-        from nestmix.samplers.dynesty._slice_numba import FAILED, slice_sample
+        from nestmix.samplers.dynesty._slice_numba import FAILED, PARALLEL, SERIAL, slice_sample
 
         parts: CompiledParts = kwargs["compiled"]
+        launch_numba_threads()  # before compiled code that holds the parallel kernel runs
+        variant = PARALLEL if threads_for(parts.kernel_arguments[3].shape[-1],
+                                          parts.parallel_min_points) > 1 else SERIAL
         rstate = get_random_generator(args.rseed)
         u = np.array(args.u, dtype=float)
         n = len(u)
@@ -75,7 +82,7 @@ class CompiledSliceSampler(SliceSampler):
         (u_prop, v_prop, logl, ncall, n_expand, n_contract, expanded, switched,
          status) = slice_sample(u, float(args.loglstar), directions, int(kwargs["slices"]),
                                 bool(kwargs.get("slice_doubling", False)), rstate,
-                                (parts.ops, parts.params, *parts.kernel_arguments))
+                                (parts.ops, parts.params, *parts.kernel_arguments, variant))
         for _ in range(expanded):
             warnings.warn("The slice sample interval was expanded more than 1000 times",
                           stacklevel=2)

@@ -113,11 +113,13 @@ class ProcessPool:
         from joblib.externals.loky import ProcessPoolExecutor
 
         from nestmix.backend import BLAS_ENV
+        from nestmix.threads import child_environment
 
         self.size = int(processes)
         self._executor = ProcessPoolExecutor(
             max_workers=self.size, initializer=_install_blob,
-            initargs=(token, cloudpickle.dumps(problem)), env=BLAS_ENV)
+            initargs=(token, cloudpickle.dumps(problem)),
+            env={**BLAS_ENV, **child_environment(self.size)})  # the run's cores, split
 
     def map(self, func, items) -> list:
         """``[func(item) for item in items]``, computed by the workers."""
@@ -129,9 +131,12 @@ class ProcessPool:
 
 
 def _call(problem: Any, token: str, func, item):
+    from nestmix.threads import run_share
+
     if token not in _PROBLEMS:
         install(token, problem)
-    return func(item)
+    with run_share(None, limit=1):  # a Dask worker's threads each compute one item
+        return func(item)
 
 
 def _identity(value: Any) -> Any:

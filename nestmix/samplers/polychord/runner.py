@@ -45,6 +45,7 @@ import numpy as np
 from nestmix.atomic import write_bytes_atomic
 from nestmix.errors import ModelError, SamplerError
 from nestmix.samplers.polychord.binding import CSettings
+from nestmix.threads import child_environment
 
 __all__ = ["CallbackError", "Callbacks", "ChildReport", "RunRequest", "run_in_child"]
 
@@ -172,7 +173,8 @@ def run_in_child(request: RunRequest) -> ChildReport:
             process = subprocess.Popen(
                 [sys.executable, "-m", "nestmix.samplers.polychord.runner", str(write_fd)],
                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,), close_fds=True)
+                pass_fds=(write_fd,), close_fds=True,
+                env={**os.environ, **child_environment(1)})  # the run's share of the cores
         finally:
             os.close(write_fd)
     try:
@@ -221,7 +223,7 @@ def _run_under_mpirun(request: RunRequest, blob: bytes, log_path: Path) -> Child
             process = subprocess.Popen(
                 [sys.executable, "-c", _EXEC_WITH_PARENT, str(os.getpid()), *command],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, close_fds=True,
-                env=mpirun_environment())
+                env={**mpirun_environment(), **child_environment(request.processes)})
         try:
             process.wait()
         except BaseException:
