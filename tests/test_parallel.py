@@ -14,12 +14,17 @@ from nestmix.sweep.local import run_local
 
 
 def blas_threads() -> tuple[str | None, int]:
-    """The worker's OMP_NUM_THREADS and the largest thread count of its BLAS/OpenMP pools."""
+    """The worker's OMP_NUM_THREADS and the largest thread count of its BLAS pools.
+
+    OpenMP pools are not counted: numba's (the parallel likelihood kernel's) is sized by the
+    run's share of the cores (``nestmix.threads``, tested in ``test_kernel_threads.py``), and
+    a worker that ran a large-N run before may hold it at two threads."""
     import numpy  # noqa: F401 - loads the BLAS threadpoolctl inspects
     from threadpoolctl import threadpool_info
 
     return os.environ.get("OMP_NUM_THREADS"), max(
-        (pool["num_threads"] for pool in threadpool_info()), default=1)
+        (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"),
+        default=1)
 
 
 def nap(seconds: float) -> tuple[int, float, float]:
