@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -162,11 +163,15 @@ def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, 
     start = time.monotonic()
     assert main(["sweep", str(tmp_path / "blobs.csv"), "--out", str(tmp_path / "out"),
                  "--no-report", "--quiet"]) == 0
-    print(f"blobs random_state {random_state}: {time.monotonic() - start:.0f} s",
-          file=sys.stderr)
+    seconds = time.monotonic() - start
     result = load_grid(tmp_path / "out")
     assert result.missing == () and len(result.models) == 4
     best = result.best()
+    second = max((r for r in result.rows if r is not best), key=lambda r: r.row.logZ)
+    print(f"blobs random_state {random_state}: best {best.model} K = {best.row.k}, runner-up "
+          f"{second.model} K = {second.row.k}, ln BF {-second.ln_bf:.2f} ± "
+          f"{second.ln_bf_err:.2f}, {seconds:.0f} s, load {os.getloadavg()[0]:.1f}",
+          file=sys.stderr)
     assert best.row.k == 3 and best.covariance in ("tied", "spherical"), \
         f"best: {best.model} K = {best.row.k}"
     for r in result.rows:  # fewer components, or the full and diag models, are far behind
