@@ -10,8 +10,8 @@ component spends where the data rule it out, so priors must be proper and of the
   range (its density over the data is about 2.5 times lower per dimension), so a component the
   data do not need costs more prior volume: on three close blobs (``make_blobs``, state 2) a
   uniform-over-the-range prior left tied K = 3 and K = 4 tied (−0.09 ± 0.44 at nlive 500),
-  where this one prefers K = 3 by 2.66 ± 0.46 (``benchmarks/README.md``, "make_blobs: K = 3
-  against K = 4");
+  where this one prefers K = 3 by 0.9-2.7 (two seeds; ``benchmarks/README.md``, "make_blobs:
+  K = 3 against K = 4");
 - **scales** (standard deviations): log-uniform from the smallest scale the data resolve to the
   data's range R, per dimension. With measurement errors the smallest is a tenth of the median
   error (deconvolution resolves intrinsic widths below the errors, not far below); without, the
