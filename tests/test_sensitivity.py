@@ -10,6 +10,7 @@ import pytest
 
 import nestmix
 from nestmix.errors import PriorError
+from nestmix.priors.defaults import default_priors
 from nestmix.sensitivity import prior_sensitivity, scaled_prior
 
 PRIORS = {"mean": {"dist": "norm", "loc": 20, "scale": 10},
@@ -68,3 +69,22 @@ def test_reweighted_evidence_matches_a_run_with_the_scaled_priors(galaxies, fact
     _, direct = run(galaxies, scaled, seed=4)
     assert abs(estimate.logz - direct.logz) < 3 * math.hypot(base.logz_err, direct.logz_err)
     assert abs(estimate.shift) > 0.3  # the priors matter enough for the check to mean something
+
+
+@pytest.mark.slow  # two runs each, 12-15 s on a loaded core
+@pytest.mark.parametrize("factor", [2.0, 0.5])
+def test_the_default_priors_normal_means_reweight_as_a_run_with_them_scaled(galaxies, factor):
+    """The default mean prior is Richardson & Green's N(midrange, R²): scaling it keeps the
+    midrange and scales R, and the reweighted evidence matches a run with the scaled priors."""
+    defaults = default_priors(galaxies)
+    assert defaults["mean"]["dist"] == "norm"
+    model, base = run(galaxies, defaults, seed=5)
+    estimate = prior_sensitivity(model, base.samples, base.weights, base.logz, factor)
+    assert estimate.reliable
+    scaled = {key: scaled_prior(spec, factor) if key in ("mean", "sigma") else spec
+              for key, spec in defaults.items()}
+    assert scaled["mean"] == {"dist": "norm", "loc": defaults["mean"]["loc"],
+                              "scale": defaults["mean"]["scale"] * factor}
+    _, direct = run(galaxies, scaled, seed=6)
+    assert abs(estimate.logz - direct.logz) < 3 * math.hypot(base.logz_err, direct.logz_err)
+    assert abs(estimate.shift) > 0.3
