@@ -49,6 +49,7 @@ def test_a_plain_run_stopped_and_continued_equals_one_run_through(end_to_end, tm
     assert again["finished"] and again["ncall"] < through["ncall"]
 
 
+@pytest.mark.slow  # 13-18 s in a cold clean clone; runs in CI's slow stage
 def test_the_script_prints_the_comparison(end_to_end, capsys):
     end_to_end.main(["--ks", "1", "--points", "100", "--jobs", "1", "--seed", "2"])
     out = capsys.readouterr().out

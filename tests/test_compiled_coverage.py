@@ -413,6 +413,7 @@ def test_a_subclass_with_its_own_density_stays_in_python(rng):
     assert model.compiled_parts() is None
 
 
+@pytest.mark.slow  # 13-18 s in a cold clean clone; runs in CI's slow stage
 def test_compiled_slice_runs_models_with_components_as_dynesty_does(monkeypatch):
     from nestmix.samplers.dynesty import DynestyAdapter, compiled_slice
 

@@ -68,6 +68,7 @@ def files(directory: Path) -> set[str]:
     return {str(p.relative_to(directory)) for p in directory.rglob("*")}
 
 
+@pytest.mark.slow  # 13-18 s in a cold clean clone; runs in CI's slow stage
 def test_a_sweep_on_the_cluster_matches_one_made_here(cluster, values, tmp_path, capsys):
     config = write_config(tmp_path, values, k="[1, 2]", nlive=30)
     on_dask, here = tmp_path / "dask" / "toy", tmp_path / "here" / "toy"

@@ -244,6 +244,7 @@ def test_killed_run_continues_from_its_checkpoint(tmp_path, two_clusters):
     assert abs(summary["logZ"] - fresh.rows[0].logZ) < 3 * sigma
 
 
+@pytest.mark.slow  # 13-18 s in a cold clean clone; runs in CI's slow stage
 def test_two_samplers_side_by_side(two_clusters, tmp_path):
     """sampler = ["dynesty", "polychord"]: both run every K, stored side by side, both in the
     summary, and they agree on the evidence within their combined errors."""
