@@ -37,6 +37,7 @@ version (N = 150, K = 1, 2, nlive 150 on both sides) in about a minute.
 
     python benchmarks/end_to_end_2d.py [--jobs 2] [--ks 1 2 3] [--points 500] [--seed 1]
         [--quick] [--plain-timeout 7200] [--plain-checkpoint DIR] [--no-reference]
+        [--references FILE]
 """
 
 from __future__ import annotations
@@ -298,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON lines of finished plain runs: read (not rerun) and appended")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the importance-sampling reference evidences")
+    parser.add_argument("--references", default=REFERENCES, metavar="FILE",
+                        help="cache of the reference evidences (JSON; default in results/)")
     parser.add_argument("--plain-only", action="store_true",
                         help="run only the plain side (to fill --plain-cache)")
     args = parser.parse_args(argv)
@@ -335,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_reference:
         print("reference evidences (importance sampling, no nested sampler):")
         for k in ks:
-            references[k] = reference_logz(problem, k, args.seed)
+            references[k] = reference_logz(problem, k, args.seed, args.references)
             print(f"  K={k}: {references[k]['logz']:.3f} ± {references[k]['logz_err']:.3f} "
                   f"({references[k]['seconds']:.0f} s when computed)", flush=True)
     lines, worst = compare(plain, ours, ks, references)

@@ -8,6 +8,7 @@ and its prior transform draws the same prior as nestmix's (so both estimate the 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -88,9 +89,21 @@ def test_the_plain_prior_is_nestmix_prior(bench, problem):
 
 
 @pytest.mark.slow
-def test_the_script_prints_the_comparison(bench, capsys):
-    bench.main(["--quick", "--ks", "1", "--points", "40", "--nlive", "40", "--jobs", "1"])
+def test_the_script_prints_the_comparison(bench, capsys, tmp_path):
+    """Both sides, the importance-sampling reference (cached in the file given) and each side's
+    distance from it, in units of that side's error."""
+    cache = tmp_path / "references.json"
+    bench.main(["--quick", "--ks", "1", "--points", "40", "--nlive", "40", "--jobs", "1",
+                "--references", str(cache)])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith(" 1 "))
-    assert len(re.findall(r"(-?[\d.]+) ± ([\d.]+)", row)) == 2
+    (plain, plain_err), (ours, ours_err), (ref, ref_err) = [
+        (float(a), float(b)) for a, b in re.findall(r"(-?[\d.]+) ± ([\d.]+)", row)]
+    assert ref_err < 0.05 and ref_err < min(plain_err, ours_err)
+    plain_z, ours_z = (float(v) for v in row.split()[-2:])
+    assert plain_z == pytest.approx((plain - ref) / plain_err, abs=0.05)  # printed rounded
+    assert ours_z == pytest.approx((ours - ref) / ours_err, abs=0.05)
+    assert abs(ours_z) < 4  # nestmix agrees with the reference (a seeded run)
     assert "ratio" in out and "combined errors" in out
+    assert json.loads(cache.read_text())["N=40 seed=1 K=1"]["logz"] == pytest.approx(ref,
+                                                                                    abs=1e-3)
