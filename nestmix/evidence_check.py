@@ -81,6 +81,19 @@ class ImportanceCheck:
         """JSON-able."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, obj: Any) -> ImportanceCheck | None:
+        """Inverse of :meth:`to_dict`; None for a failed check (``error``) or a record that is
+        not one (a damaged file must not stop the evidence table)."""
+        if not isinstance(obj, dict) or "error" in obj:
+            return None
+        try:
+            return cls(logZ=float(obj["logZ"]), logZ_err=float(obj["logZ_err"]),
+                       ess=float(obj["ess"]), draws=int(obj["draws"]),
+                       components=int(obj["components"]), seconds=float(obj["seconds"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 class LogitTarget:
     """log L(T(σ(x))) + Σ log σ'(x): the posterior × Z of a model in x = logit(u).

@@ -107,3 +107,14 @@ def test_a_sweep_records_the_check_and_marks_a_row_it_contradicts(tmp_path):
     assert "importance-sampling estimate from its own samples" in signals(row)[0]
     _, details = verdict(load_sweep(directory))
     assert any("the answer is uncertain" in d and "K = 2" in d for d in details), details
+
+
+def test_a_damaged_check_record_is_no_check():
+    """A run summary whose check is damaged (hand-edited, another version) gives no check
+    rather than stopping the evidence table."""
+    good = ImportanceCheck(logZ=-1.0, logZ_err=0.01, ess=900.0, draws=10_000, components=1,
+                           seconds=0.1)
+    assert ImportanceCheck.from_dict(good.to_dict()) == good
+    for bad in (None, {"error": "ValueError: x"}, {"logZ": "nan?"}, [1, 2],
+                {**good.to_dict(), "logZ": "text"}):
+        assert ImportanceCheck.from_dict(bad) is None

@@ -124,9 +124,9 @@ def _disagrees(check: tuple[float, float, float] | None) -> bool:
 def _crosscheck(runs: Sequence[RunSummary], combined) -> tuple[float, float, float] | None:
     """The runs' importance-sampling ln Z (inverse-variance mean over the seeds), its error and
     the row's distance from it in combined errors; None unless every run has a usable check."""
-    checks = [ImportanceCheck(**s.crosscheck) for s in runs
-              if s.crosscheck and "error" not in s.crosscheck]
-    if len(checks) != len(runs) or not all(c.usable for c in checks):
+    found = [ImportanceCheck.from_dict(s.crosscheck) for s in runs]
+    checks = [c for c in found if c is not None and c.usable]
+    if len(checks) != len(runs):
         return None
     mean = combine_runs([c.logZ for c in checks], [c.logZ_err for c in checks])
     z = disagreement(combined.logz, combined.logz_err,
