@@ -99,8 +99,9 @@ class NestedRun:
         recorded it.
     samples_u : ndarray, shape (n, d), or None
         The samples' coordinates in the unit cube (before the prior transform), where the
-        sampler gives them (dynesty); they let :mod:`nestmix.evidence_check` estimate ln Z
-        again without a nested sampler. None for PolyChord and for runs stored without them.
+        sampler gives them (dynesty; PolyChord as derived parameters nestmix has it write);
+        they let :mod:`nestmix.evidence_check` estimate ln Z again without a nested sampler.
+        None for runs stored without them.
 
     Notes
     -----

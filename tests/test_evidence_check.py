@@ -74,6 +74,52 @@ def test_the_unit_cube_samples_are_stored_with_the_run(one_component, tmp_path):
         replace(run, samples_u=run.samples_u[:-1])
 
 
+@pytest.fixture(scope="module")
+def two_label_copies():
+    """K = 2 with exchangeable labels on two well separated clusters: two label copies."""
+    data = Measurements.from_arrays(toy_values(60))
+    model = ModelSpec(priors=TOY_PRIORS, order="none").build(data, 2)
+    run = nestmix.get_sampler("dynesty").run(model, {"nlive": 200}, seed=3)
+    return model, run
+
+
+def _one_copy(model, run):
+    """The run with only the samples whose first component has the smaller mean: as if the
+    sampler had never visited the other label copy."""
+    means = model.expand(run.samples).means[:, :, 0]
+    keep = means[:, 0] < means[:, 1]
+    assert 0.2 < run.weights[keep].sum() < 0.8  # both copies were visited
+    return replace(run, samples=run.samples[keep], samples_u=run.samples_u[keep],
+                   logl=run.logl[keep], logwt=run.logwt[keep], nlive=run.nlive[keep])
+
+
+def test_the_symmetrised_check_agrees_with_the_direct_one(two_label_copies):
+    model, run = two_label_copies
+    direct = importance_check(model, run, np.random.default_rng(0), symmetrise=False)
+    symmetric = importance_check(model, run, np.random.default_rng(0), symmetrise=True)
+    assert direct.usable and symmetric.usable, (direct, symmetric)
+    assert direct.label_copies == 1 and symmetric.label_copies == 2
+    combined = math.hypot(direct.logZ_err, symmetric.logZ_err)
+    assert abs(direct.logZ - symmetric.logZ) < 5 * combined + 0.01, (direct, symmetric)
+    assert abs(disagreement(run.logz, run.logz_err, symmetric)) < DISAGREE_Z
+
+
+def test_the_symmetrised_check_counts_a_label_copy_the_run_never_visited(two_label_copies):
+    model, run = two_label_copies
+    full = importance_check(model, run, np.random.default_rng(0), symmetrise=False)
+    lost = _one_copy(model, run)
+    direct = importance_check(model, lost, np.random.default_rng(1), symmetrise=False)
+    symmetric = importance_check(model, lost, np.random.default_rng(1), symmetrise=True)
+    # the direct estimate sees half the posterior mass, the symmetrised one all of it
+    assert abs(direct.logZ - (full.logZ - math.log(2))) < 5 * direct.logZ_err + 0.02
+    assert abs(symmetric.logZ - full.logZ) < 5 * symmetric.logZ_err + 0.02
+    # by default (direct usable) nothing changes; without exchangeable labels no symmetrising
+    assert importance_check(model, lost, np.random.default_rng(1)).label_copies == 1
+    ordered = ModelSpec(priors=TOY_PRIORS, order="means").build(model.data, 2)
+    with pytest.raises(ValueError, match="exchangeable labels"):
+        importance_check(ordered, run, symmetrise=True)
+
+
 def _sweep(tmp_path):
     data = Measurements.from_arrays(toy_values(60))
     plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(1, 2),

@@ -7,6 +7,7 @@ for real instead of skipping them.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -157,6 +158,42 @@ def test_mixture_agrees_with_dynesty(mixture_model, mixture_run):
     assert pc.settings["num_repeats"] == 5 * mixture_model.ndim
     assert abs(pc.logz - dyn.logz) < tolerance(pc, dyn), (pc.logz, pc.logz_err, dyn.logz,
                                                           dyn.logz_err)
+
+
+def test_every_sample_carries_its_unit_cube_point(mixture_model, mixture_run):
+    # PolyChord writes only θ; nestmix writes each point's unit-cube coordinates as derived
+    # parameters, so that the importance-sampling check can use PolyChord's samples
+    run = mixture_run
+    assert run.samples_u is not None and run.samples_u.shape == run.samples.shape
+    assert np.all((run.samples_u > 0) & (run.samples_u < 1))
+    again = np.array([mixture_model.prior_transform(u) for u in run.samples_u[::25]])
+    np.testing.assert_allclose(again, run.samples[::25], rtol=1e-12, atol=1e-12)
+    chains = run.to_anesthetic()
+    assert list(chains.columns.get_level_values(0)[:mixture_model.ndim]) == list(
+        run.param_names)
+
+
+def test_the_importance_check_applies_to_polychord_runs(mixture_model, mixture_run):
+    from nestmix.evidence_check import DISAGREE_Z, disagreement, importance_check
+
+    check = importance_check(mixture_model, mixture_run, np.random.default_rng(1))
+    assert check is not None and check.usable, check
+    z = disagreement(mixture_run.logz, mixture_run.logz_err, check)
+    assert z is not None and abs(z) < DISAGREE_Z, (mixture_run.logz, check)
+
+
+def test_an_older_resume_file_is_set_aside_not_misread(tmp_path):
+    adapter = get_sampler("polychord")
+    settings = {"nlive": 50, "max_ndead": 150}
+    adapter.run(BoxGaussian(), settings, seed=3, workdir=str(tmp_path))
+    record = tmp_path / "nestmix-polychord.json"
+    old = json.loads(record.read_text())
+    del old["derived"]  # as an older nestmix wrote it
+    record.write_text(json.dumps(old))
+    run = adapter.run(BoxGaussian(), settings, seed=3, workdir=str(tmp_path))
+    assert not run.resumed and (tmp_path / "polychord.resume.older-nestmix").is_file()
+    assert any("older nestmix" in w for w in run.warnings), run.warnings
+    assert run.samples_u is not None
 
 
 def test_clusters_of_an_unordered_mixture_are_the_label_copies(mixture_run):

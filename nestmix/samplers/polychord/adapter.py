@@ -42,6 +42,9 @@ __all__ = ["PolyChordAdapter", "default_clustering", "polychord_seed"]
 _NUMBER = (int, float)
 FILE_ROOT = "polychord"
 _RECORD = "nestmix-polychord.json"
+#: What the derived parameters of nestmix's PolyChord runs hold. Resume files of runs made
+#: without them (nestmix before 2026-12-04) have shorter points, which PolyChord cannot read.
+DERIVED = "unit cube"
 
 
 class PolyChordAdapter(SamplerAdapter):
@@ -217,15 +220,21 @@ class PolyChordAdapter(SamplerAdapter):
         from anesthetic import read_chains
 
         from nestmix.samplers.polychord.binding import CSettings
-        from nestmix.samplers.polychord.output import read_clusters, read_stats, write_paramnames
+        from nestmix.samplers.polychord.output import (
+            read_clusters,
+            read_stats,
+            unit_cube_names,
+            write_paramnames,
+        )
         from nestmix.samplers.polychord.runner import RunRequest, run_in_child
 
         base = base.resolve()
         (base / "clusters").mkdir(parents=True, exist_ok=True)
-        _check_resume(base, problem, s, seed)
+        stale = _check_resume(base, problem, s, seed)
         root = base / FILE_ROOT
         resumed = bool(s["resume"]) and Path(f"{root}.resume").is_file()
-        write_paramnames(root, tuple(problem.param_names))
+        cube_names = unit_cube_names(int(problem.ndim))
+        write_paramnames(root, tuple(problem.param_names), cube_names)
         optional: dict[str, Any] = {
             key: s[key] for key in ("nprior", "nfail", "max_ndead", "boost_posterior",
                                     "feedback", "logzero", "compression_factor")
@@ -235,7 +244,7 @@ class PolyChordAdapter(SamplerAdapter):
             base_dir=str(base), file_root=FILE_ROOT, seed=polychord_seed(seed),
             do_clustering=s["do_clustering"], precision_criterion=float(
                 s["precision_criterion"]), read_resume=s["resume"], write_resume=True,
-            cluster_posteriors=True,
+            cluster_posteriors=True, nderived=len(cube_names),
             **{k: (float(v) if k in ("boost_posterior", "logzero", "compression_factor")
                    else v) for k, v in optional.items()})  # type: ignore[arg-type]
         from nestmix.samplers.polychord.progress import watch
@@ -264,10 +273,13 @@ class PolyChordAdapter(SamplerAdapter):
         names = list(problem.param_names)
         logl = chains.logL.to_numpy(dtype=float)
         samples = chains[names].to_numpy(dtype=float)
+        samples_u = chains[list(cube_names)].to_numpy(dtype=float)
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(logl))):
             raise SamplerError(f"PolyChord wrote non-finite samples or log-likelihoods to "
                                f"{root}.txt; the run cannot be used")
-        warnings: tuple[str, ...] = restarted
+        if not np.all((samples_u >= 0) & (samples_u <= 1)):
+            samples_u = None  # not the unit cube (cannot happen in a run nestmix made)
+        warnings: tuple[str, ...] = stale + restarted
         if report.nonfinite_proposals:
             warnings += (f"PolyChord proposed {report.nonfinite_proposals:,} points with "
                         "non-finite unit-cube coordinates (its slice sampler does so when a "
@@ -290,6 +302,7 @@ class PolyChordAdapter(SamplerAdapter):
             clusters=read_clusters(base, FILE_ROOT, stats, int(problem.ndim)),
             resumed=resumed,
             warnings=warnings,
+            samples_u=samples_u,
         )
 
 
@@ -354,17 +367,29 @@ def _library_dir(processes: int = 1) -> str | None:
 
 
 def _check_resume(base: Path, problem: LikelihoodProblem, s: Mapping[str, Any],
-                  seed: int) -> None:
-    """Refuse to resume a run made for another problem or with other settings."""
+                  seed: int) -> tuple[str, ...]:
+    """Refuse to resume a run made for another problem or with other settings.
+
+    A resume file written by an older nestmix (points without the unit-cube derived
+    parameters, :data:`DERIVED`) cannot be read: it is moved aside and the run starts over;
+    the returned warning says so.
+    """
     record = {"param_names": list(problem.param_names), "nlive": s["nlive"],
               "num_repeats": s["num_repeats"], "do_clustering": s["do_clustering"],
-              "seed": seed}
+              "seed": seed, "derived": DERIVED}
     path = base / _RECORD
     resume_file = base / f"{FILE_ROOT}.resume"
+    warnings: tuple[str, ...] = ()
     if s["resume"] and resume_file.exists() and path.exists():
         old = json.loads(path.read_text())
         changed = [f"{k}: was {old.get(k)!r}, now {v!r}" for k, v in record.items()
-                   if old.get(k) != v]
+                   if old.get(k) != v and k != "derived"]
+        if not changed and old.get("derived") != DERIVED:
+            aside = base / f"{FILE_ROOT}.resume.older-nestmix"
+            resume_file.replace(aside)
+            warnings = (f"the PolyChord resume file was written by an older nestmix (points "
+                        f"without unit-cube coordinates) and cannot be continued: moved aside "
+                        f"to {aside.name}; the run was made from the start",)
         if changed:
             raise SamplerError(f"cannot resume the PolyChord run in {base}: it was made "
                                f"differently ({'; '.join(changed)}); use resume = false or "
@@ -373,3 +398,4 @@ def _check_resume(base: Path, problem: LikelihoodProblem, s: Mapping[str, Any],
         shutil.rmtree(base / "clusters", ignore_errors=True)
         (base / "clusters").mkdir()
     path.write_text(json.dumps(record, indent=2) + "\n")
+    return warnings

@@ -114,6 +114,9 @@ class CSettings:
         Output goes to ``base_dir/file_root.*``; each under 300 characters.
     seed : int
         Seed of PolyChord's generator (negative: from the clock).
+    nderived : int
+        Derived parameters written after θ in every output line (nestmix writes the
+        unit-cube coordinates there, so that its evidence check can use PolyChord's samples).
     """
 
     ndim: int
@@ -134,6 +137,7 @@ class CSettings:
     write_resume: bool = True
     cluster_posteriors: bool = True
     compression_factor: float = float(np.exp(-1.0))
+    nderived: int = 0
 
 
 def load_library(directory: Path) -> ctypes.CDLL:
@@ -148,7 +152,8 @@ def load_library(directory: Path) -> ctypes.CDLL:
 
 def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
                     loglike: Callable[[np.ndarray], float],
-                    prior: Callable[[np.ndarray], np.ndarray]) -> None:
+                    prior: Callable[[np.ndarray], np.ndarray],
+                    derived: Callable[[], np.ndarray] | None = None) -> None:
     """Run PolyChord through ``polychord_c_interface``.
 
     Parameters
@@ -160,6 +165,9 @@ def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
         θ (a read-only view, shape (ndim,)) → log-likelihood.
     prior : callable
         Unit-cube point (shape (ndim,)) → θ of shape (ndim,).
+    derived : callable, optional
+        Called after each log-likelihood call, no arguments → the ``settings.nderived``
+        derived parameters of that point (required when ``nderived`` > 0).
 
     Notes
     -----
@@ -167,16 +175,21 @@ def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
     callables given here must not raise: :mod:`nestmix.samplers.polychord.runner` wraps them so
     that an error ends the process after reporting it.
     """
-    ndim = settings.ndim
+    ndim, nderived = settings.ndim, settings.nderived
+    if nderived and derived is None:
+        raise ValueError("settings.nderived > 0 needs a derived callable")
     if not -2**31 <= settings.seed < 2**31:  # ctypes would wrap it silently
         raise ValueError(f"PolyChord's seed must fit a C int, got {settings.seed}")
     for label, text in (("base_dir", settings.base_dir), ("file_root", settings.file_root)):
         if len(text.encode()) >= STR_LENGTH:
             raise ValueError(f"PolyChord's {label} must be under {STR_LENGTH} bytes: {text!r}")
 
-    def c_loglike(theta_p, n, _phi_p, _nderived):
+    def c_loglike(theta_p, n, phi_p, n_phi):
         theta = np.ctypeslib.as_array(theta_p, shape=(n,)).copy()
-        return float(loglike(theta))
+        value = float(loglike(theta))
+        if n_phi > 0:
+            np.ctypeslib.as_array(phi_p, shape=(n_phi,))[:] = derived()  # type: ignore[misc]
+        return value
 
     def c_prior(cube_p, theta_p, n):
         cube = np.ctypeslib.as_array(cube_p, shape=(n,)).copy()
@@ -210,7 +223,7 @@ def run_c_interface(lib: ctypes.CDLL, settings: CSettings,
         True,                  # write_dead
         True,                  # write_prior
         s.compression_factor,
-        ndim, 0,
+        ndim, nderived,
         ctypes.cast(base_dir, ctypes.c_char_p), ctypes.cast(file_root, ctypes.c_char_p),
         1, grade_frac, grade_dims,
         0, loglikes, nlives,

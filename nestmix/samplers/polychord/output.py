@@ -14,7 +14,7 @@ import numpy as np
 from nestmix.errors import SamplerError
 from nestmix.results import Cluster
 
-__all__ = ["Stats", "read_clusters", "read_stats", "write_paramnames"]
+__all__ = ["Stats", "read_clusters", "read_stats", "unit_cube_names", "write_paramnames"]
 
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?|[-+]?(?:Infinity|NaN))"
 _GLOBAL = re.compile(rf"^log\(Z\)\s*=\s*{_NUMBER}\s*\+/-\s*{_NUMBER}", re.MULTILINE)
@@ -87,9 +87,20 @@ def read_clusters(base_dir: str | Path, file_root: str, stats: Stats,
     return tuple(clusters)
 
 
-def write_paramnames(root: str | Path, names: tuple[str, ...]) -> None:
-    """Write ``<root>.paramnames`` (getdist format) so anesthetic names the columns."""
+def unit_cube_names(ndim: int) -> tuple[str, ...]:
+    """Names of the derived parameters that hold the unit-cube coordinates."""
+    return tuple(f"unit_cube_{i}" for i in range(ndim))
+
+
+def write_paramnames(root: str | Path, names: tuple[str, ...],
+                     derived: tuple[str, ...] = ()) -> None:
+    """Write ``<root>.paramnames`` (getdist format) so anesthetic names the columns.
+
+    ``derived`` names follow, marked with getdist's ``*``; nestmix's derived parameters are
+    the unit-cube coordinates of every point (:func:`unit_cube_names`, LaTeX ``u_{i}``).
+    """
     lines = [f"{name}\t{_latex(name)}" for name in names]
+    lines += [f"{name}*\tu_{{{name.rsplit('_', 1)[-1]}}}" for name in derived]
     Path(f"{root}.paramnames").write_text("\n".join(lines) + "\n")
 
 

@@ -328,6 +328,11 @@ class Callbacks:
     (``logzero``), which PolyChord recovers from, and counted in ``nonfinite``; more than
     ``max_nonfinite`` of them stop the run.
 
+    PolyChord calls the prior transform and then, at once and in the same process, the
+    log-likelihood of that point (``calculate_point``); :meth:`unit_cube` therefore returns the
+    unit-cube coordinates of the point whose log-likelihood was just computed, which nestmix
+    writes as PolyChord's derived parameters.
+
     Attributes
     ----------
     ncall : int
@@ -342,6 +347,11 @@ class Callbacks:
         self.max_nonfinite = max_nonfinite
         self.ncall = 0
         self.nonfinite = 0
+        self._cube = np.full(ndim, np.nan)
+
+    def unit_cube(self) -> np.ndarray:
+        """The unit-cube point of the last prior transform (the point PolyChord evaluates)."""
+        return self._cube
 
     def loglike(self, theta: np.ndarray) -> float:
         """The log-likelihood at ``theta``, at least ``logzero``."""
@@ -358,6 +368,7 @@ class Callbacks:
 
     def prior(self, cube: np.ndarray) -> np.ndarray:
         """The parameters at unit-cube point ``cube`` (all NaN for a rejected proposal)."""
+        self._cube = np.array(cube, dtype=float)
         if not np.all(np.isfinite(cube)):
             self.nonfinite += 1
             if self.nonfinite > self.max_nonfinite:
@@ -411,12 +422,13 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     os.chdir(settings.base_dir)
     start = time.perf_counter()
     if request.library_dir is None:
-        _run_official(settings, loglike, prior)
+        _run_official(settings, loglike, prior, callbacks.unit_cube)
     else:
         from nestmix.samplers.polychord.binding import load_library, run_c_interface
 
         local = dataclasses.replace(settings, base_dir=".")
-        run_c_interface(load_library(Path(request.library_dir)), local, loglike, prior)
+        run_c_interface(load_library(Path(request.library_dir)), local, loglike, prior,
+                        callbacks.unit_cube if settings.nderived else None)
     seconds = time.perf_counter() - start
     sys.stdout.flush()
     sys.stderr.flush()
@@ -425,16 +437,22 @@ def _child_main(request: RunRequest, sender: Connection | _FileSender, log_path:
     sender.close()
 
 
-def _run_official(settings: CSettings, loglike, prior) -> None:
+def _run_official(settings: CSettings, loglike, prior, unit_cube) -> None:
     """Run through an official ``pypolychord`` (1.20 or newer) with ``pypolychord.run``.
 
     Not exercised by nestmix's tests (no such build can be installed from the package
-    registry for Python 3.10+); it passes the same settings by their documented names.
+    registry for Python 3.10+); it passes the same settings by their documented names, and
+    the derived parameters (the unit cube) as a likelihood returning ``(logL, phi)``.
     """
     import pypolychord
 
+    def loglike_and_derived(theta):
+        value = loglike(theta)
+        return (value, unit_cube().copy()) if settings.nderived else value
+
     pypolychord.run(
-        loglike, settings.ndim, prior=prior, nlive=settings.nlive,
+        loglike_and_derived, settings.ndim, nDerived=settings.nderived, prior=prior,
+        nlive=settings.nlive,
         num_repeats=settings.num_repeats, nprior=settings.nprior, nfail=settings.nfail,
         do_clustering=settings.do_clustering, feedback=settings.feedback,
         precision_criterion=settings.precision_criterion, logzero=settings.logzero,
