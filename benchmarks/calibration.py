@@ -18,9 +18,10 @@ is appended to ``benchmarks/results/calibration.jsonl`` as it finishes, and a re
 runs already there (stop it any time, start it again to continue). The table prints per case
 the reference, per sampler the mean ln Z over seeds, the mean reported σ, the scatter over seeds
 and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ
-that nothing marked. Each dynesty run also gets nestmix's importance-sampling check from its own
-samples (:mod:`nestmix.evidence_check`, what every sweep computes): a run whose check disagrees
-by more than 3 combined errors is one a sweep marks "not converged", and the table lists them.
+that nothing marked. Each run also gets nestmix's importance-sampling check from its own
+samples (:mod:`nestmix.evidence_check`, what every sweep computes; PolyChord runs since nestmix
+has PolyChord write the unit-cube coordinates): a run whose check disagrees by more than 3
+combined errors is one a sweep marks "not converged", and the table lists them.
 ``--recheck`` adds the check to dynesty runs stored before it existed (it reruns them with the
 same seed, which gives the same run).
 
@@ -408,7 +409,8 @@ def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> di
 
 
 def crosscheck_record(model, run, seed: int) -> dict:
-    """The importance-sampling check of a run (what a sweep stores; dynesty runs only)."""
+    """The importance-sampling check of a run (what a sweep stores); empty without
+    unit-cube samples."""
     check = importance_check(model, run, np.random.default_rng(seed))
     if check is None:
         return {}

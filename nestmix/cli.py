@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                             "every worker sees under the same path")
     sweep.add_argument("--local", action="store_true",
                        help="run on this machine even if the config names a Dask cluster")
+    sweep.add_argument("--escalate", type=int, metavar="N",
+                       help="extra seeds the convergence check may add to each K whose ln Z "
+                            "may miss a mode (default: sweep.escalate, else 1; 0: none)")
     for adapter in all_samplers():
         for option in adapter.sweep_options:
             sweep.add_argument(option.flag, type=int, metavar=option.metavar, help=option.help,
@@ -158,6 +161,12 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
+    if args.escalate is not None:
+        if args.escalate < 0:
+            raise ConfigError("--escalate", f"must be an integer >= 0, got {args.escalate}")
+        import dataclasses
+
+        plan = dataclasses.replace(plan, escalate=args.escalate)
     n_jobs = args.jobs if args.jobs is not None else (jobs or _default_jobs(plan))
     if n_jobs < 1:
         raise ConfigError("--jobs", f"must be a positive integer, got {n_jobs}")

@@ -31,11 +31,12 @@ def test_seeds_that_disagree_beyond_their_errors_are_a_signal():
     assert signals(_row()) == ()  # one seed: nothing to compare
 
 
-def test_a_census_far_from_uniform_is_a_signal_only_with_enough_samples():
+def test_missing_label_copies_are_a_signal_only_with_enough_samples():
     census = {"exchangeable": True, "expected_copies": 6, "copies_visited": 3,
               "warning": "the sampler found only 3 of the 6 ...", "n_effective": 500.0}
     assert "it found only 3 of the 6 equivalent relabellings" in signals(_row(k=3), census)[0]
-    assert "unequal shares" in signals(_row(k=3), {**census, "copies_visited": 6})[0]
+    # every copy visited, with unequal shares: how a nested sampler's copies drift, not a signal
+    assert signals(_row(k=3), {**census, "copies_visited": 6}) == ()
     assert signals(_row(k=3), {**census, "n_effective": 60.0}) == ()  # inconclusive
     assert signals(_row(k=3), {**census, "exchangeable": False}) == ()
 

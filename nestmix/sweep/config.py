@@ -23,7 +23,7 @@ from nestmix.errors import (
 from nestmix.loaders import load_measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.sweep.grid import GridPlan
-from nestmix.sweep.plan import SweepPlan
+from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,7 +121,7 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
                       seed=seed, k_prior=sweep.get("k_prior"),
                       relabel=sweep.get("relabel", "hungarian"),
                       repeats=sweep.get("repeats", 1), dask=sweep.get("dask"),
-                      escalate=sweep.get("escalate", 0))
+                      escalate=sweep.get("escalate", DEFAULT_ESCALATE))
         plan: SweepPlan | GridPlan = (SweepPlan(spec=spec, **common) if len(specs) == 1
                                       else GridPlan(specs=tuple(specs), **common))
     except SamplerError as exc:

@@ -41,7 +41,7 @@ from nestmix.sweep.driver import (
     prepare_runs,
     run_sweep,
 )
-from nestmix.sweep.plan import SweepPlan
+from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
 from nestmix.sweep.tasks import RunTask, execute
 
 __all__ = ["PER_COMPONENT_1D", "GridPlan", "run_grid"]
@@ -79,7 +79,7 @@ class GridPlan:
     relabel: str = "hungarian"
     repeats: int = 1
     dask: str | None = None
-    escalate: int = 0
+    escalate: int = DEFAULT_ESCALATE
 
     def __post_init__(self) -> None:
         specs = tuple(self.specs)

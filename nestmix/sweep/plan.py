@@ -21,7 +21,13 @@ from nestmix.modes.relabel import METHODS as RELABEL_METHODS
 from nestmix.samplers import get_sampler
 from nestmix.store.runs import fingerprint
 
-__all__ = ["SweepPlan"]
+__all__ = ["DEFAULT_ESCALATE", "SweepPlan"]
+
+DEFAULT_ESCALATE = 1
+"""Extra seeds the convergence check may add to a flagged (K, sampler) unless told otherwise:
+one, so that a row whose importance-sampling check disagrees, or whose seeds together found
+only some of its label copies, is run once more and judged on two seeds (see
+``docs/configuration.md``, convergence check, for what it costs)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,8 @@ class SweepPlan:
         fingerprint.
     escalate : int
         Extra seeds the convergence check may add to each (K, sampler) whose ln Z may miss a
-        mode (:mod:`nestmix.sweep.convergence`); 0 (default) turns the check off.
+        mode (:mod:`nestmix.sweep.convergence`); default :data:`DEFAULT_ESCALATE` (1); 0 turns
+        the check off (rows whose importance-sampling check disagrees are still marked).
     """
 
     name: str
@@ -76,7 +83,7 @@ class SweepPlan:
     relabel: str = "hungarian"
     repeats: int = 1
     dask: str | None = None
-    escalate: int = 0
+    escalate: int = DEFAULT_ESCALATE
 
     def __post_init__(self) -> None:
         # priors from the data when none were given: recorded in the manifest and fingerprints
