@@ -22,7 +22,7 @@ that nothing marked. Each run also gets nestmix's importance-sampling check from
 samples (:mod:`nestmix.evidence_check`, what every sweep computes; PolyChord runs since nestmix
 has PolyChord write the unit-cube coordinates): a run whose check disagrees by more than 3
 combined errors is one a sweep marks "not converged", and the table lists them.
-``--recheck`` adds the check to dynesty runs stored before it existed (it reruns them with the
+``--recheck`` adds the check to runs stored without a usable one (it reruns them with the
 same seed, which gives the same run).
 
     python benchmarks/calibration.py                       # the benchmark (~1–2 h on 2 cores)
@@ -418,21 +418,26 @@ def crosscheck_record(model, run, seed: int) -> dict:
                            "z": disagreement(run.logz, run.logz_err, check)}}
 
 
-def recheck(path: Path, cases, settings: dict) -> int:
-    """Rerun the dynesty runs of ``path`` made before the check existed (same seed, same run:
-    the sampler is deterministic) and add their ``crosscheck``; returns how many."""
+def recheck(path: Path, cases, settings: dict, samplers=("dynesty",)) -> int:
+    """Rerun the runs of ``path`` whose check is missing (made before it existed) or fell short
+    of :data:`nestmix.evidence_check.MIN_ESS` effective draws (made before the check refined
+    its proposal), with the same seed (the same run: both samplers are deterministic), and
+    store their new ``crosscheck``; returns how many."""
     import nestmix
+    from nestmix.evidence_check import MIN_ESS
 
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     done = 0
     for record in records:
-        if (record["sampler"] != "dynesty" or "error" in record or "crosscheck" in record
+        old = record.get("crosscheck") or {}
+        if (record["sampler"] not in samplers or "error" in record
+                or ("error" not in old and old.get("ess", 0.0) >= MIN_ESS)
                 or (record["problem"], record["k"]) not in cases
-                or record["settings"] != settings.get("dynesty", {})):
+                or record["settings"] != settings.get(record["sampler"], {})):
             continue
         model = build(record["problem"], record["k"])
-        run = nestmix.get_sampler("dynesty").run(
-            model, sampler_settings("dynesty", record["settings"], model.ndim),
+        run = nestmix.get_sampler(record["sampler"]).run(
+            model, sampler_settings(record["sampler"], record["settings"], model.ndim),
             seed=record["seed"])
         if abs(run.logz - record["logz"]) > 1e-6:
             record["recheck_logz"] = float(run.logz)  # not the same run: say so, keep both
@@ -632,7 +637,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dynesty", type=json.loads, default={})
     parser.add_argument("--polychord", type=json.loads, default={})
     parser.add_argument("--recheck", action="store_true",
-                        help="rerun the dynesty runs stored without the importance-sampling "
+                        help="rerun the runs stored without a usable importance-sampling "
                              "check (same seeds: the same runs) and add it")
     args = parser.parse_args(argv)
     cases = QUICK_CASES if args.quick else (_parse_cases(args.cases) if args.cases else CASES)
@@ -654,7 +659,7 @@ def main(argv: list[str] | None = None) -> dict:
         if f"{problem}:{k}" in refs:
             refs[f"{problem}:{k}"].setdefault("ndim", int(build(problem, k).ndim))
     if args.recheck and args.out.exists():
-        print(f"rechecked {recheck(args.out, cases, settings)} runs", flush=True)
+        print(f"rechecked {recheck(args.out, cases, settings, args.samplers)} runs", flush=True)
     if not (args.summary_only or args.references_only):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         done = {_key(r) for r in load_records(args.out) if "error" not in r}

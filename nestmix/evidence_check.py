@@ -14,7 +14,13 @@ independently of the sampler's prior-volume bookkeeping:
    components chosen by BIC, stopping when BIC rose twice in a row);
 3. draw from the Student-t (mixture; ν = 5) with those centres and covariances widened by 1.2²,
    and average L π / q over ``draws`` draws (10 000 by default): ln Z, its standard error and
-   the effective sample size.
+   the effective sample size;
+4. while that keeps fewer than :data:`MIN_ESS` effective draws, refit the proposal to its own
+   weighted draws (adaptive importance sampling, up to :data:`REFINE_ROUNDS` more rounds of
+   ``draws``): on enzyme K = 3, whose posterior in logit(u) is far from any mixture fitted to
+   the run's samples (inverse-gamma variances deep in their prior's tail), the effective draws
+   went from 20 to 352, 1 680 and 2 404 in three rounds, and ln Z to −82.69 ± 0.02 against the
+   reference −82.71 (``benchmarks/README.md``).
 
 On the calibration problems (``benchmarks/calibration.py``) this estimate agrees with the
 quadrature and importance-sampling references within 0.01 nats from 20 000 draws, and it flagged
@@ -46,6 +52,13 @@ MIN_ESS = 500.0
 """Fewer effective draws than this and the check says nothing (the proposal missed)."""
 PILOT_ESS_FRACTION = 0.3
 """A single Student-t is kept when its pilot draws keep this fraction as effective sample."""
+MAX_PROPOSAL_COMPONENTS = 24
+"""Components a refined proposal keeps (the heaviest), so that a round stays cheap."""
+REFINE_ROUNDS = 4
+"""Rounds of adaptive importance sampling (the proposal refitted to the last round's weighted
+draws) while the effective draws stay below :data:`MIN_ESS`; two rounds in a row that do not
+raise the best effective draws by half stop it. The round with the most effective draws is
+reported."""
 
 
 @dataclass(frozen=True)
@@ -278,8 +291,59 @@ def _estimate(target: LogitTarget, samples_u: np.ndarray, weights: np.ndarray,
         proposal = _mixture(x, len(np.unique(picked)), max_components, rng)
     if proposal is None:
         return None
-    _, _, logz, err, ess = importance_estimate(target, proposal, draws, rng)
-    return logz, err, ess, len(proposal.weights)
+    x_draws, w_draws, logz, err, ess = importance_estimate(target, proposal, draws, rng)
+    best = (logz, err, ess, len(proposal.weights))
+    stalled = 0
+    for _ in range(REFINE_ROUNDS):  # adaptive importance sampling where the fit fell short
+        if best[2] >= MIN_ESS or not np.isfinite(logz) or stalled == 2:
+            break
+        refined = _refined(proposal, x_draws, w_draws)
+        if refined is None:
+            break
+        proposal = refined
+        x_draws, w_draws, logz, err, ess = importance_estimate(target, proposal, draws, rng)
+        stalled = stalled + 1 if ess <= 1.5 * best[2] else 0
+        if ess > best[2]:
+            best = (logz, err, ess, len(proposal.weights))
+    return best
+
+
+def _refined(proposal: StudentTMixture, x: np.ndarray, w: np.ndarray) -> StudentTMixture | None:
+    """The proposal, half of it refitted to weighted draws: each component's responsibility-
+    weighted mean, and covariance (widened by 1.2²) where it has at least 2 × ndim effective
+    draws (else its shape is kept); the other half keeps the components it had (a defensive
+    mixture: no region the run's samples covered loses its proposal mass)."""
+    resp = proposal.responsibilities(x) * w[None, :]
+    means, covs, weights = [], [], []
+    for j in range(len(proposal.weights)):
+        r = resp[j]
+        total = r.sum()
+        if total <= 0:
+            continue
+        effective = total ** 2 / np.sum(r * r)
+        if effective < 2:
+            continue
+        mean = (r[:, None] * x).sum(axis=0) / total
+        if effective >= 2 * x.shape[1]:
+            dx = x - mean
+            cov = 1.44 * np.einsum("n,ni,nj->ij", r, dx, dx) / total
+        else:  # too few draws for a covariance: move the component, keep its shape
+            cov = proposal.covs[j]
+        means.append(mean)
+        covs.append(cov + 1e-9 * np.eye(x.shape[1]))
+        weights.append(total)
+    if not means:
+        return None
+    half = 0.5 / np.sum(weights)
+    all_means = list(proposal.means) + means
+    all_covs = list(proposal.covs) + covs
+    all_weights = np.array(list(0.5 * proposal.weights) + [half * v for v in weights])
+    keep = np.argsort(all_weights)[::-1][:MAX_PROPOSAL_COMPONENTS]  # the heaviest
+    try:
+        return StudentTMixture([all_means[i] for i in keep], [all_covs[i] for i in keep],
+                               all_weights[keep], df=proposal.df)
+    except (np.linalg.LinAlgError, ValueError):  # a degenerate refit: keep what there is
+        return None
 
 
 def _exchangeable(model: Any) -> bool:
