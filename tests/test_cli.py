@@ -182,6 +182,19 @@ def test_missing_config_and_bad_arguments(tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
+def test_escalate_option(tmp_path, capsys):
+    config = write_config(tmp_path, k="[1]")
+    assert main(["sweep", str(config), "--out", str(tmp_path / "a"), "--escalate", "-1"]) == 2
+    assert "--escalate" in capsys.readouterr().err
+    # default: the convergence check runs (budget 1); --escalate 0 turns it off
+    assert main(["sweep", str(config), "--out", str(tmp_path / "b"), "--jobs", "1",
+                 "--quiet", "--no-report"]) == 0
+    assert json.loads((tmp_path / "b" / "convergence.json").read_text())["budget"] == 1
+    assert main(["sweep", str(config), "--out", str(tmp_path / "c"), "--jobs", "1",
+                 "--quiet", "--no-report", "--escalate", "0"]) == 0
+    assert not (tmp_path / "c" / "convergence.json").exists()
+
+
 def test_install_polychord_command(capsys):
     """The README's set-up command; idempotent once installed (the first call may install)."""
     assert main(["install-polychord"]) == 0
