@@ -213,6 +213,26 @@ def test_by_default_a_row_the_check_contradicts_gets_one_more_seed(tmp_path):
     assert abs(row.crosscheck_z) < abs(stored_z), (row.crosscheck_z, stored_z)
 
 
+def test_a_row_is_judged_by_the_usable_checks_of_its_seeds():
+    """Every usable check estimates the same evidence: one seed's check that fell short does not
+    hide another seed's that speaks (enzyme K = 3, exchangeable: seed 1's check ESS 1 931,
+    seed 2's 256)."""
+    from types import SimpleNamespace
+
+    from nestmix.store.summary import _crosscheck
+
+    good = ImportanceCheck(logZ=-82.716, logZ_err=0.020, ess=1931.0, draws=10_000,
+                           components=24, seconds=1.4, label_copies=6).to_dict()
+    poor = ImportanceCheck(logZ=-83.540, logZ_err=0.062, ess=256.0, draws=10_000,
+                           components=24, seconds=1.3).to_dict()
+    combined = SimpleNamespace(logz=-82.021, logz_err=0.203)
+    runs = [SimpleNamespace(crosscheck=good), SimpleNamespace(crosscheck=poor)]
+    logz, err, z = _crosscheck(runs, combined)
+    assert logz == pytest.approx(-82.716) and err == pytest.approx(0.020)
+    assert z > DISAGREE_Z  # the row is 3.4 combined errors above it: marked
+    assert _crosscheck([SimpleNamespace(crosscheck=poor)], combined) is None
+
+
 def test_a_damaged_check_record_is_no_check():
     """A run summary whose check is damaged (hand-edited, another version) gives no check
     rather than stopping the evidence table."""

@@ -122,11 +122,12 @@ def _disagrees(check: tuple[float, float, float] | None) -> bool:
 
 
 def _crosscheck(runs: Sequence[RunSummary], combined) -> tuple[float, float, float] | None:
-    """The runs' importance-sampling ln Z (inverse-variance mean over the seeds), its error and
-    the row's distance from it in combined errors; None unless every run has a usable check."""
+    """The runs' importance-sampling ln Z (inverse-variance mean over the seeds whose check is
+    usable: each estimates the same evidence, whichever run's samples its proposal came from),
+    its error and the row's distance from it in combined errors; None without a usable check."""
     found = [ImportanceCheck.from_dict(s.crosscheck) for s in runs]
     checks = [c for c in found if c is not None and c.usable]
-    if len(checks) != len(runs):
+    if not checks:
         return None
     mean = combine_runs([c.logZ for c in checks], [c.logZ_err for c in checks])
     z = disagreement(combined.logz, combined.logz_err,
