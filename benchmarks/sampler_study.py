@@ -16,7 +16,12 @@ adapters on
   ``ND_CONFIGS`` only (slice with 3 or 1 rounds of slices, rwalk); their reference is computed
   without a nested sampler, by importance sampling from a Student-t mixture fitted to the
   posterior's modes (``calibration.importance_reference``, 200 000 draws, standard error
-  0.002-0.004; cached in ``results/sampler_study_references.json``);
+  0.002-0.004; cached in ``results/sampler_study_references.json``); PolyChord runs there too
+  with ``num_repeats`` = 1, 2 and 5 × ndim (``ND_POLYCHORD``);
+* beyond the default set (``--problems``, ``MORE_ND_PROBLEMS``): ``clusters2d1`` and
+  ``clusters2d4`` (ndim 6 and 24), and ``clusters3d1``..``clusters3d3``: three correlated 3-D
+  clusters plus a uniform background with per-point 3 × 3 error covariances (N = 200,
+  :func:`make_problem_3d`; ndim 10, 20, 30), the same settings and references;
 
 three seeds each and three more for the closest contenders (``FINALISTS``), plus a reference
 evidence per problem: the mean of dynesty ``rslice`` runs with nlive = 2000 (two each for the
@@ -60,11 +65,20 @@ CROSS_CHECK = ("slice", "single", 2000)  # a second, differently made reference 
 POLYCHORD = [1, 2, 5]  # num_repeats / ndim
 REFERENCE = ("rslice", "multi", 2000)
 PROBLEMS = ("deconv2", "deconv3", "galaxies3", "clusters2d2", "clusters2d3")
-# the multi-dimensional problems (issue #17): 2-D full covariances + background, ndim = 6 K;
-# fewer settings; references by importance sampling (``importance_references``)
+# the multi-dimensional problems (issue #17): 2-D and 3-D full covariances + background,
+# ndim = 6 K (2-D) and 10 K (3-D); fewer settings; references by importance sampling
+# (``importance_references``). Beyond the default set: K = 1 and 4 in 2-D, K = 1..3 in 3-D.
+MORE_ND_PROBLEMS = ("clusters2d1", "clusters2d4", "clusters3d1", "clusters3d2", "clusters3d3")
+ALL_PROBLEMS = PROBLEMS + MORE_ND_PROBLEMS
 ND_CONFIGS = [("slice", "single", 500, 1), ("rwalk", "multi", 500, None),
               ("slice", "single", 500, 3)]
+ND_POLYCHORD = [1, 2, 5]  # PolyChord's num_repeats / ndim on the multi-dimensional problems
 ND_POINTS = 200
+BOX_3D = ((-1.0, 11.0),) * 3
+# three correlated 3-D clusters: mean, standard deviations, correlations (xy, xz, yz), share
+CLUSTERS_3D = (((2.5, 3.0, 4.0), (0.6, 1.0, 0.8), (0.6, 0.2, 0.1), 0.35),
+               ((6.5, 7.0, 6.0), (1.0, 0.5, 0.7), (-0.5, 0.3, 0.0), 0.30),
+               ((7.0, 2.5, 8.0), (0.5, 0.5, 0.6), (0.3, 0.0, -0.4), 0.20))
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sampler_study.jsonl"
 IS_REFERENCES = Path(__file__).resolve().parent / "results" / "sampler_study_references.json"
 
@@ -95,7 +109,52 @@ def build_problem(name: str):
 
         data = make_problem(ND_POINTS, seed=1).measurements()
         return nestmix_spec().build(data, int(name[len("clusters2d"):]))
-    raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(PROBLEMS)}")
+    if name.startswith("clusters3d"):
+        return spec_3d().build(make_problem_3d(ND_POINTS, seed=1),
+                               int(name[len("clusters3d"):]))
+    raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(ALL_PROBLEMS)}")
+
+
+def make_problem_3d(n: int, seed: int):
+    """Three correlated 3-D clusters plus a uniform background on :data:`BOX_3D` (15 % of the
+    points), each point with its own 3 × 3 error covariance (standard deviations uniform on
+    [0.1, 0.4], correlations uniform on [−0.3, 0.3]); returns :class:`nestmix.Measurements`."""
+    from nestmix.data import Measurements
+
+    rng = np.random.default_rng(seed)
+    shares = np.array([c[3] for c in CLUSTERS_3D] + [0.15])
+    labels = rng.choice(len(shares), size=n, p=shares / shares.sum())
+    truth = np.empty((n, 3))
+    for j, (mean, sd, (rxy, rxz, ryz), _) in enumerate(CLUSTERS_3D):
+        corr = np.array([[1.0, rxy, rxz], [rxy, 1.0, ryz], [rxz, ryz, 1.0]])
+        hit = labels == j
+        truth[hit] = rng.multivariate_normal(mean, corr * np.outer(sd, sd), size=int(hit.sum()))
+    lo, hi = np.array(BOX_3D).T
+    bg = labels == len(CLUSTERS_3D)
+    truth[bg] = lo + (hi - lo) * rng.random((int(bg.sum()), 3))
+    sd = rng.uniform(0.1, 0.4, size=(n, 3))
+    rho = rng.uniform(-0.3, 0.3, size=(n, 3))
+    corr = np.repeat(np.eye(3)[None], n, axis=0)
+    corr[:, 0, 1] = corr[:, 1, 0] = rho[:, 0]
+    corr[:, 0, 2] = corr[:, 2, 0] = rho[:, 1]
+    corr[:, 1, 2] = corr[:, 2, 1] = rho[:, 2]
+    cov = corr * sd[:, :, None] * sd[:, None, :]
+    noise = np.einsum("nij,nj->ni", np.linalg.cholesky(cov), rng.standard_normal((n, 3)))
+    values = np.clip(truth + noise, lo, hi)
+    return Measurements.from_arrays(values, covariances=cov, columns=("x", "y", "z"))
+
+
+def spec_3d():
+    """The 3-D model: full covariances with LKJ(1), a uniform background on the box, ordered
+    means, uniform means on the box, log-uniform standard deviations on [0.05, 5]."""
+    import nestmix
+
+    return nestmix.ModelSpec(
+        covariance="full", background="uniform", background_box=BOX_3D, order="means",
+        priors={"mean": [{"dist": "uniform", "loc": lo, "scale": hi - lo} for lo, hi in BOX_3D],
+                "sigma": {"dist": "loguniform", "a": 0.05, "b": 5.0},
+                "correlation": {"dist": "lkj", "eta": 1},
+                "weights": {"dist": "dirichlet", "alpha": 1}})
 
 
 def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
@@ -111,6 +170,10 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
                         settings["slices"] = slices
                     runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
                                  "settings": settings, "seed": seed + 1})
+            for repeats in ND_POLYCHORD:
+                for seed in range(seeds):
+                    runs.append({"problem": problem, "sampler": "polychord", "reference": False,
+                                 "settings": {"repeats_per_dim": repeats}, "seed": seed + 1})
             continue
         for seed in range(reference_seeds.get(problem, 2)):
             runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
@@ -182,7 +245,7 @@ def label(record: dict) -> str:
 
 
 def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> dict:
-    """ln Z of the ``clusters2d*`` problems by importance sampling, cached in ``path``."""
+    """ln Z of the ``clusters*`` problems by importance sampling, cached in ``path``."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -190,7 +253,7 @@ def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> di
 
     cache = json.loads(path.read_text()) if path.exists() else {}
     for problem in problems:
-        if problem.startswith("clusters2d") and problem not in cache:
+        if problem.startswith("clusters") and problem not in cache:
             cache[problem] = importance_reference(build_problem(problem), seed=0, n=200_000,
                                                   rounds=3)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +355,7 @@ def print_overall(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
+    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=ALL_PROBLEMS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--reference-seeds", type=int, nargs="+", default=[2, 2, 6],
