@@ -211,8 +211,9 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert printed.count("reused finished run") == len(finished)
     result = load_grid(out)
     assert len(result.rows) == 8 and result.missing == ()
-    for r in result.rows:  # the reused runs are the same runs
-        assert finished.get((r.model, r.row.k), r.row.logZ) == r.row.logZ
+    for r in result.rows:  # the reused runs are the same runs (the first seed of a row the
+        first = r.row.logZ_runs[0] if r.row.logZ_runs else r.row.logZ  # check escalated)
+        assert finished.get((r.model, r.row.k), first) == first
     assert sum(r.p for r in result.rows) == pytest.approx(1.0)
     summary = json.loads((out / "summary.json").read_text())
     assert {row["model"] for row in summary["rows"]} == set(result.models)
@@ -229,7 +230,7 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
     # what the service's job table reads: one run per (K, model/sampler)
     plan = load_config(config)[0]
-    assert finished_count(out) == 8
+    assert finished_count(out) == 8 + sum(r.row.repeats - 1 for r in result.rows)
     assert set(finished_rows(out)) == set(job_runs(plan)) == {
         (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
     # a single-model sweep cannot be written into the grid's directory, nor the other way
