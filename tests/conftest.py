@@ -136,13 +136,15 @@ GALAXIES = (resources.files("nestmix.examples") / "galaxies_roeder1990.txt").rea
 DATA = "\n".join(GALAXIES.split()[:30]).encode() + b"\n"
 
 
-def config(name: str | None = None, k=(1, 2), nlive: int = 25, extra: str = "") -> str:
-    """A small galaxy sweep config (TOML); the data file is the upload."""
+def config(name: str | None = None, k=(1, 2), nlive: int = 25, extra: str = "",
+           sweep: str = "") -> str:
+    """A small galaxy sweep config (TOML); the data file is the upload. ``extra`` goes into
+    ``[data]``, ``sweep`` into ``[sweep]``."""
     head = f'name = "{name}"\n' if name else ""
     return (f"{head}[data]\nscale = 0.001\n{extra}"
             "[model.priors]\nmean = { dist = \"norm\", loc = 20, scale = 10 }\n"
             "variance = { dist = \"invgamma\", a = 3, scale = 20 }\n"
-            f"[sweep]\nk = {list(k)}\nnlive = {nlive}\nseed = 1\n")
+            f"[sweep]\nk = {list(k)}\nnlive = {nlive}\nseed = 1\n{sweep}")
 
 
 def free_port() -> int:
