@@ -19,8 +19,8 @@ independently of the sampler's prior-volume bookkeeping:
    weighted draws (adaptive importance sampling, up to :data:`REFINE_ROUNDS` more rounds of
    ``draws``): on enzyme K = 3, whose posterior in logit(u) is far from any mixture fitted to
    the run's samples (inverse-gamma variances deep in their prior's tail), the effective draws
-   went from 20 to 352, 1 680 and 2 404 in three rounds, and ln Z to −82.69 ± 0.02 against the
-   reference −82.71 (``benchmarks/README.md``).
+   went from about 20 to 720–1 930 (three generator seeds and the sweep's), and ln Z to
+   −82.70 … −82.76 against the reference −82.71 ± 0.02 (``benchmarks/README.md``).
 
 On the calibration problems (``benchmarks/calibration.py``) this estimate agrees with the
 quadrature and importance-sampling references within 0.01 nats from 20 000 draws, and it flagged
