@@ -86,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--local", action="store_true",
                        help="run on this machine even if the config names a Dask cluster")
     sweep.add_argument("--escalate", type=int, metavar="N",
-                       help="extra seeds the convergence check may add to each K whose ln Z "
-                            "may miss a mode (default: sweep.escalate, else 1; 0: none)")
+                       help="deeper runs (twice the live points each) the convergence check "
+                            "may add to each K whose ln Z may miss a mode (default: "
+                            "sweep.escalate, else 1; 0: none)")
     for adapter in all_samplers():
         for option in adapter.sweep_options:
             sweep.add_argument(option.flag, type=int, metavar=option.metavar, help=option.help,

@@ -8,6 +8,7 @@ Every sampler adapter returns a :class:`NestedRun`; the sweep turns runs into
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -181,14 +182,44 @@ class NestedRun:
         return ns
 
     def logz_simulated(self, nsamples: int = 200, seed: int = 0) -> tuple[float, float]:
-        """Mean and standard deviation of logZ over simulated prior volumes (anesthetic)."""
-        np_state = np.random.get_state()  # noqa: NPY002 (anesthetic uses the global generator)
-        np.random.seed(seed)  # noqa: NPY002
-        try:
-            draws = np.asarray(self.to_anesthetic().logZ(nsamples), dtype=float)
-        finally:
-            np.random.set_state(np_state)  # noqa: NPY002
-        return float(draws.mean()), float(draws.std())
+        """Mean and standard deviation of logZ over simulated prior volumes.
+
+        The same computation as anesthetic's ``NestedSamples.logZ(nsamples)`` after
+        ``numpy.random.seed(seed)`` (each shrinkage ``t ~ U^(1/nlive)``, the trapezoid weights
+        ``(X[i-1] - X[i+1]) / 2``), draw for draw: the tests compare the two to 1e-12. It is
+        written out here because a sweep's worker needs only this of anesthetic, and importing
+        anesthetic costs a worker 0.6–0.8 s on the critical path of a 12 s sweep
+        (``benchmarks/end_to_end.py``).
+        """
+        order = np.argsort(self.logl, kind="stable")
+        logl = self.logl[order]
+        nlive = self.nlive[order].astype(float)
+        log_x = np.random.RandomState(seed).random_sample((len(logl), nsamples))
+        np.log(log_x, out=log_x)
+        log_x /= nlive[:, None]
+        np.cumsum(log_x, axis=0, out=log_x)
+        log_w = np.empty_like(log_x)  # ln dX, then ln w = ln dX + ln L
+        log2 = math.log(2.0)
+        if len(log_x) == 1:
+            log_w.fill(-log2)
+        else:
+            log_w[0] = np.log1p(-np.exp(log_x[1])) - log2
+            log_w[-1] = log_x[-2] - log2
+        if len(log_x) > 2:
+            inner = log_w[1:-1]
+            np.subtract(log_x[2:], log_x[:-2], out=inner)
+            np.exp(inner, out=inner)
+            np.negative(inner, out=inner)
+            np.log1p(inner, out=inner)
+            inner += log_x[:-2]
+            inner -= log2
+        del log_x
+        log_w += logl[:, None]
+        peak = log_w.max(axis=0)
+        log_w -= peak
+        np.exp(log_w, out=log_w)
+        logz = peak + np.log(log_w.sum(axis=0))
+        return float(logz.mean()), float(logz.std())
 
     # ------------------------------------------------------------------- I/O
     def save(self, directory: str | Path) -> None:
@@ -373,6 +404,14 @@ class EvidenceRow:
         (``logZ`` − ``crosscheck_logZ``) / their combined error: beyond ±3 the sampler's ln Z
         (or its error bar) is off; the row then carries a warning and the convergence check
         acts on it.
+    escalations : int
+        Runs the convergence check added to this row (:mod:`nestmix.sweep.convergence`).
+    nlive : int or None
+        The live points of the runs behind the row when the check made them deeper (None: the
+        sweep's settings). A row is judged on its deepest runs only.
+    previous_logZ, previous_logZ_err : float or None
+        The row's estimate from the runs one step shallower, which the deeper ones replaced
+        (None when nothing was replaced).
     """
 
     k: int
@@ -404,6 +443,10 @@ class EvidenceRow:
     crosscheck_logZ: float | None = None
     crosscheck_logZ_err: float | None = None
     crosscheck_z: float | None = None
+    escalations: int = 0
+    nlive: int | None = None
+    previous_logZ: float | None = None
+    previous_logZ_err: float | None = None
 
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""

@@ -1,4 +1,4 @@
-"""The convergence check: signals of a missed mode, escalation by added seeds within a budget,
+"""The convergence check: signals of a missed mode, escalation by deeper runs within a budget,
 rows marked not converged, and the verdict saying the answer is uncertain."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_missing_label_copies_are_a_signal_only_with_enough_samples():
     assert signals(_row(k=3), {**census, "exchangeable": False}) == ()
 
 
-def test_escalation_adds_seeds_until_the_estimates_settle_or_the_budget_is_spent(tmp_path):
+def test_escalation_adds_runs_until_the_estimates_settle_or_the_budget_is_spent(tmp_path):
     """``escalate`` on a scripted sequence of results (the runs are the sweep's business)."""
     steps = [  # (K=2 runs, K=3 runs): K=2 settles after one seed, K=3 never does
         ([-10.0], [-20.0, -22.0]),
@@ -75,24 +75,24 @@ def test_escalation_adds_seeds_until_the_estimates_settle_or_the_budget_is_spent
     assert added == [[(2, "dynesty"), (3, "dynesty")], [(3, "dynesty")]]
     assert record["rows"]["K=2 dynesty"]["converged"] is True
     three = record["rows"]["K=3 dynesty"]
-    assert three["converged"] is False and three["extra_seeds"] == 2
+    assert three["converged"] is False and three["extra_runs"] == 2
     assert "disagree" in three["reasons"][0]
     assert json.loads((tmp_path / CONVERGENCE).read_text()) == record
     marked = apply(result_of(), tmp_path)
     assert [r.converged for r in marked.rows] == [True, False]
-    assert marked.rows[1].warnings[-1].startswith("not converged after 2 extra seed(s)")
+    assert marked.rows[1].warnings[-1].startswith("not converged after 2 deeper run(s)")
     _, details = verdict(marked)
     assert any("the answer is uncertain" in d and "K = 3" in d for d in details), details
 
 
 def test_escalate_must_be_a_non_negative_integer():
-    with pytest.raises(ModelError, match="extra seeds"):
+    with pytest.raises(ModelError, match="deeper runs"):
         SweepPlan(name="t", data=Measurements.from_arrays(toy_values(10)),
                   spec=ModelSpec(priors=TOY_PRIORS), k_values=(1,), escalate=-1)
 
 
-@pytest.mark.slow  # three K = 3 runs, ~10 s
-def test_a_sweep_escalates_a_row_within_its_budget_and_marks_it(tmp_path):
+@pytest.mark.slow  # K = 3 at nlive 40, then deeper runs at 80 and 160: ~15 s
+def test_a_sweep_escalates_a_row_with_deeper_runs_within_its_budget_and_marks_it(tmp_path):
     plan = SweepPlan(name="toy", data=Measurements.from_arrays(toy_values(25)),
                      spec=ModelSpec(priors=TOY_PRIORS), k_values=(2, 3),
                      settings={"nlive": 40}, seed=7, escalate=2)
@@ -100,20 +100,41 @@ def test_a_sweep_escalates_a_row_within_its_budget_and_marks_it(tmp_path):
     result = run_sweep(plan, tmp_path / "toy", n_jobs=1, progress=lines.append)
     record = json.loads((tmp_path / "toy" / CONVERGENCE).read_text())
     three = record["rows"]["K=3 dynesty"]
-    assert three["extra_seeds"] == 2  # signals fired twice: two seeds added
+    extra = three["extra_runs"]
+    assert extra >= 1  # K = 3 at nlive 40 misses some of its 6 label copies
     row = next(r for r in result.rows if r.k == 3)
-    assert row.repeats == 3 and (tmp_path / "toy" / "K=3" / "dynesty.repeat3").is_dir()
+    # judged on its deepest run only: twice the live points per step, the estimate before
+    # set aside (and shown)
+    assert row.escalations == extra and row.repeats == 1 and row.nlive == 40 * 2**extra
+    assert row.previous_logZ is not None and len(three["logZ_steps"]) == extra + 1
+    assert three["logZ_steps"][-1] == [row.logZ, row.logZ_err]
+    assert any("set aside" in w for w in row.warnings), row.warnings
+    for step in range(1, extra + 1):
+        stored = json.loads((tmp_path / "toy" / "K=3" / f"dynesty.repeat{step + 1}"
+                             / "manifest.json").read_text())
+        assert stored["escalation"] == step and stored["nlive"] == 40 * 2**step
+        run = json.loads((tmp_path / "toy" / "K=3" / f"dynesty.repeat{step + 1}"
+                          / "run.json").read_text())
+        assert run["settings"]["nlive"] == 40 * 2**step
     # the row is marked exactly when a signal still fires after the budget is spent
     assert row.converged is three["converged"] is (not three["reasons"])
-    assert row.converged or any(w.startswith("not converged after 2 extra seed")
+    if extra < 2:
+        assert row.converged
+    assert row.converged or any(w.startswith("not converged after 2 deeper run")
                                 for w in row.warnings), row.warnings
-    assert any("added by the convergence check" in line for line in lines)
-    assert next(r for r in result.rows if r.k == 2).repeats == 1  # K = 2 was fine
-    # the check off: the record goes, the seeds added stay in the row
+    assert any("added by the convergence check" in line and "nlive 80" in line
+               for line in lines), lines
+    two = next(r for r in result.rows if r.k == 2)
+    assert two.repeats == 1 and two.escalations == 0 and two.nlive is None  # K = 2 was fine
+    # resumed: the budget spent is remembered, nothing is run again
+    again_lines: list[str] = []
+    run_sweep(plan, tmp_path / "toy", n_jobs=1, progress=again_lines.append)
+    assert not any("added by the convergence check" in line for line in again_lines)
+    # the check off: the record goes, the deeper runs stay the row's runs
     run_sweep(replace(plan, escalate=0), tmp_path / "toy")
     assert not (tmp_path / "toy" / CONVERGENCE).exists()
     written = json.loads((tmp_path / "toy" / "summary.json").read_text())
     assert not any(w.startswith("not converged") for r in written["rows"] for w in r["warnings"])
     again = next(r for r in load_sweep(tmp_path / "toy").rows if r.k == 3)
-    assert again.repeats == 3 and again.converged
+    assert again.logZ == row.logZ and again.nlive == row.nlive and again.converged
     assert not any(w.startswith("not converged") for w in again.warnings)

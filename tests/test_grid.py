@@ -211,8 +211,8 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert printed.count("reused finished run") == len(finished)
     result = load_grid(out)
     assert len(result.rows) == 8 and result.missing == ()
-    for r in result.rows:  # the reused runs are the same runs (the first seed of a row the
-        first = r.row.logZ_runs[0] if r.row.logZ_runs else r.row.logZ  # check escalated)
+    for r in result.rows:  # the reused runs are the same runs (a row the check escalated is
+        first = r.row.logZ if r.row.previous_logZ is None else r.row.previous_logZ  # set aside)
         assert finished.get((r.model, r.row.k), first) == first
     assert sum(r.p for r in result.rows) == pytest.approx(1.0)
     summary = json.loads((out / "summary.json").read_text())

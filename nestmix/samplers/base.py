@@ -184,6 +184,23 @@ class SamplerAdapter:
         return {k: v for k, v in settings.items()
                 if k not in self.execution_settings or k in self.formerly_fingerprinted}
 
+    def default_nlive(self, ndim: int) -> int:
+        """Live points of a run in ``ndim`` dimensions whose settings leave ``nlive`` unset."""
+        return 500
+
+    def with_more_live_points(self, settings: Mapping[str, Any], ndim: int,
+                              factor: int) -> dict[str, Any]:
+        """``settings`` with ``factor`` times the live points (at most :data:`NLIVE_MAX`):
+        how the convergence check makes a deeper run of a row it does not trust
+        (:mod:`nestmix.sweep.convergence`). A dynamic run's initial live points grow too."""
+        out = dict(settings)
+        for key in ("nlive", "nlive_init"):
+            if key == "nlive" or out.get(key) is not None:
+                now = out.get(key)
+                now = self.default_nlive(ndim) if now is None else int(now)
+                out[key] = int(min(NLIVE_MAX, factor * now))
+        return out
+
     def processes_per_run(self, settings: Mapping[str, Any]) -> int:
         """Cores one run with ``settings`` occupies, for the default number of workers."""
         return 1

@@ -51,10 +51,12 @@ def load_sweep(directory: str | Path) -> SweepResult:
             prior = [k_prior[ks.index(k)] for k in by_k]
         entries = []
         for k, group in by_k.items():
+            kept, depth = _deepest(group, repeats)
             # census, modes and their warnings from every seed (nestmix.modes.combine)
             analysis = combine_analyses([_stored_analysis(store, k, sampler, r["repeat"])
-                                         for r in group], n_points)
-            entries.append((k, [RunSummary.from_dict(r["summary"]) for r in group], analysis))
+                                         for r in kept], n_points)
+            entries.append((k, [RunSummary.from_dict(r["summary"]) for r in kept], analysis,
+                            depth))
             if analysis:
                 modes.append({"k": k, "sampler": sampler, **analysis})
         rows += _evidence_rows(sampler, entries, prior)
@@ -71,25 +73,51 @@ def load_sweep(directory: str | Path) -> SweepResult:
                              repeats=repeats, missing_repeats=missing_repeats), directory)
 
 
+def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
+             ) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """The runs a row is judged on, and what the row says of the convergence check's runs.
+
+    The check escalates a row it does not trust by adding a run with twice the live points
+    (``escalation`` in the run's manifest: 1, 2, ...); the deepest runs then replace the
+    shallower ones, whose combined ln Z is kept as ``previous_logZ``. Seeds added at the same
+    settings (by nestmix before the check doubled nlive) have no ``escalation`` and combine
+    with the sweep's own, as they always did."""
+    depth = max(int(r.get("escalation", 0)) for r in group)
+    kept = [r for r in group if int(r.get("escalation", 0)) == depth]
+    out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats),
+                           "nlive": kept[0].get("nlive") if depth else None}
+    before = [r for r in group if int(r.get("escalation", 0)) < depth]
+    if before:
+        step = max(int(r.get("escalation", 0)) for r in before)
+        runs = [RunSummary.from_dict(r["summary"]) for r in before
+                if int(r.get("escalation", 0)) == step]
+        previous = combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
+        out |= {"previous_logZ": float(previous.logz),
+                "previous_logZ_err": float(previous.logz_err)}
+    return kept, out
+
+
 def _stored_analysis(store: RunStore, k: int, sampler: str, repeat: int = 1) -> dict:
     stored = store.load_analysis(k, sampler, repeat)
     return {} if stored is None else stored[0]
 
 
 def _evidence_rows(sampler: str,
-                   entries: Sequence[tuple[int, Sequence[RunSummary], Mapping[str, Any]]],
+                   entries: Sequence[tuple[int, Sequence[RunSummary], Mapping[str, Any],
+                                           Mapping[str, Any]]],
                    prior: Sequence[float] | None) -> list[EvidenceRow]:
-    """One row per K from its runs' summaries (one per seed) and their combined analysis."""
+    """One row per K from its runs' summaries (one per seed), their combined analysis and
+    what the convergence check added (:func:`_deepest`)."""
     combined = [combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
-                for _, runs, _ in entries]
+                for _, runs, _, _ in entries]
     sim = [combine_runs([s.logZ for s in runs], [s.logZ_err_sim for s in runs])
-           for _, runs, _ in entries]
+           for _, runs, _, _ in entries]
     logz = [c.logz for c in combined]
     err = [c.logz_err for c in combined]
     ln_bf, ln_bf_err = bayes_factors(logz, err)
     p, p_err = posterior_probabilities(logz, err, prior)
     rows = []
-    for i, (k, runs, a) in enumerate(entries):
+    for i, (k, runs, a, depth) in enumerate(entries):
         c, first, several = combined[i], runs[0], len(runs) > 1
         check = _crosscheck(runs, c)
         rows.append(EvidenceRow(
@@ -105,7 +133,7 @@ def _evidence_rows(sampler: str,
             label_copies=a.get("census", {}).get("copies_visited"),
             expected_copies=a.get("census", {}).get("expected_copies"),
             distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
-            warnings=_warnings(runs, a, c, check), repeats=len(runs),
+            warnings=_warnings(runs, a, c, check) + _replaced(depth), repeats=len(runs),
             logZ_spread=c.spread,
             logZ_err_run=float(np.mean([s.logZ_err for s in runs])) if several else None,
             logZ_runs=tuple(float(s.logZ) for s in runs) if several else (),
@@ -113,8 +141,17 @@ def _evidence_rows(sampler: str,
             seeds=tuple(int(s.seed) for s in runs) if several else (),
             crosscheck_logZ=check[0] if check else None,
             crosscheck_logZ_err=check[1] if check else None,
-            crosscheck_z=check[2] if check else None))
+            crosscheck_z=check[2] if check else None, **depth))
     return rows
+
+
+def _replaced(depth: Mapping[str, Any]) -> tuple[str, ...]:
+    """The note of a row whose deeper runs replaced its first estimate."""
+    if depth.get("previous_logZ") is None:
+        return ()
+    return (f"judged on the run(s) at nlive {depth['nlive']} the convergence check added; the "
+            f"estimate before, with half the live points ({depth['previous_logZ']:.2f} ± "
+            f"{depth['previous_logZ_err']:.2f}), is set aside",)
 
 
 def _disagrees(check: tuple[float, float, float] | None) -> bool:

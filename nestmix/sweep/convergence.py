@@ -1,4 +1,4 @@
-"""Can a row's ln Z be trusted? Check the signals of a missed mode and add seeds until it can.
+"""Can a row's ln Z be trusted? Check the signals of a missed mode; make deeper runs until it can.
 
 Signals, for each (K, sampler) row of a sweep (:func:`signals`):
 
@@ -21,10 +21,16 @@ Signals, for each (K, sampler) row of a sweep (:func:`signals`):
   seed: it caught the galaxies K = 2 dynesty run that was 4.2σ low although its census found
   both relabellings.
 
-Escalation (:func:`escalate`): a flagged row gets one more seed (the next repeat of its
-(K, sampler), stored and fingerprinted like any repeat) and is checked again, until its signals
-are gone and the last two combined estimates agree within twice their combined error, or
-``budget`` extra seeds have been spent. Rows that never settle are recorded in
+Escalation (:func:`escalate`): a flagged row gets a deeper run, with another seed and twice the
+live points of its last (the next repeat of its (K, sampler), stored and fingerprinted like any
+repeat, its manifest recording the step and ``nlive``), and is judged on that run from then on
+(:func:`nestmix.store.summary.load_sweep`); it is checked again, until its signals are gone and
+the last two estimates agree within twice their combined error, or ``budget`` deeper runs have
+been made. Doubling nlive rather than adding a seed at the same nlive: a run that is biased (it
+lost part of the posterior) is not fixed by averaging it with another run of the same kind, and
+more live points lose less. On make_blobs (issue 19, random_state 2) tied K = 4 at nlive 100
+came out 4.5 nats above its importance-sampling check; a second seed at nlive 100 left the row
+marked and still preferred over K = 3. Rows that never settle are recorded in
 ``convergence.json`` and shown as not converged (:func:`apply`), and the verdict says the answer
 is uncertain and why (:func:`nestmix.report.trust.unconverged_verdict`).
 """
@@ -88,20 +94,21 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
 
 
 def escalate(result_of: Callable[[], SweepResult],
-             add_seed: Callable[[Sequence[tuple[int, str]]], None], directory: str | Path,
+             add_runs: Callable[[Sequence[tuple[int, str]]], None], directory: str | Path,
              budget: int, say: Callable[[str], None] = lambda line: None) -> dict:
-    """Add seeds to the rows whose signals fire, up to ``budget`` extra seeds per row.
+    """Add deeper runs to the rows whose signals fire, up to ``budget`` per row.
 
     Parameters
     ----------
     result_of : callable
         Returns the sweep's current result (``load_sweep(directory)``).
-    add_seed : callable
-        Runs one more seed of each given (K, sampler) and stores it.
+    add_runs : callable
+        Runs and stores the next deeper run (another seed, twice the live points of the last)
+        of each given (K, sampler).
     directory : str or Path
         The sweep directory; the outcome is written to its ``convergence.json``.
     budget : int
-        Extra seeds allowed per (K, sampler) (0: only check and record).
+        Deeper runs allowed per (K, sampler) (0: only check and record).
     say : callable
         Progress lines.
 
@@ -110,37 +117,40 @@ def escalate(result_of: Callable[[], SweepResult],
     dict
         What ``convergence.json`` holds: ``budget`` and, per ``"K=<k> <sampler>"``,
         ``converged``, ``reasons`` (the signals still firing, or an estimate still moving),
-        ``extra_seeds`` and ``logZ_steps`` (the combined ln Z after each seed added).
+        ``extra_runs`` and ``logZ_steps`` (the row's ln Z before and after each deeper run).
     """
     state: dict[tuple[int, str], dict[str, Any]] = {}
     result = result_of()
     while True:
         todo = []
         for row in result.rows:
-            # seeds beyond the sweep's repeats were added by an earlier check: spent budget
+            # runs beyond the sweep's repeats were added by an earlier check: spent budget
+            steps = [[row.logZ, row.logZ_err]]
+            if row.previous_logZ is not None:
+                steps.insert(0, [row.previous_logZ, row.previous_logZ_err])
             entry = state.setdefault((row.k, row.sampler), {
-                "extra_seeds": max(0, row.repeats - result.repeats),
-                "logZ_steps": [[row.logZ, row.logZ_err]]})
+                "extra_runs": max(0, row.escalations, row.repeats - result.repeats),
+                "logZ_steps": steps})
             fired = list(signals(row, _census(result, row)))
             if len(entry["logZ_steps"]) >= 2:
                 (z0, e0), (z1, e1) = entry["logZ_steps"][-2:]
                 if abs(z1 - z0) > 2 * math.hypot(e0, e1):
-                    fired.append(f"its combined ln Z moved from {z0:.2f} to {z1:.2f} with the "
-                                 "last seed added")
+                    fired.append(f"its ln Z moved from {z0:.2f} to {z1:.2f} when its live "
+                                 "points were doubled")
             entry["reasons"] = fired
-            if fired and entry["extra_seeds"] < budget:
+            if fired and entry["extra_runs"] < budget:
                 todo.append((row.k, row.sampler))
         if not todo:
             break
         for k, sampler in todo:
             say(f"K={k} {sampler}: not converged ({'; '.join(state[(k, sampler)]['reasons'])})"
-                f": adding a seed")
-        add_seed(todo)
+                f": adding a run with twice the live points")
+        add_runs(todo)
         result = result_of()
         for row in result.rows:
             if (row.k, row.sampler) in todo:
                 entry = state[(row.k, row.sampler)]
-                entry["extra_seeds"] += 1
+                entry["extra_runs"] += 1
                 entry["logZ_steps"].append([row.logZ, row.logZ_err])
     record = {"budget": budget, "rows": {
         f"K={k} {s}": {"converged": not e["reasons"], **e} for (k, s), e in sorted(state.items())}}
@@ -161,8 +171,9 @@ def apply(result: SweepResult, directory: str | Path) -> SweepResult:
     for row in result.rows:
         entry = record.get("rows", {}).get(f"K={row.k} {row.sampler}")
         if entry and not entry.get("converged", True):
-            note = (f"{NOT_CONVERGED} after {entry.get('extra_seeds', 0)} extra seed(s) "
-                    f"(budget {record.get('budget', 0)}): " + "; ".join(entry["reasons"]))
+            extra = entry.get("extra_runs", entry.get("extra_seeds", 0))  # (older records)
+            note = (f"{NOT_CONVERGED} after {extra} deeper run(s) (twice the live points each; "
+                    f"budget {record.get('budget', 0)}): " + "; ".join(entry["reasons"]))
             row = replace(row, converged=False, warnings=(*row.warnings, note))
         rows.append(row)
     return replace(result, rows=tuple(rows))

@@ -131,7 +131,8 @@ def _refuse_grid(directory: str | Path) -> None:
 
 def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, target: Any,
                        say: Progress) -> SweepResult | None:
-    """With ``plan.escalate``, add seeds where ln Z may miss a mode (else forget old checks)."""
+    """With ``plan.escalate``, add deeper runs where ln Z may miss a mode (else forget old
+    checks)."""
     from nestmix.sweep.convergence import CONVERGENCE, escalate
 
     store = RunStore(directory)
@@ -144,22 +145,24 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
         store.write_summary(result)
         return result
 
-    def add_seed(rows: Sequence[tuple[int, str]]) -> None:
+    def add_runs(rows: Sequence[tuple[int, str]]) -> None:
         done = store.finished_runs()
         tasks = []
         for k, sampler in rows:
-            repeat = 1 + max(r["repeat"] for r in done if r["k"] == k and r["sampler"] == sampler)
+            mine = [r for r in done if r["k"] == k and r["sampler"] == sampler]
+            repeat = 1 + max(r["repeat"] for r in mine)
+            step = 1 + sum(1 for r in mine if r["repeat"] > plan.repeats)
             tasks.append(RunTask(k=k, sampler=sampler, repeat=repeat,
-                                 settings=plan.settings_for(sampler),
+                                 settings=plan.escalated_settings(sampler, k, step),
                                  seed=plan.seed_for(k, repeat),
                                  directory=str(Path(directory).resolve()),
-                                 manifest=plan.run_manifest(k, sampler, repeat),
+                                 manifest=plan.run_manifest(k, sampler, repeat, escalation=step),
                                  relabel=plan.relabel))
         for i, outcome in _execute(plan, tasks, n_jobs, target, say):
-            say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed} "
-                "(added by the convergence check)")
+            say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}, "
+                f"nlive {tasks[i].manifest['nlive']} (added by the convergence check)")
 
-    escalate(lambda: load_sweep(directory), add_seed, directory, plan.escalate, say)
+    escalate(lambda: load_sweep(directory), add_runs, directory, plan.escalate, say)
     result = load_sweep(directory)
     store.write_summary(result)
     return result

@@ -24,10 +24,10 @@ from nestmix.store.runs import fingerprint
 __all__ = ["DEFAULT_ESCALATE", "SweepPlan"]
 
 DEFAULT_ESCALATE = 1
-"""Extra seeds the convergence check may add to a flagged (K, sampler) unless told otherwise:
+"""Deeper runs the convergence check may add to a flagged (K, sampler) unless told otherwise:
 one, so that a row whose importance-sampling check disagrees, or whose seeds together found
-only some of its label copies, is run once more and judged on two seeds (see
-``docs/configuration.md``, convergence check, for what it costs)."""
+only some of its label copies, is run once more with another seed and twice the live points,
+and judged on that run (see ``docs/configuration.md``, convergence check, for what it costs)."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ class SweepPlan:
         :func:`run_sweep` is told otherwise. Where runs are made is not part of their
         fingerprint.
     escalate : int
-        Extra seeds the convergence check may add to each (K, sampler) whose ln Z may miss a
-        mode (:mod:`nestmix.sweep.convergence`); default :data:`DEFAULT_ESCALATE` (1); 0 turns
-        the check off (rows whose importance-sampling check disagrees are still marked).
+        Deeper runs (another seed, twice the live points of the last) the convergence check may
+        add to each (K, sampler) whose ln Z may miss a mode (:mod:`nestmix.sweep.convergence`);
+        default :data:`DEFAULT_ESCALATE` (1); 0 turns the check off (rows whose importance-sampling check disagrees are still marked).
     """
 
     name: str
@@ -90,7 +90,7 @@ class SweepPlan:
         object.__setattr__(self, "spec", self.spec.with_data_priors(self.data))
         if isinstance(self.escalate, bool) or not isinstance(self.escalate, (int, np.integer)) \
                 or self.escalate < 0:
-            raise ModelError(f"must be a non-negative integer (extra seeds per K), got "
+            raise ModelError(f"must be a non-negative integer (deeper runs per K), got "
                              f"{self.escalate!r}", key="sweep.escalate")
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) \
                 or self.repeats < 1:
@@ -198,13 +198,30 @@ class SweepPlan:
             k, sampler, repeat, adapter.formerly_fingerprinted_settings(settings), model))
         return (now,) if before == now else (now, before)
 
-    def run_manifest(self, k: int, sampler: str, repeat: int = 1) -> dict:
+    def run_manifest(self, k: int, sampler: str, repeat: int = 1, escalation: int = 0) -> dict:
         """Fingerprint and description of repeat ``repeat`` of the run of ``sampler`` with
-        ``k`` components."""
-        described = self._described(k, sampler, repeat, self.fingerprinted_settings(sampler))
+        ``k`` components (``escalation``: the convergence check's step that added it, run with
+        :meth:`escalated_settings`; its manifest records the step and its ``nlive``)."""
+        if escalation:
+            settings = self.escalated_settings(sampler, k, escalation)
+            described = self._described(k, sampler, repeat,
+                                        get_sampler(sampler).fingerprinted(settings))
+        else:
+            described = self._described(k, sampler, repeat, self.fingerprinted_settings(sampler))
         out = {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,
                "seed": described["seed"], "model": described["model"]}
+        if escalation:
+            out |= {"escalation": escalation, "nlive": settings["nlive"]}
         return out if repeat == 1 else {**out, "repeat": repeat}
+
+    def escalated_settings(self, sampler: str, k: int, step: int) -> dict[str, Any]:
+        """The settings of the run the convergence check adds to the row of ``k`` at its
+        ``step``-th escalation: the sweep's, with 2**step times the live points (a run that
+        missed part of the posterior misses it less often with more live points; another seed
+        at the same ``nlive`` would repeat the same bias, as on make_blobs, issue 19)."""
+        ndim = self.spec.build(self.data, k).ndim
+        return get_sampler(sampler).with_more_live_points(self.settings_for(sampler), ndim,
+                                                          2 ** int(step))
 
 
 def _validate_samplers(sampler: str | Sequence[str],

@@ -22,6 +22,7 @@ from nestmix.samplers.base import (
     warn_large_nlive,
 )
 from nestmix.samplers.dynesty.dimension import for_dimension
+from nestmix.samplers.dynesty.evidence_step import fast_evidence_update
 from nestmix.samplers.dynesty.interrupt import interrupt_between_iterations
 from nestmix.samplers.dynesty.pools import ProblemMethod, check_pool, make_token, open_pool
 
@@ -227,6 +228,13 @@ def _run_nested(sampler, s: Mapping[str, Any], resumed: bool, saving: Mapping[st
     iteration and the seconds it took. ``print_func`` is called each iteration (progress and
     the deferred Ctrl-C, :mod:`nestmix.samplers.dynesty.interrupt`)."""
     start = time.perf_counter()
+    with fast_evidence_update():
+        results, nlive = _sample_to_the_end(sampler, s, resumed, saving, print_func)
+    return results, nlive, time.perf_counter() - start
+
+
+def _sample_to_the_end(sampler, s: Mapping[str, Any], resumed: bool, saving: Mapping[str, Any],
+                       print_func) -> tuple[Any, np.ndarray]:
     if s["dynamic"]:
         run_kwargs = {"nlive_init": s.get("nlive_init", s["nlive"]), "dlogz_init": s["dlogz"]}
         for key in ("nlive_batch", "maxbatch", "n_effective", "maxiter", "maxcall",
@@ -247,7 +255,7 @@ def _run_nested(sampler, s: Mapping[str, Any], resumed: bool, saving: Mapping[st
         n_dead = int(results["niter"])
         n_live = int(results["nlive"])
         nlive = np.concatenate([np.full(n_dead, n_live), np.arange(n_live, 0, -1)])
-    return results, nlive, time.perf_counter() - start
+    return results, nlive
 
 
 def _with_compiled_slice(problem: LikelihoodProblem, s: Mapping[str, Any],

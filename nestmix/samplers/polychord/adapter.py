@@ -90,6 +90,10 @@ class PolyChordAdapter(SamplerAdapter):
         purpose="runs PolyChord on several processes",
         too_small="must be a positive number of processes"),)
 
+    def default_nlive(self, ndim: int) -> int:
+        """25 × ndim, PolyChord's own default."""
+        return 25 * int(ndim)
+
     def processes_per_run(self, settings: Mapping[str, Any]) -> int:
         """``mpi`` processes (1 without)."""
         return int(settings.get("mpi") or 1)
@@ -205,7 +209,7 @@ class PolyChordAdapter(SamplerAdapter):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SamplerError(f"polychord needs a non-negative integer seed, got {seed!r}")
         ndim = int(problem.ndim)
-        s["nlive"] = s["nlive"] if s["nlive"] is not None else 25 * ndim
+        s["nlive"] = s["nlive"] if s["nlive"] is not None else self.default_nlive(ndim)
         s["num_repeats"] = s["num_repeats"] if s["num_repeats"] is not None else 5 * ndim
         if s["do_clustering"] is None:
             s["do_clustering"] = default_clustering(problem)
