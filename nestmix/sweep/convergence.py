@@ -126,7 +126,7 @@ def escalate(result_of: Callable[[], SweepResult],
         for row in result.rows:
             # runs beyond the sweep's repeats were added by an earlier check: spent budget
             steps = [[row.logZ, row.logZ_err]]
-            if row.previous_logZ is not None:
+            if row.previous_logZ is not None and row.previous_logZ_err is not None:
                 steps.insert(0, [row.previous_logZ, row.previous_logZ_err])
             entry = state.setdefault((row.k, row.sampler), {
                 "extra_runs": max(0, row.escalations, row.repeats - result.repeats),

@@ -69,7 +69,8 @@ class SweepPlan:
     escalate : int
         Deeper runs (another seed, twice the live points of the last) the convergence check may
         add to each (K, sampler) whose ln Z may miss a mode (:mod:`nestmix.sweep.convergence`);
-        default :data:`DEFAULT_ESCALATE` (1); 0 turns the check off (rows whose importance-sampling check disagrees are still marked).
+        default :data:`DEFAULT_ESCALATE` (1); 0 turns the check off (rows whose
+        importance-sampling check disagrees are still marked).
     """
 
     name: str
