@@ -230,7 +230,9 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
     # what the service's job table reads: one run per (K, model/sampler)
     plan = load_config(config)[0]
-    assert finished_count(out) == 8 + sum(r.row.repeats - 1 for r in result.rows)
+    # (with the deeper runs the convergence check added, and the runs they set aside)
+    assert finished_count(out) == 8 + sum(r.row.repeats - 1 + r.row.escalations
+                                          for r in result.rows)
     assert set(finished_rows(out)) == set(job_runs(plan)) == {
         (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
     # a single-model sweep cannot be written into the grid's directory, nor the other way
