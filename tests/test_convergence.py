@@ -138,3 +138,32 @@ def test_a_sweep_escalates_a_row_with_deeper_runs_within_its_budget_and_marks_it
     again = next(r for r in load_sweep(tmp_path / "toy").rows if r.k == 3)
     assert again.logZ == row.logZ and again.nlive == row.nlive and again.converged
     assert not any(w.startswith("not converged") for w in again.warnings)
+
+
+def test_deeper_runs_double_the_live_points_each_sampler_has():
+    """The check's deeper run: twice the live points of the sweep's (dynesty's 500 default;
+    PolyChord's 25 × ndim when unset; a dynamic run's initial ones too), four times at the
+    second step; capped like any nlive."""
+    from nestmix.samplers import get_sampler
+    from nestmix.samplers.base import NLIVE_MAX
+
+    data = Measurements.from_arrays(toy_values(25))
+    plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(2,),
+                     sampler=("dynesty", "polychord"), settings={"dynesty": {"nlive": 60}})
+    ndim = plan.spec.build(data, 2).ndim
+    assert plan.escalated_settings("dynesty", 2, 1) == {**plan.settings_for("dynesty"),
+                                                        "nlive": 120}
+    assert plan.escalated_settings("dynesty", 2, 2)["nlive"] == 240
+    assert plan.escalated_settings("polychord", 2, 1)["nlive"] == 2 * 25 * ndim
+    assert plan.settings_for("polychord")["nlive"] is None  # the sweep's own stay unset
+    dynamic = get_sampler("dynesty").validate({"dynamic": True, "nlive_init": 80})
+    deeper = get_sampler("dynesty").with_more_live_points(dynamic, ndim, 2)
+    assert deeper["nlive_init"] == 160 and deeper["nlive"] == 2 * dynamic["nlive"]
+    assert get_sampler("dynesty").with_more_live_points(
+        {"nlive": NLIVE_MAX - 1}, ndim, 4)["nlive"] == NLIVE_MAX
+    # a deeper run is a different run: its own fingerprint, and its manifest says what it is
+    first = plan.run_manifest(2, "dynesty", 2)
+    deeper_manifest = plan.run_manifest(2, "dynesty", 2, escalation=1)
+    assert deeper_manifest["fingerprint"] != first["fingerprint"]
+    assert deeper_manifest["escalation"] == 1 and deeper_manifest["nlive"] == 120
+    assert "escalation" not in first
