@@ -184,10 +184,14 @@ def test_census_warns_about_a_missing_copy(rng):
     assert ordered.expected_copies == 1 and ordered.warning is None
 
 
-def test_census_warns_about_unequal_masses(rng):
+def test_census_does_not_warn_about_unequal_shares_of_copies_it_found(rng):
+    """Every relabelling found, one with five times the others' share: how a nested sampler's
+    copies drift once they separate, not a bias of ln Z (nestmix.sweep.convergence)."""
     perms = np.array([rng.permutation(3) for _ in range(6000)])
     weights = np.where(np.all(perms == [0, 1, 2], axis=1), 5.0, 1.0)
-    assert "outside a factor two of 1/6" in label_census(perms, weights).warning
+    census = label_census(perms, weights)
+    assert census.copies_visited == 6 and census.masses[0] > 2 / 6
+    assert census.warning is None
 
 
 # ---------------------------------------------------------------------------- distinct modes
