@@ -212,6 +212,14 @@ def test_by_default_a_row_the_check_contradicts_gets_one_deeper_run(tmp_path):
     row = next(r for r in result.rows if r.k == 2)
     assert row.repeats == 1 and row.escalations == 1 and row.nlive == 200
     assert row.previous_logZ == damaged.logZ
+    # the report, exports and estimator read the run the row is judged on, not the one set aside
+    from nestmix.archive import open_sweep
+
+    archive = open_sweep(directory)
+    assert archive.repeats(2, "dynesty") == (1, 2)
+    assert archive.run(2, "dynesty").settings["nlive"] == 200
+    assert archive.run(2, "dynesty").logz == pytest.approx(row.logZ)
+    assert archive.run(2, "dynesty", repeat=1).settings["nlive"] == 100
     assert abs(row.crosscheck_z) < DISAGREE_Z, row.crosscheck_z
     # the 2-nat move is more than twice the combined error: with a budget of 1 the row cannot
     # show that a second deeper run agrees, so it stays marked

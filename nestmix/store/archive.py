@@ -17,7 +17,7 @@ from nestmix.errors import NestmixError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
 from nestmix.store.runs import RunStore
-from nestmix.store.summary import load_sweep
+from nestmix.store.summary import judged_runs, load_sweep
 
 __all__ = ["SweepArchive", "open_sweep"]
 
@@ -85,12 +85,14 @@ class SweepArchive:
     def _repeat(self, k: int, sampler: str, repeat: int | None) -> int:
         if repeat is not None:
             return repeat
-        done = self.repeats(k, sampler)
-        return done[0] if done else 1
+        finished = self._once(("finished",), RunStore(self.directory).finished_runs)
+        mine = [r for r in finished if r["k"] == k and r["sampler"] == sampler]
+        return min(r["repeat"] for r in judged_runs(mine)) if mine else 1
 
     def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:
         """The stored run of (k, sampler): repeat ``repeat``, by default the first finished
-        one (the run whose mode analysis the evidence table shows)."""
+        one the evidence table's row is judged on (where the convergence check added a deeper
+        run, the first of the deepest, not the run it set aside)."""
         number = self._repeat(k, sampler, repeat)
         return self._once(("run", k, sampler, number),
                           lambda: RunStore(self.directory).load_run(k, sampler, number))

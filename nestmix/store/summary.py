@@ -20,7 +20,7 @@ from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.store.runs import RunStore
 
-__all__ = ["load_sweep"]
+__all__ = ["judged_runs", "load_sweep"]
 
 
 def load_sweep(directory: str | Path) -> SweepResult:
@@ -73,6 +73,13 @@ def load_sweep(directory: str | Path) -> SweepResult:
                              repeats=repeats, missing_repeats=missing_repeats), directory)
 
 
+def judged_runs(group: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The finished runs (manifests) of one (K, sampler) that its row is judged on: those of
+    the deepest escalation step (see :func:`_deepest`), in the order given."""
+    depth = max(int(r.get("escalation", 0)) for r in group)
+    return [r for r in group if int(r.get("escalation", 0)) == depth]
+
+
 def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
              ) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
     """The runs a row is judged on, and what the row says of the convergence check's runs.
@@ -82,8 +89,8 @@ def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
     shallower ones, whose combined ln Z is kept as ``previous_logZ``. Seeds added at the same
     settings (by nestmix before the check doubled nlive) have no ``escalation`` and combine
     with the sweep's own, as they always did."""
-    depth = max(int(r.get("escalation", 0)) for r in group)
-    kept = [r for r in group if int(r.get("escalation", 0)) == depth]
+    kept = judged_runs(group)
+    depth = int(kept[0].get("escalation", 0))
     out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats),
                            "nlive": kept[0].get("nlive") if depth else None}
     before = [r for r in group if int(r.get("escalation", 0)) < depth]
