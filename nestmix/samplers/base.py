@@ -194,11 +194,10 @@ class SamplerAdapter:
         how the convergence check makes a deeper run of a row it does not trust
         (:mod:`nestmix.sweep.convergence`). A dynamic run's initial live points grow too."""
         out = dict(settings)
-        for key in ("nlive", "nlive_init"):
-            if key == "nlive" or out.get(key) is not None:
-                now = out.get(key)
-                now = self.default_nlive(ndim) if now is None else int(now)
-                out[key] = int(min(NLIVE_MAX, factor * now))
+        nlive = out.get("nlive")
+        out["nlive"] = int(min(NLIVE_MAX, factor * (nlive or self.default_nlive(ndim))))
+        if out.get("nlive_init") is not None:
+            out["nlive_init"] = int(min(NLIVE_MAX, factor * out["nlive_init"]))
         return out
 
     def processes_per_run(self, settings: Mapping[str, Any]) -> int:

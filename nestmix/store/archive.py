@@ -78,15 +78,16 @@ class SweepArchive:
 
     def repeats(self, k: int, sampler: str) -> tuple[int, ...]:
         """The finished repeats (runs with different seeds, numbered from 1) of (k, sampler)."""
+        return tuple(sorted(r["repeat"] for r in self._finished(k, sampler)))
+
+    def _finished(self, k: int, sampler: str) -> list[dict]:
         finished = self._once(("finished",), RunStore(self.directory).finished_runs)
-        return tuple(sorted(r["repeat"] for r in finished
-                            if r["k"] == k and r["sampler"] == sampler))
+        return [r for r in finished if r["k"] == k and r["sampler"] == sampler]
 
     def _repeat(self, k: int, sampler: str, repeat: int | None) -> int:
         if repeat is not None:
             return repeat
-        finished = self._once(("finished",), RunStore(self.directory).finished_runs)
-        mine = [r for r in finished if r["k"] == k and r["sampler"] == sampler]
+        mine = self._finished(k, sampler)
         return min(r["repeat"] for r in judged_runs(mine)) if mine else 1
 
     def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:

@@ -20,7 +20,7 @@ from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.store.runs import RunStore
 
-__all__ = ["judged_runs", "load_sweep"]
+__all__ = ["escalation_step", "judged_runs", "load_sweep"]
 
 
 def load_sweep(directory: str | Path) -> SweepResult:
@@ -73,11 +73,17 @@ def load_sweep(directory: str | Path) -> SweepResult:
                              repeats=repeats, missing_repeats=missing_repeats), directory)
 
 
+def escalation_step(run: Mapping[str, Any]) -> int:
+    """The convergence check's step that added a finished run (its manifest); 0 for the
+    sweep's own runs and for seeds older nestmix added at the same settings."""
+    return int(run.get("escalation", 0))
+
+
 def judged_runs(group: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The finished runs (manifests) of one (K, sampler) that its row is judged on: those of
     the deepest escalation step (see :func:`_deepest`), in the order given."""
-    depth = max(int(r.get("escalation", 0)) for r in group)
-    return [r for r in group if int(r.get("escalation", 0)) == depth]
+    depth = max(escalation_step(r) for r in group)
+    return [r for r in group if escalation_step(r) == depth]
 
 
 def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
@@ -90,14 +96,12 @@ def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
     settings (by nestmix before the check doubled nlive) have no ``escalation`` and combine
     with the sweep's own, as they always did."""
     kept = judged_runs(group)
-    depth = int(kept[0].get("escalation", 0))
+    depth = escalation_step(kept[0])
     out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats),
                            "nlive": kept[0].get("nlive") if depth else None}
-    before = [r for r in group if int(r.get("escalation", 0)) < depth]
+    before = [r for r in group if escalation_step(r) < depth]
     if before:
-        step = max(int(r.get("escalation", 0)) for r in before)
-        runs = [RunSummary.from_dict(r["summary"]) for r in before
-                if int(r.get("escalation", 0)) == step]
+        runs = [RunSummary.from_dict(r["summary"]) for r in judged_runs(before)]
         previous = combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
         out |= {"previous_logZ": float(previous.logz),
                 "previous_logZ_err": float(previous.logz_err)}

@@ -129,7 +129,7 @@ def escalate(result_of: Callable[[], SweepResult],
             if row.previous_logZ is not None and row.previous_logZ_err is not None:
                 steps.insert(0, [row.previous_logZ, row.previous_logZ_err])
             entry = state.setdefault((row.k, row.sampler), {
-                "extra_runs": max(0, row.escalations, row.repeats - result.repeats),
+                "extra_runs": row.escalations,
                 "logZ_steps": steps})
             fired = list(signals(row, _census(result, row)))
             if len(entry["logZ_steps"]) >= 2:

@@ -21,7 +21,7 @@ from nestmix.samplers import get_sampler
 from nestmix.store.grid import is_grid
 from nestmix.store.lock import sweep_lock
 from nestmix.store.runs import MANIFEST, RunStore
-from nestmix.store.summary import load_sweep
+from nestmix.store.summary import escalation_step, judged_runs, load_sweep
 from nestmix.store.verify import new_sweep_id, stored_analysis, verified
 from nestmix.sweep.plan import SweepPlan
 from nestmix.sweep.tasks import RunTask, analyse, execute
@@ -151,7 +151,7 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
         for k, sampler in rows:
             mine = [r for r in done if r["k"] == k and r["sampler"] == sampler]
             repeat = 1 + max(r["repeat"] for r in mine)
-            step = 1 + sum(1 for r in mine if r["repeat"] > plan.repeats)
+            step = 1 + escalation_step(judged_runs(mine)[0])  # twice the deepest's nlive
             tasks.append(RunTask(k=k, sampler=sampler, repeat=repeat,
                                  settings=plan.escalated_settings(sampler, k, step),
                                  seed=plan.seed_for(k, repeat),

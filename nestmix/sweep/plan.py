@@ -203,12 +203,10 @@ class SweepPlan:
         """Fingerprint and description of repeat ``repeat`` of the run of ``sampler`` with
         ``k`` components (``escalation``: the convergence check's step that added it, run with
         :meth:`escalated_settings`; its manifest records the step and its ``nlive``)."""
-        if escalation:
-            settings = self.escalated_settings(sampler, k, escalation)
-            described = self._described(k, sampler, repeat,
-                                        get_sampler(sampler).fingerprinted(settings))
-        else:
-            described = self._described(k, sampler, repeat, self.fingerprinted_settings(sampler))
+        settings = (self.escalated_settings(sampler, k, escalation) if escalation
+                    else self.settings_for(sampler))
+        described = self._described(k, sampler, repeat,
+                                    get_sampler(sampler).fingerprinted(settings))
         out = {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,
                "seed": described["seed"], "model": described["model"]}
         if escalation:
