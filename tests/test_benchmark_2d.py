@@ -135,3 +135,43 @@ def test_the_sampler_study_3d_problems_are_seeded_and_compiled():
                        if r["sampler"] == "polychord"}) == study.ND_POLYCHORD
     finally:
         sys.path.remove(str(SCRIPT.parent))
+
+
+def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_unusable(
+        tmp_path):
+    """An importance-sampling reference with a small effective sample size (K = 4 in 2-D:
+    the spare component's posterior is close to its prior) is not used; that problem plans
+    deep dynesty reference runs instead, and the summary says which reference it used."""
+    path = SCRIPT.parent / "sampler_study.py"
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("sampler_study", path)
+        study = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(study)
+        cache = tmp_path / "references.json"
+        good = {"logz": -10.0, "logz_err": 0.01, "ess": study.MIN_IS_ESS}
+        cache.write_text(json.dumps({"clusters2d1": good,
+                                     "clusters2d4": {**good, "ess": study.MIN_IS_ESS - 1}}))
+        assert set(study.importance_references(["clusters2d1", "clusters2d4"], cache)) == {
+            "clusters2d1"}
+
+        planned = study.plan(["clusters2d4"], 1, {}, polychord_repeats=(5,))
+        deep = [r for r in planned if r["reference"]]
+        assert len(deep) == study.DEEP_REFERENCE_RUNS["clusters2d4"]
+        assert all(r["settings"] == study.ND_DEEP_REFERENCE for r in deep)
+        assert [r["settings"] for r in planned if r["sampler"] == "polychord"] == [
+            {"repeats_per_dim": 5}]
+        assert not any(r["reference"] for r in study.plan(["clusters2d1"], 1, {}))
+
+        records = [{"problem": "p", "sampler": "dynesty", "reference": True, "seed": s,
+                    "settings": study.ND_DEEP_REFERENCE, "logz": z, "logz_err": 0.1,
+                    "ncall": 1, "seconds": 1.0} for s, z in ((1000, -5.0), (1001, -5.2))]
+        records += [{"problem": "p", "sampler": "polychord", "reference": False, "seed": s,
+                     "settings": {"repeats_per_dim": 5}, "logz": z, "logz_err": 0.1,
+                     "ncall": 1, "seconds": 1.0} for s, z in ((1, -4.9), (2, -5.3))]
+        (row,) = study.summarise(records)
+        assert row["reference"] == pytest.approx(-5.1)
+        assert row["reference_method"] == "mean of 2 reference runs"
+        assert row["rmse"] == pytest.approx(0.2)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
