@@ -84,6 +84,11 @@ ND_POINTS = 200
 # 200 000); there the reference is the mean of deep dynesty runs (ND_DEEP_REFERENCE, seeds
 # 1000+), as for the 1-D problems.
 MIN_IS_ESS = 1000
+# Local optimisations from the best prior draws that seed the importance-sampling proposal.
+# 24 (calibration.py's default) missed the dominant mode of clusters3d2 (K = 2 in 3-D with three
+# clusters in the data): its reference came out 26.9 nats below every run; with 96 it agrees
+# with them. References cached with fewer starts are recomputed.
+IS_STARTS = 96
 ND_DEEP_REFERENCE = {"sample": "slice", "bound": "single", "nlive": 2000, "slices": 3}
 DEEP_REFERENCE_RUNS = {"clusters2d4": 3}
 BOX_3D = ((-1.0, 11.0),) * 3
@@ -273,9 +278,10 @@ def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> di
 
     cache = json.loads(path.read_text()) if path.exists() else {}
     for problem in problems:
-        if problem.startswith("clusters") and problem not in cache:
+        if problem.startswith("clusters") and cache.get(problem, {}).get("starts", 24) < IS_STARTS:
             cache[problem] = importance_reference(build_problem(problem), seed=0, n=200_000,
-                                                  rounds=3)
+                                                  rounds=3, starts=IS_STARTS)
+            cache[problem]["starts"] = IS_STARTS
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(cache, indent=1))

@@ -149,7 +149,8 @@ def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_
         study = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(study)
         cache = tmp_path / "references.json"
-        good = {"logz": -10.0, "logz_err": 0.01, "ess": study.MIN_IS_ESS}
+        good = {"logz": -10.0, "logz_err": 0.01, "ess": study.MIN_IS_ESS,
+                "starts": study.IS_STARTS}
         cache.write_text(json.dumps({"clusters2d1": good,
                                      "clusters2d4": {**good, "ess": study.MIN_IS_ESS - 1}}))
         assert set(study.importance_references(["clusters2d1", "clusters2d4"], cache)) == {

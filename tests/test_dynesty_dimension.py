@@ -1,4 +1,5 @@
-"""dynesty's slice rounds depend on the dimension: three up to ndim 11, one above."""
+"""dynesty's slice rounds depend on the dimension: three up to ndim 11, one from 12 to 20,
+three again above (set explicitly there)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import numpy as np
 import pytest
 
 from nestmix import Measurements, ModelSpec, get_sampler
-from nestmix.samplers.dynesty.dimension import MAX_NDIM_THREE_ROUNDS, for_dimension
+from nestmix.samplers.dynesty.dimension import (
+    MAX_NDIM_ONE_ROUND,
+    MAX_NDIM_THREE_ROUNDS,
+    for_dimension,
+)
 
 SLICE = {"sample": "slice", "bound": "single", "nlive": 500}
 
@@ -15,6 +20,12 @@ def test_runs_up_to_ndim_11_keep_their_settings():
     for ndim in (1, 5, MAX_NDIM_THREE_ROUNDS):
         assert for_dimension(SLICE, ndim) == SLICE  # nothing added: run.json unchanged
     assert for_dimension(SLICE, MAX_NDIM_THREE_ROUNDS + 1) == {**SLICE, "slices": 1}
+    assert for_dimension(SLICE, MAX_NDIM_ONE_ROUND) == {**SLICE, "slices": 1}
+
+
+def test_above_ndim_20_three_rounds_again_recorded_in_the_settings():
+    for ndim in (MAX_NDIM_ONE_ROUND + 1, 24, 30, 60):
+        assert for_dimension(SLICE, ndim) == {**SLICE, "slices": 3}
 
 
 def test_given_settings_and_other_samplers_are_left_alone():
