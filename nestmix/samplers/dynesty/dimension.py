@@ -9,7 +9,7 @@ default ``sample="slice"`` on 2-D and 3-D full-covariance mixtures with a unifor
   settings).
 * 12 ≤ ndim ≤ 20 (K = 2, 3 in 2-D, K = 2 in 3-D): one round (``slices=1``) was the most
   accurate per second at a third of the calls, its RMSE within 1.46 times its reported error.
-* ndim ≥ 21 (K = 4 in 2-D, K = 3 in 3-D): one round scattered over seeds by 1.7–2.9 times its
+* ndim ≥ 21 (K = 4 in 2-D, K = 3 in 3-D): one round missed by 1.7–2.8 times its
   reported error; three rounds stayed within 1.3, so they are the default again (set
   explicitly, so run.json records them).
 """
