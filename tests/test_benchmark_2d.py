@@ -109,70 +109,66 @@ def test_the_script_prints_the_comparison(bench, capsys, tmp_path):
                                                                                     abs=1e-3)
 
 
-def test_the_sampler_study_3d_problems_are_seeded_and_compiled():
+@pytest.fixture(scope="module")
+def study():
+    """``benchmarks/sampler_study.py`` as a module (it imports ``calibration`` beside it)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("sampler_study",
+                                                  SCRIPT.parent / "sampler_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(SCRIPT.parent))
+
+
+def test_the_sampler_study_3d_problems_are_seeded_and_compiled(study):
     """``benchmarks/sampler_study.py``'s 3-D problems (issue #17): seeded data inside the box
     with positive-definite per-point error covariances, ndim = 10 K, on the compiled path, and
     PolyChord's num_repeats in the plan of every multi-dimensional problem."""
-    path = SCRIPT.parent / "sampler_study.py"
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("sampler_study", path)
-        study = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(study)
-        data = study.make_problem_3d(80, seed=3)
-        again = study.make_problem_3d(80, seed=3)
-        assert np.array_equal(data.values, again.values) and data.values.shape == (80, 3)
-        assert np.all((data.values >= -1) & (data.values <= 11))
-        assert np.all(np.linalg.eigvalsh(data.covariances) > 0)
-        for k in (1, 2):
-            model = study.spec_3d().build(data, k)
-            assert model.ndim == 10 * k and model.compiled_path
-            theta = model.prior_transform(np.random.default_rng(k).random((4, model.ndim)))
-            assert np.all(np.isfinite(model.log_likelihood_batch(theta)))
-        planned = study.plan(["clusters3d1"], 2, {})
-        assert {r["sampler"] for r in planned} == {"dynesty", "polychord"}
-        assert sorted({r["settings"].get("repeats_per_dim") for r in planned
-                       if r["sampler"] == "polychord"}) == study.ND_POLYCHORD
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    data = study.make_problem_3d(80, seed=3)
+    again = study.make_problem_3d(80, seed=3)
+    assert np.array_equal(data.values, again.values) and data.values.shape == (80, 3)
+    assert np.all((data.values >= -1) & (data.values <= 11))
+    assert np.all(np.linalg.eigvalsh(data.covariances) > 0)
+    for k in (1, 2):
+        model = study.spec_3d().build(data, k)
+        assert model.ndim == 10 * k and model.compiled_path
+        theta = model.prior_transform(np.random.default_rng(k).random((4, model.ndim)))
+        assert np.all(np.isfinite(model.log_likelihood_batch(theta)))
+    planned = study.plan(["clusters3d1"], 2, {})
+    assert {r["sampler"] for r in planned} == {"dynesty", "polychord"}
+    assert sorted({r["settings"].get("repeats_per_dim") for r in planned
+                   if r["sampler"] == "polychord"}) == study.ND_POLYCHORD
 
 
 def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_unusable(
-        tmp_path):
+        study, tmp_path):
     """An importance-sampling reference with a small effective sample size (K = 4 in 2-D:
     the spare component's posterior is close to its prior) is not used; that problem plans
     deep dynesty reference runs instead, and the summary says which reference it used."""
-    path = SCRIPT.parent / "sampler_study.py"
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("sampler_study", path)
-        study = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(study)
-        cache = tmp_path / "references.json"
-        good = {"logz": -10.0, "logz_err": 0.01, "ess": study.MIN_IS_ESS,
-                "starts": study.IS_STARTS}
-        cache.write_text(json.dumps({"clusters2d1": good,
-                                     "clusters2d4": {**good, "ess": study.MIN_IS_ESS - 1}}))
-        assert set(study.importance_references(["clusters2d1", "clusters2d4"], cache)) == {
-            "clusters2d1"}
+    cache = tmp_path / "references.json"
+    good = {"logz": -10.0, "logz_err": 0.01, "ess": study.MIN_IS_ESS,
+            "starts": study.IS_STARTS}
+    cache.write_text(json.dumps({"clusters2d1": good,
+                                 "clusters2d4": {**good, "ess": study.MIN_IS_ESS - 1}}))
+    assert set(study.importance_references(["clusters2d1", "clusters2d4"], cache)) == {
+        "clusters2d1"}
 
-        planned = study.plan(["clusters2d4"], 1, {}, polychord_repeats=(5,))
-        deep = [r for r in planned if r["reference"]]
-        assert len(deep) == study.DEEP_REFERENCE_RUNS["clusters2d4"]
-        assert all(r["settings"] == study.ND_DEEP_REFERENCE for r in deep)
-        assert [r["settings"] for r in planned if r["sampler"] == "polychord"] == [
-            {"repeats_per_dim": 5}]
-        assert not any(r["reference"] for r in study.plan(["clusters2d1"], 1, {}))
+    planned = study.plan(["clusters2d4"], 1, {}, polychord_repeats=(5,))
+    deep = [r for r in planned if r["reference"]]
+    assert len(deep) == study.DEEP_REFERENCE_RUNS["clusters2d4"]
+    assert all(r["settings"] == study.ND_DEEP_REFERENCE for r in deep)
+    assert [r["settings"] for r in planned if r["sampler"] == "polychord"] == [
+        {"repeats_per_dim": 5}]
+    assert not any(r["reference"] for r in study.plan(["clusters2d1"], 1, {}))
 
-        records = [{"problem": "p", "sampler": "dynesty", "reference": True, "seed": s,
-                    "settings": study.ND_DEEP_REFERENCE, "logz": z, "logz_err": 0.1,
-                    "ncall": 1, "seconds": 1.0} for s, z in ((1000, -5.0), (1001, -5.2))]
-        records += [{"problem": "p", "sampler": "polychord", "reference": False, "seed": s,
-                     "settings": {"repeats_per_dim": 5}, "logz": z, "logz_err": 0.1,
-                     "ncall": 1, "seconds": 1.0} for s, z in ((1, -4.9), (2, -5.3))]
-        (row,) = study.summarise(records)
-        assert row["reference"] == pytest.approx(-5.1)
-        assert row["reference_method"] == "mean of 2 reference runs"
-        assert row["rmse"] == pytest.approx(0.2)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    records = [{"problem": "p", "sampler": "dynesty", "reference": True, "seed": s,
+                "settings": study.ND_DEEP_REFERENCE, "logz": z, "logz_err": 0.1,
+                "ncall": 1, "seconds": 1.0} for s, z in ((1000, -5.0), (1001, -5.2))]
+    records += [{"problem": "p", "sampler": "polychord", "reference": False, "seed": s,
+                 "settings": {"repeats_per_dim": 5}, "logz": z, "logz_err": 0.1,
+                 "ncall": 1, "seconds": 1.0} for s, z in ((1, -4.9), (2, -5.3))]
+    (row,) = study.summarise(records)
+    assert row["reference"] == pytest.approx(-5.1)
+    assert row["reference_method"] == "mean of 2 reference runs"
+    assert row["rmse"] == pytest.approx(0.2)
