@@ -21,7 +21,9 @@ adapters on
 * beyond the default set (``--problems``, ``MORE_ND_PROBLEMS``): ``clusters2d1`` and
   ``clusters2d4`` (ndim 6 and 24), and ``clusters3d1``..``clusters3d3``: three correlated 3-D
   clusters plus a uniform background with per-point 3 × 3 error covariances (N = 200,
-  :func:`make_problem_3d`; ndim 10, 20, 30), the same settings and references;
+  :func:`make_problem_3d`; ndim 10, 20, 30), the same settings and references (importance
+  sampling with ``IS_STARTS`` optimiser starts where its ESS reaches ``MIN_IS_ESS``, else deep
+  dynesty runs: ``DEEP_REFERENCE_RUNS``);
 
 three seeds each and three more for the closest contenders (``FINALISTS``), plus a reference
 evidence per problem: the mean of dynesty ``rslice`` runs with nlive = 2000 (two each for the
@@ -80,7 +82,7 @@ ND_POLYCHORD = [1, 2, 5]  # PolyChord's num_repeats / ndim on the multi-dimensio
 ND_POINTS = 200
 # An importance-sampling reference is used only when its effective sample size reaches
 # MIN_IS_ESS. At K = 4 in 2-D (three clusters in the data) the spare component's posterior is
-# close to its prior, which a Student-t mixture around the modes does not cover (ESS 45 of
+# close to its prior, which a Student-t mixture around the modes does not cover (ESS 44-64 of
 # 200 000); there the reference is the mean of deep dynesty runs (ND_DEEP_REFERENCE, seeds
 # 1000+), as for the 1-D problems.
 MIN_IS_ESS = 1000
@@ -177,10 +179,11 @@ def spec_3d():
 def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
          finalist_seeds: int = 3,
          polychord_repeats: tuple[int, ...] = tuple(ND_POLYCHORD)) -> list[dict]:
-    """Every run of the study, reference runs first.
+    """Every run of the study: reference runs first (last on the ``clusters*`` problems, which
+    have deep reference runs only where importance sampling is unusable).
 
     ``polychord_repeats`` narrows PolyChord's ``num_repeats / ndim`` on the ``clusters*``
-    problems (the ndim-30 runs take 10-20 minutes each).
+    problems (a run at ndim 30 takes about half an hour).
     """
     runs = []
     for problem in problems:
