@@ -111,7 +111,8 @@ def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
 
 
 def _run_plain_once(model, seed: int, timeout: float, dlogz: float | None,
-                    sample: str, path: str | None, nlive: int = 500) -> dict:
+                    sample: str, path: str | None, nlive: int = 500,
+                    walks: int | None = None) -> dict:
     import dynesty
 
     k = model.k
@@ -128,7 +129,7 @@ def _run_plain_once(model, seed: int, timeout: float, dlogz: float | None,
                   f"{sampler.ncall} calls so far)", flush=True)
     if sampler is None:
         sampler = dynesty.NestedSampler(model.log_likelihood, model.prior_transform,
-                                        model.ndim, nlive=nlive, sample=sample,
+                                        model.ndim, nlive=nlive, sample=sample, walks=walks,
                                         rstate=np.random.default_rng(seed + k))
         before, resume = 0.0, False
     start = time.perf_counter()

@@ -119,6 +119,13 @@ def nestmix_spec():
                 "weights": {"dist": "dirichlet", "alpha": 1}})
 
 
+def nestmix_theta(plain_theta: np.ndarray, k: int) -> np.ndarray:
+    """nestmix's parameter order (weights, x means, y means, σx σy per component, ρ) from
+    the plain script's (weights, then mean x, mean y, σx, σy, ρ per component)."""
+    p = plain_theta[k:].reshape(k, 5)
+    return np.concatenate([plain_theta[:k], p[:, 0], p[:, 1], p[:, 2:4].ravel(), p[:, 4]])
+
+
 # ------------------------------------------------------------ the plain user script
 class PlainMixture2D:
     """Likelihood and prior transform of K full-covariance Gaussians plus a uniform background.
@@ -171,14 +178,16 @@ class PlainMixture2D:
 
 
 def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nlive: int = 500,
-              checkpoint_dir: str | None = None, cache: str | None = None) -> dict:
+              checkpoint_dir: str | None = None, cache: str | None = None,
+              walks: int | None = None) -> dict:
     """The plain loop over K (dynesty ``rwalk``, ``dlogz=0.1``); see :func:`_run_plain_once`.
 
-    With ``cache`` (a JSON-lines file) finished runs are appended there and a K found there
-    for the same N, seed and nlive is read instead of run (marked ``"cached": True``).
+    ``walks`` is rwalk's number of steps (None: dynesty's default, 20 + ndim). With ``cache``
+    (a JSON-lines file) finished runs are appended there and a K found there for the same N,
+    seed, nlive and walks is read instead of run (marked ``"cached": True``).
     """
     out = {}
-    cached = _read_cache(cache, len(problem.values), seed, nlive)
+    cached = _read_cache(cache, len(problem.values), seed, nlive, walks)
     for k in ks:
         if k in cached:
             out[k] = {**cached[k], "cached": True}
@@ -188,11 +197,14 @@ def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nliv
         path = None
         if checkpoint_dir is not None:
             path = os.path.join(checkpoint_dir, f"plain2d-K{k}-N{len(problem.values)}-"
-                                                f"seed{seed}-nlive{nlive}.pkl")
+                                                f"seed{seed}-nlive{nlive}"
+                                                + ("" if walks is None else f"-walks{walks}")
+                                                + ".pkl")
         model = PlainMixture2D(problem.values, problem.covariances, k)
-        out[k] = _run_plain_once(model, seed, timeout, 0.1, "rwalk", path, nlive)
+        out[k] = _run_plain_once(model, seed, timeout, 0.1, "rwalk", path, nlive, walks)
         if cache is not None and out[k]["finished"]:
-            record = {"n": len(problem.values), "seed": seed, "nlive": nlive, "k": k,
+            record = {"n": len(problem.values), "seed": seed, "nlive": nlive, "walks": walks,
+                      "k": k,
                       **out[k], "load": os.getloadavg()[0],
                       "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             with open(cache, "a") as handle:
@@ -200,12 +212,13 @@ def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nliv
     return out
 
 
-def _read_cache(cache: str | None, n: int, seed: int, nlive: int) -> dict:
+def _read_cache(cache: str | None, n: int, seed: int, nlive: int, walks: int | None) -> dict:
     if cache is None or not os.path.exists(cache):
         return {}
     with open(cache) as handle:
         records = [json.loads(line) for line in handle if line.strip()]
-    return {r["k"]: r for r in records if (r["n"], r["seed"], r["nlive"]) == (n, seed, nlive)}
+    return {r["k"]: r for r in records
+            if (r["n"], r["seed"], r["nlive"], r.get("walks")) == (n, seed, nlive, walks)}
 
 
 # -------------------------------------------------------------- the reference
@@ -301,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="skip the importance-sampling reference evidences")
     parser.add_argument("--references", default=REFERENCES, metavar="FILE",
                         help="cache of the reference evidences (JSON; default in results/)")
+    parser.add_argument("--plain-walks", type=int, metavar="W",
+                        help="rwalk steps of the plain script (default dynesty's, 20 + ndim)")
     parser.add_argument("--plain-only", action="store_true",
                         help="run only the plain side (to fill --plain-cache)")
     args = parser.parse_args(argv)
@@ -314,11 +329,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"2-D clusters + background, N = {n}, K = {ks}; {os.cpu_count()} CPUs, load "
           f"average {os.getloadavg()[0]:.1f}; nestmix's dynesty settings "
           f"{dict(DynestyAdapter.defaults) | ours_settings}; plain script: dynesty rwalk, "
-          f"nlive {nlive}, dlogz 0.1")
+          f"nlive {nlive}, dlogz 0.1, walks "
+          f"{'20 + ndim' if args.plain_walks is None else args.plain_walks}")
     if args.plain_only:
         print("plain script:")
         run_plain(problem, ks, args.seed, args.plain_timeout, nlive, args.plain_checkpoint,
-                  args.plain_cache)
+                  args.plain_cache, args.plain_walks)
         return
     print("nestmix sweep:")
     with tempfile.TemporaryDirectory(prefix="nestmix-bench-") as tmp:
@@ -328,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     print("plain script:")
     start = time.perf_counter()
     plain = run_plain(problem, ks, args.seed, args.plain_timeout, nlive, args.plain_checkpoint,
-                      args.plain_cache)
+                      args.plain_cache, args.plain_walks)
     t_plain = max(time.perf_counter() - start, sum(r["seconds"] for r in plain.values()))
     if any(r.get("cached") for r in plain.values()):
         print("NOTE: plain runs read from the cache were measured in another run (see their "

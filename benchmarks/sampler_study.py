@@ -178,12 +178,14 @@ def spec_3d():
 
 def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
          finalist_seeds: int = 3,
-         polychord_repeats: tuple[int, ...] = tuple(ND_POLYCHORD)) -> list[dict]:
+         polychord_repeats: tuple[int, ...] = tuple(ND_POLYCHORD),
+         polychord_clustering: bool | None = None) -> list[dict]:
     """Every run of the study: reference runs first (last on the ``clusters*`` problems, which
     have deep reference runs only where importance sampling is unusable).
 
     ``polychord_repeats`` narrows PolyChord's ``num_repeats / ndim`` on the ``clusters*``
-    problems (a run at ndim 30 takes about half an hour).
+    problems (a run at ndim 30 takes about half an hour); ``polychord_clustering`` given sets
+    PolyChord's ``do_clustering`` there (otherwise nestmix's default: on, the means are ordered).
     """
     runs = []
     for problem in problems:
@@ -196,9 +198,12 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
                     runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
                                  "settings": settings, "seed": seed + 1})
             for repeats in polychord_repeats:
+                chord: dict = {"repeats_per_dim": repeats}
+                if polychord_clustering is not None:
+                    chord["do_clustering"] = polychord_clustering
                 for seed in range(seeds):
                     runs.append({"problem": problem, "sampler": "polychord", "reference": False,
-                                 "settings": {"repeats_per_dim": repeats}, "seed": seed + 1})
+                                 "settings": dict(chord), "seed": seed + 1})
             for seed in range(DEEP_REFERENCE_RUNS.get(problem, 0)):
                 runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
                              "settings": dict(ND_DEEP_REFERENCE), "seed": 1000 + seed})
@@ -245,7 +250,7 @@ def execute(run: dict) -> dict:
     settings = dict(run["settings"])
     if run["sampler"] == "polychord":
         settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
-                    "resume": False}
+                    "resume": False, **settings}
     start = time.perf_counter()
     try:
         result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
@@ -267,7 +272,9 @@ def load(path: Path) -> list[dict]:
 def label(record: dict) -> str:
     s = record["settings"]
     if record["sampler"] == "polychord":
-        return f"polychord num_repeats={s['repeats_per_dim']}×ndim"
+        clustering = {True: " clustering on", False: " clustering off"}.get(
+            s.get("do_clustering"), "")
+        return f"polychord num_repeats={s['repeats_per_dim']}×ndim{clustering}"
     extra = f" slices={s['slices']}" if "slices" in s else ""
     return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}{extra}"
 
@@ -399,13 +406,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="run only these samplers' settings (e.g. more PolyChord seeds)")
     parser.add_argument("--polychord-repeats", type=int, nargs="+", default=ND_POLYCHORD,
                         help="PolyChord's num_repeats / ndim on the clusters* problems")
+    parser.add_argument("--polychord-clustering", choices=["on", "off"],
+                        help="PolyChord's do_clustering on the clusters* problems (default: "
+                             "nestmix's, on for ordered means)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = {_key(r) for r in load(args.out)}
     if not args.summary_only:
         references = dict(zip(args.problems, args.reference_seeds, strict=False))
         todo = [r for r in plan(args.problems, args.seeds, references, args.finalist_seeds,
-                                tuple(args.polychord_repeats))
+                                tuple(args.polychord_repeats),
+                                None if args.polychord_clustering is None
+                                else args.polychord_clustering == "on")
                 if _key(r) not in done and r["sampler"] in args.samplers]
         for i, run in enumerate(todo, 1):
             record = execute(run)

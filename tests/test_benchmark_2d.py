@@ -47,13 +47,6 @@ def test_the_data_are_seeded_and_inside_the_box(bench, problem):
     assert not np.array_equal(bench.make_problem(120, seed=5).values, problem.values)
 
 
-def _nestmix_theta(plain_theta: np.ndarray, k: int) -> np.ndarray:
-    """nestmix's parameter order (weights, x means, y means, σx σy per component, ρ) from
-    the plain script's (weights, then mean x, mean y, σx, σy, ρ per component)."""
-    p = plain_theta[k:].reshape(k, 5)
-    return np.concatenate([plain_theta[:k], p[:, 0], p[:, 1], p[:, 2:4].ravel(), p[:, 4]])
-
-
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_the_plain_likelihood_is_nestmix_likelihood(bench, problem, k):
     model = bench.nestmix_spec().build(problem.measurements(), k)
@@ -64,7 +57,7 @@ def test_the_plain_likelihood_is_nestmix_likelihood(bench, problem, k):
     rng = np.random.default_rng(k)
     for _ in range(5):
         theta = plain.prior_transform(rng.random(plain.ndim))
-        ours = model.log_likelihood(_nestmix_theta(theta, k))
+        ours = model.log_likelihood(bench.nestmix_theta(theta, k))
         assert np.isfinite(ours)
         assert plain.log_likelihood(theta) == pytest.approx(ours, rel=1e-10, abs=1e-8)
 
@@ -75,7 +68,7 @@ def test_the_plain_prior_is_nestmix_prior(bench, problem):
     plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
     rng = np.random.default_rng(11)
     ours = model.prior_transform(rng.random((n, model.ndim)))
-    theirs = np.array([_nestmix_theta(plain.prior_transform(u), k)
+    theirs = np.array([bench.nestmix_theta(plain.prior_transform(u), k)
                        for u in rng.random((n, plain.ndim))])
     # nestmix orders the means along x; the plain script's labels are exchangeable: compare
     # label-free summaries of each parameter kind
@@ -139,6 +132,10 @@ def test_the_sampler_study_3d_problems_are_seeded_and_compiled(study):
     assert {r["sampler"] for r in planned} == {"dynesty", "polychord"}
     assert sorted({r["settings"].get("repeats_per_dim") for r in planned
                    if r["sampler"] == "polychord"}) == study.ND_POLYCHORD
+    chord = [r for r in study.plan(["clusters3d1"], 1, {}, polychord_repeats=(5,),
+                                   polychord_clustering=False) if r["sampler"] == "polychord"]
+    assert [r["settings"] for r in chord] == [{"repeats_per_dim": 5, "do_clustering": False}]
+    assert study.label(chord[0]).endswith("clustering off")
 
 
 def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_unusable(
@@ -172,3 +169,26 @@ def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_
     assert row["reference"] == pytest.approx(-5.1)
     assert row["reference_method"] == "mean of 2 reference runs"
     assert row["rmse"] == pytest.approx(0.2)
+
+
+def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, problem):
+    """``benchmarks/rwalk_walks_2d.py`` measures the plain script's rwalk with nestmix's
+    compiled likelihood: the same prior transform (the unit-cube geometry rwalk moves in) and
+    the same likelihood values as :class:`PlainMixture2D`."""
+    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
+                                                  SCRIPT.parent / "rwalk_walks_2d.py")
+    walks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(walks)
+    rng = np.random.default_rng(5)
+    for k in (1, 3):
+        fast = walks.CompiledPlainMixture2D(problem, k)
+        plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+        for u in rng.random((4, plain.ndim)):
+            theta = fast.prior_transform(u)
+            np.testing.assert_array_equal(theta, plain.prior_transform(u))
+            assert fast.log_likelihood(theta) == pytest.approx(plain.log_likelihood(theta),
+                                                               rel=1e-10)
+    lines = walks.summarise([{"k": 2, "walks": None, "seed": s, "logz": -9.0 + d, "err": 0.5,
+                              "ncall": 10, "seconds": 1.0} for s, d in ((1, 0.5), (2, 1.5))],
+                            {2: -10.0})
+    assert lines[1].split()[:6] == ["2", "default", "32", "2", "+2.00", "4.12"]
