@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -192,3 +193,21 @@ def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, pro
                               "ncall": 10, "seconds": 1.0} for s, d in ((1, 0.5), (2, 1.5))],
                             {2: -10.0})
     assert lines[1].split()[:6] == ["2", "default", "32", "2", "+2.00", "4.12"]
+
+
+def test_the_walks_study_reproduces_the_plain_run(bench):
+    """Same seed, same steps: the compiled stand-in takes the plain script's path through the
+    sampler (same calls, same ln Z), so its bias is the plain script's bias."""
+    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
+                                                  SCRIPT.parent / "rwalk_walks_2d.py")
+    walks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(walks)
+    from end_to_end import _run_plain_once
+
+    small = bench.make_problem(40, seed=2)
+    plain = _run_plain_once(bench.PlainMixture2D(small.values, small.covariances, 1), 3,
+                            math.inf, 0.5, "rwalk", None, 30, 12)
+    fast = _run_plain_once(walks.CompiledPlainMixture2D(small, 1), 3, math.inf, 0.5, "rwalk",
+                           None, 30, 12)
+    assert fast["ncall"] == plain["ncall"]
+    assert fast["logz"] == pytest.approx(plain["logz"], abs=1e-8)
