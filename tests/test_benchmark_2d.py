@@ -172,14 +172,20 @@ def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_
     assert row["rmse"] == pytest.approx(0.2)
 
 
-def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, problem):
+@pytest.fixture(scope="module")
+def walks(bench):
+    """``benchmarks/rwalk_walks_2d.py`` as a module (it imports the two end-to-end scripts)."""
+    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
+                                                  SCRIPT.parent / "rwalk_walks_2d.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, walks, problem):
     """``benchmarks/rwalk_walks_2d.py`` measures the plain script's rwalk with nestmix's
     compiled likelihood: the same prior transform (the unit-cube geometry rwalk moves in) and
     the same likelihood values as :class:`PlainMixture2D`."""
-    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
-                                                  SCRIPT.parent / "rwalk_walks_2d.py")
-    walks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(walks)
     rng = np.random.default_rng(5)
     for k in (1, 3):
         fast = walks.CompiledPlainMixture2D(problem, k)
@@ -195,13 +201,9 @@ def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, pro
     assert lines[1].split()[:6] == ["2", "default", "32", "2", "+2.00", "4.12"]
 
 
-def test_the_walks_study_reproduces_the_plain_run(bench):
+def test_the_walks_study_reproduces_the_plain_run(bench, walks):
     """Same seed, same steps: the compiled stand-in takes the plain script's path through the
     sampler (same calls, same ln Z), so its bias is the plain script's bias."""
-    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
-                                                  SCRIPT.parent / "rwalk_walks_2d.py")
-    walks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(walks)
     from end_to_end import _run_plain_once
 
     small = bench.make_problem(40, seed=2)
