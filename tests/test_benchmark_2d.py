@@ -171,6 +171,33 @@ def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_
     assert row["reference_method"] == "mean of 2 reference runs"
     assert row["rmse"] == pytest.approx(0.2)
 
+def test_the_sampler_study_prefers_the_parameter_space_reference(study, tmp_path):
+    """Where the modes' mixture is unusable, ``spare_reference.py``'s reference (cached under
+    ``spare_key``) is used if its ESS is large enough; the deep runs' mean is shown beside it."""
+    cache = tmp_path / "references.json"
+    base = {"logz": -10.0, "logz_err": 0.01, "starts": study.IS_STARTS}
+    spare = {"method": "importance sampling in parameter space", "logz": -5.3,
+             "logz_err": 0.01, "ess": study.MIN_IS_ESS}
+    entries = {"clusters2d4": {**base, "ess": study.MIN_IS_ESS - 1},
+               study.spare_key("clusters2d4"): spare}
+    cache.write_text(json.dumps(entries))
+    assert study.importance_references(["clusters2d4"], cache) == {"clusters2d4": spare}
+    cache.write_text(json.dumps({**entries, study.spare_key("clusters2d4"): {
+        **spare, "ess": study.MIN_IS_ESS - 1}}))
+    assert study.importance_references(["clusters2d4"], cache) == {}
+
+    records = [{"problem": "p", "sampler": "dynesty", "reference": True, "seed": 1000,
+                "settings": study.ND_DEEP_REFERENCE, "logz": -5.0, "logz_err": 0.1,
+                "ncall": 1, "seconds": 1.0},
+               {"problem": "p", "sampler": "polychord", "reference": False, "seed": 1,
+                "settings": {"repeats_per_dim": 5}, "logz": -4.9, "logz_err": 0.1,
+                "ncall": 1, "seconds": 1.0}]
+    (row,) = study.summarise(records, {"p": spare})
+    assert row["reference"] == -5.3 and row["bias"] == pytest.approx(0.4)
+    assert row["reference_method"] == ("importance sampling in parameter space; "
+                                       "the 1 reference runs' mean: -5.000")
+
+
 
 @pytest.fixture(scope="module")
 def walks(bench):
