@@ -46,13 +46,14 @@ stopped and continued; runs already in the file are not repeated.
     python benchmarks/sampler_study.py [--out benchmarks/results/sampler_study.jsonl]
         [--problems deconv2 deconv3 galaxies3] [--seeds 3] [--reference-seeds 2 2 6]
         [--summary-only] [--samplers dynesty polychord] [--polychord-repeats 1 2 5]
-        [--polychord-clustering on|off]
+        [--polychord-clustering on|off] [--matrix]
 
 ``--samplers`` and ``--polychord-repeats`` narrow what is run (not what is summarised), e.g.
 ``--problems clusters2d3 --seeds 6 --samplers polychord --polychord-repeats 5`` adds three
 seeds to one setting whose RMSE rests on one outlying run. ``--polychord-clustering off`` runs
 PolyChord without its clustering on the ``clusters*`` problems (ordered means: nestmix's
 default keeps it on there), a setting of its own in the tables.
+``--matrix`` also prints the README's table of RMSE / reported error per setting and problem.
 """
 
 from __future__ import annotations
@@ -410,12 +411,32 @@ def print_overall(rows: list[dict]) -> None:
         print(f"{name:<46} {runs:>4} {seconds:>9.1f} {calls:>12.0f} {worst:>20.2f}")
 
 
+def print_matrix(rows: list[dict]) -> None:
+    """The README's table: per setting and problem "RMSE / reported (runs), bias", in the
+    order of the problems' ndim (– where a setting was not run)."""
+    problems = sorted(dict.fromkeys(r["problem"] for r in rows),
+                      key=lambda p: (build_problem(p).ndim, p))
+    short = [p.removeprefix("clusters") for p in problems]
+    print("\n| setting | " + " | ".join(f"{s} ({build_problem(p).ndim})"
+                                      for s, p in zip(short, problems, strict=True)) + " |")
+    print("|---" * (len(problems) + 1) + "|")
+    for name in dict.fromkeys(r["setting"] for r in rows):
+        cells = []
+        for problem in problems:
+            mine = [r for r in rows if r["setting"] == name and r["problem"] == problem]
+            cells.append(f"{mine[0]['rmse'] / mine[0]['reported']:.2f} ({mine[0]['runs']}), "
+                         f"{mine[0]['bias']:+.2f}" if mine else "–")
+        print(f"| {' '.join(name.split())} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=ALL_PROBLEMS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--matrix", action="store_true",
+                        help="also print the README's RMSE / reported matrix (markdown)")
     parser.add_argument("--reference-seeds", type=int, nargs="+", default=[2, 2, 6],
                         help="reference runs per problem, in the order of --problems")
     parser.add_argument("--finalist-seeds", type=int, default=3,
@@ -451,6 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = summarise(records, importance_references(args.problems))
     print_summary(rows)
     print_overall(rows)
+    if args.matrix:
+        print_matrix(rows)
 
 
 if __name__ == "__main__":

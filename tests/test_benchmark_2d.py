@@ -240,3 +240,16 @@ def test_the_walks_study_reproduces_the_plain_run(bench, walks):
                            None, 30, 12)
     assert fast["ncall"] == plain["ncall"]
     assert fast["logz"] == pytest.approx(plain["logz"], abs=1e-8)
+
+
+def test_the_sampler_study_prints_the_readme_matrix(study, capsys):
+    """``--matrix``: one markdown row per setting, problems in order of ndim, – where not run."""
+    rows = [{"problem": p, "setting": s, "rmse": rmse, "reported": 0.2, "runs": 3, "bias": b}
+            for p, s, rmse, b in (("clusters2d2", "dynesty  slice", 0.3, 0.1),
+                                  ("clusters2d1", "dynesty  slice", 0.1, -0.05),
+                                  ("clusters2d1", "polychord x", 0.4, 0.2))]
+    study.print_matrix(rows)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == ["| setting | 2d1 (6) | 2d2 (12) |", "|---|---|---|",
+                     "| dynesty slice | 0.50 (3), -0.05 | 1.50 (3), +0.10 |",
+                     "| polychord x | 2.00 (3), +0.20 | – |"]
