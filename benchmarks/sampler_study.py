@@ -46,7 +46,7 @@ stopped and continued; runs already in the file are not repeated.
     python benchmarks/sampler_study.py [--out benchmarks/results/sampler_study.jsonl]
         [--problems deconv2 deconv3 galaxies3] [--seeds 3] [--reference-seeds 2 2 6]
         [--summary-only] [--samplers dynesty polychord] [--polychord-repeats 1 2 5]
-        [--polychord-clustering on|off] [--matrix]
+        [--polychord-clustering on|off] [--polychord-nlive N] [--matrix]
 
 ``--samplers`` and ``--polychord-repeats`` narrow what is run (not what is summarised), e.g.
 ``--problems clusters2d3 --seeds 6 --samplers polychord --polychord-repeats 5`` adds three
@@ -186,13 +186,15 @@ def spec_3d():
 def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
          finalist_seeds: int = 3,
          polychord_repeats: tuple[int, ...] = tuple(ND_POLYCHORD),
-         polychord_clustering: bool | None = None) -> list[dict]:
+         polychord_clustering: bool | None = None,
+         polychord_nlive: int | None = None) -> list[dict]:
     """Every run of the study: reference runs first (last on the ``clusters*`` problems, which
     have deep reference runs only where importance sampling is unusable).
 
     ``polychord_repeats`` narrows PolyChord's ``num_repeats / ndim`` on the ``clusters*``
     problems (a run at ndim 30 takes about half an hour); ``polychord_clustering`` given sets
-    PolyChord's ``do_clustering`` there (otherwise nestmix's default: on, the means are ordered).
+    PolyChord's ``do_clustering`` there (otherwise nestmix's default: on, the means are ordered);
+    ``polychord_nlive`` given sets its live points per dimension (otherwise nestmix's 25).
     """
     runs = []
     for problem in problems:
@@ -208,6 +210,8 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
                 chord: dict = {"repeats_per_dim": repeats}
                 if polychord_clustering is not None:
                     chord["do_clustering"] = polychord_clustering
+                if polychord_nlive is not None:
+                    chord["nlive_per_dim"] = polychord_nlive
                 for seed in range(seeds):
                     runs.append({"problem": problem, "sampler": "polychord", "reference": False,
                                  "settings": dict(chord), "seed": seed + 1})
@@ -256,6 +260,8 @@ def execute(run: dict) -> dict:
     model = build_problem(run["problem"])
     settings = dict(run["settings"])
     if run["sampler"] == "polychord":
+        if "nlive_per_dim" in settings:
+            settings["nlive"] = settings.pop("nlive_per_dim") * model.ndim
         settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
                     "resume": False, **settings}
     start = time.perf_counter()
@@ -281,7 +287,8 @@ def label(record: dict) -> str:
     if record["sampler"] == "polychord":
         clustering = {True: " clustering on", False: " clustering off"}.get(
             s.get("do_clustering"), "")
-        return f"polychord num_repeats={s['repeats_per_dim']}×ndim{clustering}"
+        nlive = f" nlive={s['nlive_per_dim']}×ndim" if "nlive_per_dim" in s else ""
+        return f"polychord num_repeats={s['repeats_per_dim']}×ndim{nlive}{clustering}"
     extra = f" slices={s['slices']}" if "slices" in s else ""
     return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}{extra}"
 
@@ -449,6 +456,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--polychord-clustering", choices=["on", "off"],
                         help="PolyChord's do_clustering on the clusters* problems (default: "
                              "nestmix's, on for ordered means)")
+    parser.add_argument("--polychord-nlive", type=int,
+                        help="PolyChord's nlive / ndim on the clusters* problems (default: "
+                             "nestmix's, 25)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = {_key(r) for r in load(args.out)}
@@ -457,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
         todo = [r for r in plan(args.problems, args.seeds, references, args.finalist_seeds,
                                 tuple(args.polychord_repeats),
                                 None if args.polychord_clustering is None
-                                else args.polychord_clustering == "on")
+                                else args.polychord_clustering == "on",
+                                args.polychord_nlive)
                 if _key(r) not in done and r["sampler"] in args.samplers]
         for i, run in enumerate(todo, 1):
             record = execute(run)

@@ -137,6 +137,10 @@ def test_the_sampler_study_3d_problems_are_seeded_and_compiled(study):
                                    polychord_clustering=False) if r["sampler"] == "polychord"]
     assert [r["settings"] for r in chord] == [{"repeats_per_dim": 5, "do_clustering": False}]
     assert study.label(chord[0]).endswith("clustering off")
+    (wide,) = [r for r in study.plan(["clusters3d1"], 1, {}, polychord_repeats=(5,),
+                                     polychord_nlive=50) if r["sampler"] == "polychord"]
+    assert wide["settings"] == {"repeats_per_dim": 5, "nlive_per_dim": 50}
+    assert study.label(wide) == "polychord num_repeats=5×ndim nlive=50×ndim"
 
 
 def test_the_sampler_study_falls_back_to_deep_runs_where_importance_sampling_is_unusable(
