@@ -51,3 +51,27 @@ def test_a_12_dimensional_run_uses_one_round_the_same_run_as_asked_for():
     assert (default.logz, default.ncall) == (asked.logz, asked.ncall)
     three = dynesty.run(model, {"nlive": 40, "slices": 3}, seed=5)
     assert three.ncall > 2 * default.ncall
+
+
+def test_a_checkpoint_made_with_other_slice_rounds_starts_over():
+    """A dynesty checkpoint restored into a run whose (resolved) rounds of slices differ, e.g.
+    one an older nestmix wrote before a default rule changed, is not continued."""
+    from types import SimpleNamespace
+
+    import dynesty
+
+    from nestmix.samplers.dynesty.adapter import _same_problem
+
+    ndim = MAX_NDIM_THREE_ROUNDS + 3
+    problem = SimpleNamespace(ndim=ndim)
+    settings = for_dimension({**SLICE, "nlive": 40, "dynamic": False}, ndim)
+    assert settings["slices"] == 1
+
+    def made_with(slices: int):
+        return dynesty.NestedSampler(lambda x: -0.5 * float(x @ x), lambda u: 2 * u - 1, ndim,
+                                     nlive=40, sample="slice", slices=slices,
+                                     rstate=np.random.default_rng(0))
+
+    assert _same_problem(made_with(1), problem, settings)
+    assert not _same_problem(made_with(3), problem, settings)
+    assert not _same_problem(made_with(1), SimpleNamespace(ndim=ndim + 1), settings)

@@ -283,9 +283,9 @@ def test_execution_settings_are_out_of_fingerprints_and_older_fingerprints_still
 
     pc = replace(plan, sampler="polychord", settings={"nlive": 20, "feedback": 0})
     quiet = replace(pc, settings={"nlive": 20, "feedback": 2, "resume": False, "mpi": 2})
-    now, before = pc.run_fingerprints(1, "polychord")
+    now, given, before = pc.run_fingerprints(1, "polychord")  # resolved, as given, 0.1.0
     assert pc.run_manifest(1, "polychord")["fingerprint"] == now
-    assert quiet.run_fingerprints(1, "polychord")[0] == now
+    assert quiet.run_fingerprints(1, "polychord")[:2] == (now, given)
     old_settings = {k: v for k, v in pc.settings_for("polychord").items() if k != "mpi"}
     model = pc.spec.build(pc.data, 1)
     assert before == fingerprint({"data": pc.data.fingerprint(), "model": model.describe(),
@@ -294,6 +294,48 @@ def test_execution_settings_are_out_of_fingerprints_and_older_fingerprints_still
     assert "feedback" not in pc.manifest()["samplers"]["polychord"]["settings"]
     # dynesty runs without queue_size keep the one fingerprint they always had
     assert plan.run_fingerprints(2, "dynesty") == (plan.run_manifest(2, "dynesty")["fingerprint"],)
+
+
+def test_fingerprints_hold_the_defaults_resolved_for_the_model(plan):
+    """The settings a run uses (dynesty's slice rounds by dimension, PolyChord's nlive and
+    num_repeats) are in its fingerprint: a change of a default rule changes the fingerprint."""
+    from nestmix.samplers.dynesty.dimension import slice_rounds
+
+    wide = replace(plan, k_values=(5,))  # 1-D, K = 5: 14 parameters
+    ndim = wide.spec.build(wide.data, 5).ndim
+    assert ndim > 11 and "slices" not in wide.settings_for("dynesty")
+    resolved = wide.resolved_settings("dynesty", 5)
+    assert resolved["slices"] == slice_rounds(ndim)
+    fingerprints = wide.run_fingerprints(5, "dynesty")
+    assert len(fingerprints) == 2  # today's, and the one made from the settings as given
+    assert wide.run_manifest(5, "dynesty")["fingerprint"] == fingerprints[0]
+    assert "slices" not in plan.resolved_settings("dynesty", 2)  # ndim 5: unchanged
+    chord = replace(plan, sampler="polychord", settings={"nlive": 20})
+    resolved = chord.resolved_settings("polychord", 2)
+    assert resolved["num_repeats"] == 5 * 5 and resolved["nlive"] == 20
+
+
+def test_a_run_from_before_a_default_changed_is_not_reused(plan, tmp_path):
+    """A finished run stored under the older fingerprint (settings as given) is reused while
+    the settings its run.json records are today's resolved ones, and refused, naming the
+    setting, once they differ (an older nestmix that resolved another default)."""
+    chord = replace(plan, sampler="polychord", k_values=(1,), settings={"nlive": 20})
+    out = tmp_path / "old"
+    run_sweep(chord, out)
+    run_dir = out / "K=1" / "polychord"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    older = chord.run_fingerprints(1, "polychord")[1]
+    assert manifest["fingerprint"] != older
+    (run_dir / "manifest.json").write_text(json.dumps({**manifest, "fingerprint": older}))
+    lines: list[str] = []
+    run_sweep(chord, out, progress=lines.append)
+    assert any("reused finished run" in line for line in lines)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["settings"]["num_repeats"] == 5 * 2  # what the run used, resolved
+    record["settings"]["num_repeats"] = 3  # as if an older default had given 3
+    (run_dir / "run.json").write_text(json.dumps(record))
+    with pytest.raises(RunStoreError, match=r"earlier nestmix.*num_repeats: 3 then, 10 now"):
+        run_sweep(chord, out)
 
 
 def test_errors_carry_their_key_through_pickling(plan):

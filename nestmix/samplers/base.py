@@ -174,6 +174,17 @@ class SamplerAdapter:
         """Run the sampler on ``problem`` and return its dead points and evidence."""
         raise NotImplementedError
 
+    def resolved(self, settings: Mapping[str, Any], problem: LikelihoodProblem) -> dict[str, Any]:
+        """Validated ``settings`` with the defaults that depend on ``problem`` (its dimension,
+        its labels) filled in: exactly what a run of ``problem`` uses.
+
+        Run fingerprints are made of these, so a finished run is reused only by a sweep whose
+        runs would use the same settings, also when a default rule changes between nestmix
+        versions (:meth:`nestmix.sweep.plan.SweepPlan.run_fingerprints`). The base class has
+        no such defaults: a copy.
+        """
+        return dict(settings)
+
     def fingerprinted(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` without the :attr:`execution_settings`: what fingerprints include."""
         return {k: v for k, v in settings.items() if k not in self.execution_settings}

@@ -255,25 +255,42 @@ class RunStore:
         return _read_manifest(self.run_directory(k, sampler, repeat))
 
     def finished(self, k: int, sampler: str, run_fingerprint: str | Sequence[str],
-                 repeat: int = 1) -> dict | None:
+                 repeat: int = 1, *, settings: Mapping[str, Any] | None = None,
+                 ignored: Collection[str] = ()) -> dict | None:
         """The finished run's manifest if it matches ``run_fingerprint`` (or any of several: the
-        current one and those older versions of nestmix gave the same run), else None.
+        current one first, then those older versions of nestmix gave the same run), else None.
+
+        A run found by an older fingerprint was made from the same settings *as given*; the
+        defaults resolved from them may have changed since (dynesty's slice rounds by
+        dimension, say). With ``settings`` (the settings the run would use now, resolved) it is
+        reused only when the settings its ``run.json`` records equal them, ``ignored`` keys (the
+        execution settings) left out.
 
         Raises
         ------
         RunStoreError
-            If a finished run is there but was made from something else.
+            If a finished run is there but was made from something else, or (with
+            ``settings``) by an older nestmix whose resolved defaults differ from today's.
         """
         manifest = self.run_manifest(k, sampler, repeat)
         if manifest is None:
             return None
-        accepted = {run_fingerprint} if isinstance(run_fingerprint, str) else set(run_fingerprint)
+        accepted = [run_fingerprint] if isinstance(run_fingerprint, str) else list(run_fingerprint)
+        directory = self.run_directory(k, sampler, repeat)
         if manifest.get("fingerprint") not in accepted:
             raise RunStoreError(
-                f"{self.run_directory(k, sampler, repeat)} was made with a different model, "
+                f"{directory} was made with a different model, "
                 "data, settings or seed than this sweep asks for; delete it or use another "
                 "--out directory"
             )
+        if settings is not None and manifest["fingerprint"] != accepted[0]:
+            changed = _changed_defaults(directory, settings, ignored)
+            if changed:
+                raise RunStoreError(
+                    f"{directory} was made by an earlier nestmix whose default settings for "
+                    f"this run differ from today's ({'; '.join(changed)}): reusing it would "
+                    "mix runs made differently. Delete it to run it again with today's "
+                    "defaults, or use another --out directory")
         return manifest
 
     def work_directory(self, k: int, sampler: str, repeat: int = 1) -> Path:
@@ -470,6 +487,28 @@ def run_name(sampler: str, repeat: int = 1) -> str:
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"repeats are numbered from 1, got {repeat!r}")
     return sampler if repeat == 1 else f"{sampler}.repeat{repeat}"
+
+
+def _changed_defaults(directory: Path, settings: Mapping[str, Any],
+                      ignored: Collection[str]) -> list[str]:
+    """How the settings recorded in ``directory``'s run.json differ from ``settings``
+    (``ignored`` keys left out); nothing when run.json cannot be read (the run's check
+    after :meth:`RunStore.finished` reports a corrupt run)."""
+    try:
+        recorded = json.loads((directory / "run.json").read_text()).get("settings")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(recorded, dict):
+        recorded = {}
+    now = json.loads(json.dumps(dict(settings), default=str))
+    keys = sorted((set(recorded) | set(now)) - set(ignored))
+    unset = object()
+
+    def spelled(value: Any) -> str:
+        return "unset" if value is unset else repr(value)
+
+    return [f"{key}: {spelled(recorded.get(key, unset))} then, {spelled(now.get(key, unset))} now"
+            for key in keys if recorded.get(key, unset) != now.get(key, unset)]
 
 
 def _read_manifest(directory: Path) -> dict | None:

@@ -106,7 +106,8 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
                                directory=str(Path(directory).resolve()), manifest=manifest,
                                relabel=plan.relabel, sweep_id=store.owner or "")
                 done = store.finished(k, sampler, plan.run_fingerprints(k, sampler, repeat),
-                                      repeat)
+                                      repeat, settings=plan.resolved_settings(sampler, k),
+                                      ignored=get_sampler(sampler).execution_settings)
                 done = verified(store, k, sampler, repeat, done, say, task.label)
                 if done is None:
                     todo.append(task)

@@ -186,25 +186,44 @@ class SweepPlan:
             described["repeat"] = repeat
         return described
 
+    def resolved_settings(self, sampler: str, k: int, escalation: int = 0) -> dict[str, Any]:
+        """The settings the run of ``sampler`` with ``k`` components uses: the sweep's (or
+        those of the convergence check's ``escalation``-th step), with the defaults that depend
+        on the model filled in (:meth:`nestmix.samplers.base.SamplerAdapter.resolved`)."""
+        settings = (self.escalated_settings(sampler, k, escalation) if escalation
+                    else self.settings_for(sampler))
+        return get_sampler(sampler).resolved(settings, self.spec.build(self.data, k))
+
     def run_fingerprints(self, k: int, sampler: str, repeat: int = 1) -> tuple[str, ...]:
-        """The fingerprint of the run (first), then the one nestmix up to 0.1.0 gave it when
-        that differs (see :attr:`nestmix.samplers.base.SamplerAdapter.formerly_fingerprinted`):
-        a finished run with either is this run."""
+        """The fingerprint of the run (first), then those older versions of nestmix gave the
+        same run where they differ.
+
+        The fingerprint is made of the settings the run uses, defaults resolved for its model
+        (:meth:`resolved_settings`). Until commit 83f5846 nestmix fingerprinted the settings
+        as given (defaults that depend on the model unresolved; in 0.1.0 with some execution
+        settings too, :attr:`nestmix.samplers.base.SamplerAdapter.formerly_fingerprinted`): a
+        finished run with one of those older fingerprints is the same run only if the settings
+        it recorded equal today's resolved ones, which :meth:`RunStore.finished
+        <nestmix.store.runs.RunStore.finished>` checks (a default rule may have changed since).
+        """
         adapter = get_sampler(sampler)
         settings = self.settings_for(sampler)
         model = self.spec.build(self.data, k).describe()
-        now = fingerprint(self._described(k, sampler, repeat, adapter.fingerprinted(settings),
-                                          model))
-        before = fingerprint(self._described(
-            k, sampler, repeat, adapter.formerly_fingerprinted_settings(settings), model))
-        return (now,) if before == now else (now, before)
+        fingerprints = [fingerprint(self._described(
+            k, sampler, repeat, adapter.fingerprinted(self.resolved_settings(sampler, k)),
+            model))]
+        for older in (adapter.fingerprinted(settings),
+                      adapter.formerly_fingerprinted_settings(settings)):
+            made = fingerprint(self._described(k, sampler, repeat, older, model))
+            if made not in fingerprints:
+                fingerprints.append(made)
+        return tuple(fingerprints)
 
     def run_manifest(self, k: int, sampler: str, repeat: int = 1, escalation: int = 0) -> dict:
         """Fingerprint and description of repeat ``repeat`` of the run of ``sampler`` with
         ``k`` components (``escalation``: the convergence check's step that added it, run with
         :meth:`escalated_settings`; its manifest records the step and its ``nlive``)."""
-        settings = (self.escalated_settings(sampler, k, escalation) if escalation
-                    else self.settings_for(sampler))
+        settings = self.resolved_settings(sampler, k, escalation)
         described = self._described(k, sampler, repeat,
                                     get_sampler(sampler).fingerprinted(settings))
         out = {"fingerprint": fingerprint(described), "k": k, "sampler": sampler,

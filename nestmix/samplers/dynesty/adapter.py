@@ -119,6 +119,11 @@ class DynestyAdapter(SamplerAdapter):
                                    "dynamic = true")
         return merged
 
+    def resolved(self, settings: Mapping[str, Any], problem: LikelihoodProblem) -> dict[str, Any]:
+        """``settings`` with the slice rounds for ``problem``'s dimension filled in
+        (:func:`nestmix.samplers.dynesty.dimension.for_dimension`)."""
+        return for_dimension(settings, problem.ndim)
+
     def processes_started(self, settings: Mapping[str, Any]) -> int:
         """The ``pool`` of worker processes a run starts (1 without)."""
         pool = settings.get("pool")
@@ -157,7 +162,7 @@ class DynestyAdapter(SamplerAdapter):
             import dynesty
         except ImportError as exc:  # pragma: no cover - dynesty is a hard dependency
             raise SamplerError("dynesty is not installed: pip install dynesty") from exc
-        s = for_dimension(self.validate(settings), problem.ndim)
+        s = self.resolved(self.validate(settings), problem)
         rstate = np.random.default_rng(seed)
         kwargs = {key: s[key] for key in ("bound", "sample", "walks", "slices", "bootstrap",
                                           "enlarge", "update_interval", "facc") if key in s}
@@ -330,9 +335,15 @@ def _restore(sampler_class, checkpoint: Path | None, pool=None):
 
 
 def _same_problem(sampler, problem: LikelihoodProblem, s: Mapping[str, Any]) -> bool:
-    """Whether a restored sampler was made for a problem of this dimension and live points."""
+    """Whether a restored sampler was made for a problem of this dimension and live points
+    (and, where ``s`` sets them, these rounds of slices: a checkpoint of an older nestmix whose
+    default rounds differed starts over)."""
     ndim = getattr(sampler, "npdim", getattr(sampler, "ndim", None))
     if ndim != problem.ndim:
+        return False
+    internal = getattr(sampler, "internal_sampler_next", None)
+    made = getattr(internal, "sampler_kwargs", {}).get("slices")
+    if "slices" in s and made is not None and made != s["slices"]:
         return False
     return s["dynamic"] or getattr(sampler, "nlive", s["nlive"]) == s["nlive"]
 

@@ -94,6 +94,19 @@ class PolyChordAdapter(SamplerAdapter):
         """25 × ndim, PolyChord's own default."""
         return 25 * int(ndim)
 
+    def resolved(self, settings: Mapping[str, Any], problem: LikelihoodProblem) -> dict[str, Any]:
+        """``settings`` with ``nlive`` (25 × ndim), ``num_repeats`` (5 × ndim) and
+        ``do_clustering`` (:func:`default_clustering`) filled in where left unset."""
+        out = dict(settings)
+        ndim = int(problem.ndim)
+        if out.get("nlive") is None:
+            out["nlive"] = self.default_nlive(ndim)
+        if out.get("num_repeats") is None:
+            out["num_repeats"] = 5 * ndim
+        if out.get("do_clustering") is None:
+            out["do_clustering"] = default_clustering(problem)
+        return out
+
     def processes_per_run(self, settings: Mapping[str, Any]) -> int:
         """``mpi`` processes (1 without)."""
         return int(settings.get("mpi") or 1)
@@ -208,11 +221,7 @@ class PolyChordAdapter(SamplerAdapter):
         s = self.validate(settings)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SamplerError(f"polychord needs a non-negative integer seed, got {seed!r}")
-        ndim = int(problem.ndim)
-        s["nlive"] = s["nlive"] if s["nlive"] is not None else self.default_nlive(ndim)
-        s["num_repeats"] = s["num_repeats"] if s["num_repeats"] is not None else 5 * ndim
-        if s["do_clustering"] is None:
-            s["do_clustering"] = default_clustering(problem)
+        s = self.resolved(s, problem)
         library_dir = _library_dir(s.get("mpi") or 1)
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="nestmix-polychord-") as tmp:
