@@ -44,7 +44,8 @@ from scipy import special, stats
 from nestmix.results import NestedRun
 
 __all__ = ["DISAGREE_Z", "MIN_ESS", "ImportanceCheck", "LogitTarget", "StudentTMixture",
-           "crosscheck_warning", "disagreement", "importance_check", "importance_estimate"]
+           "crosscheck_warning", "disagreement", "evidence_from_log_weights",
+           "fit_student_t_mixture", "importance_check", "importance_estimate"]
 
 DISAGREE_Z = 3.0
 """|ln Z(run) − ln Z(check)| / combined error beyond which the two disagree."""
@@ -197,16 +198,23 @@ def importance_estimate(target: LogitTarget, proposal: StudentTMixture, n: int,
                                                            float, float]:
     """Draws, their normalised weights, ln Z, its standard error and the ESS, from ``n`` draws."""
     x = proposal.sample(n, rng)
-    log_weights = target(x) - proposal.logpdf(x)
+    w, logz, err, ess = evidence_from_log_weights(target(x) - proposal.logpdf(x))
+    return x, w, logz, err, ess
+
+
+def evidence_from_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float, float,
+                                                                  float]:
+    """The weights scaled to a largest of 1, ln Z (the log of the mean weight), its standard
+    error and the effective sample size, from log importance weights ln L + ln π − ln q of
+    draws from q (−inf where π is 0)."""
+    log_weights = np.asarray(log_weights, dtype=float)
     top = float(np.max(log_weights))
     if not np.isfinite(top):
-        return x, np.zeros(n), -math.inf, math.inf, 0.0
+        return np.zeros(len(log_weights)), -math.inf, math.inf, 0.0
     w = np.exp(log_weights - top)
     mean = float(w.mean())
-    logz = top + math.log(mean)
-    err = float(w.std(ddof=1) / math.sqrt(n) / mean)
-    ess = float(w.sum() ** 2 / np.sum(w * w))
-    return x, w, logz, err, ess
+    err = float(w.std(ddof=1) / math.sqrt(len(w)) / mean)
+    return w, top + math.log(mean), err, float(w.sum() ** 2 / np.sum(w * w))
 
 
 def importance_check(model: Any, run: NestedRun, rng: np.random.Generator | None = None,
@@ -288,7 +296,7 @@ def _estimate(target: LogitTarget, samples_u: np.ndarray, weights: np.ndarray,
         if ess < PILOT_ESS_FRACTION * pilot:
             proposal = None
     if proposal is None:
-        proposal = _mixture(x, len(np.unique(picked)), max_components, rng)
+        proposal = fit_student_t_mixture(x, len(np.unique(picked)), max_components, rng)
     if proposal is None:
         return None
     x_draws, w_draws, logz, err, ess = importance_estimate(target, proposal, draws, rng)
@@ -396,10 +404,13 @@ def _one_component(x: np.ndarray) -> StudentTMixture | None:
         return None
 
 
-def _mixture(x: np.ndarray, distinct: int, max_components: int,
-             rng: np.random.Generator) -> StudentTMixture | None:
-    """Student-t mixture from a Gaussian mixture fitted to the draws, components chosen by BIC
-    (stopping when BIC rose twice in a row)."""
+def fit_student_t_mixture(x: np.ndarray, distinct: int, max_components: int,
+                          rng: np.random.Generator,
+                          patience: int = 2) -> StudentTMixture | None:
+    """Student-t mixture (ν = 5, covariances widened by 1.2²) from a Gaussian mixture fitted to
+    the draws ``x`` (n, d), its number of components chosen by BIC (stopping when BIC rose
+    ``patience`` times in a row, and at 5 (d + 1) ``distinct`` points per component); None when
+    too few distinct points for one component."""
     from sklearn.mixture import GaussianMixture
 
     best, worse = None, 0
@@ -414,7 +425,7 @@ def _mixture(x: np.ndarray, distinct: int, max_components: int,
             best, worse = (bic, fit), 0
         else:
             worse += 1
-            if worse == 2:  # more components will not help
+            if worse == patience:  # more components will not help
                 break
     if best is None:
         return None
