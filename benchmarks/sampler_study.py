@@ -337,6 +337,8 @@ def summarise(records: list[dict], references: dict | None = None) -> list[dict]
         if problem in references:
             ref, ref_err = references[problem]["logz"], references[problem]["logz_err"]
             how = references[problem].get("method", "importance sampling")
+            if "khat" in references[problem]:
+                how += f", PSIS k̂ {references[problem]['khat']:.2f}"
             if ref_runs:  # deep runs made before a sampler-free reference existed: a check
                 how += (f"; the {len(ref_runs)} reference runs' mean: "
                         f"{float(np.mean(ref_runs)):.3f}")

@@ -259,11 +259,31 @@ def spare_reference(model, posterior: np.ndarray, seed: int = 0, draws: int = 10
     proposal = SpareProposal.fit(layout, canonical(layout.to_z(posterior)), rng,
                                  max_components, share)
     parts = [estimate(layout, proposal, log_likelihood, draws, rng) for _ in range(batches)]
-    _, logz, err, ess = evidence_from_log_weights(np.concatenate(parts))
+    log_weights = np.concatenate(parts)
+    _, logz, err, ess = evidence_from_log_weights(log_weights)
     return {"method": METHOD, "logz": logz, "logz_err": err, "ess": ess,
+            "khat": pareto_khat(log_weights),
             "n": draws * batches, "batches": [evidence_from_log_weights(p)[1] for p in parts],
             "proposal_components": len(proposal.full.weights), "spare_share": share,
             "seconds": time.perf_counter() - start}
+
+
+def pareto_khat(log_weights: np.ndarray) -> float:
+    """PSIS's k̂ of the importance weights (arviz's ``psislw``; Vehtari et al. 2024): the
+    shape of the generalised Pareto fitted to the largest weights. Below 0.5 the weights'
+    variance is finite and the standard error means what it says; from 0.5 to 0.7 the estimate
+    converges slowly and its error may be too small (the heaviest weights not seen yet); above
+    0.7 it is unreliable."""
+    import warnings
+
+    import arviz
+
+    finite = np.asarray(log_weights, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    with warnings.catch_warnings():  # arviz's FutureWarning about its refactor, k̂ warnings
+        warnings.simplefilter("ignore")
+        _, khat = arviz.psislw(finite.copy())
+    return float(khat)
 
 
 def posterior_draws(run, n: int, rng: np.random.Generator) -> np.ndarray:

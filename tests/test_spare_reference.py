@@ -106,3 +106,14 @@ def test_it_agrees_with_the_logit_space_reference(modules):
     combined = np.hypot(mine["logz_err"], other["logz_err"])
     assert abs(mine["logz"] - other["logz"]) < 4 * combined + 1e-3, (mine, other)
     sys.modules.pop("calibration", None)
+
+
+def test_pareto_khat_tells_light_from_heavy_tailed_weights(modules):
+    """k̂ (PSIS) below 0.5 for weights of a proposal that matches its target, above 0.7 for
+    Pareto(1.2) weights (k = 1 / 1.2: infinite variance), the case it is reported to catch."""
+    sr = modules["spare_reference"]
+    rng = np.random.default_rng(0)
+    light = rng.normal(0, 0.3, 20_000)  # log weights: nearly constant weights
+    heavy = np.log(rng.pareto(1.2, 20_000) + 1)
+    assert sr.pareto_khat(light) < 0.5
+    assert sr.pareto_khat(np.concatenate([heavy, [-np.inf] * 10])) > 0.7  # -inf: no weight
