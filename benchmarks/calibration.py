@@ -258,6 +258,24 @@ TMixture = StudentTMixture
 _is_estimate = importance_estimate
 
 
+def pareto_khat(log_weights: np.ndarray) -> float:
+    """PSIS's k̂ of the importance weights (arviz's ``psislw``; Vehtari et al. 2024): the
+    shape of the generalised Pareto fitted to the largest weights. Below 0.5 the weights'
+    variance is finite and the standard error means what it says; from 0.5 to 0.7 the estimate
+    converges slowly and its error may be too small (the heaviest weights not seen yet); above
+    0.7 it is unreliable."""
+    import warnings
+
+    import arviz
+
+    finite = np.asarray(log_weights, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    with warnings.catch_warnings():  # arviz's FutureWarning about its refactor, k̂ warnings
+        warnings.simplefilter("ignore")
+        _, khat = arviz.psislw(finite.copy())
+    return float(khat)
+
+
 def importance_reference(model, seed: int = 0, n: int = 200_000, rounds: int = 2,
                          starts: int = 24) -> dict:
     """ln Z by importance sampling from a Student-t mixture fitted to the posterior's modes."""
@@ -287,8 +305,11 @@ def importance_reference(model, seed: int = 0, n: int = 200_000, rounds: int = 2
             covs.append(1.44 * cov)
             ws.append(r.sum())
         proposal = TMixture(means, covs, ws)
-    _, _, logz, err, ess = _is_estimate(target, proposal, n, rng)
+    _, w, logz, err, ess = _is_estimate(target, proposal, n, rng)
+    with np.errstate(divide="ignore"):
+        khat = pareto_khat(np.log(w))
     return {"method": "importance sampling", "logz": logz, "logz_err": err, "ess": ess,
+            "khat": khat,
             "n": n, "modes": len(modes), "calls": target.calls,
             "seconds": time.perf_counter() - start}
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from calibration import pareto_khat
 from scipy import special
 
 from nestmix.evidence_check import (
@@ -266,24 +267,6 @@ def spare_reference(model, posterior: np.ndarray, seed: int = 0, draws: int = 10
             "n": draws * batches, "batches": [evidence_from_log_weights(p)[1] for p in parts],
             "proposal_components": len(proposal.full.weights), "spare_share": share,
             "seconds": time.perf_counter() - start}
-
-
-def pareto_khat(log_weights: np.ndarray) -> float:
-    """PSIS's k̂ of the importance weights (arviz's ``psislw``; Vehtari et al. 2024): the
-    shape of the generalised Pareto fitted to the largest weights. Below 0.5 the weights'
-    variance is finite and the standard error means what it says; from 0.5 to 0.7 the estimate
-    converges slowly and its error may be too small (the heaviest weights not seen yet); above
-    0.7 it is unreliable."""
-    import warnings
-
-    import arviz
-
-    finite = np.asarray(log_weights, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    with warnings.catch_warnings():  # arviz's FutureWarning about its refactor, k̂ warnings
-        warnings.simplefilter("ignore")
-        _, khat = arviz.psislw(finite.copy())
-    return float(khat)
 
 
 def posterior_draws(run, n: int, rng: np.random.Generator) -> np.ndarray:

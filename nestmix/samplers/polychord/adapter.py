@@ -36,6 +36,7 @@ from nestmix.samplers.base import (
     check_settings,
     warn_large_nlive,
 )
+from nestmix.samplers.polychord.dimension import live_points
 
 __all__ = ["PolyChordAdapter", "default_clustering", "polychord_seed"]
 
@@ -50,8 +51,9 @@ DERIVED = "unit cube"
 class PolyChordAdapter(SamplerAdapter):
     """Run PolyChord (slice sampling with clustering of modes) on a problem.
 
-    Settings ``nlive`` (default 25 × ndim) and ``num_repeats`` (default 5 × ndim, as PolyChord
-    recommends for evidences) are filled in from the problem at run time, and so is
+    Settings ``nlive`` (default 25 × ndim, 50 × ndim above 20 parameters:
+    :mod:`nestmix.samplers.polychord.dimension`) and ``num_repeats`` (default 5 × ndim, as
+    PolyChord recommends for evidences) are filled in from the problem at run time, and so is
     ``do_clustering`` (default: off for a mixture with exchangeable labels and K ≥ 2, on
     otherwise; :func:`default_clustering`). ``resume`` continues
     from the resume file in ``workdir`` when there is one. ``nprior``, ``nfail``,
@@ -91,11 +93,12 @@ class PolyChordAdapter(SamplerAdapter):
         too_small="must be a positive number of processes"),)
 
     def default_nlive(self, ndim: int) -> int:
-        """25 × ndim, PolyChord's own default."""
-        return 25 * int(ndim)
+        """25 × ndim (PolyChord's own default) up to 20 parameters, 50 × ndim above
+        (:func:`nestmix.samplers.polychord.dimension.live_points`)."""
+        return live_points(ndim)
 
     def resolved(self, settings: Mapping[str, Any], problem: LikelihoodProblem) -> dict[str, Any]:
-        """``settings`` with ``nlive`` (25 × ndim), ``num_repeats`` (5 × ndim) and
+        """``settings`` with ``nlive`` (:meth:`default_nlive`), ``num_repeats`` (5 × ndim) and
         ``do_clustering`` (:func:`default_clustering`) filled in where left unset."""
         out = dict(settings)
         ndim = int(problem.ndim)
