@@ -302,9 +302,7 @@ def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> di
 
     cache = json.loads(path.read_text()) if path.exists() else {}
     for problem in problems:
-        kept = cache.get(problem, {})
-        if problem.startswith("clusters") and (kept.get("starts", 24) < IS_STARTS
-                                               or "khat" not in kept):  # k̂: since 2026-12-05
+        if problem.startswith("clusters") and cache.get(problem, {}).get("starts", 24) < IS_STARTS:
             cache[problem] = importance_reference(build_problem(problem), seed=0, n=200_000,
                                                   rounds=3, starts=IS_STARTS)
             cache[problem]["starts"] = IS_STARTS

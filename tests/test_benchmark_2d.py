@@ -200,6 +200,9 @@ def test_the_sampler_study_prefers_the_parameter_space_reference(study, tmp_path
     assert row["reference"] == -5.3 and row["bias"] == pytest.approx(0.4)
     assert row["reference_method"] == ("importance sampling in parameter space; "
                                        "the 1 reference runs' mean: -5.000")
+    (row,) = study.summarise(records, {"p": {**spare, "khat": 0.636}})  # PSIS k̂ when recorded
+    assert row["reference_method"] == ("importance sampling in parameter space, PSIS k̂ 0.64; "
+                                       "the 1 reference runs' mean: -5.000")
 
 
 
