@@ -118,3 +118,25 @@ def test_ln_z_is_spelled_logZ_in_run_json_and_old_files_still_read(tmp_path):
                                     "n_effective": 5.0, "seed": 4})
     assert summary.converged and not summary.resumed and summary.warnings == ()
     assert RunSummary.from_dict(summary.to_dict()) == summary
+
+
+def test_a_run_under_an_older_fingerprint_is_checked_against_its_recorded_settings(tmp_path):
+    """RunStore.finished: the current fingerprint is reused as is; an older one only when the
+    settings run.json records are today's resolved ones (execution settings ignored), else the
+    error names each difference (dynesty's rounds of slices, added by a newer default rule)."""
+    from nestmix.errors import RunStoreError
+
+    store = RunStore(tmp_path)
+    directory = store.run_directory(3, "dynesty")
+    directory.mkdir(parents=True)
+    (directory / "manifest.json").write_text(json.dumps({"fingerprint": "older"}))
+    recorded = {"sample": "slice", "nlive": 500, "pool": 2}
+    (directory / "run.json").write_text(json.dumps({"settings": recorded}))
+    today = {"sample": "slice", "nlive": 500, "slices": 1}
+    assert store.finished(3, "dynesty", ("older",), settings=today) is not None  # current one
+    same = {"sample": "slice", "nlive": 500}
+    assert store.finished(3, "dynesty", ("now", "older"), settings=same, ignored={"pool"})
+    with pytest.raises(RunStoreError, match=r"earlier nestmix.*\(slices: unset then, 1 now\)"):
+        store.finished(3, "dynesty", ("now", "older"), settings=today, ignored={"pool"})
+    with pytest.raises(RunStoreError, match="different model"):
+        store.finished(3, "dynesty", ("now",), settings=today)
