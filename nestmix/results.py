@@ -298,6 +298,10 @@ class RunSummary:
         ln Z estimated again by importance sampling from the run's own samples
         (:meth:`nestmix.evidence_check.ImportanceCheck.to_dict`); None where the sampler gives
         no unit-cube samples (PolyChord) or for runs made before nestmix checked them.
+    optimum : mapping or None
+        The optimiser's cross-check (:func:`nestmix.optimum.optimum_record`): the best
+        log-likelihood the run found, an optimiser's maximum of the same model and the deficit
+        when the run fell short of it by more than the threshold; None for runs made before.
     """
 
     logZ: float
@@ -313,21 +317,25 @@ class RunSummary:
     resumed: bool = False
     warnings: tuple[str, ...] = ()
     crosscheck: Mapping[str, Any] | None = None
+    optimum: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
 
     @classmethod
     def of_run(cls, run: NestedRun, ndim: int, logz_err_sim: float,
-               crosscheck: Mapping[str, Any] | None = None) -> RunSummary:
+               crosscheck: Mapping[str, Any] | None = None,
+               optimum: Mapping[str, Any] | None = None) -> RunSummary:
         """The summary of ``run`` (``logz_err_sim`` from :meth:`NestedRun.logz_simulated`,
-        ``crosscheck`` from :func:`nestmix.evidence_check.importance_check`)."""
+        ``crosscheck`` from :func:`nestmix.evidence_check.importance_check`, ``optimum`` from
+        :func:`nestmix.optimum.optimum_record`)."""
         return cls(logZ=run.logz, logZ_err=run.logz_err, logZ_err_sim=logz_err_sim,
                    ncall=run.ncall, seconds=run.seconds, ndim=ndim,
                    information=run.information, n_effective=run.n_effective,
                    seed=int(run.seed) if run.seed is not None else 0,
                    converged=run.converged, resumed=run.resumed, warnings=run.warnings,
-                   crosscheck=dict(crosscheck) if crosscheck is not None else None)
+                   crosscheck=dict(crosscheck) if crosscheck is not None else None,
+                   optimum=dict(optimum) if optimum is not None else None)
 
     def to_dict(self) -> dict:
         """JSON-able, as stored in the run's manifest."""

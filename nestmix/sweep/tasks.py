@@ -19,6 +19,7 @@ from nestmix.errors import RunStoreError
 from nestmix.evidence_check import importance_check
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
+from nestmix.optimum import optimum_record
 from nestmix.progress import WorkDirectoryLost, clear_progress, start_progress
 from nestmix.results import RunSummary
 from nestmix.samplers import get_sampler
@@ -122,8 +123,9 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
         with run_share(task.directory):  # the checks' likelihood calls: the run's share too
             check = crosscheck(model, run, task.seed)
+            optimum = optimum_record(model, run, task.seed)
             analysis = analyse(model, run, task.relabel, task.seed)
-        summary = RunSummary.of_run(run, model.ndim, logz_err_sim, check)
+        summary = RunSummary.of_run(run, model.ndim, logz_err_sim, check, optimum)
         written = store.save_run(task.k, task.sampler, run,
                                  {**task.manifest, "summary": summary.to_dict()},
                                  workdir=workdir, analysis=analysis, repeat=task.repeat)
