@@ -1,19 +1,56 @@
-"""nestmix: how many components does my mixture need? Evidences from nested sampling."""
+"""nestmix: how many components does my mixture need? Evidences from nested sampling.
 
-from nestmix import datasets
+The names below are imported when first used (PEP 562), so ``import nestmix`` and
+``nestmix --help`` stay fast: scipy.stats, numba's kernels, scikit-learn, Dask and the web
+stack load only with the code that needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from nestmix._version import __version__
-from nestmix.archive import open_sweep
-from nestmix.data import Measurements
-from nestmix.errors import NestmixError
-from nestmix.estimator import NestedGaussianMixture
-from nestmix.exports import to_anesthetic, to_arviz
-from nestmix.loaders import load_measurements
-from nestmix.model import MixtureModel, ModelSpec
-from nestmix.posterior import Shrinkage, shrinkage
-from nestmix.results import EvidenceRow, NestedRun, SweepResult
-from nestmix.samplers import available_samplers, get_sampler
-from nestmix.store import SweepArchive
-from nestmix.sweep import SweepPlan, load_sweep, run_sweep
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API reference
+    from nestmix import datasets
+    from nestmix.archive import open_sweep
+    from nestmix.data import Measurements
+    from nestmix.errors import NestmixError
+    from nestmix.estimator import NestedGaussianMixture
+    from nestmix.exports import to_anesthetic, to_arviz
+    from nestmix.loaders import load_measurements
+    from nestmix.model import MixtureModel, ModelSpec
+    from nestmix.posterior import Shrinkage, shrinkage
+    from nestmix.results import EvidenceRow, NestedRun, SweepResult
+    from nestmix.samplers import available_samplers, get_sampler
+    from nestmix.store import SweepArchive
+    from nestmix.sweep import SweepPlan, load_sweep, run_sweep
+
+#: public name -> the module it lives in (a module itself where the two are the same)
+_LAZY = {
+    "datasets": "nestmix.datasets",
+    "open_sweep": "nestmix.archive",
+    "Measurements": "nestmix.data",
+    "NestmixError": "nestmix.errors",
+    "NestedGaussianMixture": "nestmix.estimator",
+    "to_anesthetic": "nestmix.exports",
+    "to_arviz": "nestmix.exports",
+    "load_measurements": "nestmix.loaders",
+    "MixtureModel": "nestmix.model",
+    "ModelSpec": "nestmix.model",
+    "Shrinkage": "nestmix.posterior",
+    "shrinkage": "nestmix.posterior",
+    "EvidenceRow": "nestmix.results",
+    "NestedRun": "nestmix.results",
+    "SweepResult": "nestmix.results",
+    "available_samplers": "nestmix.samplers",
+    "get_sampler": "nestmix.samplers",
+    "SweepArchive": "nestmix.store",
+    "SweepPlan": "nestmix.sweep",
+    "load_sweep": "nestmix.sweep",
+    "run_sweep": "nestmix.sweep",
+}
 
 __all__ = [
     "EvidenceRow",
@@ -39,3 +76,18 @@ __all__ = [
     "to_anesthetic",
     "to_arviz",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and keep it (PEP 562)."""
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'nestmix' has no attribute {name!r}")
+    module = import_module(where)
+    value = module if where == f"nestmix.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -294,7 +294,10 @@ def _print_report(files: ReportFiles, shown: str = "") -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from nestmix.extras import require
     from nestmix.service import ServiceSettings
+
+    require("service", "nestmix serve")
 
     settings = ServiceSettings.from_options(
         runs=args.runs, host=args.host, port=args.port, workers=args.workers,

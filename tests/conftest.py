@@ -24,6 +24,27 @@ from scipy.special import logsumexp
 
 from nestmix import load_measurements
 
+NO_SKIPS = "NESTMIX_NO_SKIPS"
+"""With ``NESTMIX_NO_SKIPS=1`` in the environment (CI sets it) a skipped test fails instead:
+every skip here means a missing system package or platform feature, which CI must provide."""
+
+
+def _skip_fails(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get(NO_SKIPS) == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped with {NO_SKIPS}=1 (CI provides everything): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    _skip_fails((yield).get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    _skip_fails((yield).get_result())
+
 
 @pytest.fixture
 def rng() -> np.random.Generator:
@@ -233,13 +254,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def chromium() -> Path:
-    """Debian's Chromium; installed with apt-get when missing (the test fails if that fails)."""
+    """Debian's Chromium; the calling test is skipped where it is not installed (CI installs
+    it: .ci/run)."""
     if not CHROMIUM.exists():
-        assert os.geteuid() == 0, "Chromium is missing and installing it needs root"
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500,
-                                  check=False)
-            assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-2000:]}"
-    assert CHROMIUM.exists()
+        pytest.skip(f"Chromium is not installed ({CHROMIUM} missing; Debian package: chromium)")
     return CHROMIUM

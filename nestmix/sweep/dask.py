@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.errors import ClusterError
+from nestmix.extras import require
 
 __all__ = ["check_worker_versions", "cluster_description", "connect", "run_on_dask"]
 
@@ -31,11 +32,9 @@ MATCHED_PACKAGES = ("nestmix", "dynesty", "numpy", "scipy")
 
 
 def _import_distributed():
-    try:
-        import distributed
-    except ImportError as exc:  # pragma: no cover - a dependency of nestmix
-        raise ClusterError("running on a Dask cluster needs dask.distributed: "
-                           "pip install 'dask[distributed]'") from exc
+    require("dask", "running on a Dask cluster")  # the 'dask' extra, named when missing
+    import distributed
+
     return distributed
 
 
