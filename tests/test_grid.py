@@ -351,3 +351,24 @@ def test_the_same_model_run_twice_at_k1_gets_one_models_prior():
     alone, _ = posterior_probabilities([-10.0, -10.5, -11.0, -12.0], [0.1] * 4)
     assert p[0] + p[1] == pytest.approx(alone[0])
     assert p[2:] == pytest.approx(alone[1:])
+
+
+def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_models(tmp_path,
+                                                                                   rng):
+    """Two clusters, K = 1, 2: each model's best K is the largest of the sweep. The grid's own
+    report.md says so for every model, and carries each model's prior-sensitivity sentence."""
+    from nestmix.report import write_report
+
+    config = grid_config(tmp_path, rng, covariance='["full", "tied"]', background='["none"]')
+    config.write_text(config.read_text() + "escalate = 0\n")
+    plan, _ = load_config(config)
+    out = tmp_path / "out"
+    run_grid(plan, out, n_jobs=1)
+    write_report(out, figures=False)
+    top = (out / "report.md").read_text()
+    for model in plan.models:
+        own = (out / f"model={model}" / "report.md").read_text()
+        assert "is the largest K of the sweep" in own
+        assert f"{model}: dynesty: the best K (2) is the largest K of the sweep" in top
+        sensitivity = next(line for line in own.splitlines() if "prior sensitivity" in line)
+        assert sensitivity.lstrip("- ") in top

@@ -600,10 +600,13 @@ def test_prior_sensitivity_of_the_verdict_reweights_the_stored_runs(sweep_dir, s
         assert float(line["ln_bf"]) == pytest.approx(
             shifted[best["k"]].logz - shifted[runner["k"]].logz)
         assert float(line["ess_best"]) == pytest.approx(shifted[best["k"]].n_effective)
-        assert int(line["preferred_k"]) == max(shifted, key=lambda k: shifted[k].logz)
+        # the preferred K is named among the K whose reweighted sample is reliable only
+        trusted = [k for k in shifted if shifted[k].reliable]
+        assert int(line["preferred_k"]) == (
+            max(trusted, key=lambda k: shifted[k].logz) if trusted else best["k"])
         if factor == 2.0:  # wider mean and scale priors cost each extra component volume
             assert float(line["ln_bf"]) < float(table[1.0]["ln_bf"]) - 1.0
-        survives.append(int(line["preferred_k"]) == best["k"])
+        survives.append(int(line["preferred_k"]) == best["k"] and line["reliable"] == "true")
     text = (sweep_dir / "report.md").read_text()
     sentence = next(s for s in text.splitlines() if "prior sensitivity" in s)
     assert f"K = {best['k']} over K = {runner['k']}" in sentence
@@ -620,11 +623,27 @@ def test_sensitivity_verdict_says_when_the_choice_depends_on_the_priors():
     assert "With priors twice as wide K = 2 would be preferred" in line
     assert "the choice of K = 3 depends on the priors" in line
     assert "priors half as wide leave only 40 effective samples (below 100)" in line
+    assert "Out of reweighting's reach" in line
     assert "stays preferred" not in line
     assert describe_prior({"dist": "uniform", "loc": -3, "scale": 6}) == "Uniform(-3, 3)"
     assert describe_prior({"dist": "loguniform", "a": 0.1, "b": 5}) == "LogUniform(0.1, 5)"
     assert describe_prior([{"dist": "norm", "loc": 0, "scale": 1}, 2.0]) == (
         "Normal(0, 1); fixed at 2")
+
+
+def test_sensitivity_verdict_names_no_preferred_k_out_of_reweightings_reach():
+    """When neither scaled prior leaves a reliable reweighted sample, no K is named as
+    preferred under them: the sentence says the factors are out of reach."""
+    from nestmix.report.priors import SensitivityRow, sensitivity_verdict
+
+    rows = [SensitivityRow("dynesty", 1.0, 5, 4, 0.8, 500, 400, True, 5),
+            SensitivityRow("dynesty", 2.0, 5, 4, -3.1, 12, 30, False, 5),
+            SensitivityRow("dynesty", 0.5, 5, 4, 2.2, 8, 90, False, 5)]
+    (line,) = sensitivity_verdict(rows)
+    assert "Neither is within reweighting's reach" in line
+    assert "would be preferred" not in line and "stays preferred" not in line
+    assert "priors twice as wide leave only 12 effective samples" in line
+    assert "priors half as wide leave only 8 effective samples" in line
 
 
 # ----------------------------------------------------------------- outputs to take away
@@ -710,3 +729,24 @@ def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatc
     monkeypatch.setitem(sys.modules, "arviz", None)
     with pytest.raises(NestmixError, match=r"to_arviz needs ArviZ: pip install arviz"):
         to_arviz(archive, k, "dynesty")
+
+
+def test_the_settings_line_shows_the_values_each_sampler_ran_with(tmp_path):
+    """PolyChord's live points default to 25 × ndim: the report shows the numbers its runs
+    used at each K (from their run.json), never ``nlive = None``."""
+    from nestmix.samplers.polychord import install_polychord
+
+    install_polychord(progress=lambda line: None)
+    path = resources.files("nestmix.examples") / "galaxies_roeder1990.txt"
+    data = nestmix.load_measurements(str(path), scale=0.001)
+    plan = SweepPlan(name="galaxies", data=data, spec=ModelSpec(priors=GALAXY_PRIORS),
+                     k_values=(1, 2), sampler="polychord",
+                     settings={"polychord": {"num_repeats": 2}}, seed=1, escalate=0)
+    run_sweep(plan, tmp_path / "g", n_jobs=1)
+    write_report(tmp_path / "g")
+    text = (tmp_path / "g" / "report.md").read_text()
+    line = next(s for s in text.splitlines() if "sampler polychord" in s).replace("\\_", "_")
+    assert "None" not in line
+    ndims = {k: nestmix.ModelSpec(priors=GALAXY_PRIORS).build(data, k).ndim for k in (1, 2)}
+    assert f"nlive = {25 * ndims[1]} (K = 1), {25 * ndims[2]} (K = 2)" in line
+    assert "num_repeats = 2" in line

@@ -13,7 +13,7 @@ A figure that fails to draw is recorded in the report's warnings; the report goe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ import numpy as np
 
 from nestmix.report.assignments import with_assignments
 from nestmix.report.document import Report, ReportFigure, Table
-from nestmix.report.files import FIGURE_DIR, Maker, ReportFiles
+from nestmix.report.files import FIGURE_DIR, Maker, ReportFiles, remove_stale, written_before
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
 from nestmix.report.fit import compact_evidence
@@ -95,13 +95,11 @@ def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)
     figure_dir = directory / FIGURE_DIR
+    before = written_before(directory)  # what the last report wrote: only those may go
     pngs = []
     for figure in report.figures:
         pngs.append(figure_dir / f"{figure.name}.png")
         _write(pngs[-1], figure.png)
-    if figure_dir.is_dir():
-        for stale in set(figure_dir.glob("*.png")) - set(pngs):
-            stale.unlink()
     csvs = []
     for table in (*report.tables, *report.averaging):
         csvs.append(directory / f"{table.name}.csv")
@@ -109,18 +107,15 @@ def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
     from nestmix.exports import write_posterior_csvs
 
     csvs += write_posterior_csvs(archive, _write)
-    # tables that may have disappeared since the last report
-    for path in [directory / "agreement.csv", directory / "modes.csv",
-                 directory / "priors.csv", directory / "prior_sensitivity.csv",
-                 *directory.glob("memberships_*.csv")]:
-        if path not in csvs and path.exists():
-            path.unlink()
     markdown = directory / "report.md"
     _write(markdown, render_markdown(report, FIGURE_DIR).encode("utf-8"))
     page = directory / "report.html"
     _write(page, render_html(report).encode("utf-8"))
+    # figures and tables the last report wrote and this one did not (a K no longer there,
+    # a sampler removed); nothing else, whoever made it (issue 33, N5)
+    remove_stale(directory, before, [*pngs, *csvs, markdown, page])
     return ReportFiles(html=page, markdown=markdown, csv=tuple(csvs), figures=tuple(pngs),
-                       warnings=report.warnings)
+                       warnings=report.warnings, verdict=tuple(report.verdict))
 
 
 @dataclass(frozen=True)
@@ -254,7 +249,7 @@ def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
                        + "".join(f" + {c.get('name', 'custom')}" if isinstance(c, dict)
                                  else "" for c in model.get("extra_components", [])))]
     for name, info in sorted(manifest.get("samplers", {}).items()):
-        settings = ", ".join(f"{k} = {v}" for k, v in sorted(info.get("settings", {}).items()))
+        settings = _settings_as_run(archive, name, info.get("settings", {}))
         facts.append((f"sampler {name}", f"seed {info.get('seed')}; {settings}"))
     facts.append(("K", ", ".join(str(k) for k in manifest.get("k_values", []))
                   + ("" if manifest.get("k_prior") is None
@@ -272,6 +267,32 @@ def _facts(archive: SweepArchive) -> tuple[tuple[str, str], ...]:
     facts.append(("runs", f"{len(result.rows)} finished, {len(result.missing)} missing{seeds}; "
                           f"{calls:,} likelihood calls, {total:.1f} s of sampling"))
     return tuple(facts)
+
+
+def _settings_as_run(archive: SweepArchive, sampler: str, given: Mapping[str, Any]) -> str:
+    """The settings a sampler's runs used, as each run's ``run.json`` records them (defaults
+    that depend on the model resolved, e.g. PolyChord's live points per dimension), with the
+    value per K where it differs between K; the settings as given where no run is readable."""
+    by_k: dict[int, Mapping[str, Any]] = {}
+    for row in sorted(archive.result.rows, key=lambda r: r.k):
+        if row.sampler != sampler:
+            continue
+        try:
+            by_k[row.k] = archive.run(row.k, sampler).settings
+        except Exception:  # an unreadable run: its settings are not shown
+            continue
+    keys = sorted({key for used in by_k.values() for key in used} | set(given))
+    parts = []
+    for key in keys:
+        values = {k: used.get(key, given.get(key)) for k, used in by_k.items()}
+        distinct = {repr(v) for v in values.values()}
+        if not values or len(distinct) == 1:
+            value = next(iter(values.values())) if values else given.get(key)
+            if value is not None:
+                parts.append(f"{key} = {value}")
+        else:
+            parts.append(f"{key} = " + ", ".join(f"{v} (K = {k})" for k, v in values.items()))
+    return ", ".join(parts)
 
 
 def _dims(archive: SweepArchive) -> list[str]:

@@ -1,5 +1,7 @@
 """What writing a report needs besides its content: where the files go (:class:`ReportFiles`),
-atomic writes readable as any new file, and figures drawn to PNG without sinking the report.
+atomic writes readable as any new file, figures drawn to PNG without sinking the report, and
+the list of files a report wrote (:data:`WRITTEN`), so that the next report removes those it
+no longer writes and nothing else: a file nestmix did not write is never deleted.
 
 Shared by the report of a sweep (:mod:`~nestmix.report.build`) and of a models Ã— K grid
 (:mod:`~nestmix.report.grid`).
@@ -8,9 +10,10 @@ Shared by the report of a sweep (:mod:`~nestmix.report.build`) and of a models Ã
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,12 @@ from typing import Any
 from nestmix.atomic import write_bytes_atomic
 from nestmix.report.document import ReportFigure
 
-__all__ = ["FIGURE_DIR", "Maker", "ReportFiles", "render_figure", "write_file"]
+__all__ = ["FIGURE_DIR", "WRITTEN", "Maker", "ReportFiles", "remove_stale", "render_figure",
+           "write_file", "written_before"]
 
 FIGURE_DIR = "report"
+WRITTEN = ".report-files.json"
+"""The files the last report wrote (paths relative to the sweep's directory)."""
 Maker = Callable[[], Any]
 
 
@@ -36,6 +42,9 @@ class ReportFiles:
         The PNG files beside ``report.md``.
     warnings : tuple of str
         The report's warnings (also printed in it).
+    verdict : tuple of str
+        The verdict's sentences after the headline (per-sampler details, prior sensitivity),
+        for a grid report to carry the models' verdicts at its top.
     """
 
     html: Path
@@ -43,6 +52,7 @@ class ReportFiles:
     csv: tuple[Path, ...]
     figures: tuple[Path, ...]
     warnings: tuple[str, ...]
+    verdict: tuple[str, ...] = ()
 
 
 def write_file(path: Path, payload: bytes) -> None:
@@ -79,3 +89,35 @@ def _close(fig: Any) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def written_before(directory: Path) -> set[Path]:
+    """The files the last report of ``directory`` wrote, as :data:`WRITTEN` lists them (none
+    when there is no list or it cannot be read; a listed path outside the directory, or
+    naming :data:`WRITTEN` itself, is ignored)."""
+    try:
+        listed = json.loads((directory / WRITTEN).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    out = set()
+    for name in listed:
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or \
+                ".." in Path(name).parts or name == WRITTEN:
+            continue
+        out.add(directory / name)
+    return out
+
+
+def remove_stale(directory: Path, before: Iterable[Path], written: Iterable[Path]) -> None:
+    """Record ``written`` as the files of this report (:data:`WRITTEN`, atomically) and remove
+    those of ``before`` (:func:`written_before`) it did not write again; files the list does
+    not name are left alone, whoever made them."""
+    directory = Path(directory)
+    now = {Path(p) for p in written}
+    names = sorted(os.path.relpath(p, directory) for p in now)
+    write_file(directory / WRITTEN, json.dumps({"files": names}, indent=1).encode("utf-8"))
+    for path in sorted(set(before) - now):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()

@@ -305,12 +305,13 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
     directory = Path(directory)
     result = write_grid_summary(directory)
     notes: list[str] = []
+    carried: dict[str, ReportFiles] = {}
     for model in result.models:
         sub = model_directory(directory, model)
         if model_report is None or result.sweeps is None or model not in result.sweeps:
             continue
         try:
-            model_report(sub, seed=seed, figures=figures)
+            carried[model] = model_report(sub, seed=seed, figures=figures)
         except Exception as exc:  # one model's report must not sink the grid's
             notes.append(f"the report of model {model} failed: {type(exc).__name__}: {exc}")
     drawn: list[ReportFigure] = []
@@ -321,8 +322,14 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
                          "evidence", lambda: plot_grid_evidence(result), notes)
         drawn += [figure] if figure is not None else []
     headline, words = grid_verdict(result)
+    # every warning of the models' own reports (their rows', the top of the K range, samplers
+    # disagreeing) and their prior-sensitivity sentences, at the grid's top; the rows' own
+    # warnings directly for a model whose report was not written
     warnings = [f"{r.model} K={r.row.k} {r.row.sampler}: {w}" for r in _ordered(result)
-                for w in r.row.warnings]
+                for w in r.row.warnings if r.model not in carried]
+    warnings += [f"{model}: {w}" for model, files in carried.items() for w in files.warnings]
+    words = (*words, *(f"{model}: {line}" for model, files in carried.items()
+                       for line in files.verdict if "prior sensitivity" in line))
     if result.missing:
         warnings.append("not finished: " + ", ".join(f"{m} K={k} {s}"
                                                      for m, k, s in result.missing))

@@ -229,7 +229,11 @@ def sensitivity_rows(archive: SweepArchive, notes: list[str] | None = None
             continue
         for i, factor in enumerate(FACTORS):
             b, r = shifted[best.k][i], shifted[runner.k][i]
-            preferred = max(shifted, key=lambda k: shifted[k][i].logz)
+            # only a K whose reweighted sample is reliable can be named preferred: an
+            # unreliable estimate can be off by more than the margins it would decide
+            trusted = [k for k in shifted if shifted[k][i].reliable]
+            preferred = (max(trusted, key=lambda k: shifted[k][i].logz) if trusted
+                         else best.k)
             out.append(SensitivityRow(sampler, factor, best.k, runner.k, b.logz - r.logz,
                                       b.n_effective, r.n_effective, b.reliable and r.reliable,
                                       preferred))
@@ -285,20 +289,27 @@ def sensitivity_verdict(rows: list[SensitivityRow]) -> list[str]:
         text = (f"{sampler}, prior sensitivity: the ln Bayes factor of K = {base.best_k} over "
                 f"K = {base.runner_k} is {base.ln_bf:.2f} with the priors as run, "
                 f"{' and '.join(parts)}. ")
-        lost = [r for r in scaled if not r.survives]
-        if not lost:
-            text += f"K = {base.best_k} stays preferred under both."
+        shaky = [r for r in scaled if not r.reliable]
+        judged = [r for r in scaled if r.reliable]
+        lost = [r for r in judged if not r.survives]
+        if not judged:
+            text += ("Neither is within reweighting's reach, so nothing is said of a preferred "
+                     "K under other priors (rerun with the priors changed to know).")
+        elif not lost:
+            words = " and ".join(_WIDTH_WORDS.get(r.factor, f"× {r.factor:g}") for r in judged)
+            text += (f"K = {base.best_k} stays preferred under both." if not shaky else
+                     f"K = {base.best_k} stays preferred with priors {words}.")
         else:
             said = "; ".join(f"with priors {_WIDTH_WORDS.get(r.factor, f'× {r.factor:g}')} "
                              f"K = {r.preferred_k} would be preferred" for r in lost)
             text += said[0].upper() + said[1:]
             text += f": the choice of K = {base.best_k} depends on the priors."
-        shaky = [r for r in scaled if not r.reliable]
         if shaky:
-            text += " These estimates are not to be trusted: " + "; ".join(
+            text += " Out of reweighting's reach: " + "; ".join(
                 f"priors {_WIDTH_WORDS.get(r.factor, f'× {r.factor:g}')} leave "
                 f"{_fmt_ess(min(r.ess_best, r.ess_runner))} effective samples (below "
-                f"{MIN_EFFECTIVE:.0f})" for r in shaky) + "."
+                f"{MIN_EFFECTIVE:.0f}), so that factor's Bayes factor is not to be trusted"
+                for r in shaky) + "."
         out.append(text)
     return out
 
