@@ -1,80 +1,147 @@
-"""A scikit-learn-style estimator: Gaussian mixtures whose K and covariance model are chosen by
+"""A scikit-learn estimator: Gaussian mixtures whose K and covariance model are chosen by
 Bayesian evidence.
 
 >>> from nestmix import NestedGaussianMixture
->>> gm = NestedGaussianMixture(k=range(1, 5)).fit(X)          # doctest: +SKIP
+>>> gm = NestedGaussianMixture().fit(X)                       # doctest: +SKIP
 >>> gm.best_k_, gm.means_, gm.predict_proba(X)                # doctest: +SKIP
+
+scikit-learn is optional here: when it is installed the estimator is one of its own
+(:class:`sklearn.base.BaseEstimator` and ``DensityMixin``: ``clone``, pipelines, grid searches,
+its repr, ``NotFittedError``); without it the estimator keeps the same parameters, repr and
+methods. This module imports scikit-learn when it is imported, so ``nestmix`` exposes the
+estimator lazily and ``import nestmix`` does not load scikit-learn.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
-from nestmix.components.background import default_box
-from nestmix.components.gaussian import gaussian_log_density
-from nestmix.data import Measurements
 from nestmix.errors import ConfigError, DataError
-from nestmix.model import ModelSpec
-from nestmix.store import open_sweep
-from nestmix.store.grid import model_directory, model_label
-from nestmix.sweep import SweepPlan, run_sweep
-from nestmix.sweep.grid import GridPlan, run_grid
 
-__all__ = ["NestedGaussianMixture"]
+__all__ = ["InvalidParameterError", "NestedGaussianMixture", "NotFittedError"]
 
 COVARIANCES_1D = ("full", "tied")  # in 1-D, full = diag = spherical
 COVARIANCES_ND = ("full", "diag", "spherical", "tied")
 BACKGROUNDS = ("none", "uniform")
 
 
-class NestedGaussianMixture:
+class InvalidParameterError(ConfigError, TypeError):
+    """A constructor parameter of the estimator with a bad value or type, found when ``fit``
+    starts. A :class:`~nestmix.errors.ConfigError` (so a ``ValueError``) and a ``TypeError``,
+    as scikit-learn's own ``InvalidParameterError`` is both."""
+
+
+class _ParamsBase:
+    """``get_params``, ``set_params`` and the repr of scikit-learn's ``BaseEstimator``, for
+    when scikit-learn is not installed."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted(p.name for p in inspect.signature(cls.__init__).parameters.values()
+                      if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Any:
+        """Set constructor parameters (checked when ``fit`` starts)."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise InvalidParameterError(name, f"unknown parameter of {type(self).__name__}"
+                                                  f"; valid: {', '.join(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default
+                    for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if not _same(value, defaults.get(name))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
+class _NoMixin:
+    """Stands in for scikit-learn's ``DensityMixin`` without scikit-learn."""
+
+
+class _NotFittedError(DataError, AttributeError):
+    """The estimator was used before ``fit`` (scikit-learn's ``NotFittedError`` when it is
+    installed; this one, a ``ValueError`` and an ``AttributeError`` as that is, without)."""
+
+
+try:  # scikit-learn is optional: with it, the estimator is one of its own
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import DensityMixin as _Density
+    from sklearn.exceptions import NotFittedError
+except ImportError:  # pragma: no cover - tested in a subprocess that hides scikit-learn
+    _Base, _Density, NotFittedError = _ParamsBase, _NoMixin, _NotFittedError
+
+
+class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
     """Gaussian mixture whose number of components and covariance model are chosen by evidence.
 
     Where :class:`sklearn.mixture.GaussianMixture` fits one K and one covariance model by
     maximum likelihood (and a user compares BIC over a loop), this estimator runs nested
-    sampling for every (covariance model, background, K) in the grid, keeps every run on disk
-    (resumable), and picks the pair with the highest Bayesian evidence. The fitted parameters
-    are posterior means of the relabelled samples of the best model, with their posterior
-    standard deviations; memberships and densities average over posterior draws. Measurement
-    errors are deconvolved: pass each point's standard deviations (``errors``) or covariances,
-    and the fitted covariances are the intrinsic ones.
+    sampling for every (covariance model, background, K) in the grid and picks the pair with
+    the highest Bayesian evidence. The fitted parameters are posterior means of the
+    relabelled samples of the best model, with their posterior standard deviations;
+    memberships and densities average over posterior draws. Measurement errors are
+    deconvolved: pass each point's standard deviations (``errors``) or covariances, and the
+    fitted covariances are the intrinsic ones.
+
+    The defaults are the grid of ``nestmix sweep points.csv`` (zero-config): K = 1..4, every
+    covariance model, no background, dynesty with 100 live points, seed 1.
 
     Parameters
     ----------
-    k : int or iterable of int
-        The numbers of Gaussian components to compare (default 1..6).
-    covariance : str or sequence of str
+    k : int or iterable of int, default=(1, 2, 3, 4)
+        The numbers of Gaussian components to compare.
+    covariance : str or sequence of str, default="auto"
         ``full``, ``diag``, ``spherical``, ``tied`` (scikit-learn's names), a list of them, or
         ``auto``: all four in D >= 2, ``full`` and ``tied`` in 1-D (where the first three are
         the same model).
-    background : str or sequence of str
-        ``none``, ``uniform`` (a flat population over the data's range padded by 10%), a list,
-        or ``auto`` (both).
-    sampler : str
+    background : str or sequence of str, default="none"
+        ``none``, ``uniform`` (a flat population over the data's range padded by 10%), a
+        list, or ``auto`` (both: twice the runs).
+    sampler : str, default="dynesty"
         ``dynesty`` or ``polychord``.
     priors : mapping, optional
         Prior specifications as a config's ``[model.priors]``; default
         :func:`nestmix.priors.defaults.default_priors` of the data for each covariance model.
     sampler_settings : mapping, optional
-        Settings for the sampler (e.g. ``{"nlive": 250}``).
-    seed : int
-        Master seed; every run's seed derives from it.
+        Settings for the sampler (e.g. ``{"nlive": 250}``); dynesty runs with 100 live points
+        unless they say otherwise (ln Z errors of about 0.6 on 500 points), PolyChord with its
+        own defaults.
+    seed : int, default=1
+        Master seed; every run's seed derives from it, so a fit is reproducible.
     n_jobs : int, optional
-        Worker processes for the runs (default: the number of cores).
+        Worker processes for the runs: None, the number of cores (divided by the processes
+        one run takes); -1 every core, -2 all but one (joblib's convention); 1 runs here.
     directory : str or Path, optional
         Where the runs are kept: one models × K grid sweep (``model=<label>/`` per model,
-        :func:`nestmix.sweep.grid.run_grid`), or a plain sweep for one model; a new temporary
-        directory by default. Fitting again with the same data and settings reuses every
-        finished run.
-    n_draws : int
+        :func:`nestmix.sweep.grid.run_grid`), or a plain sweep for one model, as ``nestmix
+        sweep --out`` makes them (``nestmix show``, ``nestmix report`` and
+        :func:`nestmix.open_sweep` read it). Fitting again with the same data and settings
+        reuses every finished run, and an interrupted fit resumes. By default (None) the runs
+        go to a temporary directory that is removed when ``fit`` returns: nothing is left on
+        disk, and every fit starts over.
+    n_draws : int, default=400
         Posterior draws behind the fitted parameters and predictions.
+    verbose : int, default=0
+        0 prints nothing; 1 or more shows the runs' progress as ``nestmix sweep`` does (a live
+        table of the running runs on a terminal, a line per running run every minute
+        elsewhere, and a line as each run starts and finishes).
 
     Attributes
     ----------
@@ -91,26 +158,35 @@ class NestedGaussianMixture:
     covariances_, covariances_std_ : ndarray, shape (K, D, D)
         Intrinsic (deconvolved) covariances.
     component_names_ : tuple of str
+    n_features_in_ : int
+        D, the number of columns of ``X``.
     feature_names_in_ : ndarray of str
-        The column names of ``X`` (a DataFrame's, or ``x0``, ``x1``, ...).
-    directory_ : Path
-        Where the runs are.
+        The column names of ``X``, only when it had string column names (a DataFrame's).
+    directory_ : Path or None
+        Where the runs are; None when they were made in a temporary directory.
+
+    Notes
+    -----
+    Unlike scikit-learn's estimators, a 1-D ``X`` is taken as N points of one feature (as
+    the galaxy velocities are), not refused.
 
     Examples
     --------
     >>> from sklearn.datasets import make_blobs                     # doctest: +SKIP
     >>> X, _ = make_blobs(500, centers=3, random_state=0)            # doctest: +SKIP
-    >>> gm = NestedGaussianMixture(k=range(1, 5)).fit(X)             # doctest: +SKIP
+    >>> gm = NestedGaussianMixture(verbose=1).fit(X)                 # doctest: +SKIP
     >>> gm.best_k_, gm.best_model_["covariance"]                    # doctest: +SKIP
     (3, 'spherical')
     """
 
-    def __init__(self, k: int | Iterable[int] = range(1, 7),
+    def __init__(self, k: int | Iterable[int] = (1, 2, 3, 4),
                  covariance: str | Sequence[str] = "auto",
-                 background: str | Sequence[str] = "auto", sampler: str = "dynesty",
-                 priors: dict | None = None, sampler_settings: dict | None = None,
+                 background: str | Sequence[str] = "none", sampler: str = "dynesty",
+                 priors: Mapping[str, Any] | None = None,
+                 sampler_settings: Mapping[str, Any] | None = None,
                  seed: int = 1, n_jobs: int | None = None,
-                 directory: str | Path | None = None, n_draws: int = 400) -> None:
+                 directory: str | Path | None = None, n_draws: int = 400,
+                 verbose: int = 0) -> None:
         self.k = k
         self.covariance = covariance
         self.background = background
@@ -121,6 +197,10 @@ class NestedGaussianMixture:
         self.n_jobs = n_jobs
         self.directory = directory
         self.n_draws = n_draws
+        self.verbose = verbose
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_params")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None, *, errors: Any = None,
@@ -141,35 +221,100 @@ class NestedGaussianMixture:
         -------
         NestedGaussianMixture
             ``self``, fitted.
-        """
-        import pandas as pd
 
+        Raises
+        ------
+        InvalidParameterError
+            For a constructor parameter of a bad type or value, before anything runs.
+        nestmix.errors.NestmixError
+            For unusable data, priors or settings (a ``ValueError``), before anything runs.
+        """
+        from nestmix.sweep.plan import SweepPlan
+
+        ks, n_draws = self._k_values(), self._n_draws()
+        self._check_parameters()
         data = self._measurements(X, errors, covariances, fitting=True)
-        ks = self._k_values()
+        plan = self._plan(data, ks)
+        n_jobs = self._workers(plan)
+        with ExitStack() as stack:
+            if self.directory is None:
+                directory = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                    prefix="nestmix-estimator-", ignore_cleanup_errors=True)))
+            else:
+                directory = Path(self.directory)
+            say = None
+            if self.verbose:
+                from nestmix.cli_progress import LiveProgress
+
+                stack.enter_context(LiveProgress(directory))
+                say = _print
+            if isinstance(plan, SweepPlan):
+                cells, where = self._run_sweep(plan, directory, n_jobs, say)
+            else:
+                cells, where = self._run_grid(plan, directory, n_jobs, say)
+            self._evidence(cells)
+            spec, model_directory = where[str(self.evidence_["model"].iloc[0])]
+            self._posterior(spec, model_directory, data, n_draws)
+        self.directory_ = None if self.directory is None else directory
+        self._columns = list(data.columns)
+        self.n_features_in_ = data.n_dims
+        names = _string_columns(X)
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # fitted before on a DataFrame
+            del self.feature_names_in_
+        if self.verbose:
+            best = self.evidence_.iloc[0]
+            _print(f"best: K = {self.best_k_}, {best['model']} (P = {best['p']:.3g})")
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None, *, errors: Any = None,
+                    covariances: Any = None) -> np.ndarray:
+        """:meth:`fit`, then :meth:`predict` on the same points."""
+        return self.fit(X, errors=errors, covariances=covariances).predict(
+            X, errors=errors, covariances=covariances)
+
+    def _plan(self, data: Any, ks: tuple[int, ...]) -> Any:
+        """The SweepPlan (one model) or GridPlan of the fit, checked (priors, settings)."""
+        from nestmix.components.background import default_box
+        from nestmix.model import ModelSpec
+        from nestmix.sweep.grid import GridPlan
+        from nestmix.sweep.plan import SweepPlan
+
         covs, backgrounds = self._models(data.n_dims)
         box = tuple(tuple(float(v) for v in edge) for edge in default_box(data.values))
-        self.directory_ = Path(self.directory if self.directory is not None
-                               else tempfile.mkdtemp(prefix="nestmix-estimator-"))
         specs = tuple(ModelSpec(covariance=cov, background=bg,
                                 priors=dict(self.priors) if self.priors is not None else {},
                                 background_box=box if bg == "uniform" else None)
                       for cov in covs for bg in backgrounds)  # no priors: the data's defaults
         common = dict(name="estimator", data=data, k_values=ks, sampler=self.sampler,
-                      settings=dict(self.sampler_settings or {}), seed=self.seed)
-        n_jobs = self.n_jobs or os.cpu_count() or 1
-        rows, where = [], {}
-        if len(specs) == 1:  # one model: a plain sweep over K
-            plan = SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
-            label = model_label(plan.spec.covariance, plan.spec.background)
-            where[label] = (plan.spec, self.directory_)
-            cells = [(label, plan.spec, row) for row in
-                     run_sweep(plan, self.directory_, n_jobs=n_jobs).rows]
-        else:  # every (model, K) in one grid sweep, one pool of workers
-            grid = GridPlan(specs=specs, **common)  # type: ignore[arg-type]
-            result = run_grid(grid, self.directory_, n_jobs=n_jobs)
-            for label, sub in grid.plans:
-                where[label] = (sub.spec, model_directory(self.directory_, label))
-            cells = [(r.model, where[r.model][0], r.row) for r in result.rows]
+                      settings=self._settings(), seed=int(self.seed))
+        if len(specs) == 1:
+            return SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
+        return GridPlan(specs=specs, **common)  # type: ignore[arg-type]
+
+    def _run_sweep(self, plan: Any, directory: Path, n_jobs: int, say: Any
+                   ) -> tuple[list, dict]:
+        from nestmix.store.grid import model_label
+        from nestmix.sweep import run_sweep
+
+        label = model_label(plan.spec.covariance, plan.spec.background)
+        rows = run_sweep(plan, directory, n_jobs=n_jobs, progress=say).rows
+        return [(label, plan.spec, row) for row in rows], {label: (plan.spec, directory)}
+
+    def _run_grid(self, grid: Any, directory: Path, n_jobs: int, say: Any
+                  ) -> tuple[list, dict]:
+        from nestmix.store.grid import model_directory
+        from nestmix.sweep.grid import run_grid
+
+        result = run_grid(grid, directory, n_jobs=n_jobs, progress=say)
+        where = {label: (sub.spec, model_directory(directory, label))
+                 for label, sub in grid.plans}
+        return [(r.model, where[r.model][0], r.row) for r in result.rows], where
+
+    def _evidence(self, cells: list) -> None:
+        import pandas as pd
+
         rows = [{"model": label, "covariance": spec.covariance, "background": spec.background,
                  "k": row.k, "logZ": row.logZ, "logZ_err": row.logZ_err}
                 for label, spec, row in cells]
@@ -181,21 +326,19 @@ class NestedGaussianMixture:
         self.best_k_ = int(best["k"])
         self.best_model_ = {"covariance": str(best["covariance"]),
                             "background": str(best["background"])}
-        spec, directory = where[str(best["model"])]
-        self._posterior(spec, directory, data)
-        return self
 
-    def _posterior(self, spec: ModelSpec, directory: Path, data: Measurements) -> None:
+    def _posterior(self, spec: Any, directory: Path, data: Any, n_draws: int) -> None:
+        from nestmix.store import open_sweep
+
         archive = open_sweep(directory)
         run = archive.run(self.best_k_, self.sampler)
         stored = archive.analysis(self.best_k_, self.sampler)
         samples = run.samples if stored is None else stored[1]["relabelled_samples"]
         rng = np.random.default_rng(self.seed)
-        draws = samples[rng.choice(len(samples), size=self.n_draws, p=run.weights)]
+        draws = samples[rng.choice(len(samples), size=n_draws, p=run.weights)]
         model = spec.build(data, self.best_k_)
         params = model.expand(draws)
         self._spec = spec
-        self._model = model
         self._params = params
         self._log_volume = (None if model.background is None
                             else float(np.sum(np.log(np.diff(_box(spec), axis=1)))))
@@ -204,7 +347,6 @@ class NestedGaussianMixture:
         self.means_, self.means_std_ = params.means.mean(0), params.means.std(0)
         self.covariances_ = params.covariances.mean(0)
         self.covariances_std_ = params.covariances.std(0)
-        self.n_features_in_ = model.n_dims
 
     # --------------------------------------------------------------- prediction
     def predict_proba(self, X: Any, *, errors: Any = None, covariances: Any = None) -> np.ndarray:
@@ -248,6 +390,10 @@ class NestedGaussianMixture:
             Index into ``component_names_``.
         """
         self._check_fitted()
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+                or n_samples < 1:
+            raise InvalidParameterError("n_samples", f"must be an integer >= 1, got "
+                                                     f"{n_samples!r}")
         rng = np.random.default_rng(random_state)
         params = self._params
         draw = rng.integers(params.weights.shape[0], size=n_samples)
@@ -267,6 +413,8 @@ class NestedGaussianMixture:
     # ------------------------------------------------------------------ helpers
     def _log_terms(self, X: Any, errors: Any, covariances: Any) -> np.ndarray:
         """log w_k p_k(x_i) for every draw, point and component: shape (m, N, n_components)."""
+        from nestmix.components.gaussian import gaussian_log_density
+
         self._check_fitted()
         data = self._measurements(X, errors, covariances, fitting=False)
         params = self._params
@@ -281,69 +429,182 @@ class NestedGaussianMixture:
         with np.errstate(divide="ignore"):
             return dens + np.log(params.weights)[:, None, :]
 
-    def _measurements(self, X: Any, errors: Any, covariances: Any,
-                      fitting: bool) -> Measurements:
-        columns = getattr(X, "columns", None)
-        values = np.asarray(X, dtype=float)
+    def _measurements(self, X: Any, errors: Any, covariances: Any, fitting: bool) -> Any:
+        """``X`` (and its errors) as Measurements, checked as scikit-learn checks its input."""
+        from nestmix.data import Measurements
+
+        names = _string_columns(X)
+        values = _numbers(X)
+        if values.ndim == 1 and not fitting and self.n_features_in_ > 1:
+            raise DataError(f"X is 1-D ({values.size} values) but the model was fitted on "
+                            f"{self.n_features_in_} features. Reshape your data: "
+                            "X.reshape(1, -1) for one point")
         if values.ndim == 1:
             values = values[:, None]
+        if values.ndim != 2:
+            raise DataError(f"X has shape {values.shape}; expected (N, D) or (N,)")
+        n, d = values.shape
+        if d == 0 or n == 0:
+            what = "feature" if d == 0 else "sample"
+            raise DataError(f"Found array with 0 {what}(s) (shape={values.shape}) while a "
+                            "minimum of 1 is required.")
         if fitting:
-            names = ([str(c) for c in columns] if columns is not None else
-                     ["x"] if values.shape[1] == 1 else [f"x{i}" for i in range(values.shape[1])])
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif values.ndim != 2 or values.shape[1] != self.n_features_in_:
-            raise DataError(f"X has {values.shape[-1]} columns; the model was fitted on "
-                            f"{self.n_features_in_}")
-        err = None if errors is None else np.asarray(errors, dtype=float)
+            if n == 1:
+                raise DataError("X has 1 sample; a mixture needs at least 2 points")
+            columns = names or (["x"] if d == 1 else [f"x{i}" for i in range(d)])
+        elif d != self.n_features_in_:
+            raise DataError(f"X has {d} features, but {type(self).__name__} is expecting "
+                            f"{self.n_features_in_} features as input")
+        elif names is not None and hasattr(self, "feature_names_in_") \
+                and list(names) != list(self.feature_names_in_):
+            raise DataError(f"X has the columns {names}; the model was fitted on "
+                            f"{list(self.feature_names_in_)}")
+        err = None if errors is None else _numbers(errors, "errors")
         if err is not None and err.ndim == 1:
             err = err[:, None]
         return Measurements.from_arrays(values, errors=err, covariances=covariances,
-                                        columns=list(self.feature_names_in_),
+                                        columns=columns if fitting else list(self._columns),
                                         source="NestedGaussianMixture")
 
+    # ---------------------------------------------------------------- parameters
     def _k_values(self) -> tuple[int, ...]:
-        ks = (self.k,) if isinstance(self.k, (int, np.integer)) else tuple(self.k)
-        if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1
-                         for k in ks):
-            raise ConfigError("k", f"k must be integers >= 1, got {self.k!r}")
-        return tuple(sorted({int(k) for k in ks}))
+        k = self.k
+        ks: tuple = ((k,) if _is_int(k) else tuple(k) if isinstance(k, Iterable)
+                     and not isinstance(k, (str, bytes, Mapping)) else (k,))
+        if not ks or not all(_is_int(v) and v >= 1 for v in ks):
+            raise InvalidParameterError("k", f"must be an integer >= 1 or a list of them, got "
+                                             f"{k!r}")
+        return tuple(sorted({int(v) for v in ks}))
+
+    def _n_draws(self) -> int:
+        if not _is_int(self.n_draws) or self.n_draws < 1:
+            raise InvalidParameterError("n_draws", f"must be an integer >= 1 (posterior draws), "
+                                                   f"got {self.n_draws!r}")
+        return int(self.n_draws)
+
+    def _check_parameters(self) -> None:
+        """Every parameter that needs no data, checked before anything runs."""
+        from nestmix.samplers import get_sampler
+
+        _choices("covariance", self.covariance, COVARIANCES_ND, COVARIANCES_ND)
+        _choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
+        if not isinstance(self.sampler, str):
+            raise InvalidParameterError("sampler", f"must be a sampler's name, got "
+                                                   f"{self.sampler!r}")
+        get_sampler(self.sampler)  # unknown: one line listing the samplers
+        for name in ("priors", "sampler_settings"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidParameterError(name, f"must be a mapping (a dict) or None, got "
+                                                  f"{value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise InvalidParameterError("seed", f"must be an integer >= 0, got {self.seed!r}")
+        if self.n_jobs is not None and (not _is_int(self.n_jobs) or self.n_jobs == 0):
+            raise InvalidParameterError("n_jobs", f"must be a positive integer, a negative one "
+                                                  f"(-1: every core) or None, got "
+                                                  f"{self.n_jobs!r}")
+        if self.directory is not None and not isinstance(self.directory, (str, os.PathLike)):
+            raise InvalidParameterError("directory", f"must be a path or None, got "
+                                                     f"{self.directory!r}")
+        if not _is_int(self.verbose, bool_ok=True) or self.verbose < 0:
+            raise InvalidParameterError("verbose", f"must be an integer >= 0, got "
+                                                   f"{self.verbose!r}")
 
     def _models(self, n_dims: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         covs = _choices("covariance", self.covariance,
                         COVARIANCES_1D if n_dims == 1 else COVARIANCES_ND, COVARIANCES_ND)
         return covs, _choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
 
+    def _settings(self) -> dict[str, Any]:
+        """The sampler settings, with the zero-config number of live points for dynesty."""
+        from nestmix.sweep.zeroconf import DEFAULT_NLIVE
+
+        settings = dict(self.sampler_settings or {})
+        own = settings.get(self.sampler)
+        if self.sampler == "dynesty" and "nlive" not in settings \
+                and not (isinstance(own, Mapping) and "nlive" in own):
+            settings["nlive"] = DEFAULT_NLIVE
+        return settings
+
+    def _workers(self, plan: Any) -> int:
+        cores = os.cpu_count() or 1
+        if self.n_jobs is None:
+            from nestmix.samplers import get_sampler
+
+            per_run = max(get_sampler(name).processes_per_run(plan.settings_for(name))
+                          for name in plan.samplers)
+            return max(1, cores // per_run)
+        return int(self.n_jobs) if self.n_jobs > 0 else max(1, cores + 1 + int(self.n_jobs))
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "_params"):
-            raise DataError("this NestedGaussianMixture is not fitted yet: call fit(X) first")
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's parameters (scikit-learn's estimator API)."""
-        return {name: getattr(self, name) for name in (
-            "k", "covariance", "background", "sampler", "priors", "sampler_settings", "seed",
-            "n_jobs", "directory", "n_draws")}
-
-    def set_params(self, **params: Any) -> NestedGaussianMixture:
-        """Set constructor parameters (scikit-learn's estimator API)."""
-        valid = self.get_params()
-        for name, value in params.items():
-            if name not in valid:
-                raise ConfigError(name, f"unknown parameter {name!r}; valid: {', '.join(valid)}")
-            setattr(self, name, value)
-        return self
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) "
+                                 "first")
 
 
-def _choices(key: str, value: str | Sequence[str], auto: tuple[str, ...],
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _is_int(value: Any, bool_ok: bool = False) -> bool:
+    return isinstance(value, (int, np.integer)) and (bool_ok or not isinstance(value, bool))
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a is b or a == b)
+    except (TypeError, ValueError):  # arrays
+        return False
+
+
+def _string_columns(X: Any) -> list[str] | None:
+    """The column names of a DataFrame-like ``X`` when they are all strings, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or getattr(X, "ndim", 2) != 2:
+        return None
+    names = list(columns)
+    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) \
+        else None
+
+
+def _numbers(X: Any, what: str = "X") -> np.ndarray:
+    """``X`` as a float array: sparse, complex, text and objects refused in one line each."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise DataError(f"{what} is a sparse matrix; pass a dense array ({what}.toarray())")
+    try:
+        values = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be an array of numbers: {exc}") from None
+    if values.dtype.kind == "c":
+        raise DataError(f"Complex data not supported: {what} must be real numbers")
+    if values.dtype.kind not in "biufO":
+        raise DataError(f"{what} must be numbers, got an array of dtype {values.dtype}")
+    try:
+        return values.astype(float)
+    except TypeError as exc:  # an object that is not a number: a TypeError, as numpy's
+        raise _InputTypeError(f"{what} must be numbers: {exc}") from None
+    except ValueError as exc:
+        raise DataError(f"{what} must be numbers: {exc}") from None
+
+
+class _InputTypeError(DataError, TypeError):
+    """Input holding objects that are not numbers (a DataError and, as numpy's, a TypeError)."""
+
+
+def _choices(key: str, value: Any, auto: tuple[str, ...],
              valid: tuple[str, ...]) -> tuple[str, ...]:
-    chosen = auto if value == "auto" else (value,) if isinstance(value, str) else tuple(value)
-    bad = [v for v in chosen if v not in valid]
-    if not chosen or bad:
-        raise ConfigError(key, f"{key} must be 'auto' or some of {', '.join(valid)}; got "
-                               f"{value!r}")
+    if isinstance(value, str):
+        chosen: tuple = auto if value == "auto" else (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        chosen = tuple(value)
+    else:
+        chosen = ()
+    if not chosen or any(not isinstance(v, str) or v not in valid for v in chosen):
+        raise InvalidParameterError(key, f"must be 'auto' or some of {', '.join(valid)}; "
+                                         f"got {value!r}")
     return tuple(dict.fromkeys(chosen))
 
 
-def _box(spec: ModelSpec) -> tuple:
+def _box(spec: Any) -> tuple:
     assert spec.background_box is not None
     return spec.background_box
-

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from nestmix import NestedGaussianMixture
-from nestmix.errors import ConfigError, DataError
+from nestmix.errors import ConfigError, DataError, ModelError, SamplerError
+from nestmix.estimator import InvalidParameterError
 
 
 def two_groups(seed: int = 0, n: int = 80) -> np.ndarray:
@@ -39,7 +42,7 @@ def test_one_dimensional_groups_give_two_components_at_the_true_means(fitted):
     np.testing.assert_allclose(gm.weights_, [0.5, 0.5], atol=0.15)
     np.testing.assert_allclose(np.sqrt(gm.covariances_[:, 0, 0]), [0.5, 0.5], rtol=0.4)
     assert gm.component_names_ == ("1", "2")
-    assert list(gm.feature_names_in_) == ["x"]
+    assert gm.n_features_in_ == 1 and not hasattr(gm, "feature_names_in_")  # as sklearn's
 
 
 def test_predictions_follow_the_fitted_mixture(fitted):
@@ -60,25 +63,130 @@ def test_predictions_follow_the_fitted_mixture(fitted):
     assert abs(np.mean(points[labels == 1]) - gm.means_[1, 0]) < 0.1
 
 
-def test_fitting_again_reuses_the_runs(fitted):
+def test_fitting_again_reuses_the_runs(fitted, capsys):
     gm, x = fitted
-    again = NestedGaussianMixture(**gm.get_params()).fit(x)
+    again = NestedGaussianMixture(**{**gm.get_params(), "verbose": 1}).fit(x)
     pd.testing.assert_frame_equal(again.evidence_, gm.evidence_)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if "reused finished run" in line] \
+        and not [line for line in lines if "started" in line], lines
+    assert lines[-1] == f"best: K = 2, full (P = {gm.evidence_['p'].iloc[0]:.3g})"
+    assert again.directory_ == gm.directory_ == gm.directory
 
 
-def test_bad_input_is_one_clear_error(fitted):
+def test_default_directory_leaves_nothing_behind_and_prints_nothing(tmp_path, monkeypatch,
+                                                                    capfd):
+    """directory=None: the runs go to a temporary directory, removed when fit returns (the
+    fitted estimator keeps what it needs); verbose=0 prints nothing, workers included."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    x = two_groups(seed=1)
+    gm = NestedGaussianMixture(k=[1, 2], covariance=["full", "tied"],
+                               sampler_settings={"nlive": 30}, n_jobs=2, n_draws=50).fit(x)
+    assert list(tmp_path.iterdir()) == [] and gm.directory_ is None
+    assert len(gm.evidence_) == 4 and gm.predict_proba(x).shape == (80, gm.best_k_)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_verbose_shows_the_runs_as_the_cli_does(capsys):
+    gm = NestedGaussianMixture(k=1, covariance="full", sampler_settings={"nlive": 20},
+                               n_jobs=1, n_draws=20, verbose=1).fit(two_groups())
+    lines = capsys.readouterr().out.splitlines()
+    assert "K=1 dynesty: started (seed " in lines[1], lines
+    assert re.fullmatch(r"K=1 dynesty: logZ = -\d+\.\d\d ± \d\.\d\d .*\[1/1 to run done\]",
+                        lines[2]), lines
+    assert lines[-1] == "best: K = 1, full (P = 1)" and gm.best_k_ == 1
+
+
+def test_defaults_are_the_zero_config_grid(tmp_path):
+    """The estimator's default grid and settings are those of `nestmix sweep points.csv`."""
+    from nestmix.data import Measurements
+    from nestmix.sweep.config import plan_from_mapping
+    from nestmix.sweep.zeroconf import config_for_data
+
+    rng = np.random.default_rng(2)
+    for values in (two_groups(), rng.normal(size=(60, 2))):
+        table = pd.DataFrame(values.reshape(len(values), -1))
+        table.columns = [f"c{i}" for i in range(table.shape[1])]
+        table.to_csv(tmp_path / "points.csv", index=False)
+        cli, _ = plan_from_mapping(config_for_data(tmp_path / "points.csv", base=tmp_path),
+                                   base=tmp_path)
+        gm = NestedGaussianMixture()
+        ours = gm._plan(Measurements.from_arrays(values, columns=list(table.columns)),
+                        gm._k_values())
+        assert ours.k_values == cli.k_values == (1, 2, 3, 4)
+        assert [(s.covariance, s.background) for s in ours.specs] == \
+            [(s.covariance, s.background) for s in cli.specs]
+        assert [s.priors for s in ours.specs] == [s.priors for s in cli.specs]
+        assert ours.settings_for("dynesty") == cli.settings_for("dynesty")
+        assert ours.settings_for("dynesty")["nlive"] == 100
+        assert (ours.seed, ours.escalate, ours.repeats) == (cli.seed, cli.escalate, cli.repeats)
+
+
+@pytest.mark.parametrize("params, key, what", [
+    ({"n_jobs": 0}, "n_jobs", "must be a positive integer"),
+    ({"n_jobs": 1.5}, "n_jobs", "must be a positive integer"),
+    ({"n_draws": 0}, "n_draws", "must be an integer >= 1"),
+    ({"n_draws": -5}, "n_draws", "must be an integer >= 1"),
+    ({"k": 2.5}, "k", "must be an integer >= 1 or a list of them, got 2.5"),
+    ({"k": [0, 1]}, "k", "must be an integer >= 1"),
+    ({"k": "3"}, "k", "must be an integer >= 1"),
+    ({"priors": "x"}, "priors", "must be a mapping"),
+    ({"sampler_settings": 100}, "sampler_settings", "must be a mapping"),
+    ({"covariance": "banana"}, "covariance", "must be 'auto' or some of"),
+    ({"background": 1}, "background", "must be 'auto' or some of"),
+    ({"seed": -1}, "seed", "must be an integer >= 0"),
+    ({"verbose": "yes"}, "verbose", "must be an integer >= 0"),
+    ({"directory": 3}, "directory", "must be a path"),
+])
+def test_bad_parameters_are_one_line_before_anything_runs(tmp_path, params, key, what):
+    runs = tmp_path / "runs"
+    with pytest.raises(InvalidParameterError) as caught:
+        NestedGaussianMixture(**{"directory": runs, **params}).fit(two_groups())
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, TypeError)  # as sklearn's
+    assert isinstance(error, ConfigError) and error.key == key
+    assert str(error).startswith(f"{key}: ") and what in str(error) and "\n" not in str(error)
+    assert not runs.exists()  # refused before the fit made anything
+
+
+def test_unknown_sampler_priors_and_settings_are_refused_before_the_runs(tmp_path):
+    runs = tmp_path / "runs"
+    for params, kind, what in [({"sampler": "emcee"}, SamplerError, "unknown sampler 'emcee'"),
+                               ({"priors": {"bogus": 1}}, ModelError, "unknown prior 'bogus'"),
+                               ({"sampler_settings": {"nlive": -3}}, SamplerError, "nlive")]:
+        with pytest.raises(kind, match=what):
+            NestedGaussianMixture(directory=runs, **params).fit(two_groups())
+        assert not runs.exists()
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "score_samples"])
+def test_unfitted_is_sklearns_not_fitted_error(method):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet: call fit"):
+        getattr(NestedGaussianMixture(), method)(np.zeros(3))
+
+
+def test_bad_data_is_one_clear_error(fitted):
+    from scipy import sparse
+
     gm, _ = fitted
-    with pytest.raises(DataError, match="fitted on 1"):
+    with pytest.raises(DataError, match="X has 2 features, but NestedGaussianMixture is "
+                                        "expecting 1 features as input"):
         gm.predict_proba(np.zeros((3, 2)))
-    with pytest.raises(DataError, match="not fitted"):
-        NestedGaussianMixture().predict(np.zeros(3))
-    with pytest.raises(ConfigError, match="k must be integers >= 1"):
-        NestedGaussianMixture(k=[0, 1]).fit(two_groups())
-    with pytest.raises(ConfigError, match="covariance must be 'auto' or some of"):
-        NestedGaussianMixture(covariance="banana").fit(two_groups())
     with pytest.raises(DataError, match=r"NaN|finite"):
         NestedGaussianMixture(k=1).fit(np.array([0.0, np.nan, 1.0]))
-    with pytest.raises(ConfigError, match="unknown parameter"):
+    with pytest.raises(DataError, match="X has 1 sample"):
+        NestedGaussianMixture(k=1).fit(np.zeros((1, 3)))
+    with pytest.raises(DataError, match="sparse"):
+        NestedGaussianMixture(k=1).fit(sparse.csr_matrix(np.eye(3)))
+    with pytest.raises(DataError, match="Complex data not supported"):
+        NestedGaussianMixture(k=1).fit(np.ones(4) * 1j)
+    with pytest.raises(TypeError, match="X must be numbers"):
+        NestedGaussianMixture(k=1).fit(np.array([1.0, {"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="n_components"):
         NestedGaussianMixture().set_params(n_components=3)
 
 
