@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 from griffe_roles import SphinxRoles  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "docs" / "images"))
+from make_report_image import top_of_report  # noqa: E402
+
 RAW_ROLE = re.compile(r":(?:py:)?(?:func|meth|class|mod|attr|data|obj|exc):")
 
 PACKAGE = {
@@ -83,3 +86,24 @@ def test_api_page_links_its_names_and_opens_with_what_users_call(site):
     assert headings.index("internals") > headings.index("nestmix.NestmixError")
     run_manifest = html.index('id="nestmix.sweep.plan.SweepPlan.run_manifest"')
     assert run_manifest > html.index('id="internals"')
+
+
+REPORT = ('<html><body><main><h1>Sweep</h1><table><tr><td>data</td><td>82 points from '
+          '{data}</td></tr><tr><td>files</td><td>{sweep}/evidence.csv</td></tr></table>'
+          '<img src="data:image/png;base64,AAAA/tmp/x"><section id="priors"><h2>Priors</h2>'
+          '{late}</section></main></body></html>')
+
+
+def test_report_image_shows_no_machine_path(tmp_path):
+    sweep = tmp_path / "runs" / "galaxies"
+    sweep.mkdir(parents=True)
+    data = "/usr/lib/python3/site-packages/nestmix/examples/galaxies_roeder1990.txt"
+    (sweep / "report.html").write_text(REPORT.format(data=data, sweep=sweep.resolve(),
+                                                     late="/home/someone/later.csv"))
+    html = top_of_report(sweep)
+    assert "from nestmix/examples/galaxies_roeder1990.txt" in html
+    assert "<td>evidence.csv</td>" in html and "Priors" not in html and "/home" not in html
+    (sweep / "report.html").write_text(REPORT.format(data="/home/someone/galaxies.txt",
+                                                     sweep=sweep, late=""))
+    with pytest.raises(SystemExit, match=r"/home/someone/galaxies\.txt"):
+        top_of_report(sweep)

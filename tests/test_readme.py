@@ -50,6 +50,34 @@ def test_python_quickstart_runs_as_shown_and_finds_several_components(page, tmp_
     assert (tmp_path / "runs" / "galaxies-python" / "summary.json").exists()
 
 
+@pytest.mark.slow  # ~1.5 min: eight runs of the bundled galaxies (K = 1..4 x full, tied)
+def test_estimator_example_runs_as_shown(tmp_path):
+    code = tagged_example("README.md", "estimator")
+    assert len(code.strip().splitlines()) <= 4
+    best_k, covariance, p = run_python(code, tmp_path).split()
+    assert int(best_k) in (3, 4) and covariance == "full"  # K = 1, 2 and tied far behind
+    assert 0.3 <= float(p) <= 1
+    text = (ROOT / "README.md").read_text()
+    assert f"It prints `{best_k} {covariance} {p}`" in text
+
+
+def test_readme_tour_shows_both_entry_points_and_needs_no_config():
+    text = (ROOT / "README.md").read_text()
+    tour = text[text.index("## Quick start"):]
+    assert "nestmix sweep points.csv" in tour and "NestedGaussianMixture" in tour
+    assert tour.index("nestmix sweep points.csv") < tour.index(".toml")
+    assert "A config names" not in text
+
+
+def test_readme_timings_carry_their_conditions():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    timings = re.findall(r"\b\d+ min \d+ s\b", text)
+    assert len(timings) >= 3
+    for timing in timings:  # each within a sentence that says how loaded the machine was
+        sentence = text[max(0, text.index(timing) - 300):text.index(timing) + 60]
+        assert re.search(r"load average|idle|shared", sentence), timing
+
+
 def test_readme_opens_with_the_two_setup_commands():
     text = (ROOT / "README.md").read_text()
     block = re.search(r"```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
