@@ -14,7 +14,6 @@ estimator lazily and ``import nestmix`` does not load scikit-learn.
 
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,67 +24,31 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from nestmix.errors import ConfigError, DataError
+from nestmix.errors import DataError
+from nestmix.estimator_input import (
+    BACKGROUNDS,
+    COVARIANCES_1D,
+    COVARIANCES_ND,
+    InvalidParameterError,
+    NoMixin,
+    NotFittedFallback,
+    ParamsBase,
+    check_k,
+    check_n_draws,
+    check_parameters,
+    choices,
+    numbers,
+    string_columns,
+)
 
 __all__ = ["InvalidParameterError", "NestedGaussianMixture", "NotFittedError"]
-
-COVARIANCES_1D = ("full", "tied")  # in 1-D, full = diag = spherical
-COVARIANCES_ND = ("full", "diag", "spherical", "tied")
-BACKGROUNDS = ("none", "uniform")
-
-
-class InvalidParameterError(ConfigError, TypeError):
-    """A constructor parameter of the estimator with a bad value or type, found when ``fit``
-    starts. A :class:`~nestmix.errors.ConfigError` (so a ``ValueError``) and a ``TypeError``,
-    as scikit-learn's own ``InvalidParameterError`` is both."""
-
-
-class _ParamsBase:
-    """``get_params``, ``set_params`` and the repr of scikit-learn's ``BaseEstimator``, for
-    when scikit-learn is not installed."""
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return sorted(p.name for p in inspect.signature(cls.__init__).parameters.values()
-                      if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's parameters."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> Any:
-        """Set constructor parameters (checked when ``fit`` starts)."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise InvalidParameterError(name, f"unknown parameter of {type(self).__name__}"
-                                                  f"; valid: {', '.join(valid)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {p.name: p.default
-                    for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not _same(value, defaults.get(name))]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-
-class _NoMixin:
-    """Stands in for scikit-learn's ``DensityMixin`` without scikit-learn."""
-
-
-class _NotFittedError(DataError, AttributeError):
-    """The estimator was used before ``fit`` (scikit-learn's ``NotFittedError`` when it is
-    installed; this one, a ``ValueError`` and an ``AttributeError`` as that is, without)."""
-
 
 try:  # scikit-learn is optional: with it, the estimator is one of its own
     from sklearn.base import BaseEstimator as _Base
     from sklearn.base import DensityMixin as _Density
     from sklearn.exceptions import NotFittedError
 except ImportError:  # pragma: no cover - tested in a subprocess that hides scikit-learn
-    _Base, _Density, NotFittedError = _ParamsBase, _NoMixin, _NotFittedError
+    _Base, _Density, NotFittedError = ParamsBase, NoMixin, NotFittedFallback
 
 
 class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
@@ -231,8 +194,8 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         """
         from nestmix.sweep.plan import SweepPlan
 
-        ks, n_draws = self._k_values(), self._n_draws()
-        self._check_parameters()
+        check_parameters(self.get_params())
+        ks, n_draws = check_k(self.k), check_n_draws(self.n_draws)
         data = self._measurements(X, errors, covariances, fitting=True)
         plan = self._plan(data, ks)
         n_jobs = self._workers(plan)
@@ -258,7 +221,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         self.directory_ = None if self.directory is None else directory
         self._columns = list(data.columns)
         self.n_features_in_ = data.n_dims
-        names = _string_columns(X)
+        names = string_columns(X)
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):  # fitted before on a DataFrame
@@ -433,8 +396,8 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         """``X`` (and its errors) as Measurements, checked as scikit-learn checks its input."""
         from nestmix.data import Measurements
 
-        names = _string_columns(X)
-        values = _numbers(X)
+        names = string_columns(X)
+        values = numbers(X)
         if values.ndim == 1 and not fitting and self.n_features_in_ > 1:
             raise DataError(f"X is 1-D ({values.size} values) but the model was fitted on "
                             f"{self.n_features_in_} features. Reshape your data: "
@@ -459,7 +422,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
                 and list(names) != list(self.feature_names_in_):
             raise DataError(f"X has the columns {names}; the model was fitted on "
                             f"{list(self.feature_names_in_)}")
-        err = None if errors is None else _numbers(errors, "errors")
+        err = None if errors is None else numbers(errors, "errors")
         if err is not None and err.ndim == 1:
             err = err[:, None]
         return Measurements.from_arrays(values, errors=err, covariances=covariances,
@@ -467,53 +430,10 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
                                         source="NestedGaussianMixture")
 
     # ---------------------------------------------------------------- parameters
-    def _k_values(self) -> tuple[int, ...]:
-        k = self.k
-        ks: tuple = ((k,) if _is_int(k) else tuple(k) if isinstance(k, Iterable)
-                     and not isinstance(k, (str, bytes, Mapping)) else (k,))
-        if not ks or not all(_is_int(v) and v >= 1 for v in ks):
-            raise InvalidParameterError("k", f"must be an integer >= 1 or a list of them, got "
-                                             f"{k!r}")
-        return tuple(sorted({int(v) for v in ks}))
-
-    def _n_draws(self) -> int:
-        if not _is_int(self.n_draws) or self.n_draws < 1:
-            raise InvalidParameterError("n_draws", f"must be an integer >= 1 (posterior draws), "
-                                                   f"got {self.n_draws!r}")
-        return int(self.n_draws)
-
-    def _check_parameters(self) -> None:
-        """Every parameter that needs no data, checked before anything runs."""
-        from nestmix.samplers import get_sampler
-
-        _choices("covariance", self.covariance, COVARIANCES_ND, COVARIANCES_ND)
-        _choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
-        if not isinstance(self.sampler, str):
-            raise InvalidParameterError("sampler", f"must be a sampler's name, got "
-                                                   f"{self.sampler!r}")
-        get_sampler(self.sampler)  # unknown: one line listing the samplers
-        for name in ("priors", "sampler_settings"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, Mapping):
-                raise InvalidParameterError(name, f"must be a mapping (a dict) or None, got "
-                                                  f"{value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise InvalidParameterError("seed", f"must be an integer >= 0, got {self.seed!r}")
-        if self.n_jobs is not None and (not _is_int(self.n_jobs) or self.n_jobs == 0):
-            raise InvalidParameterError("n_jobs", f"must be a positive integer, a negative one "
-                                                  f"(-1: every core) or None, got "
-                                                  f"{self.n_jobs!r}")
-        if self.directory is not None and not isinstance(self.directory, (str, os.PathLike)):
-            raise InvalidParameterError("directory", f"must be a path or None, got "
-                                                     f"{self.directory!r}")
-        if not _is_int(self.verbose, bool_ok=True) or self.verbose < 0:
-            raise InvalidParameterError("verbose", f"must be an integer >= 0, got "
-                                                   f"{self.verbose!r}")
-
     def _models(self, n_dims: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        covs = _choices("covariance", self.covariance,
-                        COVARIANCES_1D if n_dims == 1 else COVARIANCES_ND, COVARIANCES_ND)
-        return covs, _choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
+        covs = choices("covariance", self.covariance,
+                       COVARIANCES_1D if n_dims == 1 else COVARIANCES_ND, COVARIANCES_ND)
+        return covs, choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
 
     def _settings(self) -> dict[str, Any]:
         """The sampler settings, with the zero-config number of live points for dynesty."""
@@ -544,65 +464,6 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-def _is_int(value: Any, bool_ok: bool = False) -> bool:
-    return isinstance(value, (int, np.integer)) and (bool_ok or not isinstance(value, bool))
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a is b or a == b)
-    except (TypeError, ValueError):  # arrays
-        return False
-
-
-def _string_columns(X: Any) -> list[str] | None:
-    """The column names of a DataFrame-like ``X`` when they are all strings, else None."""
-    columns = getattr(X, "columns", None)
-    if columns is None or getattr(X, "ndim", 2) != 2:
-        return None
-    names = list(columns)
-    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) \
-        else None
-
-
-def _numbers(X: Any, what: str = "X") -> np.ndarray:
-    """``X`` as a float array: sparse, complex, text and objects refused in one line each."""
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise DataError(f"{what} is a sparse matrix; pass a dense array ({what}.toarray())")
-    try:
-        values = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{what} must be an array of numbers: {exc}") from None
-    if values.dtype.kind == "c":
-        raise DataError(f"Complex data not supported: {what} must be real numbers")
-    if values.dtype.kind not in "biufO":
-        raise DataError(f"{what} must be numbers, got an array of dtype {values.dtype}")
-    try:
-        return values.astype(float)
-    except TypeError as exc:  # an object that is not a number: a TypeError, as numpy's
-        raise _InputTypeError(f"{what} must be numbers: {exc}") from None
-    except ValueError as exc:
-        raise DataError(f"{what} must be numbers: {exc}") from None
-
-
-class _InputTypeError(DataError, TypeError):
-    """Input holding objects that are not numbers (a DataError and, as numpy's, a TypeError)."""
-
-
-def _choices(key: str, value: Any, auto: tuple[str, ...],
-             valid: tuple[str, ...]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        chosen: tuple = auto if value == "auto" else (value,)
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        chosen = tuple(value)
-    else:
-        chosen = ()
-    if not chosen or any(not isinstance(v, str) or v not in valid for v in chosen):
-        raise InvalidParameterError(key, f"must be 'auto' or some of {', '.join(valid)}; "
-                                         f"got {value!r}")
-    return tuple(dict.fromkeys(chosen))
 
 
 def _box(spec: Any) -> tuple:

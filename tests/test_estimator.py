@@ -12,6 +12,7 @@ from scipy import stats
 from nestmix import NestedGaussianMixture
 from nestmix.errors import ConfigError, DataError, ModelError, SamplerError
 from nestmix.estimator import InvalidParameterError
+from nestmix.estimator_input import check_k
 
 
 def two_groups(seed: int = 0, n: int = 80) -> np.ndarray:
@@ -114,7 +115,7 @@ def test_defaults_are_the_zero_config_grid(tmp_path):
                                    base=tmp_path)
         gm = NestedGaussianMixture()
         ours = gm._plan(Measurements.from_arrays(values, columns=list(table.columns)),
-                        gm._k_values())
+                        check_k(gm.k))
         assert ours.k_values == cli.k_values == (1, 2, 3, 4)
         assert [(s.covariance, s.background) for s in ours.specs] == \
             [(s.covariance, s.background) for s in cli.specs]
