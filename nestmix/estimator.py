@@ -96,9 +96,10 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         :func:`nestmix.sweep.grid.run_grid`), or a plain sweep for one model, as ``nestmix
         sweep --out`` makes them (``nestmix show``, ``nestmix report`` and
         :func:`nestmix.open_sweep` read it). Fitting again with the same data and settings
-        reuses every finished run, and an interrupted fit resumes. By default (None) the runs
-        go to a temporary directory that is removed when ``fit`` returns: nothing is left on
-        disk, and every fit starts over.
+        reuses every finished run, and an interrupted fit resumes; one made from other data or
+        settings is refused (give each its own, and leave it None under cross-validation). By
+        default (None) the runs go to a temporary directory that is removed when ``fit``
+        returns: nothing is left on disk, and every fit starts over.
     n_draws : int, default=400
         Posterior draws behind the fitted parameters and predictions.
     verbose : int, default=0
