@@ -185,7 +185,7 @@ def test_cancel_a_queued_and_a_running_job_and_a_worker_error(server):
     assert server.job(first["id"])["state"] == "cancelled"
     job = server.wait(damaged["id"], finished)  # it got the worker long-a had
     assert job["state"] == "failed"
-    assert job["error"].startswith(f"cannot read {server.runs / 'damaged' / 'manifest.json'}")
+    assert job["error"].startswith("cannot read runs/damaged/manifest.json")  # no server path
     assert server.client.delete(f"/jobs/{second['id']}").json()["state"] == "cancelled"
     assert server.job(third["id"])["state"] == "cancelled"
 
@@ -251,10 +251,6 @@ def test_paths_from_clients_cannot_leave_the_runs_directory(server):
         (config(), {"name": "../evil"}, "name: '../evil' is not a usable sweep name"),
         (config("../../evil"), {}, "name: '../../evil' is not a usable sweep name"),
         (config("..", k=(1,)), {}, "name: '..' is not a usable sweep name"),
-        (config().replace("[data]\n", '[data]\npath = "../../../etc/passwd"\n'), {},
-         "data.path: paths are not accepted over HTTP"),
-        (config().replace("[data]\n", '[data]\npath = "/etc/passwd"\n'), {},
-         "data.path: paths are not accepted over HTTP"),
     ]
     for text, form, message in cases:
         response = server.submit(text, **form)

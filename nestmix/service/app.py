@@ -17,6 +17,7 @@ from nestmix._version import __version__
 from nestmix.errors import NestmixError, RunStoreError
 from nestmix.service.db import Database, check_database
 from nestmix.service.redact import redact_paths
+from nestmix.service.replies import Replies
 from nestmix.service.routes import router
 from nestmix.service.security import Guard
 from nestmix.service.settings import ServiceSettings
@@ -25,19 +26,22 @@ from nestmix.service.supervisor import Supervisor
 __all__ = ["Service", "create_app", "serve"]
 
 DESCRIPTION = """\
-Submit model-selection sweeps (the config of `nestmix sweep` and a data file), watch them run,
-read their reports. Each job is a sweep in `<runs>/<name>/`, readable by `nestmix show` and
-`nestmix report`. Errors are JSON: `{"detail": "<what is wrong>"}`.
+Submit model-selection sweeps (a data file, with the config of `nestmix sweep` or alone for the
+zero-configuration sweep of `nestmix sweep points.csv`), watch them run, read their reports.
+Each job is a sweep in `<runs>/<name>/`, readable by `nestmix show` and `nestmix report`.
+Errors are JSON: `{"detail": "<what is wrong>"}`.
 """
 
 
 @dataclass(frozen=True)
 class Service:
-    """What the routes use: the settings, the database and the supervisor."""
+    """What the routes use: the settings, the database, the supervisor and the cached
+    replies."""
 
     settings: ServiceSettings
     db: Database
     supervisor: Supervisor
+    replies: Replies
 
     def sweep_dir(self, name: str) -> Path:
         """``<runs>/<name>``."""
@@ -52,7 +56,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         settings.service_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
         supervisor = Supervisor(settings, db)
-        app.state.service = Service(settings, db, supervisor)
+        replies = Replies(db, supervisor.sweep_dir, settings.runs)
+        app.state.service = Service(settings, db, supervisor, replies)
         supervisor.start()
         try:
             yield

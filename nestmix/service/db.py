@@ -2,7 +2,9 @@
 
 Any URL SQLAlchemy understands works; SQLite (the default) gets WAL mode and a busy timeout.
 Writes go through :meth:`Database.write`, one transaction at a time in this process, so the
-server's threads never race each other for SQLite's write lock.
+server's threads never race each other for SQLite's write lock. Each write counts which jobs it
+changed (:meth:`Database.version`): a reply built from the database stays valid until its job
+changes, so polls of unchanged jobs are answered from memory.
 """
 
 from __future__ import annotations
@@ -108,7 +110,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         self._write_lock = threading.RLock()
-        self.generation = 0  # counts write transactions: what a cached answer was read at
+        self.generation = 0  # counts write transactions that changed something
+        self._versions: dict[str, int] = {}  # per job: the generation of its last change
+        self._everything = 0  # the generation of the last change not traced to a job
         self._cache: dict[Any, tuple[int, Any]] = {}
 
     @contextmanager
@@ -122,31 +126,46 @@ class Database:
         """A session inside one transaction, committed on success, rolled back on error."""
         with self._write_lock:
             session = Session(self.engine, expire_on_commit=False)
-            changed: list[bool] = []
-            event.listen(session, "after_flush", lambda *_: changed.append(True))
+            changed: set[str | None] = set()
+            event.listen(session, "after_flush",
+                         lambda s, _: changed.update(_changed_jobs(s)))
             try:
                 with session, session.begin():
                     yield session
-            finally:
-                if changed:  # a transaction that changed nothing keeps the cached answers
+            finally:  # after the commit: a reply built before it is not kept past it
+                if changed:  # a transaction that changed nothing keeps the cached replies
                     self.generation += 1
+                    for job_id in changed:
+                        if job_id is None:
+                            self._everything = self.generation
+                        else:
+                            self._versions[job_id] = self.generation
 
-    def peek(self, key: Any) -> Any:
-        """What :meth:`cached` holds for ``key`` if no write happened since, else None."""
-        hit = self._cache.get(key)
-        return hit[1] if hit is not None and hit[0] == self.generation else None
+    def version(self, job_id: str | None = None) -> int:
+        """A number that changes whenever ``job_id`` (its row or its runs) is written;
+        without ``job_id``, whenever anything is."""
+        if job_id is None:
+            return self.generation
+        return max(self._versions.get(job_id, 0), self._everything)
 
-    def cached(self, key: Any, build: Callable[[], Any]) -> Any:
-        """``build()``, computed again only after a write: polls of an unchanged job are
-        answered without touching the database (this process makes every write)."""
-        generation = self.generation
+    def peek(self, key: Any, job_id: str | None = None) -> Any:
+        """What :meth:`cached` holds for ``key`` if ``version(job_id)`` did not change since,
+        else None."""
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == generation:
+        return hit[1] if hit is not None and hit[0] == self.version(job_id) else None
+
+    def cached(self, key: Any, build: Callable[[], Any], job_id: str | None = None) -> Any:
+        """``build()``, computed again only after a write to ``job_id`` (any write, without
+        it): polls of an unchanged job are answered without touching the database (this
+        process makes every write)."""
+        version = self.version(job_id)  # read before building: a write during it is seen
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
             return hit[1]
         value = build()
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (generation, value)
+        self._cache[key] = (version, value)
         return value
 
     def job(self, job_id: str) -> Job | None:
@@ -163,6 +182,20 @@ class Database:
     def dispose(self) -> None:
         """Close the connections."""
         self.engine.dispose()
+
+
+def _changed_jobs(session: Session) -> set[str | None]:
+    """The ids of the jobs whose rows or runs a flush wrote (None: a change not traced to one)."""
+    out: set[str | None] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Job):
+            out.add(obj.id)
+        elif isinstance(obj, JobRun):
+            out.add(obj.job_id if obj.job_id is not None else
+                    (obj.job.id if obj.job is not None else None))
+        else:
+            out.add(None)
+    return out
 
 
 def check_database(url: str) -> None:

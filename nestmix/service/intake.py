@@ -1,19 +1,23 @@
 """Turning an upload (a sweep config and a data file) into a checked job on disk.
 
 Everything a client sends is checked here with nestmix's own validation (the same as
-``nestmix sweep``), plus the rules of a shared service: the data file is the upload (no paths),
-sweep names stay inside the runs directory, and only nestmix's built-in components are accepted.
-Every problem raises a :class:`~nestmix.errors.ConfigError` naming it.
+``nestmix sweep``), plus the rules of a shared service: the data file is the upload (a config's
+``data.path`` is replaced by it, never read), sweep names stay inside the runs directory, and
+only nestmix's built-in components are accepted. A data file sent alone runs the
+zero-configuration sweep of ``nestmix sweep points.csv``. Every problem raises a
+:class:`~nestmix.errors.ConfigError` naming it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
@@ -200,9 +204,10 @@ def sweep_directory(runs: Path, name: str) -> Path:
     return path
 
 
-def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: str | None,
-                       data: bytes | BinaryIO, data_name: str | None, name: str | None = None,
-                       max_processes: int | None = None) -> Submission:
+def prepare_submission(runs: Path, jobs_dir: Path, config: bytes | None,
+                       config_name: str | None, data: bytes | BinaryIO, data_name: str | None,
+                       name: str | None = None, max_processes: int | None = None,
+                       zero_config: Mapping[str, Any] | None = None) -> Submission:
     """Check an upload and write its job directory.
 
     Parameters
@@ -211,16 +216,26 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
         The runs directory (sweeps go in ``runs/<name>``).
     jobs_dir : Path
         Where job directories are made (``runs/.service/jobs``).
-    config, config_name : bytes, str or None
-        The sweep config (TOML or JSON) and its file name.
+    config, config_name : bytes or None, str or None
+        The sweep config (TOML or JSON) and its file name. Its ``data.path``, if any, is
+        replaced by the upload (a config written by ``nestmix sweep points.csv``, with
+        ``path = "../../points.csv"``, is accepted with its data file). None: the
+        zero-configuration sweep of the data (:func:`nestmix.sweep.zeroconf.config_for_data`,
+        what ``nestmix sweep points.csv`` runs).
     data, data_name : bytes or binary file, str or None
         The data file (its bytes, or an open file copied to disk in chunks) and its file name
-        (only its suffix is used: ``.csv``, ``.txt``, ``.dat``, ``.npy``; none means text).
+        (only its suffix is used: ``.csv``, ``.txt``, ``.dat``, ``.npy``; none means text; and
+        its stem, as the name of a zero-configuration sweep).
     name : str, optional
-        The sweep's name, overriding the config's; default the config's, else ``job-<id>``.
+        The sweep's name, overriding the config's; default the config's (a zero-configuration
+        sweep: the data file's stem), else ``job-<id>``.
     max_processes : int, optional
         Processes one job may use (the service's ``--workers``): a config asking for a larger
         pool (or more MPI processes) is refused.
+    zero_config : mapping, optional
+        Without a config only: the options of ``nestmix sweep points.csv`` (``columns``,
+        ``kmax``, ``covariance``, ``background``; see
+        :func:`~nestmix.sweep.zeroconf.config_for_data`).
 
     Returns
     -------
@@ -231,34 +246,30 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
     ConfigError
         For any problem with the config, the data or the name, naming it.
     """
-    raw = parse_config(config, config_name)
-    refuse_custom_components(raw)
-    sweep_table = raw.get("sweep")
-    if isinstance(sweep_table, Mapping) and sweep_table.get("dask") is not None:
-        raise ConfigError("sweep.dask", "a Dask cluster is not chosen over HTTP: the service "
-                          "runs every job where `nestmix serve --dask ADDRESS` says")
-    table = raw.get("data")
-    if isinstance(table, Mapping) and "path" in table and not _plain_file_name(table["path"]):
-        raise ConfigError("data.path", f"paths are not accepted over HTTP (got "
-                          f"{table['path']!r}): the data file is the upload")
+    given = {key: value for key, value in (zero_config or {}).items() if value is not None}
+    if config is not None and given:
+        raise ConfigError(next(iter(given)), "only for a data file sent without a config (the "
+                          "zero-configuration sweep); with a config, set it in the config")
+    raw = None if config is None else _checked_config(config, config_name)
     if isinstance(data, (bytes, bytearray)) and not data:
         raise ConfigError("data", "the uploaded data file is empty")
     job_id = secrets.token_hex(8)
     data_file = "data" + _data_suffix(data_name)
-    raw = {**raw, "data": {**(table if isinstance(table, Mapping) else {}), "path": data_file}}
-    if name:
-        raw["name"] = name
-    raw.setdefault("name", f"job-{job_id[:8]}")
     job_dir = jobs_dir / job_id
     job_dir.mkdir(parents=True)
     try:
         _store_upload(job_dir / data_file, data)
-        try:
+        shown = data_name or data_file
+        with _upload_named(job_dir / data_file, shown):
+            if raw is None:
+                raw = _zero_config(job_dir / data_file, data_name, given)
+            table = raw.get("data")
+            raw = {**raw, "data": {**(table if isinstance(table, Mapping) else {}),
+                                   "path": data_file}}
+            if name:
+                raw["name"] = name
+            raw.setdefault("name", f"job-{job_id[:8]}")
             plan, _ = plan_from_mapping(raw, base=job_dir)
-        except NestmixError as exc:
-            shown = str(exc).replace(str((job_dir / data_file).resolve()),
-                                     data_name or data_file)
-            raise ConfigError("", shown) from None
         specs = plan.specs if isinstance(plan, GridPlan) else (plan.spec,)
         for component in (c for spec in specs for c in spec.extra_components):
             if not type(component).__module__.startswith("nestmix."):
@@ -272,6 +283,52 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes, config_name: s
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file)
+
+
+def _checked_config(config: bytes, config_name: str | None) -> dict[str, Any]:
+    """The config as a mapping, with the rules of a shared service checked."""
+    raw = parse_config(config, config_name)
+    refuse_custom_components(raw)
+    sweep_table = raw.get("sweep")
+    if isinstance(sweep_table, Mapping) and sweep_table.get("dask") is not None:
+        raise ConfigError("sweep.dask", "a Dask cluster is not chosen over HTTP: the service "
+                          "runs every job where `nestmix serve --dask ADDRESS` says")
+    table = raw.get("data")
+    if isinstance(table, Mapping) and "path" in table and not isinstance(table["path"], str):
+        raise ConfigError("data.path", "must be a string (it is replaced by the upload)")
+    return raw
+
+
+def _zero_config(path: Path, data_name: str | None,
+                 options: Mapping[str, Any]) -> dict[str, Any]:
+    """The config ``nestmix sweep points.csv`` would run, named after the uploaded file."""
+    from nestmix.sweep.zeroconf import config_for_data
+
+    raw = config_for_data(path, base=path.parent, **options)
+    stem = PurePosixPath(PureWindowsPath(data_name or "").name).stem
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip("._-")[:100]
+    if stem:
+        raw["name"] = stem
+    else:
+        del raw["name"]  # job-<id>
+    return raw
+
+
+@contextmanager
+def _upload_named(path: Path, shown: str) -> Iterator[None]:
+    """Errors about the stored upload name the file the client sent instead (one line, a
+    :class:`ConfigError`)."""
+    try:
+        yield
+    except NestmixError as exc:
+        text = str(exc)
+        for form in (str(path.resolve()), str(path)):
+            text = text.replace(form, shown)
+        text = re.sub(r"(?<![\w/.-])" + re.escape(path.name) + r"(?![\w.-])",
+                      lambda _: shown, text)
+        if not isinstance(exc, ConfigError) or text != str(exc):
+            raise ConfigError("", text) from None
+        raise
 
 
 def _store_upload(path: Path, data: bytes | BinaryIO) -> None:

@@ -2,7 +2,8 @@
 
 One self-contained HTML page (no external resources). It polls ``GET /jobs`` every second and
 redraws the table, so progress shows without reloading; the form posts to ``POST /jobs`` with
-``fetch`` and shows the service's error message when a submission is refused. Everything from
+``fetch`` (without a config when its box is empty: the zero-configuration sweep) and shows the
+service's error message when a submission is refused. Everything from
 the server is inserted as text, never as HTML.
 """
 
@@ -114,7 +115,9 @@ $("submit-form").addEventListener("submit", async (event) => {
   const data = $("data").files[0];
   if (!data) { $("message").textContent = "choose a data file"; return; }
   const form = new FormData();
-  form.append("config", new Blob([$("config").value], {type: "text/plain"}), "config.toml");
+  const config = $("config").value;  // empty: the zero-configuration sweep of the data
+  if (config.trim()) form.append("config", new Blob([config], {type: "text/plain"}),
+                                 "config.toml");
   form.append("data", data, data.name);
   if ($("name").value) form.append("name", $("name").value);
   form.append("figures", $("figures").checked ? "true" : "false");
@@ -153,7 +156,8 @@ def render_page(version: str) -> str:
 <h2>Submit a sweep</h2>
 <form id="submit-form">
 <label for="name">name</label><input id="name" name="name" placeholder="from the config">
-<label for="config">config</label><textarea id="config" name="config"
+<label for="config">config<br><small>empty: the default sweep of the data, as
+<code>nestmix sweep points.csv</code></small></label><textarea id="config" name="config"
  spellcheck="false">{html.escape(EXAMPLE_CONFIG)}</textarea>
 <label for="data">data file</label><input id="data" name="data" type="file"
  accept=".csv,.txt,.dat,.npy">

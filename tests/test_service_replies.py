@@ -1,0 +1,89 @@
+"""What a poll costs (issue 33, L9): a job's reply is rebuilt only after a write to that job, a
+running job's progress files are read at most every ``live_seconds``, and the replies show no
+server path. A real SQLite database and real progress files, no server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nestmix.atomic import write_json_atomic
+from nestmix.progress import PROGRESS_FILE, start_progress
+from nestmix.service.db import Database, Job, JobRun, now
+from nestmix.service.replies import Replies
+
+
+def add_job(db: Database, job_id: str, name: str, state: str = "queued") -> None:
+    with db.write() as session:
+        job = Job(id=job_id, name=name, state=state, created=now(), attempts=0, figures=False,
+                  data_file="data.txt", n_runs=1, n_done=0)
+        job.runs = [JobRun(k=1, sampler="dynesty", state="pending")]
+        session.add(job)
+
+
+def test_a_reply_is_rebuilt_only_after_a_write_to_its_job(tmp_path):
+    runs = tmp_path / "runs"
+    db = Database(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    replies = Replies(db, lambda name: runs / name, runs)
+    a, b = "a" * 16, "b" * 16
+    add_job(db, a, "first")
+    add_job(db, b, "second")
+    body_a, body_b = replies.job_body(a), replies.job_body(b)
+    assert replies.job_body(a) is body_a and replies.job_body(b) is body_b  # from memory
+    listed = replies.jobs_body()
+    assert replies.jobs_body() is listed
+    assert [job["id"] for job in json.loads(listed)["jobs"]] == [b, a]  # newest first
+
+    with db.write() as session:  # the supervisor records a run of job b
+        run = session.get(JobRun, (b, 1, "dynesty"))
+        run.state = "done"
+        run.row = json.dumps({"k": 1, "logZ": -3.5,
+                              "warnings": [f"see {runs.resolve()}/second/K=1"]})
+        session.get(Job, b).n_done = 1
+    assert replies.job_body(a) is body_a  # job a did not change: not rebuilt
+    again = json.loads(replies.job_body(b))
+    assert again["progress"] == {"done": 1, "total": 1}
+    assert again["runs"][0]["row"]["warnings"] == ["see runs/second/K=1"]  # no server path
+    assert json.loads(replies.jobs_body())["jobs"][0] == again
+    assert replies.job_body("c" * 16) is None
+    db.dispose()
+
+
+def test_live_progress_is_read_again_after_live_seconds(tmp_path):
+    runs = tmp_path / "runs"
+    db = Database(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    job_id = "d" * 16
+    add_job(db, job_id, "live", state="running")
+    workdir = runs / "live" / "K=1" / ".dynesty.work"
+    workdir.mkdir(parents=True)
+    start_progress(workdir, k=1, sampler="dynesty", model="full")
+    fresh = Replies(db, lambda name: runs / name, runs, live_seconds=0.0)
+    held = Replies(db, lambda name: runs / name, runs, live_seconds=3600.0)
+    for replies in (fresh, held):
+        live = json.loads(replies.job_body(job_id))["live"]
+        assert [(r["k"], r["ncall"]) for r in live] == [(1, 0)]
+
+    fields = json.loads((workdir / PROGRESS_FILE).read_text())
+    write_json_atomic(workdir / PROGRESS_FILE, {**fields, "ncall": 12345})  # the run goes on
+    # no write to the database, yet the reply shows the run's progress as it is now...
+    assert [r["ncall"] for r in json.loads(fresh.job_body(job_id))["live"]] == [12345]
+    assert "12,345 calls" in json.loads(fresh.jobs_body())["jobs"][0]["live"][0]["text"]
+    # ...read at most every live_seconds, whoever polls
+    assert [r["ncall"] for r in json.loads(held.job_body(job_id))["live"]] == [0]
+    (workdir / PROGRESS_FILE).unlink()  # the run ended
+    assert json.loads(fresh.job_body(job_id))["live"] == []
+    db.dispose()
+
+
+def test_the_list_answers_without_the_runs_directory(tmp_path):
+    runs = tmp_path / "runs"
+    db = Database(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    add_job(db, "e" * 16, "broken", state="failed")
+    with db.write() as session:
+        session.get(Job, "e" * 16).error = f"cannot read {runs.resolve()}/broken/manifest.json"
+    replies = Replies(db, lambda name: runs / name, runs)
+    body = replies.jobs_body().decode()
+    assert str(Path(runs).resolve()) not in body
+    assert json.loads(body)["jobs"][0]["error"] == "cannot read runs/broken/manifest.json"
+    db.dispose()
