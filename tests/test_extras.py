@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nestmix.errors import NestmixError
@@ -21,10 +22,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-def run_without(packages: tuple[str, ...], code: str) -> subprocess.CompletedProcess:
+def run_without(packages: tuple[str, ...], code: str,
+                cwd: Path | None = None) -> subprocess.CompletedProcess:
     hide = "".join(f"sys.modules[{name!r}] = None\n" for name in packages)
-    return subprocess.run([sys.executable, "-c", f"import sys\n{hide}{code}"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([sys.executable, "-c", f"import sys\n{hide}{code}"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_serve_without_the_service_extra_names_it(tmp_path):
@@ -36,13 +38,30 @@ def test_serve_without_the_service_extra_names_it(tmp_path):
         "pip install 'nestmix[service]'"]
 
 
-def test_dask_without_the_dask_extra_names_it():
-    done = run_without(("distributed",), "from nestmix.sweep.dask import connect\n"
-                                         "with connect('tcp://127.0.0.1:1'):\n    pass\n")
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == (
-        "nestmix.extras.ExtraMissing: running on a Dask cluster needs the 'dask' extra "
-        "(distributed not installed): pip install 'nestmix[dask]'")
+def test_dask_without_the_dask_extra_names_it(tmp_path):
+    done = run_without(("distributed",), "from nestmix.cli import main\n"
+                       "sys.exit(main(['sweep', '--example', 'galaxies', '--dask', "
+                       f"'tcp://127.0.0.1:1', '--out', {str(tmp_path / 'runs')!r}]))")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "nestmix: error: running on a Dask cluster needs the 'dask' extra (distributed not "
+        "installed): pip install 'nestmix[dask]'"]
+    assert not list((tmp_path / "runs").glob("K=*"))  # refused before any run
+
+
+def test_a_sweep_and_its_report_need_no_extra(tmp_path):
+    """The core install's promise: a zero-config sweep (in this process: --jobs 1) and its
+    report run with every module of every extra unimportable."""
+    rng = np.random.default_rng(1)
+    values = np.r_[rng.normal(0, 1, 30), rng.normal(5, 1, 30)]
+    (tmp_path / "pts.csv").write_text("x\n" + "\n".join(f"{v:.4f}" for v in values) + "\n")
+    hidden = tuple(name for names in EXTRAS.values() for name in names)
+    done = run_without(hidden, "from nestmix.cli import main\n"
+                       "sys.exit(main(['sweep', 'pts.csv', '--kmax', '2', '--covariance', 'full', "
+                       "'--jobs', '1', '--quiet']))", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best K = 2" in done.stdout
+    assert (tmp_path / "runs" / "pts" / "report.html").stat().st_size > 0
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
