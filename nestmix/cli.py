@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from nestmix.store.grid import GridResult
     from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
+    from nestmix.sweep.zeroconf import PendingConfig
 
     AnyPlan = SweepPlan | GridPlan
 
@@ -158,7 +159,7 @@ def _sweep(args: argparse.Namespace) -> int:
                                / f"{args.example}.toml") as path:
             plan, jobs = load_config(path)
     elif zero_config:
-        plan, jobs = _zero_config(args)
+        plan, jobs, pending = _zero_config(args)
     else:
         plan, jobs = load_config(args.config)
     plan = _with_sampler_options(plan, args)
@@ -178,6 +179,11 @@ def _sweep(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
+    if zero_config:  # written only now that every check has passed (issue 33, N2/N3)
+        pending.write(plan)
+        if not args.quiet:
+            print(f"config: {pending.path} (default priors from the data; edit it to rerun)",
+                  flush=True)
     from nestmix.cli_progress import LiveProgress
 
     with LiveProgress(directory) if progress is not None else nullcontext():
@@ -195,28 +201,28 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None]:
-    """The plan of ``nestmix sweep points.csv``; its config goes to ``<out>/config.toml``."""
-    from nestmix.atomic import write_text_atomic
-    from nestmix.sweep.config import load_config
-    from nestmix.sweep.zeroconf import config_for_data, config_toml
+def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None, PendingConfig]:
+    """The plan of ``nestmix sweep points.csv``, and its config for ``<out>/config.toml``
+    (written by the caller once every check has passed; nothing is written here)."""
+    from nestmix.sweep.config import plan_from_mapping
+    from nestmix.sweep.zeroconf import PendingConfig, config_for_data, config_toml
 
     def split(text: str | None) -> list[str] | None:
         return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
-    options = {"columns": split(args.columns), "kmax": args.kmax,
+    columns = None if args.columns is None else [c.strip() for c in args.columns.split(",")]
+    options = {"columns": columns, "kmax": args.kmax,
                "covariance": split(args.covariance), "background": split(args.background)}
     name = config_for_data(args.config, base=".", **options)["name"]
     directory = Path(args.out) if args.out else Path("runs") / name
     config = config_for_data(args.config, base=directory, **options)
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.toml"
     rerun = f"nestmix sweep {path}" + (f" --out {args.out}" if args.out else "")
-    write_text_atomic(path, config_toml(config, header=(
+    pending = PendingConfig(directory, config, config_toml(config, header=(
         f"Written by `nestmix sweep {args.config}`: edit it and run `{rerun}`.")))
-    if not args.quiet:
-        print(f"config: {path} (default priors from the data; edit it to rerun)", flush=True)
-    return load_config(path)
+    pending.needs_writing()  # the user's own config.toml is refused before anything else
+    plan, jobs = plan_from_mapping(config, base=directory, default_name="config")
+    return plan, jobs, pending
 
 
 def _option_dest(sampler: str, option: SweepOption) -> str:

@@ -1,5 +1,8 @@
 """Read measurements from files: whitespace text, CSV with named columns, NumPy ``.npy``.
 
+A CSV file may be separated by commas, semicolons or tabs (:func:`csv_delimiter` tells which
+from the header row); a ``.tsv`` file is read as tab-separated.
+
 Each loader returns a validated :class:`~nestmix.data.Measurements`; every problem (a missing or
 empty file, an unknown column, a cell that is not a number, ...) raises one
 :class:`~nestmix.errors.DataError` naming it, with the file's line number where there is one.
@@ -17,9 +20,43 @@ import numpy as np
 from nestmix.data import Measurements, _assemble, _check_extra, _Lines, _name_list
 from nestmix.errors import DataError
 
-__all__ = ["load_measurements"]
+__all__ = ["CSV_SUFFIXES", "csv_delimiter", "delimiter_name", "load_measurements",
+           "unnamed_column_problem"]
 
 MAX_DATA_BYTES = 4 * 2**30
+CSV_SUFFIXES = (".csv", ".tsv")
+"""Files read as delimited text with a header row (anything else but ``.npy``: whitespace)."""
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def csv_delimiter(path: str | os.PathLike[str], header: str) -> str:
+    """The delimiter of a CSV file, from its header row: a tab for ``.tsv``; else a comma when
+    the header holds one, else a semicolon or a tab when it holds one (Excel in many locales
+    writes ``;``), else a comma (one column)."""
+    if Path(path).suffix.lower() == ".tsv":
+        return "\t"
+    return next((d for d in (",", ";", "\t") if d in header), ",")
+
+
+def delimiter_name(delimiter: str) -> str:
+    """``comma``, ``semicolon`` or ``tab``."""
+    return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+
+
+def unnamed_column_problem(path: str | os.PathLike[str], header: Sequence[str],
+                           rows: Sequence[Sequence[str]], delimiter: str = ",") -> str | None:
+    """The error for a column with no name in the header that holds values in ``rows`` (a
+    trailing delimiter in the header, say), or None. The first column may be unnamed: an
+    R- or pandas-style index, ignored."""
+    for i, name in enumerate(header):
+        if i == 0 or name.strip():
+            continue
+        if any(i < len(row) and row[i].strip() for row in rows):
+            spelled = delimiter.join(h.strip() for h in header)
+            return (f"column {i + 1} of {path} has no name in the header ({spelled!r}) but "
+                    "holds values: name it, or remove it (only the first column may be "
+                    "unnamed, an index that is ignored)")
+    return None
 
 
 def _check_file(path: Path) -> Path:
@@ -114,7 +151,9 @@ def _load_csv(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list[str], list[int],
            dict[str, np.ndarray] | None]:
     """Read a CSV file; return values, errors, correlations, value columns, line numbers, extra."""
-    reader = csv.reader(_read_text(path).splitlines())
+    lines = _read_text(path).splitlines()
+    delimiter = csv_delimiter(path, lines[0] if lines else "")
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         rows = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
@@ -123,12 +162,17 @@ def _load_csv(
     rows = [(line, row) for line, row in rows if any(c.strip() for c in row)]
     named = [h for h in header if h]
     if columns is None:
+        problem = unnamed_column_problem(path, header, [row for _, row in rows], delimiter)
+        if problem is not None:
+            raise DataError(problem)
         if len(named) != 1:
             raise DataError(f"{path} has {len(named)} named columns ({', '.join(named)}); "
                             "choose the value columns with columns=[...]")
         columns = named
     if not columns:
         raise DataError("columns must name at least one value column")
+    if not all(c.strip() for c in columns):
+        raise DataError(f"column names must not be empty, got {columns!r}")
     if errors is not None and len(errors) != len(columns):
         raise DataError(f"give one error column per value column: {len(columns)} value "
                         f"columns but {len(errors)} error columns")
@@ -138,7 +182,10 @@ def _load_csv(
     wanted += [name for name in extra or [] if name not in wanted]
     for name in wanted:
         if name not in header or not name:
-            raise DataError(f"unknown column {name!r} in {path}; available: {', '.join(named)}")
+            seen = (f" (read as {delimiter_name(delimiter)}-separated)"
+                    if len(named) <= 1 else "")
+            raise DataError(f"unknown column {name!r} in {path}; available: "
+                            f"{', '.join(named)}{seen}")
         if header.count(name) > 1:
             raise DataError(f"column {name!r} appears {header.count(name)} times in {path}")
     if not rows:
@@ -171,8 +218,10 @@ def load_measurements(
     Parameters
     ----------
     path : str or path-like
-        ``.csv``: comma-separated with a header row (an unnamed R-style index column is
-        ignored). ``.npy``: an array of shape ``(N,)`` or ``(N, D)``. Anything else:
+        ``.csv``: comma-, semicolon- or tab-separated (:func:`csv_delimiter`) with a header
+        row (an unnamed first column, an R- or pandas-style index, is ignored; any other
+        unnamed column holding values is refused). ``.tsv``: the same, tab-separated.
+        ``.npy``: an array of shape ``(N,)`` or ``(N, D)``. Anything else:
         whitespace-separated numbers, one point per line, ``#`` comments allowed.
     columns, errors, correlations : sequence of str, optional
         CSV only: names of the value columns (default: the only named column), of their
@@ -204,7 +253,7 @@ def load_measurements(
     corr_arr: np.ndarray | None = None
     extra_arrays: dict[str, np.ndarray] | None = None
     lines: _Lines = None
-    if suffix == ".csv":
+    if suffix in CSV_SUFFIXES:
         vals, err_arr, corr_arr, cols, lines, extra_arrays = _load_csv(path, cols, errs, corrs,
                                                                        extra_names)
     else:

@@ -145,3 +145,88 @@ def test_the_command_exits_at_once_with_one_line(tmp_path, argv):
     assert done.returncode == 2
     one_line(done.stderr)
     assert time.perf_counter() - start < 20
+
+
+# ------------------------------------------------------------- CSV columns (issue 33, N8)
+def test_an_unnamed_column_holding_values_is_named_not_dropped(tmp_path, capsys):
+    """A header ``a,`` over rows of two numbers: the second column is refused by its number,
+    in a config and with a data file alone, instead of being dropped silently."""
+    (tmp_path / "values.csv").write_text("a,\n" + "".join(f"{i},{2 * i}\n" for i in range(30)))
+    config = write_config(tmp_path, data="values.csv")
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "column 2 of" in err and "has no name in the header ('a,')" in err
+    assert main(["sweep", str(tmp_path / "values.csv"), "--out", str(tmp_path / "zero")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "column 2 of" in err and "has no name in the header ('a,')" in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "zero").exists()
+
+
+def test_an_unnamed_first_column_is_an_index_and_an_empty_one_is_nothing(tmp_path):
+    from nestmix import load_measurements
+
+    (tmp_path / "index.csv").write_text(",a,\n" + "".join(f"{i},{i / 2},\n" for i in range(5)))
+    data = load_measurements(tmp_path / "index.csv")
+    assert data.columns == ("a",) and data.values[:, 0].tolist() == [0, 0.5, 1, 1.5, 2]
+
+
+@pytest.mark.parametrize("columns", [",", "", " , ", "a,,b"])
+def test_empty_column_names_are_refused(tmp_path, capsys, columns):
+    (tmp_path / "values.csv").write_text("a,b\n" + "".join(f"{i},{2 * i}\n" for i in range(30)))
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "values.csv"), "--columns", columns,
+                 "--out", str(out)]) == 2
+    assert "--columns: give column names separated by commas" in one_line(
+        capsys.readouterr().err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name, delimiter", [("semi.csv", ";"), ("tabs.csv", "\t"),
+                                             ("tabs.tsv", "\t"), ("one.tsv", "\t")])
+def test_semicolon_and_tab_separated_files_are_read(tmp_path, name, delimiter):
+    """Excel's ``;`` CSV, tab-separated CSV and ``.tsv`` files are read with their delimiter,
+    as a data file alone (every numeric column) and through load_measurements."""
+    from nestmix import load_measurements
+    from nestmix.sweep.zeroconf import config_for_data, is_data_file
+
+    names = ["a"] if name.startswith("one") else ["a", "b", "a_error", "b_error"]
+    rows = [[f"{i / 4}", f"{-i}", "0.1", "0.2"][:len(names)] for i in range(20)]
+    path = tmp_path / name
+    path.write_text("\n".join(delimiter.join(r) for r in [names, *rows]) + "\n")
+    assert is_data_file(path)
+    config = config_for_data(path, base=tmp_path)
+    values = names[:1] if len(names) == 1 else ["a", "b"]
+    assert config["data"]["columns"] == values
+    data = load_measurements(path, columns=values,
+                             errors=None if len(names) == 1 else ["a_error", "b_error"])
+    assert data.values.shape == (20, len(values))
+    assert data.values[:, 0].tolist() == [i / 4 for i in range(20)]
+
+
+def test_no_numeric_columns_names_the_delimiter(tmp_path, capsys):
+    (tmp_path / "words.csv").write_text("name|size\nx|1\ny|2\n")
+    assert main(["sweep", str(tmp_path / "words.csv"), "--out", str(tmp_path / "o")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "no numeric value columns (read as comma-separated with 1 column: 'name|size')" \
+        in err
+
+
+def test_a_tsv_file_is_data_not_a_config(tmp_path, capsys):
+    (tmp_path / "points.tsv").write_text("x\ty\n1\t2\n3\tfoo\n")
+    assert main(["sweep", str(tmp_path / "points.tsv"), "--out", str(tmp_path / "o")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "TOML" not in err
+    assert "cannot read 'foo' as a number at line 3, column 'y' of" in err
+    assert "points.tsv" in err and not (tmp_path / "o").exists()
+
+
+def test_large_nlive_warns_once_per_sweep_not_again_from_the_run(tmp_path, capsys, recwarn):
+    """Issue 33: the warning was given when the sweep was planned and again when each run
+    re-validated its settings (in every worker process)."""
+    config = write_config(tmp_path, sweep_extra="maxiter = 3")
+    config.write_text(config.read_text().replace("nlive = 40", "nlive = 25000"))
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out"), "--jobs", "1",
+                 "--no-report", "--quiet", "--escalate", "0"]) == 0
+    said = [str(w.message) for w in recwarn.list if "is very large" in str(w.message)]
+    assert said == ["dynesty setting 'nlive' = 25,000 is very large (runs take time in "
+                    "proportion; a few hundred to 20,000 is usual)"]

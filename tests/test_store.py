@@ -140,3 +140,22 @@ def test_a_run_under_an_older_fingerprint_is_checked_against_its_recorded_settin
         store.finished(3, "dynesty", ("now", "older"), settings=today, ignored={"pool"})
     with pytest.raises(RunStoreError, match="different model"):
         store.finished(3, "dynesty", ("now",), settings=today)
+
+
+def test_a_run_moved_aside_or_copied_is_not_another_seed(tmp_path):
+    """Issue 33, N1: only a manifest in the directory its own (k, sampler, repeat) names is a
+    finished run; ``dynesty.broken-1`` (moved aside by the sweep) and hand-made copies are not."""
+    store = RunStore(tmp_path)
+    manifest = {"fingerprint": "f", "k": 2, "sampler": "dynesty"}
+    store.save_run(2, "dynesty", tiny_run(-1.0), manifest)
+    aside = store.move_aside(2, "dynesty")
+    assert aside.name == "dynesty.broken-1"
+    store.save_run(2, "dynesty", tiny_run(-1.0), manifest)
+    (tmp_path / "K=2" / "dynesty.copy").mkdir()
+    (tmp_path / "K=2" / "dynesty.copy" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "K=3" / "dynesty").mkdir(parents=True)  # names K=2, lies in K=3
+    (tmp_path / "K=3" / "dynesty" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "K=2" / "junk").mkdir()
+    (tmp_path / "K=2" / "junk" / "manifest.json").write_text('["not", "a", "run"]')
+    found = [(m["k"], m["sampler"], m["repeat"]) for m in store.finished_runs()]
+    assert found == [(2, "dynesty", 1)]

@@ -178,3 +178,80 @@ def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, 
     for r in result.rows:  # fewer components, or the full and diag models, are far behind
         if r.row.k < 3 or r.covariance in ("full", "diag"):
             assert r.ln_bf < -3.0, (r.model, r.row.k, r.ln_bf)
+
+
+# ------------------------------------------- nothing written before the checks (issue 33)
+def points_csv(path: Path, rng) -> Path:
+    values = np.r_[rng.normal(0.0, 1.0, 30), rng.normal(6.0, 1.0, 30)]
+    path.write_text("v\n" + "".join(f"{v}\n" for v in values))
+    return path
+
+
+def listing(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file()}
+
+
+def test_the_users_config_is_refused_before_anything_is_written(tmp_path, rng, capsys):
+    """N3: ``--out p`` where p holds the user's config.toml (and notes): refused in one line,
+    both files as they were, nothing added."""
+    data = points_csv(tmp_path / "points.csv", rng)
+    mine = tmp_path / "p"
+    mine.mkdir()
+    (mine / "config.toml").write_text("mine\n")
+    (mine / "notes.txt").write_text("x\n")
+    before = listing(mine)
+    assert main(["sweep", str(data), "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to overwrite it" in err and err.count("\n") == 1
+    assert listing(mine) == before
+    (mine / "notes.txt").unlink()  # the config alone is refused all the same
+    assert main(["sweep", str(data), "--out", str(mine), "--covariance", "tied"]) == 2
+    assert listing(mine) == {"config.toml": b"mine\n"}
+
+
+def test_a_refused_zero_config_leaves_nothing_behind(tmp_path, rng, capsys):
+    data = points_csv(tmp_path / "points.csv", rng)
+    for options in (["--jobs", "0"], ["--escalate", "-1"], ["--dask", " "]):
+        assert main(["sweep", str(data), "--out", str(tmp_path / "new" / "out"),
+                     *options]) == 2
+        assert "Traceback" not in capsys.readouterr().err
+        assert not (tmp_path / "new").exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("x\n")
+    assert main(["sweep", str(data), "--out", str(foreign), "--covariance", "tied"]) == 2
+    assert "is not empty ('notes.txt')" in capsys.readouterr().err
+    assert listing(foreign) == {"notes.txt": b"x\n"}
+
+
+def test_a_directory_holding_only_its_config_may_become_a_sweep(tmp_path, rng):
+    """N2: the store takes a directory holding nothing but config.toml (the zero-config
+    sweep's own), for one model as for a grid; the config is checked, then written, only
+    where the sweep would be taken."""
+    from nestmix.errors import RunStoreError
+    from nestmix.store.runs import RunStore
+    from nestmix.sweep.zeroconf import PendingConfig, check_directory
+
+    data = points_csv(tmp_path / "points.csv", rng)
+    out = tmp_path / "out"
+    config = config_for_data(data, base=out, covariance=["tied"], kmax=2)
+    pending = PendingConfig(out, config, config_toml(config, header="written by a test"))
+    plan, _ = plan_from_mapping(config, base=out)
+    assert pending.write(plan) is True and pending.path.is_file()
+    RunStore(out).check_ours()  # the config alone: no refusal
+    check_directory(plan, out)
+    assert pending.write(plan) is False  # the same config: left as it is
+    # a sweep of another model in the directory: refused before the config is touched
+    other = config_for_data(data, base=out, covariance=["full"], kmax=2)
+    plan_full, _ = plan_from_mapping(other, base=out)
+    RunStore(out).prepare(plan_full.manifest(), plan_full.samplers)
+    text = pending.path.read_text()
+    changed = PendingConfig(out, {**config, "sweep": {**config["sweep"], "kmax": 3}}, "x = 1\n")
+    with pytest.raises(RunStoreError, match="holds a sweep made with different"):
+        changed.write(plan)
+    assert pending.path.read_text() == text
+    grid = config_for_data(data, base=out)
+    plan_grid, _ = plan_from_mapping(grid, base=out)
+    with pytest.raises(RunStoreError, match="holds a single-model sweep"):
+        check_directory(plan_grid, out)

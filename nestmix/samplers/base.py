@@ -55,7 +55,9 @@ reported like the others.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Capabilities", "LikelihoodProblem", "SamplerAdapter", "SweepOption",
            "available_cores", "check_bounds", "check_settings", "probe_problem",
-           "warn_large_nlive"]
+           "settings_checked_before", "warn_large_nlive"]
 
 
 class LikelihoodProblem(Protocol):
@@ -294,9 +296,32 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_CHECKED_BEFORE: ContextVar[bool] = ContextVar("nestmix_settings_checked_before",
+                                                default=False)
+
+
+@contextmanager
+def settings_checked_before() -> Iterator[None]:
+    """Inside, :func:`warn_large_nlive` is silent: a run re-validates the settings its sweep's
+    plan validated, and warned about, already (issue 33: the warning printed twice, or once
+    more from every worker process)."""
+    token = _CHECKED_BEFORE.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED_BEFORE.reset(token)
+
+
+_WARNED: set[tuple[str, int]] = set()
+
+
 def warn_large_nlive(sampler: str, nlive: int | None) -> None:
-    """Warn (once per value) that ``nlive`` above :data:`NLIVE_WARN` makes a very slow run."""
-    if nlive is not None and nlive > NLIVE_WARN:
+    """Warn (once per sampler and value in a process, however often a plan is validated)
+    that ``nlive`` above :data:`NLIVE_WARN` makes a very slow run; not inside
+    :func:`settings_checked_before`."""
+    if nlive is not None and nlive > NLIVE_WARN and not _CHECKED_BEFORE.get() \
+            and (sampler, nlive) not in _WARNED:
+        _WARNED.add((sampler, nlive))
         import warnings
 
         warnings.warn(f"{sampler} setting 'nlive' = {nlive:,} is very large (runs take time "

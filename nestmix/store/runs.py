@@ -36,8 +36,8 @@ from nestmix.store.lock import LOCK_NAME, check_not_locked
 if TYPE_CHECKING:
     from nestmix.data import Measurements
 
-__all__ = ["GRID_MANIFEST", "CorruptRunError", "RunStore", "fingerprint", "grid_refusal",
-           "run_name"]
+__all__ = ["GRID_MANIFEST", "ZERO_CONFIG_FILE", "CorruptRunError", "RunStore", "fingerprint",
+           "grid_refusal", "run_name"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -51,6 +51,10 @@ def fingerprint(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
+
+ZERO_CONFIG_FILE = "config.toml"
+"""The configuration ``nestmix sweep points.csv`` keeps in its sweep's directory: a directory
+holding nothing else may become a sweep (the command checks the file before writing it)."""
 
 GRID_MANIFEST = "grid.json"
 """The file that marks a models × K grid directory (:mod:`nestmix.store.grid`)."""
@@ -114,34 +118,60 @@ class RunStore:
         RunStoreError
             If the directory cannot be written, or holds a sweep made differently.
         """
-        self.check_ours()
-        check_not_locked(self.directory)
+        old = self.check_resumable(manifest, samplers, ignored)
         self._ensure_writable()
-        path = self.directory / MANIFEST
-        if path.exists():
-            try:
-                old = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                raise RunStoreError(f"cannot read {path}: {exc}") from exc
-            differences = _differences(old, manifest, samplers, ignored or {})
-            if differences:
-                raise RunStoreError(
-                    f"{self.directory} holds a sweep made with different "
-                    f"{'; '.join(differences)}. Refusing to mix results: choose another "
-                    "directory with --out, or delete this one to start again."
-                )
+        if old is not None:
             merged = {**old.get("samplers", {}), **manifest["samplers"]}
             manifest = {**old, **manifest, "samplers": merged}
         if self.owner is not None:
             manifest = {**manifest, "sweep_id": self.owner}
-        write_json_atomic(path, manifest)
+        write_json_atomic(self.directory / MANIFEST, manifest)
         for stale in self.directory.glob("K=*/.*.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         # work directories (K=<k>/.<sampler>.work) are kept: a sampler resumes from them
 
+    def check_resumable(self, manifest: Mapping[str, Any], samplers: Sequence[str],
+                        ignored: Mapping[str, Collection[str]] | None = None) -> dict | None:
+        """The checks of :meth:`prepare`, writing nothing: the directory is new, empty or a
+        sweep made the same way (see :meth:`prepare` for the arguments), and no sweep holds
+        it now.
+
+        Returns
+        -------
+        dict or None
+            The directory's manifest, None when it holds no sweep yet.
+
+        Raises
+        ------
+        RunStoreError
+            If the directory is not a nestmix sweep, is in use, or holds a sweep made
+            differently.
+        """
+        self.check_ours()
+        check_not_locked(self.directory)
+        path = self.directory / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RunStoreError(f"cannot read {path}: {exc}") from exc
+        if not isinstance(old, dict):
+            raise RunStoreError(f"{path} is corrupt (not a JSON object); run the sweep again "
+                                "into a new --out")
+        differences = _differences(old, manifest, samplers, ignored or {})
+        if differences:
+            raise RunStoreError(
+                f"{self.directory} holds a sweep made with different "
+                f"{'; '.join(differences)}. Refusing to mix results: choose another "
+                "directory with --out, or delete this one to start again."
+            )
+        return old
+
     def check_ours(self) -> None:
         """Refuse an existing, non-empty directory that is not a nestmix sweep (no manifest):
-        nestmix never writes into, or deletes from, a directory it did not make.
+        nestmix never writes into, or deletes from, a directory it did not make. A directory
+        holding only a ``config.toml`` (:data:`ZERO_CONFIG_FILE`) may become one.
 
         Raises
         ------
@@ -149,7 +179,8 @@ class RunStore:
         """
         if not self.directory.is_dir() or (self.directory / MANIFEST).exists():
             return
-        foreign = sorted(p.name for p in self.directory.iterdir() if p.name != LOCK_NAME)
+        foreign = sorted(p.name for p in self.directory.iterdir()
+                         if p.name not in (LOCK_NAME, ZERO_CONFIG_FILE))
         if foreign:
             raise RunStoreError(
                 f"{self.directory} is not empty ({foreign[0]!r}"
@@ -450,12 +481,27 @@ class RunStore:
 
     def finished_runs(self) -> list[dict]:
         """Manifests of every finished run in the sweep directory (each repeat its own), with
-        ``repeat`` filled in (1 for runs written before repeats existed)."""
+        ``repeat`` filled in (1 for runs written before repeats existed).
+
+        A finished run is a manifest in the directory its own (k, sampler, repeat) names
+        (:meth:`run_directory`): a run moved aside as ``<name>.broken-<n>``, a copy made by
+        hand (``dynesty.copy``) or a manifest that does not say which run it is, is not one,
+        so it is never counted as another seed.
+        """
         out = []
         for path in sorted(self.directory.glob(f"K=*/*/{MANIFEST}")):
             manifest = _read_manifest(path.parent)
-            if manifest is not None:
-                out.append({**manifest, "repeat": int(manifest.get("repeat", 1))})
+            if not isinstance(manifest, dict):
+                continue
+            try:
+                k, sampler = manifest["k"], manifest["sampler"]
+                repeat = int(manifest.get("repeat", 1))
+                home = self.run_directory(k, sampler, repeat)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if (isinstance(k, int) and not isinstance(k, bool) and isinstance(sampler, str)
+                    and path.parent == home):
+                out.append({**manifest, "repeat": repeat})
         return out
 
 

@@ -27,6 +27,30 @@ class WorkerLostError(NestmixError):
     """A worker process died without an answer (killed, out of memory)."""
 
 
+#: The warnings filter loky's resource tracker starts with (see :func:`_quiet_resource_tracker`).
+TRACKER_WARNINGS = ("ignore:resource_tracker:UserWarning:"
+                    "joblib.externals.loky.backend.resource_tracker")
+
+
+def _quiet_resource_tracker() -> None:
+    """Start loky's resource tracker (unless it runs already) without its "leaked semlock"
+    warning. When a sweep is killed (``kill -9``) its workers die with it and the tracker
+    unlinks the semaphores they shared, which is what it is for, but it also warns about
+    them, and the warning landed in the sweep's log after the sweep was gone (issue 33). The
+    filter is set in the tracker's environment only."""
+    from joblib.externals.loky.backend import resource_tracker
+
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(w for w in (before, TRACKER_WARNINGS) if w)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
+
+
 def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
               started: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
     """Call ``func(*args[i])`` for every i, yielding ``(i, result)`` as each one finishes.
@@ -60,6 +84,7 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
 
     env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
 
+    _quiet_resource_tracker()
     executor = get_reusable_executor(max_workers=n_jobs, env=env, timeout=30,
                                      initializer=die_with_parent)
     waiting = iter(enumerate(args))

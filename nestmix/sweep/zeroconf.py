@@ -6,23 +6,39 @@ deviations and Gaia's ``<a>_<b>_corr`` as their correlations; the models × K gr
 covariance model (all four in D >= 2, ``full`` and ``tied`` in 1-D) for K = 1..:data:`DEFAULT_KMAX`
 (without a background unless asked for); default priors from the data. :func:`config_toml`
 writes it as TOML, which the sweep keeps in its directory so the run can be edited and rerun.
+:class:`PendingConfig` writes it there only once every check of the directory has passed: a
+refused zero-configuration sweep leaves nothing behind, and a ``config.toml`` holding anything
+else (the user's own, or an edited one) is never overwritten.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nestmix.errors import ConfigError
+from nestmix.errors import ConfigError, RunStoreError
+from nestmix.loaders import CSV_SUFFIXES, csv_delimiter, delimiter_name, unnamed_column_problem
 from nestmix.model.spec import BACKGROUNDS, COVARIANCE_TYPES
+from nestmix.store.runs import MANIFEST, ZERO_CONFIG_FILE, RunStore
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from nestmix.sweep.grid import GridPlan
+    from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["DATA_SUFFIXES", "DEFAULT_BACKGROUNDS", "DEFAULT_KMAX", "DEFAULT_NLIVE",
-           "config_for_data", "config_toml", "is_data_file"]
+           "PendingConfig", "check_directory", "config_for_data", "config_toml", "is_data_file"]
 
-DATA_SUFFIXES = (".csv", ".txt", ".dat", ".npy")
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".npy")
 DEFAULT_KMAX = 4
 """K = 1..4 unless ``--kmax`` says otherwise: a K = 4 run costs 0.8M (tied) to 2.1M (full)
 likelihood calls on 500 points of make_blobs at nlive 100, and K = 5 about twice that."""
@@ -51,12 +67,13 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
     Parameters
     ----------
     path : str or Path
-        The data file (``.csv`` with a header; ``.txt``/``.dat``/``.npy``: every column a value).
+        The data file (``.csv`` or ``.tsv`` with a header, comma-, semicolon- or
+        tab-separated; ``.txt``/``.dat``/``.npy``: every column a value).
     base : str or Path
         The directory the configuration will live in; the data path is written relative to it.
     columns : sequence of str, optional
         CSV only: the value columns (default: every numeric column that is not an error or a
-        correlation).
+        correlation); none, or an empty name, is refused.
     kmax : int, optional
         Largest K (default :data:`DEFAULT_KMAX`).
     covariance : sequence of str, optional
@@ -77,8 +94,11 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
     path = Path(path)
     if not path.is_file():
         raise ConfigError("", f"data file not found: {path}")
+    if columns is not None and (not columns or not all(c.strip() for c in columns)):
+        raise ConfigError("--columns", f"give column names separated by commas, got "
+                                       f"{','.join(columns)!r}")
     data: dict[str, Any] = {"path": _relative(path, Path(base))}
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() in CSV_SUFFIXES:
         values, errors, correlations = _csv_columns(path, columns)
         data["columns"] = values
         if errors:
@@ -121,13 +141,19 @@ def _csv_columns(path: Path, chosen: Sequence[str] | None
     """(value, error, correlation) columns of a CSV file by the naming conventions."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            delimiter = csv_delimiter(path, handle.readline())
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = [h.strip() for h in next(reader, [])]
             first = next(reader, [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError("", f"cannot read data file {path}: {exc}") from None
     if not header or not first:
         raise ConfigError("", f"{path} needs a header row and at least one data row")
+    if chosen is None:
+        problem = unnamed_column_problem(path, header, [first], delimiter)
+        if problem is not None:
+            raise ConfigError("", problem)
     numeric = [h for h, cell in zip(header, first, strict=False) if h and _is_number(cell)]
     auxiliary = {h for h in numeric if h.endswith((*_ERROR_SUFFIXES, "_corr"))}
     values = list(chosen) if chosen else [h for h in numeric if h not in auxiliary]
@@ -136,7 +162,10 @@ def _csv_columns(path: Path, chosen: Sequence[str] | None
         raise ConfigError("--columns", f"no numeric column {unknown[0]!r} in {path.name}; "
                                        f"numeric columns: {', '.join(numeric)}")
     if not values:
-        raise ConfigError("--columns", f"{path.name} has no numeric value columns")
+        raise ConfigError("--columns", f"{path.name} has no numeric value columns (read as "
+                                       f"{delimiter_name(delimiter)}-separated with "
+                                       f"{len(header)} column{'s' if len(header) > 1 else ''}"
+                                       f": {delimiter.join(header)!r})")
     errors = [next((c + s for s in _ERROR_SUFFIXES if c + s in numeric), "") for c in values]
     if any(errors) and not all(errors):
         lacking = values[errors.index("")]
@@ -195,3 +224,119 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+@dataclass(frozen=True)
+class PendingConfig:
+    """The configuration of a zero-configuration sweep, to be written into its directory.
+
+    Attributes
+    ----------
+    directory : Path
+        The sweep's directory.
+    config : dict
+        The configuration (:func:`config_for_data`).
+    text : str
+        The same as TOML, with its header (:func:`config_toml`).
+    """
+
+    directory: Path
+    config: dict
+    text: str
+
+    @property
+    def path(self) -> Path:
+        """Where it goes: ``<directory>/config.toml``."""
+        return self.directory / ZERO_CONFIG_FILE
+
+    def needs_writing(self) -> bool:
+        """False when ``config.toml`` holds this configuration already, True when there is none.
+
+        Raises
+        ------
+        ConfigError
+            If ``config.toml`` is there but is not a file, cannot be read, or holds another
+            configuration (the user's own, one they edited, or one written with other
+            options): it is never overwritten.
+        """
+        path = self.path
+        if not path.exists() and not path.is_symlink():
+            return True
+        try:
+            held = tomllib.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+            held = None
+        if held == tomllib.loads(self.text):
+            return False
+        if held is None:
+            raise ConfigError("", f"{path} is there already and is not a configuration nestmix "
+                                  "wrote; refusing to overwrite it: give --out a new or empty "
+                                  "directory")
+        raise ConfigError("", f"{path} is there already and holds another configuration (your "
+                              "own, an edited one, or one written with other options); refusing "
+                              f"to overwrite it: run `nestmix sweep {path}` to use it, delete it "
+                              "to write this one, or give --out a new or empty directory")
+
+    def write(self, plan: SweepPlan | GridPlan) -> bool:
+        """Check that the directory takes ``plan``'s sweep (:func:`check_directory`) and that
+        ``config.toml`` is new or the same, then write it (atomically); nothing is written
+        when a check fails.
+
+        Returns
+        -------
+        bool
+            Whether the file was written (False: it held this configuration already).
+
+        Raises
+        ------
+        ConfigError, RunStoreError
+            As :meth:`needs_writing` and :func:`check_directory`.
+        """
+        from nestmix.atomic import write_text_atomic
+
+        check_directory(plan, self.directory)
+        if not self.needs_writing():
+            return False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.path, self.text)
+        return True
+
+
+def check_directory(plan: SweepPlan | GridPlan, directory: str | Path) -> None:
+    """The checks a sweep makes of its directory before it writes there, writing nothing.
+
+    The directory must be new, empty (but for a ``config.toml``) or a sweep of the same kind
+    (one model, or a models × K grid) made from the same data, model and settings, and no
+    sweep may be running in it.
+
+    Raises
+    ------
+    RunStoreError
+        Naming the directory and what is wrong with it.
+    """
+    from nestmix.samplers import get_sampler
+    from nestmix.store.grid import is_grid, model_directory
+    from nestmix.sweep.grid import GridPlan
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise RunStoreError(f"{directory} is a file, not a directory: give --out a new or empty "
+                            "directory")
+    ignored = {name: get_sampler(name).execution_settings for name in plan.samplers}
+    if not isinstance(plan, GridPlan):
+        if is_grid(directory):
+            raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may "
+                                "not be mixed into it: choose another directory with --out.")
+        RunStore(directory).check_resumable(plan.manifest(), plan.samplers, ignored)
+        return
+    if (directory / MANIFEST).exists():
+        raise RunStoreError(f"{directory} holds a single-model sweep, not a models × K grid. "
+                            "Refusing to mix results: choose another directory with --out.")
+    if not is_grid(directory):
+        RunStore(directory).check_ours()
+    from nestmix.store.lock import check_not_locked
+
+    check_not_locked(directory)
+    for label, sub in plan.plans:
+        RunStore(model_directory(directory, label)).check_resumable(sub.manifest(),
+                                                                    sub.samplers, ignored)

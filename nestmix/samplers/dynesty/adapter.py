@@ -19,6 +19,7 @@ from nestmix.samplers.base import (
     SamplerAdapter,
     check_bounds,
     check_settings,
+    settings_checked_before,
     warn_large_nlive,
 )
 from nestmix.samplers.dynesty.dimension import for_dimension
@@ -162,7 +163,8 @@ class DynestyAdapter(SamplerAdapter):
             import dynesty
         except ImportError as exc:  # pragma: no cover - dynesty is a hard dependency
             raise SamplerError("dynesty is not installed: pip install dynesty") from exc
-        s = self.resolved(self.validate(settings), problem)
+        with settings_checked_before():  # the plan warned about them already
+            s = self.resolved(self.validate(settings), problem)
         rstate = np.random.default_rng(seed)
         kwargs = {key: s[key] for key in ("bound", "sample", "walks", "slices", "bootstrap",
                                           "enlarge", "update_interval", "facc") if key in s}

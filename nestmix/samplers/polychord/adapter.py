@@ -34,6 +34,7 @@ from nestmix.samplers.base import (
     available_cores,
     check_bounds,
     check_settings,
+    settings_checked_before,
     warn_large_nlive,
 )
 from nestmix.samplers.polychord.dimension import live_points
@@ -221,7 +222,8 @@ class PolyChordAdapter(SamplerAdapter):
             If the likelihood or prior transform raised or returned a bad value (a
             :class:`~nestmix.errors.ModelError` naming the values).
         """
-        s = self.validate(settings)
+        with settings_checked_before():  # the plan warned about them already
+            s = self.validate(settings)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SamplerError(f"polychord needs a non-negative integer seed, got {seed!r}")
         s = self.resolved(s, problem)
