@@ -31,7 +31,7 @@ MACHINE_PATH = re.compile(r"(?<![\w.])/(?:tmp|home|root|work|usr|opt|var|Users)/
 
 def run_example(workdir: Path) -> Path:
     """Run the bundled galaxies example in ``workdir``; its sweep directory."""
-    subprocess.run([sys.executable, "-m", "nestmix.cli", "sweep", "--example", "galaxies",
+    subprocess.run([sys.executable, "-m", "nestmix", "sweep", "--example", "galaxies",
                     "--out", "runs/galaxies", "--quiet"], cwd=workdir, check=True)
     return workdir / "runs" / "galaxies"
 
