@@ -6,8 +6,10 @@ directory, run by :mod:`nestmix.service.runner` in a worker process of its own.
 
 Modules: :mod:`~nestmix.service.settings` (options and their checks), :mod:`~.db` (tables),
 :mod:`~.intake` (turning an upload into a job), :mod:`~.supervisor` (the worker processes),
-:mod:`~.security` (token, origin, upload size), :mod:`~.routes` and :mod:`~.page` (HTTP and
-the web page), :mod:`~.app` (assembly and ``serve``).
+:mod:`~.security` (token, origin, upload size), :mod:`~.redact` (no server paths or tokens in
+what is shown), :mod:`~.schemas` and :mod:`~.replies` (the replies and their cache),
+:mod:`~.files` (the files a report links), :mod:`~.routes` and :mod:`~.page` (HTTP and the web
+page), :mod:`~.app` (assembly and ``serve``).
 
 Importing this package is cheap; the web stack is imported by :mod:`nestmix.service.app`.
 """
