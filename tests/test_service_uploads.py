@@ -167,14 +167,14 @@ def test_a_config_path_is_never_read_the_upload_is_the_data(server):
 
 @pytest.mark.parametrize(("form", "config", "message"), [
     ({"kmax": "2"}, b"[sweep]\nk = [1]\n", "kmax: only for a data file sent without a config"),
-    ({"covariance": "round"}, None, "--covariance: give distinct models among"),
-    ({"columns": "y"}, None, "--columns: no numeric column 'y' in bad.csv"),
-    ({"kmax": "0"}, None, "--kmax: must be an integer >= 1"),
+    ({"covariance": "round"}, None, "covariance: give distinct models among"),
+    ({"columns": "y"}, None, "columns: no numeric column 'y' in bad.csv"),
+    ({"kmax": "0"}, None, "kmax: must be an integer >= 1"),
 ], ids=["option-with-config", "bad-covariance", "unknown-column", "kmax-zero"])
 def test_zero_configuration_options_are_checked(server, form, config, message):
     response = submit(server, points_csv(), "bad.csv", config=config, **form)
     assert response.status_code == 400, response.text
-    assert message in response.json()["detail"]
+    assert response.json()["detail"].startswith(message)
     assert str(server.runs) not in response.text
 
 

@@ -304,7 +304,12 @@ def _zero_config(path: Path, data_name: str | None,
     """The config ``nestmix sweep points.csv`` would run, named after the uploaded file."""
     from nestmix.sweep.zeroconf import config_for_data
 
-    raw = config_for_data(path, base=path.parent, **options)
+    try:
+        raw = config_for_data(path, base=path.parent, **options)
+    except ConfigError as exc:  # named as the form field, not the command's option
+        if exc.key is None or not exc.key.startswith("--"):
+            raise
+        raise ConfigError(exc.key.removeprefix("--"), exc.detail) from None
     stem = PurePosixPath(PureWindowsPath(data_name or "").name).stem
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip("._-")[:100]
     if stem:
