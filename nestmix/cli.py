@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="print only the final table")
     sweep.add_argument("--no-report", action="store_true",
                        help="do not write the report (report.html, report.md, CSV tables)")
+    sweep.add_argument("--max-minutes", type=float, metavar="M",
+                       help="refuse to start when the cost estimate printed before the first "
+                            "run is above M minutes (default: 30 with a data file, none with a "
+                            "config; 0: no limit)")
     sweep.set_defaults(func=_sweep)
 
     show = sub.add_parser("show", help="print the evidence table of a sweep directory")
@@ -179,6 +183,8 @@ def _sweep(args: argparse.Namespace) -> int:
     directory = Path(args.out) if args.out else Path("runs") / plan.name
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
+    if args.local or (args.dask is None and not plan.dask):  # a Dask cluster's cores: unknown
+        _check_cost(plan, n_jobs, directory, args, zero_config)
     if zero_config:  # written only now that every check has passed (issue 33, N2/N3)
         pending.write(plan)
         if not args.quiet:
@@ -256,6 +262,32 @@ def _default_jobs(plan: AnyPlan) -> int:
     processes = max(get_sampler(name).processes_per_run(plan.settings_for(name))
                     for name in plan.samplers)
     return max(1, (os.cpu_count() or 1) // processes)
+
+
+def _check_cost(plan: AnyPlan, n_jobs: int, directory: Path, args: argparse.Namespace,
+                zero_config: bool) -> None:
+    """Print the sweep's cost estimate; refuse (nothing written) above ``--max-minutes``."""
+    import math
+
+    from nestmix.errors import ConfigError
+    from nestmix.sweep.cost import DEFAULT_MAX_MINUTES, estimate_cost, refusal
+
+    limit = args.max_minutes
+    if limit is None:
+        limit = DEFAULT_MAX_MINUTES if zero_config else math.inf
+    elif not limit >= 0:
+        raise ConfigError("--max-minutes", f"must be a number of minutes >= 0, got {limit:g}")
+    elif limit == 0:
+        limit = math.inf
+    estimate = estimate_cost(plan, n_jobs, directory if directory.is_dir() else None)
+    if not estimate.runs:
+        return
+    problem = refusal(estimate, limit, zero_config=zero_config)
+    if problem is not None:
+        raise ConfigError("--max-minutes", problem)
+    if not args.quiet:
+        print(f"cost: {estimate.line()} (estimated from a pilot of the likelihood)",
+              flush=True)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -4,11 +4,16 @@ It reads the runs' ``progress.json`` files (:mod:`nestmix.progress`), so it show
 processes and on Dask workers alike. On a terminal it is a ``rich`` live table, redrawn twice a
 second and gone when the sweep ends (the lines the sweep prints appear above it). When standard
 output is not a terminal (a log file, a pipe, a test reading the output) it prints a plain line
-per running run every ``plain_every`` seconds, and nothing else.
+per running run every ``plain_every`` seconds (``$NESTMIX_PROGRESS_PRINT_SECONDS``, default
+60), and nothing else. Every line is read afresh from the files: a run's calls and Δln Z as its
+sampler last wrote them (every second), and, when that was more than half a minute ago, how
+long ago (:func:`nestmix.progress.format_progress`), so a line never repeats old numbers as if
+they were new.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,6 +24,17 @@ from typing import Any, TextIO
 from nestmix.progress import format_progress, progress_cells, read_progress
 
 __all__ = ["LiveProgress"]
+
+#: Seconds between the plain lines when standard output is not a terminal, unless
+#: ``$NESTMIX_PROGRESS_PRINT_SECONDS`` says otherwise.
+PLAIN_EVERY = 60.0
+
+
+def _plain_every() -> float:
+    try:
+        return max(0.05, float(os.environ.get("NESTMIX_PROGRESS_PRINT_SECONDS", PLAIN_EVERY)))
+    except ValueError:
+        return PLAIN_EVERY
 
 
 class LiveProgress:
@@ -38,11 +54,11 @@ class LiveProgress:
     """
 
     def __init__(self, directory: str | Path, stream: TextIO | None = None,
-                 tty: bool | None = None, plain_every: float = 60.0) -> None:
+                 tty: bool | None = None, plain_every: float | None = None) -> None:
         self.directory = Path(directory)
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
-        self.plain_every = plain_every
+        self.plain_every = _plain_every() if plain_every is None else plain_every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._live: Any = None
@@ -74,8 +90,12 @@ class LiveProgress:
 
     def _plain(self) -> None:
         while not self._stop.wait(self.plain_every):
-            for fields in read_progress(self.directory):
-                print(f"  {format_progress(fields)}", file=self.stream, flush=True)
+            try:
+                lines = [format_progress(fields) for fields in read_progress(self.directory)]
+            except Exception:  # a file half gone, a field of the wrong type: the next tick
+                continue
+            for line in lines:
+                print(f"  {line}", file=self.stream, flush=True)
 
     def _table(self) -> Any:
         """The rich table of the running runs (read at most every half second)."""

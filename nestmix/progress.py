@@ -29,14 +29,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import write_json_atomic
-from nestmix.processes import pid_alive
+from nestmix.atomic import json_safe, write_json_atomic
+from nestmix.processes import pid_alive, started_at
 
-__all__ = ["PROGRESS_FILE", "ProgressWriter", "WorkDirectoryLost", "clear_progress",
-           "estimate_seconds_left", "format_progress", "progress_cells", "read_progress",
-           "start_progress"]
+__all__ = ["PROGRESS_FILE", "QUIET_SECONDS", "ProgressWriter", "WorkDirectoryLost",
+           "clear_progress", "estimate_seconds_left", "format_progress", "progress_cells",
+           "read_progress", "start_progress"]
 
 PROGRESS_FILE = "progress.json"
+#: A printed line says how long ago its run's file was last written once that is longer than
+#: this many seconds (numba compiling, a slow first batch of live points, a stuck writer).
+QUIET_SECONDS = 30.0
 _WINDOW = 30.0  # seconds of history behind the time per iteration (and the rate of ln Δ)
 _HUGE = 1e100  # dynesty's Δln Z before the first dead point (1e300): not known yet
 
@@ -54,8 +57,8 @@ def start_progress(workdir: str | Path, **fields: Any) -> None:
     now = time.time()
     write_json_atomic(Path(workdir) / PROGRESS_FILE, {
         **fields, "started": now, "updated": now, "pid": os.getpid(),
-        "host": socket.gethostname(), "ncall": 0, "iteration": 0, "delta_logz": None,
-        "goal": None, "logz": None, "seconds_left": None})
+        "pid_started": started_at(), "host": socket.gethostname(), "ncall": 0, "iteration": 0,
+        "delta_logz": None, "goal": None, "logz": None, "seconds_left": None})
 
 
 def clear_progress(workdir: str | Path) -> None:
@@ -156,7 +159,8 @@ class ProgressWriter:
         try:
             self.fields.update(json.loads(self.path.read_text()))
         except (OSError, ValueError):
-            self.fields.update(started=time.time(), pid=os.getpid(), host=socket.gethostname())
+            self.fields.update(started=time.time(), pid=os.getpid(), pid_started=started_at(),
+                               host=socket.gethostname())
         self.start = time.time()
         self.interval = _interval()
         self.last = -math.inf
@@ -197,9 +201,22 @@ class ProgressWriter:
             raise WorkDirectoryLost(f"the run's work directory {self.path.parent} was deleted "
                                     "or replaced while it ran")
         try:
-            write_json_atomic(self.path, self.fields, make_parents=False)
+            _write_fields(self.path, self.fields)
         except OSError:  # progress is a courtesy: never fail a run over it
             pass
+
+
+def _write_fields(path: Path, fields: Mapping[str, Any]) -> None:
+    """Replace ``path`` atomically (a temporary file, then ``os.replace``), never making its
+    directory again, and without ``fsync``: the file is rewritten every second and worthless
+    after a crash, and on a busy disk a sync held up the sampler's loop."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(json_safe(dict(fields))))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _identity(directory: Path) -> tuple[int, int] | None:
@@ -227,7 +244,8 @@ def read_progress(directory: str | Path, *, stale: float = 600.0) -> list[dict[s
     list of dict
         The fields of each ``progress.json`` (``k``, ``sampler``, ``model``, ``repeat``,
         ``ncall``, ``iteration``, ``delta_logz``, ``goal``, ``seconds_left``, ``started``,
-        ``updated``), with ``elapsed`` added, sorted by K.
+        ``updated``), with ``elapsed`` and ``quiet`` (seconds since the file was last written)
+        added, sorted by model, K, sampler and repeat.
     """
     out = []
     now = time.time()
@@ -239,14 +257,20 @@ def read_progress(directory: str | Path, *, stale: float = 600.0) -> list[dict[s
             continue  # removed or being replaced just now
         if not isinstance(fields, dict):
             continue
-        if fields.get("host") == host and not pid_alive(fields.get("pid")):
-            continue
+        if fields.get("host") == host and not pid_alive(fields.get("pid"),
+                                                        fields.get("pid_started")):
+            continue  # its writer is gone (its PID may be another process's by now)
         if fields.get("host") != host and now - float(fields.get("updated", 0)) > stale:
             continue
         fields["elapsed"] = now - float(fields.get("started", now))
+        fields["quiet"] = max(0.0, now - float(fields.get("updated", now)))
         out.append(fields)
-    return sorted(out, key=lambda f: (str(f.get("model", "")), f.get("k", 0),
-                                      str(f.get("sampler", "")), f.get("repeat", 1)))
+    return sorted(out, key=lambda f: (str(f.get("model") or ""), _number(f.get("k")),
+                                      str(f.get("sampler") or ""), _number(f.get("repeat"))))
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 
@@ -278,8 +302,12 @@ def progress_cells(fields: Mapping[str, Any]) -> dict[str, str]:
 
 def format_progress(fields: Mapping[str, Any]) -> str:
     """One line of a run's progress, e.g. ``K=3 dynesty (full): 12,345 calls, Δln Z 2.31 →
-    0.1, 0:42 elapsed, about 0:30 left``."""
+    0.1, 0:42 elapsed, about 0:30 left``; with ``, last update 1:05 ago`` when its file was
+    last written more than :data:`QUIET_SECONDS` ago (the numbers are then that old)."""
     c = progress_cells(fields)
     left = "time left ?" if c["left"] == "?" else f"about {c['left']} left"
+    quiet = fields.get("quiet")
+    note = (f", last update {_clock(quiet)} ago"
+            if isinstance(quiet, (int, float)) and quiet > QUIET_SECONDS else "")
     return (f"{c['run']}: {c['calls']} calls, Δln Z {c['remaining']}, {c['elapsed']} elapsed, "
-            f"{left}")
+            f"{left}{note}")

@@ -4,8 +4,11 @@ and Ctrl-C on a real `nestmix sweep` (one line, no traceback)."""
 from __future__ import annotations
 
 import io
+import itertools
+import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,6 +87,73 @@ def test_plain_lines_when_not_a_terminal(tmp_path):
     table = LiveProgress(tmp_path, stream=io.StringIO(), tty=True)._table()
     assert table.row_count == 1 and [c.header for c in table.columns][:3] == [
         "K", "model", "sampler"]
+
+
+def test_a_file_whose_pid_now_names_another_process_is_not_a_running_run(tmp_path):
+    """PIDs are reused (in a container, from small numbers): a progress file left by a killed
+    worker whose PID now belongs to another live process once showed its old numbers as a
+    running run's. The file records when its writer started, which names it for good."""
+    from nestmix.processes import started_at
+
+    work = tmp_path / "K=2" / ".dynesty.work"
+    start_progress(work, k=2, sampler="dynesty")
+    assert [f["k"] for f in read_progress(tmp_path)] == [2]
+    path = work / PROGRESS_FILE
+    fields = json.loads(path.read_text())
+    assert fields["pid"] == os.getpid() and fields["pid_started"] == started_at()
+    path.write_text(json.dumps({**fields, "pid_started": fields["pid_started"] - 100}))
+    assert read_progress(tmp_path) == []
+
+
+def test_a_line_says_how_old_its_numbers_are_once_its_run_went_quiet():
+    fields = {"k": 2, "sampler": "dynesty", "ncall": 7503, "delta_logz": 31.6, "goal": 0.1,
+              "elapsed": 200.0, "seconds_left": 31.0}
+    assert format_progress({**fields, "quiet": 1.0}) == (
+        "K=2 dynesty: 7,503 calls, Δln Z 31.6 → 0.1, 3:20 elapsed, about 0:31 left")
+    assert format_progress({**fields, "quiet": 185.0}).endswith(
+        "about 0:31 left, last update 3:05 ago")
+
+
+MOVING = f"""name = "moving"
+[data]
+path = "{DATA}"
+scale = 0.001
+[model.priors]
+mean = {{ dist = "norm", loc = 20, scale = 10 }}
+variance = {{ dist = "invgamma", a = 3, scale = 20 }}
+[sweep]
+k = [1, 3]
+nlive = 150
+seed = 1
+escalate = 0
+"""
+
+
+def test_the_progress_line_changes_between_two_prints_while_a_run_advances(tmp_path):
+    """Issue 32: "7,503 calls, Δln Z 31.6 → 0.1 … about 0:31 left" was printed unchanged for
+    minutes while the run went on (the galaxies example, runs in worker processes, output to a
+    file). A real sweep of two runs on two workers with its output to a file (not a terminal),
+    lines every second: each line of the longer run has more calls than the one before, its
+    Δln Z falls, and none says its numbers are old."""
+    (tmp_path / "moving.toml").write_text(MOVING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NESTMIX_PROGRESS_SECONDS": "0.2",
+           "NESTMIX_PROGRESS_PRINT_SECONDS": "1"}
+    with open(tmp_path / "log.txt", "w") as log:
+        done = subprocess.run([sys.executable, "-m", "nestmix", "sweep", "moving.toml",
+                               "--out", "out", "--jobs", "2", "--no-report"], cwd=tmp_path,
+                              env=env, stdout=log, stderr=subprocess.PIPE, text=True,
+                              timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (tmp_path / "log.txt").read_text().splitlines()
+             if line.startswith("  K=3 dynesty (full): ")]
+    sampling = [(int(m.group(1).replace(",", "")), float(m.group(2))) for m in (
+        re.search(r": ([\d,]+) calls, Δln Z ([\d.e+-]+) → 0.1", line) for line in lines)
+        if m and int(m.group(1).replace(",", "")) > 1]
+    assert len(sampling) >= 3, lines
+    calls = [c for c, _ in sampling]
+    assert all(b > a for a, b in itertools.pairwise(calls)), lines
+    assert sampling[-1][1] < sampling[0][1]  # and Δln Z fell
+    assert not any("last update" in line for line in lines)
 
 
 CONFIG = f"""name = "interrupted"

@@ -1,0 +1,280 @@
+"""What a sweep will cost before it starts: :func:`estimate_cost`.
+
+The estimate is (likelihood calls each run is expected to make) × (seconds one call takes here):
+
+* **Calls per run**, an empirical rule fitted to 34 runs of nestmix's default dynesty sampling
+  (compiled slice proposals, one ellipsoid, nlive 500 unless said): in ``benchmarks/README.md``
+  the scaling table (the deconvolution problem, N = 100..10 000, K = 1..4), the calibration
+  table (galaxies, acidity, deconvolution, 2-D full / full + background / diagonal models) and
+  the 2-D end-to-end runs (N = 500, full covariance + background, K = 1..3); and the bundled
+  galaxies example at K = 3 and 4 (nlive 250), 2 to 18 parameters::
+
+      calls ≈ 51 × nlive × ndim^1.52 × N^0.10
+
+  A least-squares fit in log space; every one of the 34 runs lies within a factor 1.7 of it, the
+  typical one within a factor 1.22. PolyChord makes about 2.3 times dynesty's calls per live
+  point on the calibration problems (within a factor 2 there too), at its own ``nlive``
+  (25 × ndim by default). The rule is extrapolated beyond those N and ndim; N ≥ 10⁵ is an
+  extrapolation of a weak trend (N^0.10).
+* **Seconds per call**, from a pilot: each (model, K)'s likelihood on the actual data, at up
+  to :data:`PILOT_CALLS` parameter vectors drawn from its prior, here in this process, after
+  one call that compiles or warms the kernel; at most about :data:`PILOT_SECONDS` for the
+  whole plan, at least one timed call per (model, K). The timing is of this machine as it is
+  now: other work on it slows the pilot as it will slow the runs. The sampler's own work per
+  call (prior transform, slice proposals, dynesty's work per iteration) adds about
+  :data:`SAMPLER_SECONDS_PER_CALL`: in the scaling table a whole call of a run costs 4–20 µs at
+  N ≤ 1 000, where one batched evaluation of the likelihood costs a few µs.
+* **Wall time** on ``n_jobs`` workers: the runs, longest first, each given to the worker that
+  frees first (the driver's order).
+
+Not counted: the deeper runs the convergence check may add (``sweep.escalate``), the mode
+analysis and evidence check after each run (seconds), and numba's compilation on a first
+sweep. The estimate is a guide within a factor of about two, not a promise; it is what the
+command line prints before the first run and what ``--max-minutes`` compares against.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_MAX_MINUTES", "PILOT_CALLS", "PILOT_SECONDS", "SAMPLER_SECONDS_PER_CALL",
+           "CostEstimate", "RunCost", "estimate_cost", "expected_calls", "refusal"]
+
+#: ``nestmix sweep data.csv`` refuses to start above this many estimated minutes
+#: (``--max-minutes``).
+DEFAULT_MAX_MINUTES = 30.0
+#: Most likelihood calls timed per (model, K).
+PILOT_CALLS = 200
+#: Seconds the whole pilot may take (each (model, K) gets its share, at least one call).
+PILOT_SECONDS = 1.0
+#: The sampler's own seconds per likelihood call (compiled slice proposals, prior transform).
+SAMPLER_SECONDS_PER_CALL = 1e-5
+
+# calls ≈ _A × nlive × ndim^_B × N^_C (module docstring); PolyChord × _POLYCHORD
+_A, _B, _C = 51.0, 1.52, 0.10
+_POLYCHORD = 2.3
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """The expected cost of one run.
+
+    Attributes
+    ----------
+    model : str
+        The model's label ("" for a single-model sweep).
+    k : int
+    sampler : str
+    repeat : int
+    ndim : int
+        Parameters of the model.
+    calls : float
+        Expected likelihood calls (:func:`expected_calls`).
+    seconds_per_call : float
+        Measured seconds of one likelihood call, plus the sampler's own work.
+    """
+
+    model: str
+    k: int
+    sampler: str
+    repeat: int
+    ndim: int
+    calls: float
+    seconds_per_call: float
+
+    @property
+    def seconds(self) -> float:
+        """Expected seconds of the run on one core."""
+        return self.calls * self.seconds_per_call
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a sweep's runs still to make are expected to cost (:func:`estimate_cost`).
+
+    Attributes
+    ----------
+    runs : tuple of RunCost
+        The runs still to make (finished runs of the sweep's directory left out).
+    cores : int
+        Worker processes the runs are spread over.
+    minutes : float
+        Expected wall-clock minutes on ``cores`` workers.
+    cpu_minutes : float
+        Expected CPU minutes of all the runs together.
+    calls : float
+        Expected likelihood calls of all the runs together.
+    pilot_seconds : float
+        Seconds the pilot took.
+    """
+
+    runs: tuple[RunCost, ...]
+    cores: int
+    minutes: float
+    cpu_minutes: float
+    calls: float
+    pilot_seconds: float
+
+    def line(self) -> str:
+        """E.g. ``16 runs, about 12 minutes on 2 cores`` (or ``under a minute``)."""
+        n = len(self.runs)
+        cores = f"{self.cores} core{'s' if self.cores != 1 else ''}"
+        return f"{n} run{'s' if n != 1 else ''}, {_minutes(self.minutes)} on {cores}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The estimate as JSON-able numbers (for the service)."""
+        return {"runs": len(self.runs), "cores": self.cores, "minutes": self.minutes,
+                "cpu_minutes": self.cpu_minutes, "calls": self.calls, "line": self.line()}
+
+
+def _minutes(minutes: float) -> str:
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 120:
+        whole = round(minutes)
+        return f"about {whole} minute{'s' if whole != 1 else ''}"
+    return f"about {minutes / 60:.1f} hours"
+
+
+def expected_calls(sampler: str, nlive: int, ndim: int, n_points: int) -> float:
+    """Likelihood calls a run is expected to make (the empirical rule of the module
+    docstring: ``51 × nlive × ndim^1.52 × N^0.10``, × 2.3 for PolyChord).
+
+    Parameters
+    ----------
+    sampler : str
+    nlive : int
+        The run's live points.
+    ndim : int
+        Parameters of the model.
+    n_points : int
+        Data points.
+
+    Returns
+    -------
+    float
+    """
+    calls = _A * nlive * max(ndim, 1) ** _B * max(n_points, 1) ** _C
+    return calls * (_POLYCHORD if sampler == "polychord" else 1.0)
+
+
+def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *,
+                  pilot_seconds: float = PILOT_SECONDS) -> CostEstimate:
+    """The expected cost of a sweep's (or a models × K grid's) runs, from a short pilot.
+
+    Parameters
+    ----------
+    plan : SweepPlan or GridPlan
+    n_jobs : int
+        Worker processes the runs will be spread over.
+    directory : str or Path, optional
+        The sweep's directory: its finished runs (same fingerprint) are not counted, so a
+        resumed sweep is estimated by what is left.
+    pilot_seconds : float
+        Seconds the timing of the likelihood may take in all.
+
+    Returns
+    -------
+    CostEstimate
+    """
+    start = time.perf_counter()
+    cells = list(_runs_to_make(plan, directory))
+    models = {(label, k): sub.spec for label, sub, k, _, _ in cells}
+    budget = pilot_seconds / max(1, len(models))
+    per_call = {key: _time_likelihood(spec.build(plan.data, key[1]), budget)
+                for key, spec in models.items()}
+    runs = []
+    for label, sub, k, sampler, repeat in cells:
+        model = sub.spec.build(plan.data, k)
+        nlive = int(sub.resolved_settings(sampler, k).get("nlive") or 25 * model.ndim)
+        runs.append(RunCost(model=label, k=k, sampler=sampler, repeat=repeat,
+                            ndim=model.ndim,
+                            calls=expected_calls(sampler, nlive, model.ndim,
+                                                 plan.data.n_points),
+                            seconds_per_call=per_call[label, k] + SAMPLER_SECONDS_PER_CALL))
+    cores = max(1, min(int(n_jobs), len(runs) or 1))
+    total = sum(r.seconds for r in runs)
+    return CostEstimate(runs=tuple(runs), cores=cores,
+                        minutes=_wall_seconds([r.seconds for r in runs], cores) / 60,
+                        cpu_minutes=total / 60, calls=sum(r.calls for r in runs),
+                        pilot_seconds=time.perf_counter() - start)
+
+
+def _runs_to_make(plan: Any, directory: str | Path | None
+                  ) -> Iterator[tuple[str, Any, int, str, int]]:
+    """(model label, the model's SweepPlan, K, sampler, repeat) of every run not yet made."""
+    from nestmix.store.grid import model_directory
+    from nestmix.store.runs import RunStore
+
+    plans = plan.plans if hasattr(plan, "plans") else (("", plan),)
+    for label, sub in plans:
+        store = None
+        if directory is not None:
+            where = model_directory(directory, label) if label else Path(directory)
+            store = RunStore(where) if where.is_dir() else None
+        for repeat in range(1, sub.repeats + 1):
+            for sampler in sub.samplers:
+                for k in sub.k_values:
+                    if store is not None and _finished(store, sub, k, sampler, repeat):
+                        continue
+                    yield label, sub, k, sampler, repeat
+
+
+def _finished(store: Any, plan: Any, k: int, sampler: str, repeat: int) -> bool:
+    try:
+        manifest = store.run_manifest(k, sampler, repeat)
+    except (OSError, ValueError):
+        return False
+    return bool(manifest) and manifest.get("fingerprint") in plan.run_fingerprints(
+        k, sampler, repeat)
+
+
+def _time_likelihood(model: Any, budget: float) -> float:
+    """Seconds of one evaluation of ``model``'s likelihood at parameters drawn from its prior:
+    one batch of up to :data:`PILOT_CALLS` parameter vectors (so Python's cost of a call, which
+    a run's compiled proposals do not pay, is spread over them), as many as ``budget`` allows
+    by a first timed call, after an untimed one that compiles the kernel or finds it compiled."""
+    rng = np.random.default_rng(0)
+    thetas = model.prior_transform(rng.random((PILOT_CALLS, model.ndim)))
+    model.log_likelihood_batch(thetas[:1])
+    start = time.perf_counter()
+    model.log_likelihood_batch(thetas[1:2])
+    one = time.perf_counter() - start
+    size = int(min(PILOT_CALLS, max(1.0, (budget - one) / max(one, 1e-9))))
+    if size < 2:
+        return one
+    start = time.perf_counter()
+    model.log_likelihood_batch(thetas[:size])
+    return (time.perf_counter() - start) / size
+
+
+def _wall_seconds(seconds: list[float], cores: int) -> float:
+    """Wall time of runs of these lengths on ``cores`` workers, longest first, each to the
+    worker that frees first."""
+    free = [0.0] * cores
+    for length in sorted(seconds, reverse=True):
+        i = min(range(cores), key=free.__getitem__)
+        free[i] += length
+    return max(free) if seconds else 0.0
+
+
+def refusal(estimate: CostEstimate, max_minutes: float, *, zero_config: bool) -> str | None:
+    """The one-line refusal of a sweep expected to take longer than ``max_minutes`` (None when
+    it fits), saying how to narrow it."""
+    if not math.isfinite(max_minutes) or estimate.minutes <= max_minutes:
+        return None
+    if zero_config:
+        how = ("narrow the grid (--kmax, --covariance, e.g. --kmax 2 --covariance full), sweep "
+               "a random subsample of the rows")
+    else:
+        how = ("narrow the sweep (fewer K in sweep.k, a smaller nlive), sweep a random "
+               "subsample of the data")
+    return (f"{estimate.line()}, above the limit of {max_minutes:g} minutes: {how}, or "
+            "raise --max-minutes (0: no limit)")
