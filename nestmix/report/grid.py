@@ -32,7 +32,7 @@ from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.store.grid import SAME_AT_K1, GridResult, GridRow, model_directory, write_grid_summary
 
 __all__ = ["format_grid_table", "grid_table", "grid_verdict", "merge_same_models",
-           "plot_grid_evidence", "write_grid_report"]
+           "plot_grid_evidence", "screening_facts", "write_grid_report"]
 
 
 GRID_COLUMNS = (
@@ -275,7 +275,34 @@ def format_grid_table(result: GridResult) -> str:
     if result.missing:
         lines.append("missing (not finished): " + ", ".join(
             f"{m} K={k} {s}" for m, k, s in result.missing))
+    lines += [f"{name}: {text}" for name, text in screening_facts(result)]
     return "\n".join(lines)
+
+
+def screening_facts(result: GridResult) -> tuple[tuple[str, str], ...]:
+    """What the coarse-to-fine grid did not run and why, and which rows it refined.
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``("screened", …)`` naming each model's K left out with the reason, and
+        ``("refined", …)`` naming the rows that got deeper runs; each only when there are any.
+    """
+    out = []
+    by_model: dict[str, tuple[list[int], str]] = {}
+    for model, k, why in result.screened:
+        by_model.setdefault(model, ([], why))[0].append(k)
+    if by_model:
+        out.append(("screened", "; ".join(
+            f"{m} K = {', '.join(map(str, sorted(ks)))} not run: {why}"
+            for m, (ks, why) in by_model.items())))
+    refined = [r for r in _ordered(result) if r.row.escalations]
+    if refined:
+        out.append(("refined", "; ".join(
+            f"{r.model} K = {r.row.k} {r.row.sampler} ({r.row.escalations} deeper run"
+            f"{'s' if r.row.escalations > 1 else ''})" for r in refined)
+            + " (the others were not contenders, or their checks agreed)"))
+    return tuple(out)
 
 
 def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = True,
@@ -339,7 +366,8 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
              ("runs", f"{len(result.rows)} finished, {len(result.missing)} missing; "
                       f"{sum(r.row.ncall for r in result.rows):,} likelihood calls, "
                       f"{sum(r.row.seconds for r in result.rows):.1f} s of sampling"),
-             ("model reports", ", ".join(f"model={m}/report.html" for m in result.models)))
+             ("model reports", ", ".join(f"model={m}/report.html" for m in result.models)),
+             *screening_facts(result))
     report = Report(name=result.name, directory=str(directory), facts=facts,
                     headline=headline, verdict=words, warnings=(*warnings, *notes),
                     missing=(), tables=(grid_table(result),), averaging=(),

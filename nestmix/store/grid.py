@@ -26,11 +26,14 @@ from nestmix.store.summary import load_sweep
 #: the config a zero-configuration sweep writes into its directory before the grid starts
 ZERO_CONFIG_FILE = "config.toml"
 
-__all__ = ["GRID_MANIFEST", "SAME_AT_K1", "GridResult", "GridRow", "cell_prior", "is_grid",
-           "load_grid", "model_directory", "model_label", "write_grid_summary"]
+__all__ = ["GRID_MANIFEST", "SAME_AT_K1", "SCREENING", "GridResult", "GridRow", "cell_prior",
+           "is_grid", "load_grid", "model_directory", "model_label", "read_screening",
+           "write_grid_summary", "write_screening"]
 
 #: Covariance models that are one model at K = 1 (one component: its covariance is the shared one).
 SAME_AT_K1 = ("full", "tied")
+#: What a coarse-to-fine grid decided not to run, and why (:func:`write_screening`).
+SCREENING = "screening.json"
 
 
 def model_label(covariance: str, background: str) -> str:
@@ -110,6 +113,9 @@ class GridResult:
         (model, K, sampler) asked for but not (yet) finished.
     sweeps : mapping
         The model label → that model's :class:`SweepResult`.
+    screened : tuple of (str, int, str)
+        (model, K, why) the coarse-to-fine grid decided not to run
+        (:mod:`nestmix.sweep.screening`); not missing, and said so in the report.
     """
 
     name: str
@@ -119,6 +125,7 @@ class GridResult:
     rows: tuple[GridRow, ...]
     missing: tuple[tuple[str, int, str], ...] = ()
     sweeps: Mapping[str, SweepResult] | None = None
+    screened: tuple[tuple[str, int, str], ...] = ()
 
     @property
     def samplers(self) -> tuple[str, ...]:
@@ -137,7 +144,8 @@ class GridResult:
         return {"name": self.name, "directory": self.directory, "grid": True,
                 "models": list(self.models), "k_values": list(self.k_values),
                 "rows": [r.to_dict() for r in self.rows],
-                "missing": [{"model": m, "k": k, "sampler": s} for m, k, s in self.missing]}
+                "missing": [{"model": m, "k": k, "sampler": s} for m, k, s in self.missing],
+                "screened": [{"model": m, "k": k, "why": w} for m, k, w in self.screened]}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> GridResult:
@@ -146,7 +154,9 @@ class GridResult:
                    models=tuple(obj["models"]), k_values=tuple(obj["k_values"]),
                    rows=tuple(GridRow.from_dict(r) for r in obj["rows"]),
                    missing=tuple((m["model"], m["k"], m["sampler"])
-                                 for m in obj.get("missing", [])))
+                                 for m in obj.get("missing", [])),
+                   screened=tuple((m["model"], m["k"], m["why"])
+                                  for m in obj.get("screened", [])))
 
 
 def read_grid_manifest(directory: str | Path) -> dict:
@@ -188,6 +198,7 @@ def load_grid(directory: str | Path) -> GridResult:
     manifest = read_grid_manifest(directory)
     models: dict[str, dict] = manifest["models"]
     ks = tuple(manifest.get("k_values", []))
+    screened = read_screening(directory)
     sweeps: dict[str, SweepResult] = {}
     cells: list[tuple[str, dict, EvidenceRow]] = []
     missing: list[tuple[str, int, str]] = []
@@ -213,9 +224,30 @@ def load_grid(directory: str | Path) -> GridResult:
                          background=info["background"], row=row, ln_bf=float(ln_bf[i]),
                          ln_bf_err=float(ln_bf_err[i]), p=float(p[i]), p_err=float(p_err[i]))
                  for i, (label, info, row) in enumerate(mine)]
+    skipped = {(m, k) for m, k, _ in screened}
     return GridResult(name=manifest.get("name", Path(directory).name), directory=str(directory),
                       models=tuple(models), k_values=ks, rows=tuple(rows),
-                      missing=tuple(missing), sweeps=sweeps)
+                      missing=tuple(c for c in missing if (c[0], c[1]) not in skipped),
+                      sweeps=sweeps,
+                      screened=tuple(c for c in screened if c[0] in models and c[1] in ks))
+
+
+def read_screening(directory: str | Path) -> tuple[tuple[str, int, str], ...]:
+    """The (model, K, why) a coarse-to-fine grid left out, from its :data:`SCREENING` file
+    (none when there is none or it cannot be read: every K then counts as missing)."""
+    try:
+        record = json.loads((Path(directory) / SCREENING).read_text())
+        return tuple((str(c["model"]), int(c["k"]), str(c["why"]))
+                     for c in record.get("screened", []))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return ()
+
+
+def write_screening(directory: str | Path, screened: Sequence[tuple[str, int, str]],
+                    rule: str) -> None:
+    """Record, atomically, the (model, K, why) a coarse-to-fine grid left out and its rule."""
+    write_json_atomic(Path(directory) / SCREENING, {
+        "rule": rule, "screened": [{"model": m, "k": k, "why": w} for m, k, w in screened]})
 
 
 def cell_prior(cells: Sequence[tuple[str, str, int]]) -> list[float]:

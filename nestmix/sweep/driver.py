@@ -12,11 +12,12 @@ part of any fingerprint, so a sweep started on one can be resumed on the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from nestmix.errors import RunStoreError
-from nestmix.results import RunSummary, SweepResult
+from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.samplers import get_sampler
 from nestmix.store.grid import is_grid
 from nestmix.store.lock import sweep_lock
@@ -131,9 +132,11 @@ def _refuse_grid(directory: str | Path) -> None:
 
 
 def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, target: Any,
-                       say: Progress) -> SweepResult | None:
+                       say: Progress,
+                       keep: Callable[[EvidenceRow], bool] | None = None) -> SweepResult | None:
     """With ``plan.escalate``, add deeper runs where ln Z may miss a mode (else forget old
-    checks)."""
+    checks); with ``keep``, only to the rows it keeps (the contenders of a coarse-to-fine
+    grid, :func:`nestmix.sweep.screening.is_contender`)."""
     from nestmix.sweep.convergence import CONVERGENCE, escalate
 
     store = RunStore(directory)
@@ -163,7 +166,13 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
             say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}, "
                 f"nlive {tasks[i].manifest['nlive']} (added by the convergence check)")
 
-    escalate(lambda: load_sweep(directory), add_runs, directory, plan.escalate, say)
+    def result_of() -> SweepResult:
+        result = load_sweep(directory)
+        if keep is None:
+            return result
+        return replace(result, rows=tuple(r for r in result.rows if keep(r)))
+
+    escalate(result_of, add_runs, directory, plan.escalate, say)
     result = load_sweep(directory)
     store.write_summary(result)
     return result

@@ -24,12 +24,14 @@ from typing import Any
 from nestmix.data import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.spec import ModelSpec
+from nestmix.samplers import get_sampler
 from nestmix.store.grid import (
     GridResult,
     model_directory,
     model_label,
     prepare_grid,
     write_grid_summary,
+    write_screening,
 )
 from nestmix.store.lock import sweep_lock
 from nestmix.store.runs import RunStore
@@ -42,6 +44,7 @@ from nestmix.sweep.driver import (
     run_sweep,
 )
 from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
+from nestmix.sweep.screening import RULE, is_contender, stop_raising_k
 from nestmix.sweep.tasks import RunTask, execute
 
 __all__ = ["PER_COMPONENT_1D", "GridPlan", "run_grid"]
@@ -192,32 +195,81 @@ def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Prog
                           progress=_prefixed(say, label), dask=target)
                 result = write_grid_summary(directory)
         return result
-    todo.sort(key=lambda item: -item[2].k)  # the long runs first; the short ones fill gaps
     from nestmix.sweep.local import run_local
 
-    n_jobs = max(1, min(int(n_jobs), len(todo)))
-    say(f"running {len(todo)} runs of {len(grid.plans)} models "
+    n_jobs = max(1, int(n_jobs))
+    say(f"running up to {len(todo)} runs of {len(grid.plans)} models "
         f"(K = {', '.join(map(str, grid.k_values))}) on {n_jobs} "
-        f"worker{'s' if n_jobs > 1 else ''}")
+        f"worker{'s' if n_jobs > 1 else ''}, smallest K first; a model stops at the K where "
+        "it has clearly stopped gaining")
+    stopped: dict[str, tuple[int, str]] = {}
+    plans = dict(grid.plans)
+    for k in sorted(grid.k_values):
+        wave = [item for item in todo if item[2].k == k and item[0] not in stopped]
+        # the long runs first (more parameters); the short ones fill the gaps
+        wave.sort(key=lambda item: -_parameter_count(item[1], item[2].k))
+        def started(i: int, wave: list[tuple[str, SweepPlan, RunTask]] = wave) -> None:
+            say(f"{wave[i][0]} {wave[i][2].label}: started (seed {wave[i][2].seed})")
 
-    def started(i: int) -> None:
-        label, _, task = todo[i]
-        say(f"{label} {task.label}: started (seed {task.seed})")
-
-    calls = [(plan.data, plan.spec, task) for _, plan, task in todo]
-    for finished, (i, outcome) in enumerate(run_local(execute, calls, n_jobs, started), 1):
-        label, _, task = todo[i]
-        store = RunStore(model_directory(directory, label))
-        store.write_summary(load_sweep(store.directory))
+        for i, outcome in run_local(execute, [(p.data, p.spec, t) for _, p, t in wave],
+                                    min(n_jobs, max(1, len(wave))), started):
+            label, _, task = wave[i]
+            store = RunStore(model_directory(directory, label))
+            store.write_summary(load_sweep(store.directory))
+            say(f"{label} {task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
+                f"{outcome.wall:.1f} s elapsed")
         result = write_grid_summary(directory)
-        say(f"{label} {task.label}: {_describe(outcome.summary)}  seed {task.seed}, "
-            f"{outcome.wall:.1f} s elapsed  [{finished}/{len(todo)} to run done]")
-    if grid.escalate:  # each model's convergence check, as a single-model sweep has it
+        _screen(grid, result, k, stopped, directory, say)
+    result = _record_screening(grid, directory, stopped, plans)
+    if grid.escalate:  # each model's convergence check, deeper runs for the contenders only
+        best = {s: result.best(s).row for s in result.samplers}
         for label, plan in grid.plans:
             _check_convergence(plan, model_directory(directory, label), n_jobs, None,
-                               _prefixed(say, label))
+                               _prefixed(say, label),
+                               keep=lambda row: is_contender(row, best[row.sampler]))
         result = write_grid_summary(directory)
     return result
+
+
+def _parameter_count(plan: SweepPlan, k: int) -> int:
+    try:
+        return plan.spec.build(plan.data, k).ndim
+    except Exception:  # the run itself will say what is wrong
+        return k
+
+
+def _screen(grid: GridPlan, result: GridResult, k: int, stopped: dict[str, tuple[int, str]],
+            directory: str | Path, say: Progress) -> None:
+    """After the wave at ``k``: stop raising K for the models that need no larger K."""
+    if k >= max(grid.k_values) or not result.rows:
+        return
+    best = {s: result.best(s).row for s in result.samplers}
+    for label in grid.models:
+        if label in stopped:
+            continue
+        rows = [r.row for r in result.rows if r.model == label and r.row.k <= k]
+        why = stop_raising_k(rows, grid.k_values, best)
+        if why is not None:
+            stopped[label] = (k, why)
+            later = [kk for kk in grid.k_values if kk > k]
+            say(f"{label}: K = {', '.join(map(str, later))} not run: {why}")
+
+
+def _record_screening(grid: GridPlan, directory: str | Path,
+                      stopped: Mapping[str, tuple[int, str]],
+                      plans: Mapping[str, SweepPlan]) -> GridResult:
+    """Write ``screening.json`` and give each stopped model's sweep the K it ran (so that its
+    own report does not count the screened K as missing)."""
+    screened = [(label, kk, why) for label, (k, why) in stopped.items()
+                for kk in grid.k_values if kk > k]
+    write_screening(directory, screened, RULE)
+    for label, (k, _) in stopped.items():
+        plan = replace(plans[label], k_values=tuple(kk for kk in grid.k_values if kk <= k))
+        store = RunStore(model_directory(directory, label))
+        store.prepare(plan.manifest(), plan.samplers, ignored={
+            name: get_sampler(name).execution_settings for name in plan.samplers})
+        store.write_summary(load_sweep(store.directory))
+    return write_grid_summary(directory)
 
 
 def _prefixed(say: Progress, label: str) -> Progress:
