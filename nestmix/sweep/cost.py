@@ -24,6 +24,11 @@ The estimate is (likelihood calls each run is expected to make) × (seconds one 
   call (prior transform, slice proposals, dynesty's work per iteration) adds about
   :data:`SAMPLER_SECONDS_PER_CALL`: in the scaling table a whole call of a run costs 4–20 µs at
   N ≤ 1 000, where one batched evaluation of the likelihood costs a few µs.
+* **Load**: other work on the machine while the pilot ran (:mod:`nestmix.cpuload`, over at
+  least :data:`LOAD_WINDOW` seconds) slowed the pilot's one process and will slow the sweep's
+  ``n_jobs``: with B cores busy elsewhere out of C, a process gets min(1, C / (B + n)) of a
+  core when n processes of ours run. The pilot's times are turned into CPU seconds at n = 1
+  and back into wall seconds at n = ``n_jobs``; the sampler's own work is CPU time.
 * **Wall time** on ``n_jobs`` workers: the runs, longest first, each given to the worker that
   frees first (the driver's order).
 
@@ -44,8 +49,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_MINUTES", "PILOT_CALLS", "PILOT_SECONDS", "SAMPLER_SECONDS_PER_CALL",
-           "CostEstimate", "RunCost", "estimate_cost", "expected_calls", "refusal"]
+__all__ = ["DEFAULT_MAX_MINUTES", "LOAD_WINDOW", "PILOT_CALLS", "PILOT_SECONDS",
+           "SAMPLER_SECONDS_PER_CALL", "CostEstimate", "RunCost", "estimate_cost",
+           "expected_calls", "refusal"]
 
 #: ``nestmix sweep data.csv`` refuses to start above this many estimated minutes
 #: (``--max-minutes``).
@@ -54,8 +60,12 @@ DEFAULT_MAX_MINUTES = 30.0
 PILOT_CALLS = 200
 #: Seconds the whole pilot may take (each (model, K) gets its share, at least one call).
 PILOT_SECONDS = 1.0
-#: The sampler's own seconds per likelihood call (compiled slice proposals, prior transform).
+#: The sampler's own CPU seconds per likelihood call (compiled slice proposals, prior
+#: transform, dynesty's work per iteration).
 SAMPLER_SECONDS_PER_CALL = 1e-5
+#: Seconds over which the pilot reads the machine's load (it waits out the rest after a
+#: quicker pilot).
+LOAD_WINDOW = 0.5
 
 # calls ≈ _A × nlive × ndim^_B × N^_C (module docstring); PolyChord × _POLYCHORD
 _A, _B, _C = 51.0, 1.52, 0.10
@@ -78,7 +88,8 @@ class RunCost:
     calls : float
         Expected likelihood calls (:func:`expected_calls`).
     seconds_per_call : float
-        Measured seconds of one likelihood call, plus the sampler's own work.
+        Expected wall seconds per likelihood call in the sweep: the measured likelihood plus
+        the sampler's own work, on the share of a core the run will get.
     """
 
     model: str
@@ -91,7 +102,7 @@ class RunCost:
 
     @property
     def seconds(self) -> float:
-        """Expected seconds of the run on one core."""
+        """Expected wall seconds of the run."""
         return self.calls * self.seconds_per_call
 
 
@@ -111,6 +122,8 @@ class CostEstimate:
         Expected CPU minutes of all the runs together.
     calls : float
         Expected likelihood calls of all the runs together.
+    busy_elsewhere : float
+        Cores other work kept busy while the pilot ran (:mod:`nestmix.cpuload`).
     pilot_seconds : float
         Seconds the pilot took.
     """
@@ -120,6 +133,7 @@ class CostEstimate:
     minutes: float
     cpu_minutes: float
     calls: float
+    busy_elsewhere: float
     pilot_seconds: float
 
     def line(self) -> str:
@@ -131,7 +145,8 @@ class CostEstimate:
     def to_dict(self) -> dict[str, Any]:
         """The estimate as JSON-able numbers (for the service)."""
         return {"runs": len(self.runs), "cores": self.cores, "minutes": self.minutes,
-                "cpu_minutes": self.cpu_minutes, "calls": self.calls, "line": self.line()}
+                "cpu_minutes": self.cpu_minutes, "calls": self.calls,
+                "busy_elsewhere": self.busy_elsewhere, "line": self.line()}
 
 
 def _minutes(minutes: float) -> str:
@@ -184,27 +199,39 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
     -------
     CostEstimate
     """
+    from nestmix.cpuload import other_busy_cores, read_counters
+    from nestmix.samplers.base import available_cores
+
     start = time.perf_counter()
     cells = list(_runs_to_make(plan, directory))
     models = {(label, k): sub.spec for label, sub, k, _, _ in cells}
     budget = pilot_seconds / max(1, len(models))
-    per_call = {key: _time_likelihood(spec.build(plan.data, key[1]), budget)
-                for key, spec in models.items()}
-    runs = []
+    before = read_counters()
+    pilot = {key: _time_likelihood(spec.build(plan.data, key[1]), budget)
+             for key, spec in models.items()}
+    if models:  # a window long enough for the machine's counters to tell its load
+        time.sleep(max(0.0, before.wall + LOAD_WINDOW - time.monotonic()))
+    machine = available_cores()
+    others = other_busy_cores(before, read_counters(), machine)
+    cores = max(1, min(int(n_jobs), len(cells) or 1))
+    # the pilot ran with (others + 1) processes on the machine's cores, the runs will run
+    # with (others + cores): CPU seconds, then wall seconds, per call
+    share_pilot = min(1.0, machine / (others + 1))
+    share_run = min(1.0, machine / (others + cores))
+    runs, cpu = [], 0.0
     for label, sub, k, sampler, repeat in cells:
         model = sub.spec.build(plan.data, k)
         nlive = int(sub.resolved_settings(sampler, k).get("nlive") or 25 * model.ndim)
+        calls = expected_calls(sampler, nlive, model.ndim, plan.data.n_points)
+        cpu_per_call = pilot[label, k] * share_pilot + SAMPLER_SECONDS_PER_CALL
+        cpu += calls * cpu_per_call
         runs.append(RunCost(model=label, k=k, sampler=sampler, repeat=repeat,
-                            ndim=model.ndim,
-                            calls=expected_calls(sampler, nlive, model.ndim,
-                                                 plan.data.n_points),
-                            seconds_per_call=per_call[label, k] + SAMPLER_SECONDS_PER_CALL))
-    cores = max(1, min(int(n_jobs), len(runs) or 1))
-    total = sum(r.seconds for r in runs)
+                            ndim=model.ndim, calls=calls,
+                            seconds_per_call=cpu_per_call / share_run))
     return CostEstimate(runs=tuple(runs), cores=cores,
                         minutes=_wall_seconds([r.seconds for r in runs], cores) / 60,
-                        cpu_minutes=total / 60, calls=sum(r.calls for r in runs),
-                        pilot_seconds=time.perf_counter() - start)
+                        cpu_minutes=cpu / 60, calls=sum(r.calls for r in runs),
+                        busy_elsewhere=others, pilot_seconds=time.perf_counter() - start)
 
 
 def _runs_to_make(plan: Any, directory: str | Path | None
