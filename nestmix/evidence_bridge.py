@@ -97,8 +97,8 @@ from nestmix.evidence_check import StudentTMixture, fit_student_t_mixture
 from nestmix.priors.density import PriorCoordinates
 from nestmix.results import NestedRun
 
-__all__ = ["MAX_PERMUTATIONS", "MIN_ESS", "BridgeEstimate", "bridge_evidence", "bridge_solve",
-           "pareto_khat"]
+__all__ = ["MAX_PERMUTATIONS", "MIN_ESS", "BridgeEstimate", "bridge_evidence", "bridge_record",
+           "bridge_solve", "pareto_khat"]
 
 MIN_ESS = 100.0
 """Fewer draws than this carrying either side's average and the estimate is not usable."""
@@ -545,6 +545,17 @@ def _one_split(space: _ParameterSpace | _CubeSpace, run: NestedRun, weights: np.
                             log_ratio_prop, rng)
     return (logz, err, spread, ess1, ess2, pareto_khat(log_ratio_prop), int(counts.sum()),
             calls, len(proposal.weights), iterations)
+
+
+def bridge_record(model: Any, run: NestedRun, seed: int) -> dict | None:
+    """:func:`bridge_evidence` as a run summary stores it (``to_dict``); ``{"error": ...}``
+    when it failed (the run itself is sound: what failed is recorded, never fatal), None
+    when there is nothing to bridge from."""
+    try:
+        estimate = bridge_evidence(model, run, np.random.default_rng(seed))
+    except Exception as exc:  # recorded in the summary
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return None if estimate is None else estimate.to_dict()
 
 
 def _label_group(model: Any) -> tuple[int, bool]:

@@ -441,10 +441,11 @@ def disagreement(logz: float, logz_err: float, check: ImportanceCheck | None) ->
 
 
 def crosscheck_warning(logz: float, logz_err: float, check_logz: float, check_err: float,
-                       z: float) -> str:
-    """The row warning when the sampler's ln Z and the importance-sampling check disagree."""
+                       z: float, method: str = "importance sampling") -> str:
+    """The row warning when the sampler's ln Z and the check (by ``method``: importance
+    sampling, or bridge sampling, :mod:`nestmix.evidence_bridge`) disagree."""
     side = "below" if z < 0 else "above"
-    return (f"not converged: an independent estimate of ln Z by importance sampling from "
+    return (f"not converged: an independent estimate of ln Z by {method} from "
             f"the run's own posterior samples gives {check_logz:.3f} ± {check_err:.3f}; the "
             f"sampler's {logz:.3f} ± {logz_err:.3f} is {abs(z):.1f} combined errors {side} it, so "
             + ("the run probably lost part of the posterior's mass on the way (ln Z too low)"

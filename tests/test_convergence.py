@@ -167,3 +167,96 @@ def test_deeper_runs_double_the_live_points_each_sampler_has():
     assert deeper_manifest["fingerprint"] != first["fingerprint"]
     assert deeper_manifest["escalation"] == 1 and deeper_manifest["nlive"] == 120
     assert "escalation" not in first
+
+
+def test_a_deeper_run_that_comes_out_lower_is_lost_mass_not_the_answer(tmp_path):
+    """K = 5 of enzyme, exchangeable labels (issue 31): −83.69 ± 0.30 at nlive 500, then the
+    deeper run −86.24 ± 0.22 replaced it. A deeper run lower beyond the errors is evidence that
+    a run lost posterior mass; one higher only says the estimate moved; within the errors,
+    nothing."""
+    steps = [[-83.69], [-86.24]]
+    added = []
+
+    def result_of():
+        return SweepResult(name="t", rows=(_row(k=5, logz=steps[min(len(added), 1)][0]),),
+                           repeats=1)
+
+    def add_run(rows):
+        added.append(rows)
+
+    first = replace(_row(k=5, logz=-83.69), crosscheck_z=-4.0, crosscheck_logZ=-82.9,
+                    crosscheck_logZ_err=0.05)
+
+    def flagged_first():
+        return SweepResult(name="t", rows=(first,), repeats=1) if not added else result_of()
+
+    record = escalate(flagged_first, add_run, tmp_path, budget=1)
+    reasons = record["rows"]["K=5 dynesty"]["reasons"]
+    assert record["rows"]["K=5 dynesty"]["converged"] is False
+    assert reasons[0].startswith("its ln Z fell from -83.69 to -86.24")
+    assert "lost posterior mass" in reasons[0]
+    steps[1] = [-82.00]  # higher beyond the errors: moved, no claim of lost mass
+    added.clear()
+    record = escalate(flagged_first, add_run, tmp_path, budget=1)
+    reasons = record["rows"]["K=5 dynesty"]["reasons"]
+    assert reasons[0].startswith("its ln Z moved from -83.69 to -82.00")
+    steps[1] = [-83.80]  # within twice the combined error (0.2 each): settled
+    added.clear()
+    assert escalate(flagged_first, add_run, tmp_path, budget=1)["rows"]["K=5 dynesty"][
+        "converged"] is True
+
+
+def test_a_row_is_checked_by_bridge_sampling_where_it_is_usable():
+    """The row's check is the inverse-variance mean of its seeds' usable bridge estimates; an
+    unusable or missing bridge falls back on the importance-sampling check."""
+    from types import SimpleNamespace
+
+    from nestmix.evidence_bridge import BridgeEstimate
+    from nestmix.evidence_check import ImportanceCheck
+    from nestmix.store.summary import _bridge, _crosscheck
+
+    def bridge(logz, err, ess=800.0):
+        return BridgeEstimate(logZ=logz, logZ_err=err, err_bridge=err, err_split=0.0,
+                              err_weights=0.0, ess_posterior=ess, ess_proposal=ess, khat=0.3,
+                              posterior_draws=2000, proposal_draws=2000,
+                              likelihood_calls=2000, components=3, permutations=120,
+                              label_copies=120, space="parameters", iterations=8,
+                              seconds=1.0).to_dict()
+
+    importance = ImportanceCheck(logZ=-84.0, logZ_err=0.05, ess=900.0, draws=10_000,
+                                 components=6, seconds=1.0).to_dict()
+    combined = SimpleNamespace(logz=-84.6, logz_err=0.3)
+    runs = [SimpleNamespace(crosscheck={**importance, "bridge": bridge(-83.0, 0.04)}),
+            SimpleNamespace(crosscheck={"error": "ValueError: x", "bridge": bridge(-83.1, 0.04)})]
+    logz, err, z = _bridge(runs, combined)
+    assert logz == pytest.approx(-83.05) and err == pytest.approx(0.04 / 2**0.5)
+    assert z == pytest.approx((-84.6 + 83.05) / (0.3**2 + err**2) ** 0.5)
+    unusable = [SimpleNamespace(crosscheck={**importance, "bridge": bridge(-83.0, 0.04, 20.0)}),
+                SimpleNamespace(crosscheck=None), SimpleNamespace(crosscheck={"bridge": [1]})]
+    assert _bridge(unusable, combined) is None
+    assert _crosscheck(unusable, combined)[0] == pytest.approx(-84.0)
+
+
+def test_a_sweep_records_the_bridge_and_a_row_it_contradicts_is_marked(tmp_path):
+    """Every run's summary carries its bridge estimate; the row's check is that estimate; a
+    stored ln Z moved 2 nats down is marked by it, in words that name bridge sampling."""
+    from nestmix.evidence_bridge import BridgeEstimate
+
+    data = Measurements.from_arrays(toy_values(60))
+    plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(1, 2),
+                     settings={"nlive": 100}, seed=2, escalate=0)
+    run_sweep(plan, tmp_path, n_jobs=1)
+    manifest_path = tmp_path / "K=2" / "dynesty" / "manifest.json"
+    stored = json.loads(manifest_path.read_text())
+    estimate = BridgeEstimate.from_dict(stored["summary"]["crosscheck"]["bridge"])
+    assert estimate is not None and estimate.usable and estimate.permutations == 2
+    assert estimate.logZ_err < 0.1 and estimate.likelihood_calls <= 2000
+    row = next(r for r in load_sweep(tmp_path).rows if r.k == 2)
+    assert row.crosscheck_logZ == pytest.approx(estimate.logZ) and row.converged
+    stored["summary"]["logZ"] -= 2.0
+    manifest_path.write_text(json.dumps(stored))
+    row = next(r for r in load_sweep(tmp_path).rows if r.k == 2)
+    assert not row.converged and row.crosscheck_z < -3
+    assert row.warnings[0].startswith("not converged: an independent estimate of ln Z by "
+                                      "bridge sampling")
+    assert "independent estimate from its own samples" in signals(row)[0]

@@ -7,6 +7,7 @@ sampler's rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
+from nestmix.evidence_bridge import BridgeEstimate
 from nestmix.evidence_check import DISAGREE_Z, ImportanceCheck, crosscheck_warning, disagreement
 from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
@@ -130,7 +132,9 @@ def _evidence_rows(sampler: str,
     rows = []
     for i, (k, runs, a, depth) in enumerate(entries):
         c, first, several = combined[i], runs[0], len(runs) > 1
-        check = _crosscheck(runs, c)
+        check = _bridge(runs, c)  # the bridge where it speaks (it works at every K)
+        method = "bridge sampling" if check is not None else "importance sampling"
+        check = check if check is not None else _crosscheck(runs, c)
         rows.append(EvidenceRow(
             k=int(k), sampler=sampler, logZ=c.logz, logZ_err=c.logz_err,
             logZ_err_sim=sim[i].logz_err_propagated, ln_bf=float(ln_bf[i]),
@@ -144,7 +148,8 @@ def _evidence_rows(sampler: str,
             label_copies=a.get("census", {}).get("copies_visited"),
             expected_copies=a.get("census", {}).get("expected_copies"),
             distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
-            warnings=_warnings(runs, a, c, check) + _replaced(depth), repeats=len(runs),
+            warnings=_warnings(runs, a, c, check, method) + _replaced(depth),
+            repeats=len(runs),
             logZ_spread=c.spread,
             logZ_err_run=float(np.mean([s.logZ_err for s in runs])) if several else None,
             logZ_runs=tuple(float(s.logZ) for s in runs) if several else (),
@@ -183,14 +188,29 @@ def _crosscheck(runs: Sequence[RunSummary], combined) -> tuple[float, float, flo
     return None if z is None else (float(mean.logz), float(mean.logz_err_propagated), z)
 
 
+def _bridge(runs: Sequence[RunSummary], combined) -> tuple[float, float, float] | None:
+    """As :func:`_crosscheck`, from the runs' bridge-sampling estimates
+    (:mod:`nestmix.evidence_bridge`, stored under the check's ``bridge``)."""
+    found = [BridgeEstimate.from_dict((s.crosscheck or {}).get("bridge"))
+             if isinstance(s.crosscheck, Mapping) else None for s in runs]
+    usable = [b for b in found if b is not None and b.usable]
+    if not usable:
+        return None
+    mean = combine_runs([b.logZ for b in usable], [b.logZ_err for b in usable])
+    error = float(mean.logz_err_propagated)
+    z = (combined.logz - mean.logz) / math.hypot(combined.logz_err, error)
+    return float(mean.logz), error, float(z)
+
+
 SCATTER_P = 0.01  # runs scatter beyond their errors when the χ² test's p falls below this
 
 
 def _warnings(runs: Sequence[RunSummary], analysis: Mapping[str, Any], combined,
-              check: tuple[float, float, float] | None = None) -> tuple[str, ...]:
+              check: tuple[float, float, float] | None = None,
+              method: str = "importance sampling") -> tuple[str, ...]:
     out = []
     if check is not None and _disagrees(check):
-        out.append(crosscheck_warning(combined.logz, combined.logz_err, *check))
+        out.append(crosscheck_warning(combined.logz, combined.logz_err, *check, method=method))
     stopped = sum(not s.converged for s in runs)
     if stopped and len(runs) == 1:
         out.append("the run stopped on its call or iteration budget before converging")

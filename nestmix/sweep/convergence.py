@@ -15,9 +15,11 @@ Signals, for each (K, sampler) row of a sweep (:func:`signals`):
   dynesty, three seeds: shares 0.56 / 0.44 and 0.57 / 0.43 with ln Z +0.8σ and +0.6σ from the
   reference; the seed with 0.62 / 0.38 was 4.2σ low for another reason, which the
   importance-sampling check catches).
-* **the importance-sampling check disagrees**: ln Z estimated again from the runs' own samples
-  without a nested sampler (:mod:`nestmix.evidence_check`) differs from the sampler's by more
-  than :data:`nestmix.evidence_check.DISAGREE_Z` combined errors. This one fires for a single
+* **the independent check disagrees**: ln Z estimated again from the runs' own samples
+  without a nested sampler (by bridge sampling, :mod:`nestmix.evidence_bridge`, where it is
+  usable, which it is at every K; else by importance sampling, :mod:`nestmix.evidence_check`)
+  differs from the sampler's by more than :data:`nestmix.evidence_check.DISAGREE_Z` combined
+  errors. This one fires for a single
   seed: it caught the galaxies K = 2 dynesty run that was 4.2σ low although its census found
   both relabellings.
 
@@ -73,7 +75,8 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
     """
     out = []
     if row.crosscheck_z is not None and abs(row.crosscheck_z) > DISAGREE_Z:
-        out.append(f"an importance-sampling estimate from its own samples "
+        out.append(f"an independent estimate from its own samples (bridge or importance "
+                   f"sampling) "
                    f"({row.crosscheck_logZ:.2f} ± {row.crosscheck_logZ_err:.2f}) is "
                    f"{abs(row.crosscheck_z):.1f} combined errors "
                    f"{'above' if row.crosscheck_z < 0 else 'below'} its ln Z")
@@ -95,8 +98,13 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
 
 def escalate(result_of: Callable[[], SweepResult],
              add_runs: Callable[[Sequence[tuple[int, str]]], None], directory: str | Path,
-             budget: int, say: Callable[[str], None] = lambda line: None) -> dict:
+             budget: int, say: Callable[[str], None] = lambda line: None,
+             refine: Callable[[EvidenceRow], bool] | None = None) -> dict:
     """Add deeper runs to the rows whose signals fire, up to ``budget`` per row.
+
+    With ``refine``, only the rows it accepts get deeper runs (the contenders,
+    :func:`nestmix.sweep.screening.is_contender`); the others are checked and recorded all the
+    same (``"contender": false``), so a row whose signals fire is still marked.
 
     Parameters
     ----------
@@ -133,12 +141,10 @@ def escalate(result_of: Callable[[], SweepResult],
                 "logZ_steps": steps})
             fired = list(signals(row, _census(result, row)))
             if len(entry["logZ_steps"]) >= 2:
-                (z0, e0), (z1, e1) = entry["logZ_steps"][-2:]
-                if abs(z1 - z0) > 2 * math.hypot(e0, e1):
-                    fired.append(f"its ln Z moved from {z0:.2f} to {z1:.2f} when its live "
-                                 "points were doubled")
+                fired += _moved(*entry["logZ_steps"][-2:])
             entry["reasons"] = fired
-            if fired and entry["extra_runs"] < budget:
+            entry["contender"] = refine is None or refine(row)
+            if fired and entry["extra_runs"] < budget and entry["contender"]:
                 todo.append((row.k, row.sampler))
         if not todo:
             break
@@ -156,6 +162,21 @@ def escalate(result_of: Callable[[], SweepResult],
         f"K={k} {s}": {"converged": not e["reasons"], **e} for (k, s), e in sorted(state.items())}}
     write_json_atomic(Path(directory) / CONVERGENCE, record)
     return record
+
+
+def _moved(before: Sequence[float], after: Sequence[float]) -> list[str]:
+    """The signal of a row whose ln Z moved beyond twice the combined error when its live
+    points were doubled. Lower is not the better answer: more live points should lose less,
+    so a deeper run that comes out lower is evidence that a run (possibly the deeper one) lost
+    posterior mass, not that it is right; the independent check says which run it supports."""
+    (z0, e0), (z1, e1) = before, after
+    if abs(z1 - z0) <= 2 * math.hypot(e0, e1):
+        return []
+    if z1 < z0:
+        return [f"its ln Z fell from {z0:.2f} to {z1:.2f} when its live points were doubled: "
+                "a run lost posterior mass (the deeper one is no more trustworthy for being "
+                "deeper)"]
+    return [f"its ln Z moved from {z0:.2f} to {z1:.2f} when its live points were doubled"]
 
 
 def apply(result: SweepResult, directory: str | Path) -> SweepResult:

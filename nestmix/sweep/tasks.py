@@ -16,6 +16,7 @@ import numpy as np
 from nestmix.backend import path_record, recorded_switches, single_threaded_blas
 from nestmix.data import Measurements
 from nestmix.errors import RunStoreError
+from nestmix.evidence_bridge import bridge_record
 from nestmix.evidence_check import importance_check
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
@@ -142,13 +143,16 @@ def _model_name(spec: ModelSpec) -> str:
 
 
 def crosscheck(model, run, seed: int) -> dict | None:
-    """The run's ln Z estimated again from its own samples (:mod:`nestmix.evidence_check`);
-    None where the sampler gives no unit-cube samples. A failure is recorded, never fatal."""
+    """The run's ln Z estimated again from its own samples (:mod:`nestmix.evidence_check`),
+    with the bridge-sampling estimate under ``bridge`` (:mod:`nestmix.evidence_bridge`);
+    None where there is neither. A failure is recorded, never fatal."""
     try:
         check = importance_check(model, run, np.random.default_rng(seed))
+        record = None if check is None else check.to_dict()
     except Exception as exc:  # the run itself is sound: keep it and say what failed
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    return None if check is None else check.to_dict()
+        record = {"error": f"{type(exc).__name__}: {exc}"}
+    bridge = bridge_record(model, run, seed)
+    return record if bridge is None else {**(record or {}), "bridge": bridge}
 
 
 def analyse(model, run, method: str, seed: int) -> tuple[dict, dict]:
