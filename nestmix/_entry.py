@@ -5,12 +5,13 @@ Three things stood between a Ctrl-C and the end of a sweep (issues 32 and 33, L5
 
 - while nestmix was still importing (numpy, scipy, numba: seconds under load) Python's own
   ``KeyboardInterrupt`` printed a twenty-line traceback; here a handler installed before those
-  imports prints one line and exits;
+  imports prints one line and exits (what runs before this module, Python's own start-up and
+  ``nestmix/__init__.py``, tens of milliseconds, no package code can guard);
 - Python runs signal handlers only in the main thread between bytecodes: a run in this process
-  inside a compiled call (a numba likelihood over a million rows, numba compiling, which holds
-  the interrupt back until dynesty's next iteration) saw its Ctrl-C only when the call
-  returned, a minute and a half later under load;
-- after the one line, the interpreter's exit still waited for the executor's threads and
+  inside a compiled call (a numba likelihood over a million rows; numba compiling, during
+  which dynesty's runs hold the interrupt back until their next iteration) sees its Ctrl-C
+  only when the call returns, which under load can take minutes;
+- after the one line, the interpreter's exit could still wait for the executor's threads and
   loky's clean-up.
 
 So :func:`main` forks a small watchdog before the heavy imports. The C-level part of Python's
@@ -22,7 +23,8 @@ that stopped on its own leaves through ``os._exit(130)`` once its line is out. R
 finished are on disk already (written atomically), so the same command resumes as after any
 interruption.
 
-``pyproject.toml``'s console script and ``python -m nestmix`` both call :func:`main`;
+``python -m nestmix`` calls :func:`main`, as the console script does (``nestmix =
+"nestmix._entry:main"`` in ``pyproject.toml``);
 :func:`nestmix.cli.main` stays an ordinary function for tests and embedding (no watchdog, no
 ``os._exit``).
 """
@@ -69,15 +71,16 @@ def _forget_semaphores(pid: int) -> None:
 def main() -> int:
     """Run the ``nestmix`` command line with Ctrl-C handled from the first moment."""
     signal.signal(signal.SIGINT, _while_importing)
-    # `nestmix serve` stops its own workers and web server on Ctrl-C, in its own time
     import nestmix.processes  # noqa: F401  (loaded before the watchdog is forked)
 
+    # `nestmix serve` stops its own workers and web server on Ctrl-C, in its own time
     watchdog = None if sys.argv[1:2] == ["serve"] else _start_watchdog()
     try:
         from nestmix.cli import main as cli_main
 
         signal.signal(signal.SIGINT, signal.default_int_handler)
         status = cli_main()
+        signal.signal(signal.SIGINT, _while_importing)  # done: no traceback from the exit
     except KeyboardInterrupt:
         _say(INTERRUPTED)
         status = 130
@@ -89,7 +92,8 @@ def main() -> int:
 
 
 def _while_importing(signum: int, frame: object) -> None:
-    """SIGINT before the command line is loaded: nothing has started, nothing to keep."""
+    """SIGINT before the command line is loaded (nothing has started, nothing to keep) or
+    after it returned."""
     _say("nestmix: interrupted")
     os._exit(130)
 
@@ -97,7 +101,7 @@ def _while_importing(signum: int, frame: object) -> None:
 def _say(line: str) -> None:
     try:
         sys.stdout.flush()
-    except (OSError, ValueError):
+    except Exception:  # closed, or a signal handler interrupting a write of its own
         pass
     try:
         os.write(2, (line + "\n").encode())
@@ -127,36 +131,47 @@ def _tell(fd: int, message: bytes) -> None:
 def _start_watchdog() -> int | None:
     """Fork the watchdog; returns the write end of its pipe (also Python's wakeup fd), or None
     where there is no ``fork`` or the wakeup fd is taken."""
-    if not hasattr(os, "fork") or not hasattr(signal, "set_wakeup_fd"):
+    if not hasattr(os, "fork") or not hasattr(signal, "pthread_sigmask"):
         return None
     read, write = os.pipe()
     os.set_blocking(write, False)
     try:
-        if signal.set_wakeup_fd(write, warn_on_full_buffer=False) != -1:
-            signal.set_wakeup_fd(-1)  # someone else's (an embedding loop): leave it alone
-            os.close(read)
-            os.close(write)
-            return None
-        parent = os.getpid()
-        pid = os.fork()
-    except (OSError, ValueError):
-        signal.set_wakeup_fd(-1)
+        previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:
+        previous = None
+    if previous != -1:  # someone else's (an embedding loop): leave it alone
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
         os.close(read)
         os.close(write)
         return None
+    parent = os.getpid()
+    # a Ctrl-C during the fork waits for the parent: the child must not answer it as well
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = -1
     if pid == 0:  # the watchdog
         try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group
+            signal.set_wakeup_fd(-1)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             os.close(write)
             _watch(read, parent)
         finally:
             os._exit(0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.close(read)
+    if pid < 0:
+        signal.set_wakeup_fd(-1)
+        os.close(write)
+        return None
     return write
 
 
 def _watch(read: int, parent: int) -> None:
     """The watchdog's loop: ends when the command does (end of file on the pipe)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # never hold the command's standard output open
