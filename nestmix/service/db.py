@@ -77,7 +77,8 @@ class Job(Base):
 
 
 class JobRun(Base):
-    """One (K, sampler) run of a job: pending or done, with its evidence row once done."""
+    """One (K, sampler) run of a job: pending, done (with its evidence row) or screened (a
+    coarse-to-fine grid decided not to run it)."""
 
     __tablename__ = "job_runs"
 

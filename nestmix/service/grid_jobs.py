@@ -2,20 +2,21 @@
 
 A job's runs are stored as (K, sampler) rows; a grid's are keyed ``<model>/<sampler>`` in the
 sampler column (``tied+uniform/dynesty``), so the service's tables serve both without a schema
-change.
+change. A coarse-to-fine grid may leave cells out (:mod:`nestmix.sweep.screening`): those runs
+are *screened*, settled without being run, not missing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from nestmix.store.grid import is_grid, load_grid
+from nestmix.store.grid import is_grid, load_grid, read_screening
 from nestmix.store.runs import RunStore
 from nestmix.store.summary import load_sweep
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
-__all__ = ["finished_count", "finished_rows", "job_runs"]
+__all__ = ["finished_count", "finished_rows", "job_runs", "screened_runs"]
 
 
 def job_runs(plan: SweepPlan | GridPlan) -> list[tuple[int, str]]:
@@ -41,3 +42,11 @@ def finished_rows(directory: Path) -> dict[tuple[int, str], dict]:
         return {(row.k, row.sampler): row.to_dict() for row in load_sweep(directory).rows}
     return {(r.row.k, f"{r.model}/{r.row.sampler}"): r.to_dict()
             for r in load_grid(directory).rows}
+
+
+def screened_runs(directory: Path) -> frozenset[tuple[int, str]]:
+    """(K, model label) of every cell a coarse-to-fine grid decided not to run (none for a
+    single-model sweep); a job's run ``<label>/<sampler>`` at that K is screened."""
+    if not is_grid(directory):
+        return frozenset()
+    return frozenset((k, model) for model, k, _ in read_screening(directory))

@@ -44,7 +44,7 @@ textarea, input { box-sizing: border-box; }
 .state-cancelled { color: #666; } .state-running { color: #0b4f8a; }
 .run { display: inline-block; margin: 0 0.4em 0.2em 0; padding: 0 0.3em; border-radius: 3px;
        background: #eee; font-size: 0.9em; white-space: nowrap; }
-.run-done { background: #dff0d8; }
+.run-done { background: #dff0d8; } .run-screened { color: #777; }
 .error { color: #a11; white-space: pre-wrap; }
 .warning { color: #8a5a00; }
 .live { color: #0b4f8a; font-size: .9em; font-variant-numeric: tabular-nums; }
@@ -66,6 +66,7 @@ function fmt(x, digits) { return (x === null || x === undefined) ? "–" : x.toF
 function runChip(run) {
   let text = `K=${run.k} ${run.sampler}`;
   if (run.row) text += `: ln Z = ${fmt(run.row.logZ, 2)} ± ${fmt(run.row.logZ_err, 2)}`;
+  if (run.state === "screened") text += ": not run (screened)";
   return el("span", {class: `run run-${run.state}`}, text);
 }
 function jobRow(job) {

@@ -20,14 +20,17 @@ class RunOut(BaseModel):
 
     k: int
     sampler: str
-    state: Literal["pending", "done"]
+    state: Literal["pending", "done", "screened"] = Field(
+        description="screened: a coarse-to-fine grid decided not to run it (the report and "
+                    "summary.json say why)")
     row: dict[str, Any] | None = Field(
         None, description="the evidence row once done (as in summary.json: logZ, logZ_err, "
                           "ln_bf, p_k, ...); Bayes factors and P(K) among the runs done so far")
 
 
 class Progress(BaseModel):
-    done: int
+    done: int = Field(description="runs settled: finished, or screened out by a "
+                                  "coarse-to-fine grid")
     total: int
 
 

@@ -29,7 +29,7 @@ from nestmix.atomic import json_safe
 from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
 from nestmix.service.db import Database, Job, now
-from nestmix.service.grid_jobs import finished_count, finished_rows
+from nestmix.service.grid_jobs import finished_count, finished_rows, screened_runs
 from nestmix.service.runner import REPORT_WARNING
 from nestmix.service.settings import ServiceSettings
 
@@ -52,7 +52,7 @@ class Supervisor:
         self.settings = settings
         self.db = db
         self._procs: dict[str, subprocess.Popen] = {}
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, tuple[int, int]] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -189,7 +189,8 @@ class Supervisor:
             return
         directory = self.sweep_dir(job.name)
         try:
-            count = finished_count(directory)
+            screened = screened_runs(directory)
+            count = (finished_count(directory), len(screened))
             if not force and self._seen.get(job_id) == count:
                 return
             rows = finished_rows(directory)
@@ -203,9 +204,11 @@ class Supervisor:
                 return
             for run in stored.runs:
                 row = rows.get((run.k, run.sampler))
-                run.state = "pending" if row is None else "done"
+                run.state = "done" if row is not None else (
+                    "screened" if (run.k, run.sampler.rpartition("/")[0]) in screened
+                    else "pending")
                 run.row = None if row is None else json.dumps(json_safe(row))
-            stored.n_done = sum(run.state == "done" for run in stored.runs)
+            stored.n_done = sum(run.state != "pending" for run in stored.runs)
 
     # ------------------------------------------------------------------ requests
     def cancel(self, job_id: str) -> bool:
