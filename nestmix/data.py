@@ -140,7 +140,7 @@ def _name_list(names: Any, what: str) -> list[str] | None:
 def _check_columns(columns: Any, d: int) -> tuple[str, ...]:
     if columns is None:
         return ("x",) if d == 1 else tuple(f"x{j}" for j in range(d))
-    columns = tuple(_name_list(columns, "column"))
+    columns = tuple(_name_list(columns, "column") or ())
     if len(columns) != d:
         raise DataError(f"got {len(columns)} column names for {d} value columns")
     if len(set(columns)) != len(columns):
@@ -303,7 +303,8 @@ class Measurements:
         cov = self.covariances
         if cov is not None:
             cov = _as_float_array(cov, "covariances")
-            cov = _frozen(_check_covariances(cov, *vals.shape, None))
+            n, d = vals.shape
+            cov = _frozen(_check_covariances(cov, n, d, None))
         object.__setattr__(self, "values", _frozen(vals))
         object.__setattr__(self, "covariances", cov)
         object.__setattr__(self, "columns", cols)
