@@ -28,9 +28,9 @@ where its inverse is off, e.g. ``betaincinv(2.2, 2.2, 0.5)`` by 1e-10). The othe
 those of :mod:`nestmix.priors._fast`, and the cube is clipped to [U_MIN, U_MAX] exactly as
 :meth:`nestmix.priors.Univariate.ppf` does.
 
-numba's cache notices edits to this file only for the functions defined in it: a cached caller
-elsewhere (:mod:`nestmix.samplers.dynesty._slice_numba`) keeps the old :func:`run_plan` until
-its own file changes, so a change to the operations here goes with a touch of that file.
+A cached caller in another module (:mod:`nestmix.samplers.dynesty._slice_numba`) compiles
+:func:`run_plan` into its own code; it carries a digest of this file
+(:mod:`nestmix.model.kernels.numba_digest`), which ``tests/test_numba_digest.py`` checks.
 """
 
 from __future__ import annotations

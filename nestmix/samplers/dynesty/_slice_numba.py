@@ -13,11 +13,10 @@ result of dynesty's own slice sampler — without dynesty's Python cost per like
 10 µs, more than the likelihood itself at a few hundred points).
 
 The 1-D and N-D kernels take arrays of different ranks, so :func:`_loglike` picks one at
-compile time; each data case gets one compiled, cached signature. numba's cache does not notice
-edits to the files of the functions called here, only to this one: a change to the prior plan's
-operations or to the kernels goes with an edit here (last: built-in priors and components, #17;
-incomplete gamma and beta prefactors for large shapes; the kernels' blocks as functions and the
-parallel kernels, #17 item 3; the variant chosen at compile time).
+compile time; each data case gets one compiled, cached signature. numba's cache of this file
+knows its source only, not that of the prior plan and kernels compiled into it: the digest of
+their sources below (:mod:`nestmix.model.kernels.numba_digest`) is written again after they
+change, which changes this file.
 """
 
 from __future__ import annotations
@@ -33,6 +32,9 @@ from nestmix.model.kernels._numba_impl import (
     loglike_nd_parallel,
 )
 from nestmix.priors._compiled import run_plan
+
+# The helpers' digest: regenerate with `python -m nestmix.model.kernels.numba_digest --write`.
+_HELPER_DIGEST = "sha256:a12e924bb31f1af6b21d7d8598ce60ba4c2b1a9dd801e2757b7f912e427660d5"
 
 #: Expansions of one slice after which dynesty warns and switches to doubling.
 EXPANSION_THRESHOLD = 1000
