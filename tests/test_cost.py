@@ -22,7 +22,7 @@ from nestmix.sweep.plan import SweepPlan
 ROOT = Path(__file__).resolve().parents[1]
 PRIORS = {"mean": {"dist": "norm", "loc": 20, "scale": 10},
           "variance": {"dist": "invgamma", "a": 3, "scale": 20}}
-LINE = re.compile(r"^cost: (\d+) runs?, (under a minute|about [\d.]+ (minutes?|hours)) on "
+LINE = re.compile(r"^cost: (up to )?(\d+) runs?, (under a minute|about [\d.]+ (minutes?|hours)) on "
                   r"(\d+) cores? ")
 
 
@@ -89,7 +89,7 @@ def test_above_max_minutes_the_command_refuses_in_one_line_and_writes_nothing(tm
                  "--max-minutes", "0.0001"]) == 2
     captured = capsys.readouterr()
     (line,) = captured.err.splitlines()
-    assert line.startswith("nestmix: error: --max-minutes: 8 runs, ")
+    assert line.startswith("nestmix: error: --max-minutes: up to 8 runs, ")
     assert "above the limit of 0.0001 minutes" in line
     assert "--kmax" in line and "--covariance" in line and "subsample" in line
     assert captured.out == "" and not out.exists()
@@ -118,9 +118,9 @@ def test_a_large_csv_is_refused_promptly_before_any_run(tmp_path):
     seconds = time.monotonic() - start
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
-    assert re.match(r"^nestmix: error: --max-minutes: 16 runs, about [\d.]+ (minutes|hours) on "
-                    r"2 cores, above the limit of 30 minutes: narrow the grid \(--kmax, "
-                    r"--covariance", line), line
+    assert re.match(r"^nestmix: error: --max-minutes: up to 16 runs, about [\d.]+ "
+                    r"(minutes|hours) on 2 cores, above the limit of 30 minutes: narrow the "
+                    r"grid \(--kmax, --covariance", line), line
     assert "subsample" in line
     assert done.stdout == ""
     assert not (tmp_path / "big").exists()  # no run started, no config written

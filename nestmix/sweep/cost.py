@@ -30,7 +30,9 @@ The estimate is (likelihood calls each run is expected to make) × (seconds one 
   core when n processes of ours run. The pilot's times are turned into CPU seconds at n = 1
   and back into wall seconds at n = ``n_jobs``; the sampler's own work is CPU time.
 * **Wall time** on ``n_jobs`` workers: the runs, longest first, each given to the worker that
-  frees first (the driver's order).
+  frees first (the driver's order); a models × K grid runs one K after the other (its waves),
+  and may stop raising K for a model, so its estimate of every cell is an upper bound ("up
+  to 16 runs").
 
 Not counted: the deeper runs the convergence check may add (``sweep.escalate``), the mode
 analysis and evidence check after each run (seconds), and numba's compilation on a first
@@ -116,6 +118,10 @@ class CostEstimate:
         The runs still to make (finished runs of the sweep's directory left out).
     cores : int
         Worker processes the runs are spread over.
+    screened : bool
+        A models × K grid, which runs K in waves and stops raising K for a model that has
+        clearly stopped gaining (:mod:`nestmix.sweep.screening`): ``runs`` and ``minutes`` are
+        then what every cell would cost, an upper bound.
     minutes : float
         Expected wall-clock minutes on ``cores`` workers.
     cpu_minutes : float
@@ -130,6 +136,7 @@ class CostEstimate:
 
     runs: tuple[RunCost, ...]
     cores: int
+    screened: bool
     minutes: float
     cpu_minutes: float
     calls: float
@@ -137,14 +144,17 @@ class CostEstimate:
     pilot_seconds: float
 
     def line(self) -> str:
-        """E.g. ``16 runs, about 12 minutes on 2 cores`` (or ``under a minute``)."""
+        """E.g. ``16 runs, about 12 minutes on 2 cores`` (or ``under a minute``; ``up to 16
+        runs`` for a grid that may stop raising K)."""
         n = len(self.runs)
         cores = f"{self.cores} core{'s' if self.cores != 1 else ''}"
-        return f"{n} run{'s' if n != 1 else ''}, {_minutes(self.minutes)} on {cores}"
+        runs = f"{'up to ' if self.screened else ''}{n} run{'s' if n != 1 else ''}"
+        return f"{runs}, {_minutes(self.minutes)} on {cores}"
 
     def to_dict(self) -> dict[str, Any]:
         """The estimate as JSON-able numbers (for the service)."""
-        return {"runs": len(self.runs), "cores": self.cores, "minutes": self.minutes,
+        return {"runs": len(self.runs), "cores": self.cores, "screened": self.screened,
+                "minutes": self.minutes,
                 "cpu_minutes": self.cpu_minutes, "calls": self.calls,
                 "busy_elsewhere": self.busy_elsewhere, "line": self.line()}
 
@@ -228,8 +238,13 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
         runs.append(RunCost(model=label, k=k, sampler=sampler, repeat=repeat,
                             ndim=model.ndim, calls=calls,
                             seconds_per_call=cpu_per_call / share_run))
-    return CostEstimate(runs=tuple(runs), cores=cores,
-                        minutes=_wall_seconds([r.seconds for r in runs], cores) / 60,
+    screened = hasattr(plan, "plans")
+    if screened:  # a grid runs K in waves, smallest first (nestmix.sweep.grid.run_grid)
+        wall = sum(_wall_seconds([r.seconds for r in runs if r.k == k], cores)
+                   for k in {r.k for r in runs})
+    else:
+        wall = _wall_seconds([r.seconds for r in runs], cores)
+    return CostEstimate(runs=tuple(runs), cores=cores, screened=screened, minutes=wall / 60,
                         cpu_minutes=cpu / 60, calls=sum(r.calls for r in runs),
                         busy_elsewhere=others, pilot_seconds=time.perf_counter() - start)
 
