@@ -87,3 +87,47 @@ def test_the_list_answers_without_the_runs_directory(tmp_path):
     assert str(Path(runs).resolve()) not in body
     assert json.loads(body)["jobs"][0]["error"] == "cannot read runs/broken/manifest.json"
     db.dispose()
+
+
+def test_polls_are_answered_before_routing_and_after_the_guard(tmp_path):
+    """``GET /jobs/<id>`` through the app (in this process, no server): a known job from the
+    replies' memory, an unknown one by the route (404), nothing without the token."""
+    import asyncio
+
+    from nestmix.service.app import create_app
+    from nestmix.service.settings import ServiceSettings
+
+    app = create_app(ServiceSettings(runs=tmp_path / "runs", token="poll-token-123"))
+    job_id = "a1" * 8
+
+    async def get(path: str, token: str | None) -> tuple[int, dict]:
+        headers = [(b"host", b"127.0.0.1:8000")]
+        if token:
+            headers.append((b"authorization", f"Bearer {token}".encode()))
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "headers": headers, "http_version": "1.1",
+                 "scheme": "http", "server": ("127.0.0.1", 8000),
+                 "client": ("127.0.0.1", 5000), "root_path": "", "app": app}
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return sent[0]["status"], json.loads(body)
+
+    async def scenario() -> list[tuple[int, dict]]:
+        async with app.router.lifespan_context(app):
+            add_job(app.state.service.db, job_id, "known", state="done")
+            return [await get(f"/jobs/{job_id}", "poll-token-123"),
+                    await get("/jobs/" + "0" * 16, "poll-token-123"),
+                    await get(f"/jobs/{job_id}", None)]
+
+    known, unknown, anonymous = asyncio.run(scenario())
+    assert known[0] == 200 and known[1]["id"] == job_id and known[1]["state"] == "done"
+    assert unknown == (404, {"detail": "no job '0000000000000000'"})
+    assert anonymous[0] == 401 and "needs a token" in anonymous[1]["detail"]

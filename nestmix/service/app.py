@@ -17,7 +17,7 @@ from nestmix._version import __version__
 from nestmix.errors import NestmixError, RunStoreError
 from nestmix.service.db import Database, check_database
 from nestmix.service.redact import redact_paths
-from nestmix.service.replies import Replies
+from nestmix.service.replies import AnswerPolls, Replies
 from nestmix.service.routes import router
 from nestmix.service.security import Guard
 from nestmix.service.settings import ServiceSettings
@@ -71,7 +71,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.add_exception_handler(NestmixError, _input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RecursionError, _too_deep)
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(AnswerPolls)  # polls of a known job: no routing (replies.py)
+    app.add_middleware(Guard, settings=settings)  # added last: runs first
     return app
 
 
