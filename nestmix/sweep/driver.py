@@ -12,7 +12,6 @@ part of any fingerprint, so a sweep started on one can be resumed on the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +134,11 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
                        say: Progress,
                        keep: Callable[[EvidenceRow], bool] | None = None) -> SweepResult | None:
     """With ``plan.escalate``, add deeper runs where ln Z may miss a mode (else forget old
-    checks); with ``keep``, only to the rows it keeps (the contenders of a coarse-to-fine
-    grid, :func:`nestmix.sweep.screening.is_contender`)."""
+    checks), to the contenders only (:func:`nestmix.sweep.screening.is_contender`): by
+    default the rows that could still change the sweep's verdict against its best row of the
+    same sampler; ``keep`` decides instead (a grid's contenders against the grid's best)."""
     from nestmix.sweep.convergence import CONVERGENCE, escalate
+    from nestmix.sweep.screening import is_contender
 
     store = RunStore(directory)
     if not plan.escalate:
@@ -166,13 +167,14 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
             say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}, "
                 f"nlive {tasks[i].manifest['nlive']} (added by the convergence check)")
 
-    def result_of() -> SweepResult:
-        result = load_sweep(directory)
-        if keep is None:
-            return result
-        return replace(result, rows=tuple(r for r in result.rows if keep(r)))
+    def contender(row: EvidenceRow) -> bool:
+        if keep is not None:
+            return keep(row)
+        rows = [r for r in load_sweep(directory).rows if r.sampler == row.sampler]
+        return is_contender(row, max(rows, key=lambda r: r.logZ))
 
-    escalate(result_of, add_runs, directory, plan.escalate, say)
+    escalate(lambda: load_sweep(directory), add_runs, directory, plan.escalate, say,
+             refine=contender)
     result = load_sweep(directory)
     store.write_summary(result)
     return result
