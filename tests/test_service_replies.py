@@ -90,8 +90,9 @@ def test_the_list_answers_without_the_runs_directory(tmp_path):
 
 
 def test_polls_are_answered_before_routing_and_after_the_guard(tmp_path):
-    """``GET /jobs/<id>`` through the app (in this process, no server): a known job from the
-    replies' memory, an unknown one by the route (404), nothing without the token."""
+    """``GET /jobs/<id>`` and ``GET /jobs`` through the app (in this process, no server): a
+    known job from the replies' memory, an unknown one by the route (404), nothing without the
+    token."""
     import asyncio
 
     from nestmix.service.app import create_app
@@ -125,9 +126,11 @@ def test_polls_are_answered_before_routing_and_after_the_guard(tmp_path):
             add_job(app.state.service.db, job_id, "known", state="done")
             return [await get(f"/jobs/{job_id}", "poll-token-123"),
                     await get("/jobs/" + "0" * 16, "poll-token-123"),
-                    await get(f"/jobs/{job_id}", None)]
+                    await get(f"/jobs/{job_id}", None), await get("/jobs", "poll-token-123"),
+                    await get("/jobs", None)]
 
-    known, unknown, anonymous = asyncio.run(scenario())
+    known, unknown, anonymous, listed, anonymous_list = asyncio.run(scenario())
     assert known[0] == 200 and known[1]["id"] == job_id and known[1]["state"] == "done"
+    assert listed == (200, {"jobs": [known[1]]}) and anonymous_list[0] == 401
     assert unknown == (404, {"detail": "no job '0000000000000000'"})
     assert anonymous[0] == 401 and "needs a token" in anonymous[1]["detail"]

@@ -141,16 +141,18 @@ class Replies:
         return body
 
 
-_POLL = re.compile(r"^/jobs/([0-9a-f]{16})$")
+_POLL = re.compile(r"^/jobs(?:/([0-9a-f]{16}))?$")
 
 
 class AnswerPolls:
-    """ASGI middleware (inside the :class:`~nestmix.service.security.Guard`): ``GET
-    /jobs/<id>`` of a known job answered with :meth:`Replies.job_body` directly, without
+    """ASGI middleware (inside the :class:`~nestmix.service.security.Guard`): ``GET /jobs``
+    (what the web page polls) and ``GET /jobs/<id>`` of a known job answered with
+    :meth:`Replies.jobs_body` and :meth:`Replies.job_body` directly, without
     FastAPI's routing and dependency resolution, when the database is SQLite (a reply not in
     memory is one short read of its write-ahead log, done on the event loop; another database
-    is read on a thread by the route itself). Anything else goes on to the app: the route
-    ``GET /jobs/{job_id}`` answers the same, and describes it in the OpenAPI schema."""
+    is read on a thread by the routes themselves). Anything else goes on to the app: the
+    routes ``GET /jobs`` and ``GET /jobs/{job_id}`` answer the same, and describe it in the
+    OpenAPI schema."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -160,7 +162,8 @@ class AnswerPolls:
             and scope["method"] == "GET" else None
         service = getattr(scope["app"].state, "service", None) if match else None
         if match and service is not None and service.db.engine.dialect.name == "sqlite":
-            body = service.replies.job_body(match[1])
+            body = (service.replies.job_body(match[1]) if match[1]
+                    else service.replies.jobs_body())
             if body is not None:
                 await send({"type": "http.response.start", "status": 200, "headers": [
                     (b"content-type", b"application/json"),
