@@ -1,21 +1,26 @@
 """Poll latency of ``nestmix serve`` under 20 concurrent pollers, against one poller (issue #33 L9).
 
-Starts ``nestmix serve`` (one worker) in a scratch directory, submits 20 small galaxies sweeps
-(one runs, so its polls read live progress from disk; the rest wait in the queue), then polls
-``GET /jobs/<id>`` back to back, each poller with its own connection:
+Starts ``nestmix serve --workers 2`` in a scratch directory and submits 20 small galaxies
+sweeps: the first runs long (its polls read live progress from disk), the others take a few
+seconds each on the second worker, one after another (their state changes while polled), the
+rest wait in the queue. Then, each time with one poller as the baseline and with ``--pollers``
+(default 20) at once, ``--polls`` polls each, back to back:
 
-1. the baseline: one poller, ``--polls`` polls;
-2. ``--pollers`` (default 20) pollers at once, ``--polls`` polls each.
+1. ``GET /jobs/<id>`` (the poll of a script or ``curl``), over the 20 jobs;
+2. ``GET /jobs`` (what the web page polls every second).
 
-Each poller is a thread of this process (an HTTP client holds the GIL only while it builds a
-request or parses a reply); the latency printed is what the client saw, request sent to reply
-parsed. The pollers are closed-loop (the next poll leaves when the last reply arrived), so 20 of
-them keep about 20 requests in flight: the median is bounded below by what the server spends on
-one poll times the requests queued before it, divided by the cores it gets.
+Each poller is a thread of this process with its own connection (its own ``httpx.Client``;
+``--shared-client``: one client for all, whose connection pool then serialises them); the
+latency printed is what the client saw, request sent to reply parsed. The pollers are
+closed-loop (the next poll leaves when the last reply arrived), so 20 of them keep about 20
+requests in flight: the median is bounded below by the server's time per poll (also printed,
+as its CPU time per poll) times the requests queued before it, divided by the cores it gets,
+plus the client's own time. On a shared machine the medians follow its load: the load average
+is printed before and after.
 
-Prints the machine's load (``/proc/loadavg``) before and after, the two medians, 95th
-percentiles and their ratio. Every job is cancelled at the end. About 30 s on an idle machine:
-``python benchmarks/service_polls.py [--pollers 20] [--polls 50]``.
+Every job is cancelled at the end. About 30 s:
+``python benchmarks/service_polls.py [--pollers 20] [--polls 50] [--shared-client]``; with
+``PYTHONPATH=<another checkout>`` (run from outside this one) the server is that version.
 """
 
 from __future__ import annotations
