@@ -420,6 +420,12 @@ class EvidenceRow:
     previous_logZ, previous_logZ_err : float or None
         The row's estimate from the runs one step shallower, which the deeper ones replaced
         (None when nothing was replaced).
+    best_logl, optimum_logl : float or None
+        The highest log-likelihood the row's runs found, and an optimiser's maximum of the same
+        model (:mod:`nestmix.optimum`); None for runs made before the check.
+    mode_deficit : float or None
+        ``optimum_logl − best_logl`` when it exceeds :func:`nestmix.optimum.deficit_threshold`:
+        the runs never found the main mode, whatever the other checks say; else None.
     """
 
     k: int
@@ -455,6 +461,9 @@ class EvidenceRow:
     nlive: int | None = None
     previous_logZ: float | None = None
     previous_logZ_err: float | None = None
+    best_logl: float | None = None
+    optimum_logl: float | None = None
+    mode_deficit: float | None = None
 
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""

@@ -114,3 +114,36 @@ def test_a_run_far_below_the_optimum_is_a_missed_mode():
     assert mode_deficit(-220.9, optimum, 44) == pytest.approx(40.7)
     assert mode_deficit(-190.0, optimum, 44) is None  # within ndim / 2 of the peak
     assert mode_deficit(-220.9, None, 44) is None
+
+
+@pytest.mark.slow
+def test_a_run_that_misses_the_main_mode_is_marked_and_the_escalation_recovers_it(tmp_path):
+    """Three clusters and a small, tight one far away; K = 4 at 8 live points never finds the
+    far cluster (its best log-likelihood ~260 nats below the optimum). The optimiser's
+    cross-check marks the row and escalates it; the deeper runs find the mode."""
+    import json
+    import warnings
+
+    from nestmix.sweep import SweepPlan, run_sweep
+    from nestmix.sweep.convergence import CONVERGENCE
+
+    rng = np.random.default_rng(1)
+    centres = np.array([[0, 0], [30, 0], [0, 30]])
+    y = np.concatenate([rng.normal(c, 1.0, (60, 2)) for c in centres]
+                       + [rng.normal([100, 100], 0.3, (12, 2))])
+    data = Measurements.from_arrays(y, errors=np.full_like(y, 0.1))
+    plan = SweepPlan(name="missed", data=data, spec=ModelSpec(covariance="full"),
+                     k_values=(4,), settings={"nlive": 8}, seed=1, escalate=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dynesty: "nlive <= 2 * ndim is extremely risky"
+        result = run_sweep(plan, tmp_path / "missed", n_jobs=1)
+    record = json.loads((tmp_path / "missed" / CONVERGENCE).read_text())["rows"]["K=4 dynesty"]
+    (row,) = result.rows
+    assert record["extra_runs"] >= 1
+    first = (tmp_path / "missed" / "K=4" / "dynesty" / "manifest.json")
+    optimum = json.loads(first.read_text())["summary"]["optimum"]
+    assert optimum["deficit"] is not None and optimum["deficit"] > 100  # the first run missed
+    # the deeper run(s) found the far cluster: the row is judged on them and is clean
+    assert row.mode_deficit is None and row.escalations == record["extra_runs"]
+    assert row.optimum_logl - row.best_logl < 10
+    assert not any("missed the main mode" in w for w in row.warnings)

@@ -135,6 +135,7 @@ def _evidence_rows(sampler: str,
         check = _bridge(runs, c)  # the bridge where it speaks (it works at every K)
         method = "bridge sampling" if check is not None else "importance sampling"
         check = check if check is not None else _crosscheck(runs, c)
+        optimum = _optimum(runs)
         rows.append(EvidenceRow(
             k=int(k), sampler=sampler, logZ=c.logz, logZ_err=c.logz_err,
             logZ_err_sim=sim[i].logz_err_propagated, ln_bf=float(ln_bf[i]),
@@ -144,11 +145,13 @@ def _evidence_rows(sampler: str,
             information=float(np.mean([s.information for s in runs])),
             n_effective=float(sum(s.n_effective for s in runs)),
             seed=first.seed,
-            converged=all(s.converged for s in runs) and not _disagrees(check),
+            converged=(all(s.converged for s in runs) and not _disagrees(check)
+                       and optimum["mode_deficit"] is None),
             label_copies=a.get("census", {}).get("copies_visited"),
             expected_copies=a.get("census", {}).get("expected_copies"),
             distinct_modes=a.get("distinct_modes", {}).get("n_modes"),
-            warnings=_warnings(runs, a, c, check, method) + _replaced(depth),
+            warnings=_warnings(runs, a, c, check, method) + _missed_mode(optimum)
+            + _replaced(depth),
             repeats=len(runs),
             logZ_spread=c.spread,
             logZ_err_run=float(np.mean([s.logZ_err for s in runs])) if several else None,
@@ -157,8 +160,36 @@ def _evidence_rows(sampler: str,
             seeds=tuple(int(s.seed) for s in runs) if several else (),
             crosscheck_logZ=check[0] if check else None,
             crosscheck_logZ_err=check[1] if check else None,
-            crosscheck_z=check[2] if check else None, **depth))
+            crosscheck_z=check[2] if check else None, best_logl=optimum["best_logl"],
+            optimum_logl=optimum["optimum_logl"], mode_deficit=optimum["mode_deficit"],
+            **depth))
     return rows
+
+
+def _optimum(runs: Sequence[RunSummary]) -> dict[str, float | None]:
+    """The optimiser's cross-check over a row's runs (:mod:`nestmix.optimum`): the best
+    log-likelihood any of them found, the optimiser's maximum, and the deficit when the best
+    falls short by more than the threshold the runs recorded."""
+    records = [s.optimum for s in runs
+               if isinstance(s.optimum, Mapping) and s.optimum.get("log_likelihood") is not None]
+    if not records:
+        return {"best_logl": None, "optimum_logl": None, "mode_deficit": None}
+    best = max(float(r["best_run_logl"]) for r in records)
+    top = max(float(r["log_likelihood"]) for r in records)
+    threshold = min(float(r.get("threshold") or 0.0) for r in records)
+    deficit = top - best if top - best > threshold else None
+    return {"best_logl": best, "optimum_logl": top, "mode_deficit": deficit}
+
+
+def _missed_mode(optimum: Mapping[str, float | None]) -> tuple[str, ...]:
+    """The warning of a row whose runs never came near an optimiser's maximum."""
+    if optimum["mode_deficit"] is None:
+        return ()
+    return (f"its runs missed the main mode: the best log-likelihood they found "
+            f"({optimum['best_logl']:.1f}) is {optimum['mode_deficit']:.1f} nats below an "
+            f"optimiser's maximum of the same model ({optimum['optimum_logl']:.1f}), so its "
+            "ln Z is too low by an amount no error bar shows: rerun this K with more live "
+            "points",)
 
 
 def _replaced(depth: Mapping[str, Any]) -> tuple[str, ...]:
