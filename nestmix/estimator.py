@@ -408,9 +408,9 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         if values.ndim != 2:
             raise DataError(f"X has shape {values.shape}; expected (N, D) or (N,)")
         n, d = values.shape
-        if d == 0 or n == 0:
-            what = "feature" if d == 0 else "sample"
-            raise DataError(f"Found array with 0 {what}(s) (shape={values.shape}) while a "
+        if d == 0 or n == 0:  # scikit-learn's wording, which its checks look for
+            what = "0 feature(s)" if d == 0 else "0 sample(s)"
+            raise DataError(f"Found array with {what} (shape={values.shape}) while a "
                             "minimum of 1 is required.")
         if fitting:
             if n == 1:
