@@ -366,3 +366,34 @@ def test_the_symmetrised_proposal_is_a_density_and_draws_from_itself():
     assert 0.48 < np.mean(means[:, 0] > means[:, 1]) < 0.52
     ratio = np.exp(single.log_g(drawn, proposal) - space.log_g(drawn, proposal))
     assert abs(ratio.mean() - 1) < 4 * ratio.std() / math.sqrt(len(ratio)), ratio.mean()
+
+
+def test_heavy_proposal_side_tails_make_the_estimate_unusable(three_clusters):
+    from nestmix.evidence_bridge import KHAT_MAX
+
+    ordered, run, _, _ = three_clusters
+    estimate = bridge_evidence(ordered, run, np.random.default_rng(0))
+    assert estimate.usable and estimate.khat < KHAT_MAX
+    assert not replace(estimate, khat=KHAT_MAX + 0.2).usable
+    assert not replace(estimate, ess_proposal=50.0).usable
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")  # dynesty: slice intervals expanded
+def test_the_bridge_declines_where_the_runs_draws_cannot_be_trusted():
+    """Enzyme K = 5 with Richardson & Green's priors, ordered means, dynesty at nlive 500
+    (issue 31; dynesty warns that its slice intervals had to expand more than 1000 times):
+    the bridge from the run's samples lands 7+ nats below the run's ln Z with a small error,
+    but its k̂ is far above KHAT_MAX, so it is not usable (a row is not judged by it)."""
+    from importlib import resources
+
+    from nestmix.evidence_bridge import KHAT_MAX
+    from nestmix.loaders import load_measurements
+
+    data = load_measurements(str(resources.files("nestmix.examples") / "enzyme.txt"))
+    priors = {"mean": {"dist": "norm", "loc": 1.4505, "scale": 2.859},
+              "variance": {"dist": "invgamma", "a": 2, "scale": 0.163478}}
+    model = ModelSpec(priors=priors, order="means").build(data, 5)
+    run = nestmix.get_sampler("dynesty").run(model, {"nlive": 500}, seed=1)
+    estimate = bridge_evidence(model, run, np.random.default_rng(0))
+    assert estimate.khat > KHAT_MAX and not estimate.usable, estimate
