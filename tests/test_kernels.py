@@ -269,7 +269,7 @@ def test_one_compiled_signature_per_entry_point(rng):
 def test_vectorised_exp_and_log_are_accurate():
     from numba import njit
 
-    from nestmix.model.kernels._numba_impl import exp_nonpositive, log_positive
+    from nestmix.model.kernels._numba_math import exp_nonpositive, log_positive
 
     @njit(error_model="numpy")
     def both(x, y):

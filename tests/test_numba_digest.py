@@ -40,33 +40,44 @@ def test_recorded_digests_are_current() -> None:
     assert numba_digest.main([]) == 0
 
 
-def test_helper_edit_without_new_digest_is_stale(tmp_path: Path) -> None:
-    """A helper edited (in a copy) leaves the entry module's recorded digest stale; writing the
-    digest changes the entry module's source, which is what numba's cache stamp hashes."""
+@pytest.mark.parametrize(("helper", "old", "new", "stale"), [
+    ("priors/_compiled.py", "_MAX_STEPS = 200", "_MAX_STEPS = 201",
+     ["samplers/dynesty/_slice_numba.py"]),
+    ("model/kernels/_numba_math.py", "x = max(x, -746.0)", "x = max(x, -745.0)",
+     ["model/kernels/_numba_blocks.py", "model/kernels/_numba_components.py",
+      "model/kernels/_numba_impl.py", "samplers/dynesty/_slice_numba.py"]),
+])
+def test_helper_edit_without_new_digest_is_stale(tmp_path: Path, helper: str, old: str,
+                                                 new: str, stale: list[str]) -> None:
+    """A helper edited (in a copy) leaves the recorded digests of the modules that compile its
+    code stale; writing the digests changes those modules' sources, which is what numba's cache
+    stamp hashes."""
     copy = tmp_path / "nestmix"
-    entry = next(e for e in entry_digests() if e.path == SLICE)
-    for path in (entry.path, *entry.helpers):
+    entries = {e.path: e for e in entry_digests()}
+    for path in {SLICE, *entries[SLICE].helpers}:
         target = copy / path.relative_to(PACKAGE)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    copied = copy / SLICE.relative_to(PACKAGE)
-    assert {e.path: e.stale for e in entry_digests(copy)} == {copied: False}
+    assert copy / SLICE.relative_to(PACKAGE) in {e.path for e in entry_digests(copy)}
+    assert [e for e in entry_digests(copy) if e.stale] == []
 
-    helper = copy / "priors" / "_compiled.py"
-    text = helper.read_text()
-    assert "_MAX_STEPS = 200" in text
-    helper.write_text(text.replace("_MAX_STEPS = 200", "_MAX_STEPS = 201"))
-    (edited,) = entry_digests(copy)
-    assert edited.stale
-    assert edited.recorded == entry.recorded
-    assert edited.computed != entry.recorded
-    assert edited.computed == compute_digest(helper_files(copied, copy), copy)
+    edited = copy / helper
+    text = edited.read_text()
+    assert text.count(old) == 1
+    edited.write_text(text.replace(old, new))
+    found = [e for e in entry_digests(copy) if e.stale]
+    assert [e.path.relative_to(copy).as_posix() for e in found] == stale
+    for entry in found:
+        real = entries[PACKAGE / entry.path.relative_to(copy)]
+        assert entry.recorded == real.recorded != entry.computed
+        assert entry.computed == compute_digest(helper_files(entry.path, copy), copy)
 
-    before = copied.read_bytes()
-    assert write_digests(copy) == [copied]
-    assert copied.read_bytes() != before
-    assert [e.stale for e in entry_digests(copy)] == [False]
-    assert SLICE.read_bytes() == before  # the real file is untouched
+    before = {e.path: e.path.read_bytes() for e in found}
+    assert write_digests(copy) == sorted(before)
+    assert all(path.read_bytes() != source for path, source in before.items())
+    assert [e for e in entry_digests(copy) if e.stale] == []
+    assert all((PACKAGE / path.relative_to(copy)).read_bytes() == source  # real files untouched
+               for path, source in before.items())
 
 
 def _demo_package(root: Path) -> Path:
@@ -120,6 +131,7 @@ def test_numba_cache_is_stale_until_the_digest_is_written(tmp_path: Path) -> Non
                                                                       (helper, None)]
     assert helper_files(entry, package) == (package / "consts.py", helper)
     assert write_digests(package) == [entry, helper]
+    assert [e.stale for e in entry_digests(package)] == [False, False]
     assert _run(tmp_path) == 2.0
 
     (package / "consts.py").write_text("SCALE = 3.0\n")  # two imports away from the entry

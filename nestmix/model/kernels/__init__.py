@@ -49,7 +49,7 @@ _EMPTY_BG = np.empty(0)
 
 
 def layout_vector(layout: Layout, n_extra: int, has_background: bool) -> np.ndarray:
-    """The integers the compiled kernels read the parameter layout from (see ``_numba_impl``)."""
+    """The integers the compiled kernels read the parameter layout from (see ``_numba_layout``)."""
     return np.array([
         layout.k, layout.d, layout.n_weights, layout.mean_offset, layout.scale_offset,
         layout.n_scale_sets, layout.scales_per_set, layout.corr_offset, layout.n_corr,
@@ -59,7 +59,7 @@ def layout_vector(layout: Layout, n_extra: int, has_background: bool) -> np.ndar
 
 COMPONENT_CODES = {"line": 1, "gaussian_outlier": 2, "student_t": 3, "gaussian_cluster": 4,
                    "exponential_space_density": 5}
-"""Built-in component families the compiled kernels evaluate (codes of ``_numba_impl``)."""
+"""Built-in component families the compiled kernels evaluate (codes of ``_numba_layout``)."""
 
 
 def component_table(components: Sequence[Any], data: Measurements, layout: Layout

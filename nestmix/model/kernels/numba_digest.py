@@ -256,13 +256,19 @@ def write_digests(package: Path | None = None) -> list[Path]:
     list of Path
         The files rewritten.
     """
-    written = []
+    written = set()
+    # first the missing lines (with their comment they are part of the helpers' hashed text)
+    for entry in entry_digests(package):
+        if entry.recorded is None:
+            source = entry.path.read_bytes()
+            write_bytes_atomic(entry.path, _with_digest(entry.path, source, ""))
+            written.add(entry.path)
     for entry in entry_digests(package):
         if entry.stale:
             source = entry.path.read_bytes()
             write_bytes_atomic(entry.path, _with_digest(entry.path, source, entry.computed))
-            written.append(entry.path)
-    return written
+            written.add(entry.path)
+    return sorted(written)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

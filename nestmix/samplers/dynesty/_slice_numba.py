@@ -34,7 +34,7 @@ from nestmix.model.kernels._numba_impl import (
 from nestmix.priors._compiled import run_plan
 
 # The helpers' digest: regenerate with `python -m nestmix.model.kernels.numba_digest --write`.
-_HELPER_DIGEST = "sha256:a12e924bb31f1af6b21d7d8598ce60ba4c2b1a9dd801e2757b7f912e427660d5"
+_HELPER_DIGEST = "sha256:af9bdd4120eba8eb210c1c509f33b8c6d2f206e54c52a31719bd95a09e77533d"
 
 #: Expansions of one slice after which dynesty warns and switches to doubling.
 EXPANSION_THRESHOLD = 1000
