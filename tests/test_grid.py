@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -372,3 +374,8 @@ def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_model
         assert f"{model}: dynesty: the best K (2) is the largest K of the sweep" in top
         sensitivity = next(line for line in own.splitlines() if "prior sensitivity" in line)
         assert sensitivity.lstrip("- ") in top
+    # the grid's page links each model's report and its own table, and each link is a file
+    page = (out / "report.html").read_text()
+    links = {unquote(link) for link in re.findall(r'href="([^"#:]+)"', page)}
+    assert {"evidence.csv", *(f"model={m}/report.html" for m in plan.models)} <= links
+    assert all((out / link).is_file() for link in links)

@@ -371,7 +371,11 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
     report = Report(name=result.name, directory=str(directory), facts=facts,
                     headline=headline, verdict=words, warnings=(*warnings, *notes),
                     missing=(), tables=(grid_table(result),), averaging=(),
-                    averaging_notes=(), figures=tuple(drawn))
+                    averaging_notes=(), figures=tuple(drawn),
+                    downloads=(("the grid's evidence table", "evidence.csv"),
+                               *((f"the report of model {m}: modes, memberships, figures and "
+                                  "its own tables", f"model={m}/report.html")
+                                 for m in result.models if m in carried)))
     figure_dir = directory / FIGURE_DIR
     pngs = []
     for fig in report.figures:
