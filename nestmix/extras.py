@@ -1,7 +1,8 @@
 """The optional parts of nestmix and the extra that installs each.
 
 ``pip install nestmix`` holds what a sweep and its report need; the service and Dask come with
-``pip install 'nestmix[service]'``, ``'nestmix[dask]'`` or ``'nestmix[all]'``. Code that needs
+``pip install 'nestmix[service]'``, ``'nestmix[dask]'`` or ``'nestmix[all]'``, the UltraNest
+sampler with ``'nestmix[ultranest]'``. Code that needs
 an extra calls :func:`require` first, so a missing one is a single line naming the extra.
 """
 
@@ -17,6 +18,7 @@ __all__ = ["EXTRAS", "ExtraMissing", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "service": ("fastapi", "uvicorn", "sqlalchemy", "multipart"),
     "dask": ("dask", "distributed"),
+    "ultranest": ("ultranest",),
 }
 
 

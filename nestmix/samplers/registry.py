@@ -17,6 +17,7 @@ __all__ = ["REGISTRY", "all_samplers", "available_samplers", "get_sampler"]
 REGISTRY = {
     "dynesty": "nestmix.samplers.dynesty.adapter:DynestyAdapter",
     "polychord": "nestmix.samplers.polychord.adapter:PolyChordAdapter",
+    "ultranest": "nestmix.samplers.ultranest.adapter:UltraNestAdapter",
 }
 """Sampler name -> ``module:class`` of its adapter."""
 

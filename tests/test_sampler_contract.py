@@ -1,0 +1,135 @@
+"""The sampler contract, run over every registered sampler (as emcee's backend tests run over
+every backend): settings validated and resolved, a deeper run accepted, and a tiny real run
+that returns a consistent NestedRun with the closed-form evidence.
+
+A new adapter added to ``nestmix.samplers.registry`` is tested here without a line changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+from nestmix import Measurements, ModelSpec, NestedRun
+from nestmix.errors import SamplerError
+from nestmix.samplers.base import SamplerAdapter
+from nestmix.samplers.registry import REGISTRY, available_samplers, get_sampler
+from nestmix.sweep.plan import SweepPlan
+from tests.conftest import TOY_PRIORS, toy_values
+
+SAMPLERS = available_samplers()
+#: Live points of the tiny runs: enough for an evidence within a few tenths of a nat.
+TINY_NLIVE = 100
+
+
+def test_every_registered_sampler_is_here():
+    assert set(SAMPLERS) == set(REGISTRY) and {"dynesty", "polychord", "ultranest"} <= set(
+        SAMPLERS)
+
+
+@pytest.fixture(scope="module")
+def gaussian():
+    """y_i ~ N(μ, 1), μ ~ N(0, 3²): one parameter, a closed-form evidence."""
+    y = np.random.default_rng(7).normal(1.5, 1.0, size=30)
+    model = ModelSpec(priors={"mean": {"dist": "norm", "loc": 0, "scale": 3},
+                              "sigma": 1.0}).build(Measurements.from_arrays(y), 1)
+    cov = np.eye(len(y)) + 9.0 * np.ones((len(y), len(y)))
+    return model, float(stats.multivariate_normal(np.zeros(len(y)), cov).logpdf(y))
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(gaussian, tmp_path_factory):
+    """One tiny run of each sampler, in a work directory, as a sweep makes it."""
+    model, _ = gaussian
+    return {name: get_sampler(name).run(model, {"nlive": TINY_NLIVE}, seed=3,
+                                        workdir=str(tmp_path_factory.mktemp(name)))
+            for name in SAMPLERS}
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_declarations(name):
+    adapter = get_sampler(name)
+    assert isinstance(adapter, SamplerAdapter) and adapter.name == name
+    assert set(adapter.defaults) <= set(adapter.valid_settings)
+    assert adapter.execution_settings <= set(adapter.valid_settings)
+    assert adapter.formerly_fingerprinted <= adapter.execution_settings
+    assert "nlive" in adapter.valid_settings  # the deeper runs of the convergence check
+    defaults = adapter.validate({})
+    assert set(defaults) >= set(adapter.defaults)
+    assert not set(adapter.fingerprinted(defaults)) & adapter.execution_settings
+    assert adapter.processes_per_run(defaults) >= 1
+    assert adapter.processes_started(defaults) >= adapter.processes_per_run(defaults)
+    assert isinstance(adapter.census_is_signal(defaults), bool)
+    adapter.check_execution(defaults, on_cluster=False)
+    assert adapter.launch_problem() is None
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_unknown_and_bad_settings_are_refused_in_one_line(name):
+    adapter = get_sampler(name)
+    with pytest.raises(SamplerError, match=f"unknown {name} setting 'nlife' .*did you mean "
+                                           "'nlive'.*valid settings: "):
+        adapter.validate({"nlife": 100})
+    for bad in (1, -5, "many", 2.5, True):
+        with pytest.raises(SamplerError, match="nlive") as info:
+            adapter.validate({"nlive": bad})
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_defaults_resolve_and_deeper_runs_are_accepted(name, gaussian):
+    """What a sweep does with a sampler: validate, resolve for the problem, and double the live
+    points for the convergence check's deeper run, which validates and resolves again."""
+    model, _ = gaussian
+    adapter = get_sampler(name)
+    resolved = adapter.resolved(adapter.validate({}), model)
+    nlive = resolved["nlive"]
+    assert isinstance(nlive, int) and nlive == adapter.default_nlive(model.ndim) >= 2
+    assert adapter.resolved(resolved, model) == resolved  # resolving is idempotent
+    deeper = adapter.with_more_live_points(adapter.validate({}), model.ndim, 2)
+    assert adapter.resolved(adapter.validate(deeper), model)["nlive"] == 2 * nlive
+    own = adapter.with_more_live_points(adapter.validate({"nlive": 40}), model.ndim, 4)
+    assert adapter.validate(own)["nlive"] == 160
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_a_sweep_plan_escalates_every_sampler(name):
+    data = Measurements.from_arrays(toy_values(10))
+    plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(2,),
+                     sampler=name, settings={name: {"nlive": 30}})
+    deeper = plan.escalated_settings(name, 2, 1)
+    assert deeper["nlive"] == 60
+    assert get_sampler(name).validate(deeper)["nlive"] == 60
+    manifest = plan.run_manifest(2, name, 2, escalation=1)
+    assert manifest["nlive"] == 60 and manifest["sampler"] == name
+    assert manifest["fingerprint"] != plan.run_manifest(2, name, 2)["fingerprint"]
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_a_tiny_run_is_a_consistent_nested_run(name, gaussian, tiny_runs):
+    model, expected = gaussian
+    run = tiny_runs[name]
+    assert isinstance(run, NestedRun) and run.sampler == name
+    n = len(run.logl)
+    assert n > TINY_NLIVE and run.samples.shape == (n, model.ndim)
+    assert run.param_names == tuple(model.param_names)
+    assert run.logwt.shape == run.nlive.shape == (n,)
+    assert np.all(run.nlive >= 1) and run.nlive.max() >= TINY_NLIVE
+    assert np.isfinite(run.logz) and run.logz_err > 0 and np.isfinite(run.logz_err)
+    assert run.weights.sum() == pytest.approx(1.0, abs=1e-12)
+    assert run.ncall >= n and run.seconds > 0 and run.seed == 3
+    assert run.settings["nlive"] == TINY_NLIVE and run.converged
+    # the weights are the evidence's terms, and the run agrees with the closed form
+    assert logsumexp(run.logwt) == pytest.approx(run.logz, abs=max(run.logz_err, 0.05))
+    assert abs(run.logz - expected) < 3 * max(run.logz_err, 0.05), (run.logz, expected)
+    mean = float(np.sum(run.weights * run.samples[:, 0]))
+    assert abs(mean - model.data.values.mean()) < 0.1
+    # the unit-cube coordinates the importance check needs map onto the samples
+    assert run.samples_u is not None and run.samples_u.shape == run.samples.shape
+    assert np.all((run.samples_u >= 0) & (run.samples_u <= 1))
+    assert np.allclose(model.prior_transform(run.samples_u), run.samples, atol=1e-8)
+    # anesthetic rebuilds the run from nlive alone: the same evidence within its error
+    simulated, spread = run.logz_simulated(nsamples=100, seed=0)
+    assert abs(simulated - run.logz) < 3 * max(run.logz_err, spread, 0.05)
