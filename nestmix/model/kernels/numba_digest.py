@@ -71,8 +71,8 @@ class EntryDigest:
 
 
 def package_dir() -> Path:
-    """The directory of the installed ``nestmix`` package."""
-    return Path(__file__).resolve().parents[2]
+    """The directory of the installed ``nestmix`` package (``nestmix/``, two levels up)."""
+    return Path(__file__).resolve().parent.parent.parent
 
 
 def _module_file(name: str, package: Path) -> Path | None:
