@@ -260,3 +260,58 @@ def test_a_sweep_records_the_bridge_and_a_row_it_contradicts_is_marked(tmp_path)
     assert row.warnings[0].startswith("not converged: an independent estimate of ln Z by "
                                       "bridge sampling")
     assert "independent estimate from its own samples" in signals(row)[0]
+
+
+# ------------------------------------------------ the step the evidence supports (issue 31)
+def _manifest(repeat: int, step: int, logz: float, err: float, *, check: float | None = None,
+              best: float | None = None, optimum: float | None = None) -> dict:
+    from nestmix.results import RunSummary
+
+    crosscheck = None
+    if check is not None:
+        crosscheck = {"logZ": check, "logZ_err": 0.05, "ess": 5000.0, "draws": 8000,
+                      "components": 2, "seconds": 1.0}
+    record = None
+    if best is not None:
+        record = {"best_run_logl": best, "log_likelihood": optimum, "method": "xd-em",
+                  "threshold": 5.0, "deficit": None, "seconds": 0.1}
+    summary = RunSummary(logZ=logz, logZ_err=err, logZ_err_sim=err, ncall=1000, seconds=1.0,
+                         ndim=5, information=3.0, n_effective=300.0, seed=repeat,
+                         crosscheck=crosscheck, optimum=record)
+    out = {"k": 2, "sampler": "dynesty", "repeat": repeat, "summary": summary.to_dict()}
+    if step:
+        out |= {"escalation": step, "nlive": 100 * 2**step}
+    return out
+
+
+def test_a_deeper_run_that_lost_mass_is_set_aside_for_the_run_the_check_supports():
+    """The first run agrees with its independent estimate; the deeper run came out 235 nats
+    lower: the row is judged on the first, and says why the deeper one was set aside."""
+    from nestmix.store.summary import supported_runs
+
+    first = _manifest(1, 0, -516.0, 1.3, check=-516.5)
+    deeper = _manifest(2, 1, -751.0, 0.7, check=-750.0)
+    kept, why = supported_runs([first, deeper])
+    # pooled check: inverse-variance mean of -516.5 and -750.0 (equal errors) is -633; neither
+    # agrees, so the check cannot choose: the deepest step stays (no optimiser records)
+    assert kept == [deeper] and why is None
+    # with the optimiser's records, the deeper run's best point is far below the peak: it
+    # missed the main mode, and the first run is judged
+    first = _manifest(1, 0, -516.0, 1.3, check=-516.5, best=-480.0, optimum=-479.0)
+    deeper = _manifest(2, 1, -751.0, 0.7, check=-750.0, best=-700.0, optimum=-479.0)
+    kept, why = supported_runs([first, deeper])
+    assert kept == [first]
+    assert "deeper run(s) at nlive 200 (ln Z -751.00 ± 0.70) are set aside" in why
+    assert "missed the main mode" in why
+
+
+def test_the_deepest_step_that_agrees_with_the_pooled_check_is_judged():
+    from nestmix.store.summary import supported_runs
+
+    first = _manifest(1, 0, -100.0, 0.3)  # no check of its own
+    deeper = _manifest(2, 1, -104.0, 0.3, check=-100.1)  # its own check says it is too low
+    kept, why = supported_runs([first, deeper])
+    assert kept == [first] and "lost posterior mass" in why
+    agreeing = _manifest(2, 1, -100.2, 0.3, check=-100.1)
+    kept, why = supported_runs([first, agreeing])
+    assert kept == [agreeing] and why is None

@@ -17,7 +17,7 @@ from nestmix.errors import NestmixError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
 from nestmix.store.runs import RunStore
-from nestmix.store.summary import judged_runs, load_sweep
+from nestmix.store.summary import load_sweep, supported_runs
 
 __all__ = ["SweepArchive", "open_sweep"]
 
@@ -88,12 +88,13 @@ class SweepArchive:
         if repeat is not None:
             return repeat
         mine = self._finished(k, sampler)
-        return min(r["repeat"] for r in judged_runs(mine)) if mine else 1
+        return min(r["repeat"] for r in supported_runs(mine)[0]) if mine else 1
 
     def run(self, k: int, sampler: str, repeat: int | None = None) -> NestedRun:
         """The stored run of (k, sampler): repeat ``repeat``, by default the first finished
         one the evidence table's row is judged on (where the convergence check added a deeper
-        run, the first of the deepest, not the run it set aside)."""
+        run, the first of the step the evidence supports, not the runs set aside:
+        :func:`nestmix.store.summary.supported_runs`)."""
         number = self._repeat(k, sampler, repeat)
         return self._once(("run", k, sampler, number),
                           lambda: RunStore(self.directory).load_run(k, sampler, number))

@@ -22,7 +22,7 @@ from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
 from nestmix.store.runs import RunStore
 
-__all__ = ["escalation_step", "judged_runs", "load_sweep"]
+__all__ = ["escalation_step", "judged_runs", "load_sweep", "supported_runs"]
 
 
 def load_sweep(directory: str | Path) -> SweepResult:
@@ -88,25 +88,126 @@ def judged_runs(group: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [r for r in group if escalation_step(r) == depth]
 
 
+def supported_runs(group: Sequence[Mapping[str, Any]]
+                   ) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The runs (manifests) of one (K, sampler) its row is judged on: those of the escalation
+    step the evidence supports, and why when that is not simply the deepest step.
+
+    Doubling the live points should lose less posterior mass, but a deeper run can still come
+    out lower (issue 31: the deeper of two enzyme runs was the lowest of five). So a step is
+    set aside when its runs missed the main mode (their best log-likelihood more than
+    :func:`nestmix.optimum.deficit_threshold` below the best any run of the row, or the
+    optimiser, reached), and, where the runs' independent estimates of ln Z (bridge sampling,
+    else importance sampling) pooled over every step speak, the deepest step that agrees with
+    them within :data:`~nestmix.evidence_check.DISAGREE_Z` combined errors is judged; with no
+    usable estimate, the deepest step not set aside.
+
+    Returns
+    -------
+    runs : list of mapping
+        The manifests of the chosen step, in the order given.
+    why : str or None
+        Why a deeper step was set aside (None when the deepest step is judged).
+    """
+    steps = sorted({escalation_step(r) for r in group})
+    by_step = {s: [r for r in group if escalation_step(r) == s] for s in steps}
+    summaries = {s: [RunSummary.from_dict(r["summary"]) for r in by_step[s]] for s in steps}
+    peak, threshold = _peak(summaries)
+    missed = {s for s in steps if peak is not None and threshold is not None
+              and max(_best_logl(x) for x in summaries[s]) < peak - threshold}
+    pooled = _pooled_check([x for s in steps for x in summaries[s]])
+    combined = {s: combine_runs([x.logZ for x in summaries[s]],
+                                [x.logZ_err for x in summaries[s]]) for s in steps}
+
+    def agrees(s: int) -> bool:
+        if pooled is None:
+            return True
+        c = combined[s]
+        return abs(c.logz - pooled[0]) <= DISAGREE_Z * math.hypot(c.logz_err, pooled[1])
+
+    candidates = [s for s in steps if s not in missed] or steps
+    agreeing = [s for s in candidates if agrees(s)]
+    chosen = max(agreeing or candidates)
+    deepest = max(steps)
+    if chosen == deepest:
+        return by_step[chosen], None
+    c = combined[deepest]
+    reached = max(_best_logl(x) for x in summaries[deepest])
+    cause = (f"they missed the main mode (best log-likelihood {reached:.1f}, against "
+             f"{peak:.1f} reached by another run or the optimiser)"
+             if deepest in missed else
+             f"their ln Z is {abs(c.logz - pooled[0]) / math.hypot(c.logz_err, pooled[1]):.1f} "
+             f"combined errors from the independent estimate pooled over every run "
+             f"({pooled[0]:.2f} ± {pooled[1]:.2f}): a run that lost posterior mass"
+             if pooled is not None else "they disagree with the other runs")
+    kept = by_step[chosen][0]
+    why = (f"judged on the run(s) at {_nlive_words(kept)}, which the evidence supports; the "
+           f"deeper run(s) at {_nlive_words(by_step[deepest][0])} (ln Z {c.logz:.2f} ± "
+           f"{c.logz_err:.2f}) are set aside: {cause}")
+    return by_step[chosen], why
+
+
+def _nlive_words(run: Mapping[str, Any]) -> str:
+    return f"nlive {run['nlive']}" if run.get("nlive") else "the sweep's settings"
+
+
+def _best_logl(summary: RunSummary) -> float:
+    record = summary.optimum if isinstance(summary.optimum, Mapping) else {}
+    value = record.get("best_run_logl")
+    return float(value) if value is not None else math.inf  # unknown: never set aside
+
+
+def _peak(summaries: Mapping[int, Sequence[RunSummary]]) -> tuple[float | None, float | None]:
+    """The highest log-likelihood any run of the row or the optimiser reached, and the
+    smallest threshold the runs recorded (None, None without optimiser records)."""
+    records = [x.optimum for runs in summaries.values() for x in runs
+               if isinstance(x.optimum, Mapping) and x.optimum.get("best_run_logl") is not None]
+    if not records:
+        return None, None
+    peak = max(max(float(r["best_run_logl"]), float(r.get("log_likelihood") or -math.inf))
+               for r in records)
+    return peak, min(float(r.get("threshold") or 0.0) for r in records)
+
+
+def _pooled_check(runs: Sequence[RunSummary]) -> tuple[float, float] | None:
+    """The inverse-variance mean of the runs' usable bridge estimates, else of their usable
+    importance checks; None without any."""
+    bridges = [BridgeEstimate.from_dict((s.crosscheck or {}).get("bridge"))
+               if isinstance(s.crosscheck, Mapping) else None for s in runs]
+    usable: list[Any] = [b for b in bridges if b is not None and b.usable]
+    if not usable:
+        checks = [ImportanceCheck.from_dict(s.crosscheck) for s in runs]
+        usable = [c for c in checks if c is not None and c.usable]
+    if not usable:
+        return None
+    mean = combine_runs([u.logZ for u in usable], [u.logZ_err for u in usable])
+    return float(mean.logz), float(mean.logz_err_propagated)
+
+
 def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
              ) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
     """The runs a row is judged on, and what the row says of the convergence check's runs.
 
     The check escalates a row it does not trust by adding a run with twice the live points
-    (``escalation`` in the run's manifest: 1, 2, ...); the deepest runs then replace the
-    shallower ones, whose combined ln Z is kept as ``previous_logZ``. Seeds added at the same
-    settings (by nestmix before the check doubled nlive) have no ``escalation`` and combine
-    with the sweep's own, as they always did."""
-    kept = judged_runs(group)
+    (``escalation`` in the run's manifest: 1, 2, ...); the step the evidence supports
+    (:func:`supported_runs`, usually the deepest) is judged, and the combined ln Z of the
+    step before it is kept as ``previous_logZ`` (a deeper step set aside is named, with its
+    ln Z, in the row's note ``set_aside``). Seeds added
+    at the same settings (by nestmix before the check doubled nlive) have no ``escalation``
+    and combine with the sweep's own, as they always did."""
+    kept, why = supported_runs(group)
     depth = escalation_step(kept[0])
     out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats),
                            "nlive": kept[0].get("nlive") if depth else None}
     before = [r for r in group if escalation_step(r) < depth]
-    if before:
-        runs = [RunSummary.from_dict(r["summary"]) for r in judged_runs(before)]
+    other = judged_runs(before) if before else []
+    if other:
+        runs = [RunSummary.from_dict(r["summary"]) for r in other]
         previous = combine_runs([s.logZ for s in runs], [s.logZ_err for s in runs])
         out |= {"previous_logZ": float(previous.logz),
                 "previous_logZ_err": float(previous.logz_err)}
+    if why is not None:
+        out["set_aside"] = why
     return kept, out
 
 
@@ -162,7 +263,7 @@ def _evidence_rows(sampler: str,
             crosscheck_logZ_err=check[1] if check else None,
             crosscheck_z=check[2] if check else None, best_logl=optimum["best_logl"],
             optimum_logl=optimum["optimum_logl"], mode_deficit=optimum["mode_deficit"],
-            **depth))
+            **{key: v for key, v in depth.items() if key != "set_aside"}))
     return rows
 
 
@@ -193,7 +294,9 @@ def _missed_mode(optimum: Mapping[str, float | None]) -> tuple[str, ...]:
 
 
 def _replaced(depth: Mapping[str, Any]) -> tuple[str, ...]:
-    """The note of a row whose deeper runs replaced its first estimate."""
+    """The note of a row whose deeper runs replaced its first estimate (or were set aside)."""
+    if depth.get("set_aside"):
+        return (str(depth["set_aside"]),)
     if depth.get("previous_logZ") is None:
         return ()
     return (f"judged on the run(s) at nlive {depth['nlive']} the convergence check added; the "
