@@ -48,6 +48,7 @@ def test_repr_and_parameters_are_sklearns():
         gm.set_params(n_components=3)
 
 
+@pytest.mark.slow  # ~40 s of tiny real fits: scikit-learn runs every check
 def test_check_estimator():
     pytest.importorskip("sklearn", minversion="1.6")  # __sklearn_tags__, expected_failed_checks
     from sklearn.utils.estimator_checks import check_estimator

@@ -49,6 +49,7 @@ def test_dask_without_the_dask_extra_names_it(tmp_path):
     assert not list((tmp_path / "runs").glob("K=*"))  # refused before any run
 
 
+@pytest.mark.slow  # a zero-config sweep and its report, every extra hidden: ~30 s
 def test_a_sweep_and_its_report_need_no_extra(tmp_path):
     """The core install's promise: a zero-config sweep (in this process: --jobs 1) and its
     report run with every module of every extra unimportable."""

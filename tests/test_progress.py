@@ -129,6 +129,7 @@ escalate = 0
 """
 
 
+@pytest.mark.slow  # a real two-worker sweep printing to a file: ~30 s
 def test_the_progress_line_changes_between_two_prints_while_a_run_advances(tmp_path):
     """Issue 32: "7,503 calls, Δln Z 31.6 → 0.1 … about 0:31 left" was printed unchanged for
     minutes while the run went on (the galaxies example, runs in worker processes, output to a

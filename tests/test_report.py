@@ -731,6 +731,7 @@ def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatc
         to_arviz(archive, k, "dynesty")
 
 
+@pytest.mark.slow  # a PolyChord sweep, K = 1, 2: ~30 s
 def test_the_settings_line_shows_the_values_each_sampler_ran_with(tmp_path):
     """PolyChord's live points default to 25 × ndim: the report shows the numbers its runs
     used at each K (from their run.json), never ``nlive = None``."""
