@@ -52,8 +52,10 @@ EVIDENCE_COLUMNS = (
     Column("logZ_err_sim", "σ sim", ".3f",
            help="error of ln Z from anesthetic's simulated prior volumes"),
     Column("crosscheck_logZ", "ln Z check", ".3f",
-           help="ln Z again, by importance sampling from the run's own posterior samples "
-                "(dynesty runs); far from ln Z: the row is not converged"),
+           help="ln Z again without the nested sampler: bridge sampling between the run's "
+                "posterior samples and a proposal symmetrised over label permutations, or "
+                "importance sampling where the bridge is not usable; far from ln Z: the row "
+                "is not converged"),
     Column("crosscheck_z", "Δ/σ check", "+.1f",
            help="(ln Z − ln Z check) / combined error; beyond ±3 the row is not converged"),
     Column("repeats", "seeds", "d", help="runs with different seeds combined in this row"),
