@@ -17,7 +17,7 @@ from nestmix import Measurements, ModelSpec, get_sampler, load_sweep
 from nestmix.cli import main
 from nestmix.errors import ModelError, SamplerError
 from nestmix.samplers.ultranest.adapter import SLICE_ABOVE
-from tests.conftest import GALAXY_PRIORS, BoxGaussian, tolerance, toy_values
+from tests.conftest import GALAXY_PRIORS, TOY_PRIORS, BoxGaussian, tolerance, toy_values
 from tests.test_evidence_galaxies import quadrature_logz_k1
 from tests.test_samplers import analytic_logz
 
@@ -75,8 +75,9 @@ def test_a_problem_without_batches_runs_point_by_point():
 
 
 def test_slice_steps_in_many_dimensions():
-    """Above SLICE_ABOVE parameters the default proposal is UltraNest's slice sampler, with
-    2 × ndim steps; asked for in one dimension, it gives the box's evidence too."""
+    """Above SLICE_ABOVE parameters, and for exchangeable labels with K ≥ 2, the default
+    proposal is UltraNest's slice sampler, with 2 × ndim steps; asked for in one dimension,
+    it gives the box's evidence too."""
     adapter = get_sampler("ultranest")
     wide = adapter.resolved(adapter.validate({}), BoxGaussian(ndim=SLICE_ABOVE + 1))
     assert wide["step_sampler"] == "slice" and wide["nsteps"] == 2 * (SLICE_ABOVE + 1)
@@ -84,6 +85,10 @@ def test_slice_steps_in_many_dimensions():
     assert narrow["step_sampler"] == "none" and narrow["nsteps"] is None
     assert adapter.resolved(adapter.validate({"nsteps": 5}), BoxGaussian())["step_sampler"] \
         == "slice"
+    data = Measurements.from_arrays(toy_values(10))  # label copies: slices from K = 2 on
+    for k, order, step in ((1, "none", "none"), (2, "none", "slice"), (2, "means", "none")):
+        model = ModelSpec(order=order, priors=TOY_PRIORS).build(data, k)
+        assert adapter.resolved(adapter.validate({}), model)["step_sampler"] == step, (k, order)
     problem = BoxGaussian(ndim=1)
     run = adapter.run(problem, {"nlive": 50, "step_sampler": "slice"}, seed=6)
     assert run.settings["nsteps"] == 2
@@ -110,6 +115,9 @@ def test_resume_continues_from_the_stored_points_and_refuses_another_run(tmp_pat
     work = tmp_path / "work"
     first = adapter.run(model, {"nlive": 30}, seed=2, workdir=str(work))
     assert (work / "results" / "points.hdf5").is_file() and not first.resumed
+    progress = json.loads((work / "progress.json").read_text())  # what `nestmix` shows
+    assert progress["sampler"] == "ultranest" and 0 < progress["ncall"] <= first.ncall
+    assert progress["logz"] == pytest.approx(first.logz, abs=3)
     again = adapter.run(model, {"nlive": 30}, seed=2, workdir=str(work))
     assert again.resumed and again.ncall == first.ncall  # every point read back, none new
     assert abs(again.logz - first.logz) < tolerance(first, again)

@@ -1,8 +1,9 @@
 """The UltraNest adapter: UltraNest's ReactiveNestedSampler, vectorised and seeded.
 
 UltraNest (Buchner 2021, JOSS 6, 3001) draws new points from the MLFriends region, a union of
-ellipsoids around the live points found by bootstrapped cross-validation, and, above
-:data:`SLICE_ABOVE` dimensions, by slice sampling in a step sampler. It is an optional extra:
+ellipsoids around the live points found by bootstrapped cross-validation, or, above
+:data:`SLICE_ABOVE` dimensions and on posteriors with label copies (:func:`label_copies`), by
+slice sampling in a step sampler. It is an optional extra:
 ``pip install 'nestmix[ultranest]'``.
 """
 
@@ -36,7 +37,7 @@ from nestmix.samplers.ultranest.problem import (
     seeded_global_generator,
 )
 
-__all__ = ["SLICE_ABOVE", "UltraNestAdapter", "import_ultranest"]
+__all__ = ["SLICE_ABOVE", "UltraNestAdapter", "import_ultranest", "label_copies"]
 
 _NUMBER = (int, float)
 #: Above this many parameters the default proposal is slice sampling (UltraNest's advice:
@@ -92,7 +93,8 @@ class UltraNestAdapter(SamplerAdapter):
         ``"none"``: rejection sampling from the MLFriends region; ``"slice"``: UltraNest's
         ``SliceSampler`` with ``nsteps`` steps (default 2 × ndim, UltraNest's example) along
         its mixture of random directions. Left unset, "slice" above :data:`SLICE_ABOVE`
-        parameters or when ``nsteps`` is given, "none" otherwise (:meth:`resolved`).
+        parameters, for a mixture with exchangeable labels and K ≥ 2, or when ``nsteps`` is
+        given; "none" otherwise (:meth:`resolved`).
     resume
         Execution setting (default true): continue from the points UltraNest stored in the
         run's work directory (``results/points.hdf5``), when it was made with the same
@@ -139,14 +141,15 @@ class UltraNestAdapter(SamplerAdapter):
         return merged
 
     def resolved(self, settings: Mapping[str, Any], problem: LikelihoodProblem) -> dict[str, Any]:
-        """``settings`` with ``step_sampler`` ("slice" above :data:`SLICE_ABOVE` parameters
-        or when ``nsteps`` is set, "none" otherwise) and ``nsteps`` (2 × ndim with slices)
-        filled in where left unset."""
+        """``settings`` with ``step_sampler`` and ``nsteps`` (2 × ndim with slices) filled in
+        where left unset: "slice" above :data:`SLICE_ABOVE` parameters, for a mixture with
+        exchangeable labels and K ≥ 2 (:func:`label_copies`), or when ``nsteps`` is set;
+        "none" (MLFriends rejection sampling) otherwise."""
         out = dict(settings)
         ndim = int(problem.ndim)
         if out.get("step_sampler") is None:
-            out["step_sampler"] = ("slice" if ndim > SLICE_ABOVE or out.get("nsteps")
-                                   else "none")
+            slices = ndim > SLICE_ABOVE or label_copies(problem) or out.get("nsteps")
+            out["step_sampler"] = "slice" if slices else "none"
         if out["step_sampler"] == "slice" and out.get("nsteps") is None:
             out["nsteps"] = 2 * ndim
         return out
@@ -221,7 +224,8 @@ class UltraNestAdapter(SamplerAdapter):
                     # which is also every 0.1 s of wall time; logging every iteration keeps
                     # the run independent of the clock, so a seed repeats it exactly
                     results = sampler.run(**_run_arguments(s), show_status=False,
-                                          viz_callback=False, log_interval=1)
+                                          viz_callback=_progress(workdir, s),
+                                          log_interval=1)
             finally:
                 pointstore = getattr(sampler, "pointstore", None)
                 if pointstore is not None:
@@ -229,6 +233,46 @@ class UltraNestAdapter(SamplerAdapter):
         seconds = time.perf_counter() - start
         return _nested_run(self.name, problem, s, int(seed), results, sampler.run_sequence,
                            seconds, resumed, warnings + tuple(noticed))
+
+
+def _progress(workdir: str | None, s: Mapping[str, Any]) -> Any:
+    """UltraNest's ``viz_callback`` (called whenever it rebuilds its region) writing the run's
+    ``progress.json`` (:class:`nestmix.progress.ProgressWriter`): likelihood calls,
+    iteration, ln Z and the evidence still in the live points, Δ = ln(1 + Z_remain / Z),
+    against the goal ln(1 + ``frac_remain``) at which UltraNest's first pass stops; False
+    (no callback) without a work directory."""
+    if workdir is None:
+        return False
+    from nestmix.progress import ProgressWriter
+
+    writer = ProgressWriter(workdir, "ultranest", int(s["nlive"]), stop_if_lost=True)
+    goal = float(np.log1p(s["frac_remain"]))
+
+    def callback(points: Any = None, info: Mapping[str, Any] | None = None,
+                 **_: Any) -> None:
+        info = info or {}
+        logz, remain = info.get("logz"), info.get("logz_remain")
+        delta = None
+        if logz is not None and remain is not None and np.isfinite(logz):
+            delta = float(np.logaddexp(0.0, remain - logz))
+        writer.update(ncall=int(info.get("ncall", 0)), iteration=int(info.get("it", 0)),
+                      delta_logz=delta, goal=goal,
+                      logz=None if logz is None else float(logz))
+
+    return callback
+
+
+def label_copies(problem: LikelihoodProblem) -> bool:
+    """Whether ``problem`` is a mixture with exchangeable labels (``order = "none"``) and
+    K ≥ 2, whose posterior holds K! label copies of every mode.
+
+    There MLFriends rejection sampling stalls: the region around live points spread over the
+    copies is mostly outside the likelihood contour (galaxies K = 2: 362k calls and UltraNest's
+    "Sampling from region seems inefficient"; K = 3 had not finished after 15 minutes), while
+    slice steps made the K = 3 run in 435k calls (``docs/samplers.md``).
+    """
+    spec = getattr(problem, "spec", None)
+    return getattr(spec, "order", None) == "none" and int(getattr(problem, "k", 0)) >= 2
 
 
 def _run_arguments(s: Mapping[str, Any]) -> dict[str, Any]:
