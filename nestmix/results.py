@@ -465,6 +465,22 @@ class EvidenceRow:
     optimum_logl: float | None = None
     mode_deficit: float | None = None
 
+    @property
+    def checked(self) -> bool:
+        """Whether two independent checks vouch for the row: an estimate of ln Z without the
+        nested sampler (bridge sampling symmetrised over the label permutations, else
+        importance sampling) agrees with it within three combined errors, and its best point
+        reached an optimiser's maximum.
+
+        A row so checked has lost no posterior mass, whatever share of the K! equivalent
+        relabellings its sampler visited: with exact label symmetry every relabelling has the
+        same likelihood contours, so a sampler that kept to one still estimates ln Z without
+        bias, and the symmetrised estimate would show any mass it missed. The label census is
+        then no reason to doubt the row.
+        """
+        return (self.crosscheck_z is not None and abs(self.crosscheck_z) <= 3.0
+                and self.best_logl is not None and self.mode_deficit is None)
+
     def to_dict(self) -> dict:
         """The row as a JSON-able dict."""
         out = asdict(self)

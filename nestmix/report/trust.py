@@ -106,7 +106,7 @@ def shortfall(result: SweepResult | None, row: EvidenceRow) -> tuple[float, str]
     """
     census = _census(result, row)
     nats = possible_shortfall(census)
-    if nats <= 0 or census is None:
+    if nats <= 0 or census is None or row.checked:  # checked: no mass is missing
         return 0.0, ""
     masses = [float(m) for m in (census.get("masses") or {}).values()] or [1.0]
     expected = int(census.get("expected_copies") or 1)

@@ -90,7 +90,7 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
             out.append(f"its {len(row.logZ_runs)} seeds disagree beyond their errors "
                        f"(ln Z {', '.join(f'{z:.2f}' for z in row.logZ_runs)}; χ² p = "
                        f"{combined.p_consistent:.2g})")
-    if census and census.get("exchangeable") and census.get("warning"):
+    if census and census.get("exchangeable") and census.get("warning") and not row.checked:
         copies = int(census.get("expected_copies") or 1)
         if float(census.get("n_effective", 0.0)) >= _EFFECTIVE_PER_COPY * copies:
             visited = int(census.get("copies_visited") or 0)
