@@ -187,6 +187,10 @@ def test_a_sweep_with_ultranest(tmp_path, capsys):
     modes = next(m for m in result.modes if m["k"] == 2)
     means = sorted(m[0] for m in modes["distinct_modes"]["modes"][0]["means"]["mean"])
     assert means == pytest.approx([-3, 2.5], abs=0.5)  # relabelled to the two clusters
+    from anesthetic import read_chains  # UltraNest's own files, read by anesthetic
+
+    chains = read_chains(str(out / "K=2" / "ultranest" / "chains"))
+    assert abs(float(chains.logZ()) - rows[2].logZ) < 3 * max(rows[2].logZ_err, 0.05)
     before = {p: p.stat().st_mtime_ns for p in out.glob("K=*/ultranest/samples.npz")}
     assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
     assert capsys.readouterr().out.count("reused finished run") == 2
