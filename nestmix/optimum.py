@@ -151,6 +151,14 @@ def maximum_log_likelihood(model: Any, rng: np.random.Generator | None = None, *
 def optimum_record(model: Any, run: Any, seed: int) -> dict | None:
     """The optimiser's cross-check of one run, as stored in its summary.
 
+    The comparison is made on the log posterior density, ln L + ln π, where the prior's
+    density is known (:func:`nestmix.priors.density.prior_log_density`): the run's best sample
+    against the optimiser's maximum of the likelihood. A maximum of the likelihood that the
+    prior all but forbids (a component shrunk onto two points, a variance far below what an
+    inverse-gamma prior allows) is a spike no sampler should find and no evidence contains;
+    on the log posterior it scores low and raises nothing. A mode the run missed scores high
+    on both. Where the prior density is not known the log-likelihoods are compared.
+
     Parameters
     ----------
     model : MixtureModel
@@ -162,9 +170,12 @@ def optimum_record(model: Any, run: Any, seed: int) -> dict | None:
     Returns
     -------
     dict or None
-        ``best_run_logl``, ``log_likelihood`` (the optimiser's), ``method``, ``threshold``,
-        ``deficit`` (None when the run reached the optimum) and ``seconds``; ``{"error": …}``
-        when the optimiser failed (recorded, never fatal); None for a run without samples.
+        ``best_run_logl`` and ``log_likelihood`` (the run's best and the optimiser's
+        log-likelihood), ``scale`` (``"log posterior"`` or ``"log likelihood"``),
+        ``best_run`` and ``optimum`` (the two points on that scale), ``method``,
+        ``threshold``, ``deficit`` (``optimum − best_run`` beyond the threshold, else None) and
+        ``seconds``; ``{"error": …}`` when the optimiser failed (recorded, never fatal); None
+        for a run without samples.
     """
     logl = np.asarray(run.logl, dtype=float)
     if logl.size == 0:
@@ -178,10 +189,27 @@ def optimum_record(model: Any, run: Any, seed: int) -> dict | None:
         return {"best_run_logl": best, "error": f"{type(exc).__name__}: {exc}"}
     if optimum is None:
         return None
-    deficit = mode_deficit(best, optimum, model.ndim)
-    return {"best_run_logl": best, "log_likelihood": optimum.log_likelihood,
-            "method": optimum.method, "threshold": deficit_threshold(model.ndim),
-            "deficit": deficit, "seconds": time.perf_counter() - start}
+    scale, best_run, at_optimum = "log likelihood", best, optimum.log_likelihood
+    try:
+        from nestmix.priors.density import prior_log_density
+
+        samples = np.asarray(run.samples, dtype=float)
+        with np.errstate(invalid="ignore"):
+            scores = logl + prior_log_density(model, samples)
+        prior_at_optimum = float(prior_log_density(model, optimum.theta[None, :])[0])
+        if np.isfinite(scores).any():
+            scale = "log posterior"
+            best_run = float(np.max(scores[np.isfinite(scores)]))
+            at_optimum = optimum.log_likelihood + prior_at_optimum
+    except (ValueError, TypeError, AttributeError):  # no known prior density: likelihoods
+        pass
+    threshold = deficit_threshold(model.ndim)
+    gap = at_optimum - best_run
+    return {"best_run_logl": best, "log_likelihood": optimum.log_likelihood, "scale": scale,
+            "best_run": best_run, "optimum": at_optimum, "method": optimum.method,
+            "threshold": threshold,
+            "deficit": float(gap) if np.isfinite(gap) and gap > threshold else None,
+            "seconds": time.perf_counter() - start}
 
 
 # ------------------------------------------------------------------ extreme deconvolution

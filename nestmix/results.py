@@ -421,8 +421,9 @@ class EvidenceRow:
         The row's estimate from the runs one step shallower, which the deeper ones replaced
         (None when nothing was replaced).
     best_logl, optimum_logl : float or None
-        The highest log-likelihood the row's runs found, and an optimiser's maximum of the same
-        model (:mod:`nestmix.optimum`); None for runs made before the check.
+        The best point the row's runs found and an optimiser's maximum of the same model
+        (:mod:`nestmix.optimum`), in ln L + ln π where the prior density is known (else
+        ln L); None for runs made before the check.
     mode_deficit : float or None
         ``optimum_logl − best_logl`` when it exceeds :func:`nestmix.optimum.deficit_threshold`:
         the runs never found the main mode, whatever the other checks say; else None.

@@ -96,12 +96,27 @@ def test_a_sweep_escalates_a_row_with_deeper_runs_within_its_budget_and_marks_it
     plan = SweepPlan(name="toy", data=Measurements.from_arrays(toy_values(25)),
                      spec=ModelSpec(priors=TOY_PRIORS), k_values=(2, 3),
                      settings={"nlive": 40}, seed=7, escalate=2)
+    # without the check first: K = 3 at nlive 40 keeps to some of its 6 label copies; where
+    # its symmetrised estimate agrees and its best point reached the optimiser's, that is no
+    # signal (EvidenceRow.checked: no mass is missing)
+    first = run_sweep(replace(plan, escalate=0), tmp_path / "toy", n_jobs=1)
+    shallow = next(r for r in first.rows if r.k == 3)
+    census = next(m["census"] for m in first.modes if m["k"] == 3)
+    assert shallow.label_copies is not None and shallow.label_copies < 6
+    if shallow.checked:
+        assert not signals(shallow, census)
+        assert any("no posterior mass is missing" in w for w in shallow.warnings)
+    # K = 3's stored ln Z made 3 nats low: its check disagrees, and the check escalates it
+    path = tmp_path / "toy" / "K=3" / "dynesty" / "manifest.json"
+    stored = json.loads(path.read_text())
+    stored["summary"]["logZ"] -= 3.0
+    path.write_text(json.dumps(stored))
     lines: list[str] = []
     result = run_sweep(plan, tmp_path / "toy", n_jobs=1, progress=lines.append)
     record = json.loads((tmp_path / "toy" / CONVERGENCE).read_text())
     three = record["rows"]["K=3 dynesty"]
     extra = three["extra_runs"]
-    assert extra >= 1  # K = 3 at nlive 40 misses some of its 6 label copies
+    assert extra >= 1
     row = next(r for r in result.rows if r.k == 3)
     # judged on its deepest run only: twice the live points per step, the estimate before
     # set aside (and shown)

@@ -133,8 +133,8 @@ def supported_runs(group: Sequence[Mapping[str, Any]]
         return by_step[chosen], None
     c = combined[deepest]
     reached = max(_best_logl(x) for x in summaries[deepest])
-    cause = (f"they missed the main mode (best log-likelihood {reached:.1f}, against "
-             f"{peak:.1f} reached by another run or the optimiser)"
+    cause = (f"they missed the main mode (their best point {reached:.1f} in ln L + ln π, "
+             f"against {peak:.1f} reached by another run or the optimiser)"
              if deepest in missed else
              f"their ln Z is {abs(c.logz - pooled[0]) / math.hypot(c.logz_err, pooled[1]):.1f} "
              f"combined errors from the independent estimate pooled over every run "
@@ -152,9 +152,12 @@ def _nlive_words(run: Mapping[str, Any]) -> str:
 
 
 def _best_logl(summary: RunSummary) -> float:
+    """The run's best point on its optimum record's scale (+inf without one: never set
+    aside)."""
     record = summary.optimum if isinstance(summary.optimum, Mapping) else {}
-    value = record.get("best_run_logl")
-    return float(value) if value is not None else math.inf  # unknown: never set aside
+    if record.get("best_run", record.get("best_run_logl")) is None:
+        return math.inf
+    return _score(record, "best_run", "best_run_logl")
 
 
 def _peak(summaries: Mapping[int, Sequence[RunSummary]]) -> tuple[float | None, float | None]:
@@ -164,7 +167,7 @@ def _peak(summaries: Mapping[int, Sequence[RunSummary]]) -> tuple[float | None, 
                if isinstance(x.optimum, Mapping) and x.optimum.get("best_run_logl") is not None]
     if not records:
         return None, None
-    peak = max(max(float(r["best_run_logl"]), float(r.get("log_likelihood") or -math.inf))
+    peak = max(max(_score(r, "best_run", "best_run_logl"), _score(r, "optimum", "log_likelihood"))
                for r in records)
     return peak, min(float(r.get("threshold") or 0.0) for r in records)
 
@@ -279,19 +282,26 @@ def _optimum(runs: Sequence[RunSummary]) -> dict[str, float | None]:
                if isinstance(s.optimum, Mapping) and s.optimum.get("log_likelihood") is not None]
     if not records:
         return {"best_logl": None, "optimum_logl": None, "mode_deficit": None}
-    best = max(float(r["best_run_logl"]) for r in records)
-    top = max(float(r["log_likelihood"]) for r in records)
+    best = max(_score(r, "best_run", "best_run_logl") for r in records)
+    top = max(_score(r, "optimum", "log_likelihood") for r in records)
     threshold = min(float(r.get("threshold") or 0.0) for r in records)
     deficit = top - best if top - best > threshold else None
     return {"best_logl": best, "optimum_logl": top, "mode_deficit": deficit}
+
+
+def _score(record: Mapping[str, Any], key: str, older: str) -> float:
+    """A point of an optimum record on the scale it compares (ln L + ln π where the prior
+    density is known; ln L in records made before that, which have no ``key``)."""
+    value = record.get(key, record.get(older))
+    return float(value) if value is not None else -math.inf
 
 
 def _missed_mode(optimum: Mapping[str, float | None]) -> tuple[str, ...]:
     """The warning of a row whose runs never came near an optimiser's maximum."""
     if optimum["mode_deficit"] is None:
         return ()
-    return (f"its runs missed the main mode: the best log-likelihood they found "
-            f"({optimum['best_logl']:.1f}) is {optimum['mode_deficit']:.1f} nats below an "
+    return (f"its runs missed the main mode: the best point they found (ln L + ln π = "
+            f"{optimum['best_logl']:.1f}) is {optimum['mode_deficit']:.1f} nats below an "
             f"optimiser's maximum of the same model ({optimum['optimum_logl']:.1f}), so its "
             "ln Z is too low by an amount no error bar shows: rerun this K with more live "
             "points",)

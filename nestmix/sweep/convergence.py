@@ -81,9 +81,9 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
                    f"{abs(row.crosscheck_z):.1f} combined errors "
                    f"{'above' if row.crosscheck_z < 0 else 'below'} its ln Z")
     if row.mode_deficit is not None:
-        out.append(f"its best log-likelihood ({row.best_logl:.1f}) is {row.mode_deficit:.1f} "
-                   f"nats below an optimiser's maximum ({row.optimum_logl:.1f}): it missed the "
-                   "main mode")
+        out.append(f"its best point (ln L + ln π = {row.best_logl:.1f}) is "
+                   f"{row.mode_deficit:.1f} nats below an optimiser's maximum "
+                   f"({row.optimum_logl:.1f}): it missed the main mode")
     if len(row.logZ_runs) >= 2:
         combined = combine_runs(row.logZ_runs, row.logZ_err_runs)
         if combined.p_consistent is not None and combined.p_consistent < SEEDS_P:
