@@ -160,6 +160,7 @@ def _toy_config(tmp_path: Path, k: list[int], nlive: int = 100, extra: str = "")
     return config
 
 
+@pytest.mark.slow  # a command-line sweep and its report on UltraNest: ~30-70 s
 def test_a_sweep_with_ultranest(tmp_path, capsys):
     """``sampler = "ultranest"`` through ``nestmix sweep``: runs stored with UltraNest's own
     files, relabelled, their label census and cross-checks recorded, the report written, and
