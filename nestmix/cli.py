@@ -270,7 +270,7 @@ def _check_cost(plan: AnyPlan, n_jobs: int, directory: Path, args: argparse.Name
     import math
 
     from nestmix.errors import ConfigError
-    from nestmix.sweep.cost import DEFAULT_MAX_MINUTES, estimate_cost, refusal
+    from nestmix.sweep.cost import DEFAULT_MAX_MINUTES, estimate_cost, kernels_cached, refusal
 
     limit = args.max_minutes
     if limit is None:
@@ -279,6 +279,9 @@ def _check_cost(plan: AnyPlan, n_jobs: int, directory: Path, args: argparse.Name
         raise ConfigError("--max-minutes", f"must be a number of minutes >= 0, got {limit:g}")
     elif limit == 0:
         limit = math.inf
+    if not args.quiet and not kernels_cached():
+        print("nestmix: compiling the likelihood kernels for this machine (once, about a "
+              "minute; cached afterwards)", file=sys.stderr, flush=True)
     estimate = estimate_cost(plan, n_jobs, directory if directory.is_dir() else None)
     if not estimate.runs:
         return

@@ -126,3 +126,17 @@ def test_a_large_csv_is_refused_promptly_before_any_run(tmp_path):
     assert not (tmp_path / "big").exists()  # no run started, no config written
     print(f"refused after {seconds:.1f} s: {line}", file=sys.stderr)
     assert seconds < 120
+
+
+def test_the_first_sweep_on_a_machine_says_it_compiles(tmp_path):
+    """Without numba's index files of the kernels anywhere it looks, the command says on
+    stderr that it compiles them once; with one (this machine, after any compiled run), it
+    does not. (The check itself reads directories only.)"""
+    from nestmix.sweep.cost import kernels_cached
+
+    empty, cache = tmp_path / "empty", tmp_path / "cache" / "nestmix" / "model"
+    empty.mkdir()
+    cache.mkdir(parents=True)
+    assert not kernels_cached([empty, tmp_path / "missing"])
+    (cache / "_numba_impl.loglike_full-120.py311.nbi").write_bytes(b"")
+    assert kernels_cached([empty, tmp_path / "cache"])

@@ -53,7 +53,7 @@ import numpy as np
 
 __all__ = ["DEFAULT_MAX_MINUTES", "LOAD_WINDOW", "PILOT_CALLS", "PILOT_SECONDS",
            "SAMPLER_SECONDS_PER_CALL", "CostEstimate", "RunCost", "estimate_cost",
-           "expected_calls", "refusal"]
+           "expected_calls", "kernels_cached", "refusal"]
 
 #: ``nestmix sweep data.csv`` refuses to start above this many estimated minutes
 #: (``--max-minutes``).
@@ -320,3 +320,33 @@ def refusal(estimate: CostEstimate, max_minutes: float, *, zero_config: bool) ->
                "subsample of the data")
     return (f"{estimate.line()}, above the limit of {max_minutes:g} minutes: {how}, or "
             "raise --max-minutes (0: no limit)")
+
+
+def kernels_cached(places: Iterator[Path] | list[Path] | None = None) -> bool:
+    """Whether numba's cache holds nestmix's compiled likelihood kernels already.
+
+    The first sweep on a machine compiles them (tens of seconds, once: ``cache=True``), and
+    the pilot of :func:`estimate_cost` is where that happens; the command line says so first
+    rather than sit silent. numba keeps its cache beside the source (``__pycache__``) where it
+    can write, else under ``NUMBA_CACHE_DIR`` or the user's cache directory; an index file
+    (``.nbi``) of the kernels' module in any of them counts.
+
+    Parameters
+    ----------
+    places : list of Path, optional
+        Where to look (default: numba's places for the kernels' module).
+    """
+    import importlib.util
+    import os
+
+    if places is None:
+        spec = importlib.util.find_spec("nestmix.model.kernels._numba_impl")
+        if spec is None or spec.origin is None:
+            return True
+        places = [Path(spec.origin).parent / "__pycache__", Path.home() / ".cache" / "numba"]
+        if os.environ.get("NUMBA_CACHE_DIR"):
+            places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    for place in places:
+        if place.is_dir() and next(place.rglob("_numba_impl.*.nbi"), None) is not None:
+            return True
+    return False
