@@ -123,13 +123,14 @@ mean = {{ dist = "norm", loc = 20, scale = 10 }}
 variance = {{ dist = "invgamma", a = 3, scale = 20 }}
 [sweep]
 k = [1, 3]
-nlive = 150
+nlive = 1000
 seed = 1
 escalate = 0
 """
 
 
-@pytest.mark.slow  # a real two-worker sweep printing to a file: ~30 s
+@pytest.mark.slow  # a real two-worker sweep printing to a file: ~30-60 s (K = 3 at nlive 1000
+# lasts long enough for several prints a second apart on a quiet machine too)
 def test_the_progress_line_changes_between_two_prints_while_a_run_advances(tmp_path):
     """Issue 32: "7,503 calls, Δln Z 31.6 → 0.1 … about 0:31 left" was printed unchanged for
     minutes while the run went on (the galaxies example, runs in worker processes, output to a
