@@ -34,7 +34,6 @@ def tiny() -> NestedGaussianMixture:
 
 
 def test_repr_and_parameters_are_sklearns():
-    pytest.importorskip("sklearn", minversion="1.6")  # __sklearn_tags__, expected_failed_checks
     from sklearn.base import BaseEstimator, DensityMixin, clone
 
     gm = NestedGaussianMixture(k=[1, 2])
@@ -50,7 +49,6 @@ def test_repr_and_parameters_are_sklearns():
 
 @pytest.mark.slow  # ~40 s of tiny real fits: scikit-learn runs every check
 def test_check_estimator():
-    pytest.importorskip("sklearn", minversion="1.6")  # __sklearn_tags__, expected_failed_checks
     from sklearn.utils.estimator_checks import check_estimator
 
     results = check_estimator(tiny(), expected_failed_checks=EXPECTED_FAILURES,
@@ -105,7 +103,6 @@ def test_without_sklearn_the_api_is_the_same():
 
 
 def test_not_fitted_error_is_sklearns_when_it_is_installed():
-    pytest.importorskip("sklearn", minversion="1.6")  # __sklearn_tags__, expected_failed_checks
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
