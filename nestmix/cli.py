@@ -99,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="do not write the report (report.html, report.md, CSV tables)")
     sweep.add_argument("--max-minutes", type=float, metavar="M",
                        help="refuse to start when the cost estimate printed before the first "
-                            "run is above M minutes (default: 30 with a data file, none with a "
-                            "config; 0: no limit)")
+                            "run is above M minutes (default: 30 with a data file; with a "
+                            "config, its sweep.max_minutes, else none; 0: no limit)")
     sweep.set_defaults(func=_sweep)
 
     show = sub.add_parser("show", help="print the evidence table of a sweep directory")
@@ -137,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--dask", metavar="ADDRESS",
                        help="run every job's tasks on this Dask scheduler, e.g. "
                             "tcp://host:8786 (--runs must be on storage its workers see)")
+    serve.add_argument("--max-minutes", type=float, metavar="M",
+                       help="refuse any job whose cost estimate is above M minutes (jobs ask "
+                            "for their own limit, 30 by default; default: no cap)")
     serve.set_defaults(func=_serve)
     return parser
 
@@ -144,7 +147,6 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args: argparse.Namespace) -> int:
     from nestmix.errors import ConfigError
     from nestmix.report.build import sweep_and_report
-    from nestmix.sweep.config import load_config
 
     if (args.config is None) == (args.example is None):
         raise ConfigError("", "give a config file or --example NAME (one of them)")
@@ -158,14 +160,15 @@ def _sweep(args: argparse.Namespace) -> int:
     for flag in ("columns", "kmax", "covariance", "background"):
         if getattr(args, flag) is not None and not zero_config:
             raise ConfigError(f"--{flag}", "only with a data file in place of a config")
+    limit = None  # a config's sweep.max_minutes
     if args.example is not None:
         with resources.as_file(resources.files("nestmix.examples")
                                / f"{args.example}.toml") as path:
-            plan, jobs = load_config(path)
+            plan, jobs, limit = _load_config(path)
     elif zero_config:
         plan, jobs, pending = _zero_config(args)
     else:
-        plan, jobs = load_config(args.config)
+        plan, jobs, limit = _load_config(args.config)
     plan = _with_sampler_options(plan, args)
     if args.escalate is not None:
         if args.escalate < 0:
@@ -184,7 +187,7 @@ def _sweep(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda line: print(line, flush=True))
     target = False if args.local else args.dask
     if args.local or (args.dask is None and not plan.dask):  # a Dask cluster's cores: unknown
-        _check_cost(plan, n_jobs, directory, args, zero_config)
+        _check_cost(plan, n_jobs, directory, args, zero_config, limit)
     if zero_config:  # written only now that every check has passed (issue 33, N2/N3)
         pending.write(plan)
         if not args.quiet:
@@ -205,6 +208,15 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
         _print_report(outcome.report, shown=table)
     return 0
+
+
+def _load_config(path: str | Path) -> tuple[AnyPlan, int | None, float | None]:
+    """A config file's plan, ``sweep.jobs`` and ``sweep.max_minutes``."""
+    from nestmix.sweep.config import max_minutes_setting, plan_from_mapping, read_config
+
+    raw = read_config(path)
+    plan, jobs = plan_from_mapping(raw, base=Path(path).parent, default_name=Path(path).stem)
+    return plan, jobs, max_minutes_setting(raw)
 
 
 def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None, PendingConfig]:
@@ -265,29 +277,37 @@ def _default_jobs(plan: AnyPlan) -> int:
 
 
 def _check_cost(plan: AnyPlan, n_jobs: int, directory: Path, args: argparse.Namespace,
-                zero_config: bool) -> None:
-    """Print the sweep's cost estimate; refuse (nothing written) above ``--max-minutes``."""
+                zero_config: bool, configured: float | None = None) -> None:
+    """Print the sweep's cost estimate; refuse (nothing written) above ``--max-minutes`` (else
+    the config's ``sweep.max_minutes``, ``configured``)."""
     import math
 
     from nestmix.errors import ConfigError
-    from nestmix.sweep.cost import DEFAULT_MAX_MINUTES, estimate_cost, kernels_cached, refusal
+    from nestmix.sweep.cost import (
+        DEFAULT_MAX_MINUTES,
+        check_max_minutes,
+        estimate_cost,
+        kernels_cached,
+        refusal,
+    )
 
-    limit = args.max_minutes
-    if limit is None:
+    if args.max_minutes is not None:
+        limit = check_max_minutes(args.max_minutes, "--max-minutes")
+    elif configured is not None:
+        limit = configured
+    else:
         limit = DEFAULT_MAX_MINUTES if zero_config else math.inf
-    elif not limit >= 0:
-        raise ConfigError("--max-minutes", f"must be a number of minutes >= 0, got {limit:g}")
-    elif limit == 0:
-        limit = math.inf
     if not args.quiet and not kernels_cached():
         print("nestmix: compiling the likelihood kernels for this machine (once, about a "
               "minute; cached afterwards)", file=sys.stderr, flush=True)
     estimate = estimate_cost(plan, n_jobs, directory if directory.is_dir() else None)
     if not estimate.runs:
         return
-    problem = refusal(estimate, limit, zero_config=zero_config)
+    from_config = args.max_minutes is None and configured is not None
+    problem = refusal(estimate, limit, zero_config=zero_config, lift=(
+        "raise sweep.max_minutes or give --max-minutes (0: no limit)" if from_config else None))
     if problem is not None:
-        raise ConfigError("--max-minutes", problem)
+        raise ConfigError("sweep.max_minutes" if from_config else "--max-minutes", problem)
     if not args.quiet:
         print(f"cost: {estimate.line()} (estimated from a pilot of the likelihood)",
               flush=True)
@@ -342,7 +362,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = ServiceSettings.from_options(
         runs=args.runs, host=args.host, port=args.port, workers=args.workers,
-        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb, dask=args.dask)
+        token=args.token, database=args.db, max_upload_mb=args.max_upload_mb, dask=args.dask,
+        max_minutes=args.max_minutes)
     from nestmix.service.app import serve
 
     return serve(settings)

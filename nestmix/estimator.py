@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from nestmix.errors import DataError
+from nestmix.errors import ConfigError, DataError
 from nestmix.estimator_input import (
     BACKGROUNDS,
     COVARIANCES_1D,
@@ -34,12 +34,14 @@ from nestmix.estimator_input import (
     NotFittedFallback,
     ParamsBase,
     check_k,
+    check_max_minutes,
     check_n_draws,
     check_parameters,
     choices,
     numbers,
     string_columns,
 )
+from nestmix.sweep.cost import DEFAULT_MAX_MINUTES
 
 __all__ = ["InvalidParameterError", "NestedGaussianMixture", "NotFittedError"]
 
@@ -102,10 +104,19 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         returns: nothing is left on disk, and every fit starts over.
     n_draws : int, default=400
         Posterior draws behind the fitted parameters and predictions.
+    max_minutes : float, default=30
+        ``fit`` estimates what the runs will cost before the first one, from a short pilot of
+        the likelihood on this machine (:func:`nestmix.sweep.cost.estimate_cost`: "16 runs,
+        about 12 minutes on 2 cores"), and refuses to start above this many minutes, as
+        ``nestmix sweep points.csv`` does (its ``--max-minutes``), with a one-line
+        :class:`~nestmix.errors.ConfigError` saying how to narrow the grid. 0: no limit.
+        Runs already finished in ``directory`` are not counted. The limit does not change
+        the runs: a fit with another limit reuses them.
     verbose : int, default=0
-        0 prints nothing; 1 or more shows the runs' progress as ``nestmix sweep`` does (a live
-        table of the running runs on a terminal, a line per running run every minute
-        elsewhere, and a line as each run starts and finishes).
+        0 prints nothing; 1 or more prints the cost estimate first, then shows the runs'
+        progress as ``nestmix sweep`` does (a live table of the running runs on a terminal, a
+        line per running run every minute elsewhere, and a line as each run starts and
+        finishes).
 
     Attributes
     ----------
@@ -150,7 +161,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
                  sampler_settings: Mapping[str, Any] | None = None,
                  seed: int = 1, n_jobs: int | None = None,
                  directory: str | Path | None = None, n_draws: int = 400,
-                 verbose: int = 0) -> None:
+                 max_minutes: float = DEFAULT_MAX_MINUTES, verbose: int = 0) -> None:
         self.k = k
         self.covariance = covariance
         self.background = background
@@ -161,6 +172,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         self.n_jobs = n_jobs
         self.directory = directory
         self.n_draws = n_draws
+        self.max_minutes = max_minutes
         self.verbose = verbose
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -190,6 +202,9 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         ------
         InvalidParameterError
             For a constructor parameter of a bad type or value, before anything runs.
+        nestmix.errors.ConfigError
+            Keyed ``max_minutes``, when the cost estimate is above it (nothing runs, nothing
+            is written).
         nestmix.errors.NestmixError
             For unusable data, priors or settings (a ``ValueError``), before anything runs.
         """
@@ -200,6 +215,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         data = self._measurements(X, errors, covariances, fitting=True)
         plan = self._plan(data, ks)
         n_jobs = self._workers(plan)
+        self._check_cost(plan, n_jobs)
         with ExitStack() as stack:
             if self.directory is None:
                 directory = Path(stack.enter_context(tempfile.TemporaryDirectory(
@@ -256,6 +272,29 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         if len(specs) == 1:
             return SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
         return GridPlan(specs=specs, **common)  # type: ignore[arg-type]
+
+    def _check_cost(self, plan: Any, n_jobs: int) -> None:
+        """Estimate the runs' cost (printed when verbose); refuse above ``max_minutes``."""
+        import math
+        import sys
+
+        from nestmix.sweep.cost import estimate_cost, kernels_cached, refusal
+
+        limit = check_max_minutes(self.max_minutes)
+        if not self.verbose and math.isinf(limit):
+            return
+        if self.verbose and not kernels_cached():
+            print("nestmix: compiling the likelihood kernels for this machine (once, about a "
+                  "minute; cached afterwards)", file=sys.stderr, flush=True)
+        where = None if self.directory is None else Path(self.directory)
+        estimate = estimate_cost(plan, n_jobs, where if where and where.is_dir() else None)
+        if not estimate.runs:
+            return
+        problem = refusal(estimate, limit, zero_config=True, who="estimator")
+        if problem is not None:
+            raise ConfigError("max_minutes", problem)
+        if self.verbose:
+            _print(f"cost: {estimate.line()} (estimated from a pilot of the likelihood)")
 
     def _run_sweep(self, plan: Any, directory: Path, n_jobs: int, say: Any
                    ) -> tuple[list, dict]:

@@ -22,7 +22,8 @@ from nestmix.errors import ConfigError, DataError
 
 __all__ = ["BACKGROUNDS", "COVARIANCES_1D", "COVARIANCES_ND", "InputTypeError",
            "InvalidParameterError", "NoMixin", "NotFittedFallback", "ParamsBase", "check_k",
-           "check_n_draws", "check_parameters", "choices", "numbers", "string_columns"]
+           "check_max_minutes", "check_n_draws", "check_parameters", "choices", "numbers",
+           "string_columns"]
 
 COVARIANCES_1D = ("full", "tied")  # in 1-D, full = diag = spherical
 COVARIANCES_ND = ("full", "diag", "spherical", "tied")
@@ -114,6 +115,17 @@ def check_parameters(params: Mapping[str, Any]) -> None:
         raise InvalidParameterError("directory", f"must be a path or None, got {directory!r}")
     if not _is_int(verbose, bool_ok=True) or verbose < 0:
         raise InvalidParameterError("verbose", f"must be an integer >= 0, got {verbose!r}")
+    check_max_minutes(params["max_minutes"])
+
+
+def check_max_minutes(value: Any) -> float:
+    """``max_minutes`` as a limit of minutes (``inf`` for 0: no limit)."""
+    from nestmix.sweep.cost import check_max_minutes as check
+
+    try:
+        return check(value, "max_minutes")
+    except ConfigError as error:
+        raise InvalidParameterError("max_minutes", error.detail) from None
 
 
 def check_k(k: Any) -> tuple[int, ...]:

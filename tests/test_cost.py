@@ -96,7 +96,7 @@ def test_above_max_minutes_the_command_refuses_in_one_line_and_writes_nothing(tm
     assert main(["sweep", str(tmp_path / "points.txt"), "--out", str(out),
                  "--max-minutes", "-1"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "nestmix: error: --max-minutes: must be a number of minutes >= 0, got -1")
+        "nestmix: error: --max-minutes: must be a number of minutes >= 0 (0: no limit), got -1")
     assert not out.exists()
 
 
@@ -140,3 +140,67 @@ def test_the_first_sweep_on_a_machine_says_it_compiles(tmp_path):
     assert not kernels_cached([empty, tmp_path / "missing"])
     (cache / "_numba_impl.loglike_full-120.py311.nbi").write_bytes(b"")
     assert kernels_cached([empty, tmp_path / "cache"])
+
+
+def galaxies_config(tmp_path, sweep_extra: str = "") -> Path:
+    """A config of the galaxies at K = 1, 30 live points (a run of a second or two)."""
+    data = ROOT / "nestmix" / "examples" / "galaxies_roeder1990.txt"
+    path = tmp_path / "g.toml"
+    path.write_text(
+        f'name = "g"\n[data]\npath = "{data}"\nscale = 0.001\n[model.priors]\n'
+        'mean = { dist = "norm", loc = 20, scale = 10 }\n'
+        'variance = { dist = "invgamma", a = 3, scale = 20 }\n'
+        f'[sweep]\nk = [1]\nnlive = 30\nseed = 1\nescalate = 0\n{sweep_extra}')
+    return path
+
+
+def test_the_config_key_max_minutes_refuses_and_the_flag_overrides_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    config = galaxies_config(tmp_path, "max_minutes = 0.0001\n")
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report"]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith("nestmix: error: sweep.max_minutes: 1 run, under a minute on 1 "
+                           "core, above the limit of 0.0001 minutes: narrow the sweep "), line
+    assert line.endswith("raise sweep.max_minutes or give --max-minutes (0: no limit)")
+    assert captured.out == "" and not out.exists()
+    # the command's flag wins over the key: 0 lifts the limit
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report",
+                 "--max-minutes", "0"]) == 0
+    assert capsys.readouterr().out.startswith("cost: 1 run, under a minute on 1 core ")
+
+
+@pytest.mark.parametrize("value, shown", [("-1", "-1"), ('"ten"', "'ten'"), ("true", "True"),
+                                          ("nan", "nan"), ("[5]", "[5]")])
+def test_a_bad_max_minutes_key_is_one_line_naming_it(tmp_path, capsys, value, shown):
+    config = galaxies_config(tmp_path, f"max_minutes = {value}\n")
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "nestmix: error: sweep.max_minutes: must be a number of minutes >= 0 (0: no limit), "
+        f"got {shown}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_max_minutes_is_no_part_of_the_runs_so_a_changed_limit_resumes(tmp_path, capsys):
+    """The limit does not change the runs: not in their fingerprints nor the sweep's
+    manifest, so a sweep resumed with another limit reuses its finished runs."""
+    from nestmix.sweep.config import load_config, max_minutes_setting, read_config
+
+    plans = []
+    for i, extra in enumerate(("", "max_minutes = 5\n", "max_minutes = 0\n")):
+        (tmp_path / f"c{i}").mkdir()
+        path = galaxies_config(tmp_path / f"c{i}", extra)
+        plans.append(load_config(path)[0])
+        assert "max_minutes" not in plans[-1].settings_for("dynesty")
+    assert max_minutes_setting(read_config(path)) == float("inf")  # 0: no limit
+    assert len({p.run_fingerprints(1, "dynesty") for p in plans}) == 1
+    assert len({repr(p.manifest()) for p in plans}) == 1
+    out = tmp_path / "out"
+    config = galaxies_config(tmp_path, "max_minutes = 10\n")
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report"]) == 0
+    capsys.readouterr()
+    config = galaxies_config(tmp_path, "max_minutes = 0.0001\n")
+    assert main(["sweep", str(config), "--out", str(out), "--jobs", "1", "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    assert "reused finished run" in printed and "started" not in printed, printed
+    assert "cost:" not in printed  # nothing left to run, nothing to estimate

@@ -94,10 +94,38 @@ def test_verbose_shows_the_runs_as_the_cli_does(capsys):
     gm = NestedGaussianMixture(k=1, covariance="full", sampler_settings={"nlive": 20},
                                n_jobs=1, n_draws=20, verbose=1).fit(two_groups())
     lines = capsys.readouterr().out.splitlines()
-    assert "K=1 dynesty: started (seed " in lines[1], lines
+    # the cost estimate first, as `nestmix sweep` prints it (issue 32 item 3)
+    assert lines[0] == ("cost: 1 run, under a minute on 1 core (estimated from a pilot of the "
+                        "likelihood)"), lines
+    assert "K=1 dynesty: started (seed " in lines[2], lines
     assert re.fullmatch(r"K=1 dynesty: logZ = -\d+\.\d\d ± \d\.\d\d .*\[1/1 to run done\]",
-                        lines[2]), lines
+                        lines[3]), lines
     assert lines[-1] == "best: K = 1, full (P = 1)" and gm.best_k_ == 1
+
+
+def test_above_max_minutes_the_fit_refuses_in_one_line_before_anything_runs(tmp_path):
+    """The default grid (4 covariance models × K = 1..4) on 2-D points, with a limit below its
+    estimate: refused with the estimate and how to narrow the grid, nothing written; the same
+    estimator with max_minutes=0 (no limit) passes the check (checked without running it)."""
+    x = np.random.default_rng(3).normal(size=(200, 2))
+    runs = tmp_path / "runs"
+    gm = NestedGaussianMixture(max_minutes=0.0001, n_jobs=2, directory=runs)
+    with pytest.raises(ConfigError) as caught:
+        gm.fit(x)
+    error = caught.value
+    assert error.key == "max_minutes" and "\n" not in str(error)
+    assert re.match(r"^max_minutes: up to 16 runs, (under a minute|about [\d.]+ (minutes?|hours))"
+                    r" on 2 cores, above the limit of 0.0001 minutes: narrow the grid \(k, "
+                    r"covariance, ", str(error)), str(error)
+    assert str(error).endswith("fit a random subsample of the rows, or raise max_minutes "
+                               "(0: no limit)")
+    assert not runs.exists() and not hasattr(gm, "evidence_")
+    from nestmix.estimator_input import check_k
+
+    unlimited = gm.set_params(max_minutes=0)
+    plan = unlimited._plan(unlimited._measurements(x, None, None, fitting=True),
+                           check_k(unlimited.k))
+    unlimited._check_cost(plan, 2)  # no limit, not verbose: nothing estimated, nothing raised
 
 
 def test_defaults_are_the_zero_config_grid(tmp_path):
@@ -140,6 +168,10 @@ def test_defaults_are_the_zero_config_grid(tmp_path):
     ({"seed": -1}, "seed", "must be an integer >= 0"),
     ({"verbose": "yes"}, "verbose", "must be an integer >= 0"),
     ({"directory": 3}, "directory", "must be a path"),
+    ({"max_minutes": -1}, "max_minutes", "must be a number of minutes >= 0 (0: no limit)"),
+    ({"max_minutes": "30"}, "max_minutes", "must be a number of minutes >= 0"),
+    ({"max_minutes": True}, "max_minutes", "must be a number of minutes >= 0"),
+    ({"max_minutes": float("inf")}, "max_minutes", "got inf"),
 ])
 def test_bad_parameters_are_one_line_before_anything_runs(tmp_path, params, key, what):
     runs = tmp_path / "runs"

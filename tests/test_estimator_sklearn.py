@@ -47,7 +47,7 @@ def test_repr_and_parameters_are_sklearns():
         gm.set_params(n_components=3)
 
 
-@pytest.mark.slow  # ~40 s of tiny real fits: scikit-learn runs every check
+@pytest.mark.slow  # ~55 s of tiny real fits (each with its cost estimate): every check
 def test_check_estimator():
     from sklearn.utils.estimator_checks import check_estimator
 
@@ -93,9 +93,9 @@ def test_without_sklearn_the_api_is_the_same():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "NestedGaussianMixture(k=[1, 2], verbose=1)"
-    assert lines[1] == str(sorted(["background", "covariance", "directory", "k", "n_draws",
-                                   "n_jobs", "priors", "sampler", "sampler_settings", "seed",
-                                   "verbose"]))
+    assert lines[1] == str(sorted(["background", "covariance", "directory", "k", "max_minutes",
+                                   "n_draws", "n_jobs", "priors", "sampler",
+                                   "sampler_settings", "seed", "verbose"]))
     assert lines[2].startswith("set_params: n_components: unknown parameter")
     assert lines[3] == ("predict: True this NestedGaussianMixture is not fitted yet: call "
                         "fit(X) first")

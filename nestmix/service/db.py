@@ -71,6 +71,8 @@ class Job(Base):
     n_done: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     warning: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the cost estimate at submission (CostEstimate.to_dict() JSON; None: nothing to run)
+    cost: Mapped[str | None] = mapped_column(Text, nullable=True)
     runs: Mapped[list[JobRun]] = relationship(
         back_populates="job", cascade="all, delete-orphan",
         order_by=lambda: [JobRun.sampler, JobRun.k])
@@ -110,6 +112,7 @@ class Database:
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_new_columns(self.engine)
         self._write_lock = threading.RLock()
         self.generation = 0  # counts write transactions that changed something
         self._versions: dict[str, int] = {}  # per job: the generation of its last change
@@ -197,6 +200,23 @@ def _changed_jobs(session: Session) -> set[str | None]:
         else:
             out.add(None)
     return out
+
+
+#: Columns added to a table after its first release: (table, column, SQL type), added to a
+#: database made before them (create_all makes missing tables only).
+_NEW_COLUMNS = (("jobs", "cost", "TEXT"),)
+
+
+def _add_new_columns(engine: Any) -> None:
+    """Add :data:`_NEW_COLUMNS` a database made by an older nestmix lacks (nullable: its
+    jobs keep None there)."""
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    for table, column, kind in _NEW_COLUMNS:
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
 def check_database(url: str) -> None:

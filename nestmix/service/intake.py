@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.components import COMPONENT_FAMILIES
 from nestmix.errors import ConfigError, NestmixError
-from nestmix.sweep.config import plan_from_mapping
+from nestmix.sweep.config import max_minutes_setting, plan_from_mapping
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
@@ -55,12 +55,15 @@ class Submission:
         ``runs/.service/jobs/<id>/``: ``config.json`` and the data file.
     data_file : str
         Name of the data file in ``job_dir``.
+    max_minutes : float or None
+        The config's ``sweep.max_minutes`` (``inf``: no limit), None when it has none.
     """
 
     job_id: str
     plan: SweepPlan | GridPlan
     job_dir: Path
     data_file: str
+    max_minutes: float | None = None
 
 
 def builtin_families() -> tuple[str, ...]:
@@ -282,7 +285,8 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes | None,
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
-    return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file)
+    return Submission(job_id=job_id, plan=plan, job_dir=job_dir, data_file=data_file,
+                      max_minutes=max_minutes_setting(raw))
 
 
 def _checked_config(config: bytes, config_name: str | None) -> dict[str, Any]:

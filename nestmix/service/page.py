@@ -47,6 +47,7 @@ textarea, input { box-sizing: border-box; }
 .run-done { background: #dff0d8; } .run-screened { color: #777; }
 .error { color: #a11; white-space: pre-wrap; }
 .warning { color: #8a5a00; }
+.cost { color: #555; font-size: .9em; }
 .live { color: #0b4f8a; font-size: .9em; font-variant-numeric: tabular-nums; }
 form { display: grid; grid-template-columns: 10em 1fr; gap: 0.5em 1em; align-items: start; }
 textarea { font-family: ui-monospace, monospace; width: 100%; height: 17em; }
@@ -87,6 +88,7 @@ function jobRow(job) {
     el("progress", {max: String(job.progress.total), value: String(job.progress.done)}),
     ` ${job.progress.done}/${job.progress.total}`);
   const runs = el("td", {}, ...job.runs.map(runChip));
+  if (job.cost) runs.prepend(el("div", {class: "cost"}, `cost estimate: ${job.cost.line}`));
   for (const live of job.live || []) runs.append(el("div", {class: "live"}, live.text));
   if (job.error) runs.append(el("div", {class: "error"}, job.error));
   if (job.warning) runs.append(el("div", {class: "warning"}, job.warning));
@@ -122,6 +124,7 @@ $("submit-form").addEventListener("submit", async (event) => {
   form.append("data", data, data.name);
   if ($("name").value) form.append("name", $("name").value);
   form.append("figures", $("figures").checked ? "true" : "false");
+  if ($("max_minutes").value) form.append("max_minutes", $("max_minutes").value);
   $("message").textContent = "submitting…";
   try {
     const response = await fetch("jobs", {method: "POST", body: form});
@@ -164,6 +167,9 @@ def render_page(version: str) -> str:
  accept=".csv,.txt,.dat,.npy">
 <label for="figures">figures</label><span><input id="figures" name="figures"
  type="checkbox" checked> draw the report's figures</span>
+<label for="max_minutes">max minutes<br><small>refuse a job estimated above</small></label>
+<input id="max_minutes" name="max_minutes" type="number" min="0" step="any"
+ placeholder="30 (0: no limit)">
 <span></span><span><button type="submit" id="submit">submit</button></span>
 </form>
 <p id="message" role="status"></p>

@@ -16,15 +16,17 @@ from sqlalchemy import select
 
 from nestmix._version import __version__
 from nestmix.errors import ConfigError, RunStoreError
+from nestmix.service.costing import job_cost, job_limit
 from nestmix.service.db import ACTIVE, Job, JobRun, now
 from nestmix.service.files import MEDIA_TYPES, REPORT, resolve_linked
 from nestmix.service.grid_jobs import job_runs
-from nestmix.service.intake import prepare_submission
+from nestmix.service.intake import Submission, prepare_submission
 from nestmix.service.page import render_page
 from nestmix.service.redact import redact_html, redact_json, redact_paths
 from nestmix.service.schemas import Health, JobList, JobOut
 from nestmix.store.grid import model_directory, prepare_grid
 from nestmix.store.runs import RunStore
+from nestmix.sweep.cost import CostEstimate
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
@@ -79,7 +81,9 @@ def page() -> HTMLResponse:
 
 @router.post("/jobs", response_model=JobOut, status_code=201, tags=["jobs"],
              responses={400: {"description": "a malformed config or bad data (the message "
-                                             "names the problem)"},
+                                             "names the problem), or a cost estimate above "
+                                             "max_minutes (the message says how to narrow "
+                                             "the sweep)"},
                         409: {"description": "the sweep's directory is in use or holds "
                                              "another sweep"},
                         413: {"description": "the upload is over the size limit"}})
@@ -102,10 +106,16 @@ def submit(
                                                        "models, comma-separated")] = None,
     background: Annotated[str | None, Form(description="without a config: none and/or "
                                                        "uniform, comma-separated")] = None,
+    max_minutes: Annotated[float | None, Form(
+        description="refuse the job when its cost estimate is above this many minutes "
+                    "(default: the config's sweep.max_minutes, else 30; 0: no limit, up to "
+                    "the service's own limit)")] = None,
 ) -> JobOut:
     """Queue a sweep. It runs in ``<runs>/<name>``; a finished sweep of the same name and the
     same data, model and settings is resumed (its finished runs are reused). Each job runs in
-    one worker process (``sweep.jobs`` is not used)."""
+    one worker process (``sweep.jobs`` is not used). Its cost is estimated first ("16 runs,
+    about 12 minutes on 1 core", the job's ``cost``) and a job above ``max_minutes`` is
+    refused."""
     service = _service(request)
     text = None
     if config is not None:
@@ -115,11 +125,16 @@ def submit(
                               "is a few hundred")
     options = {"columns": _listed(columns, keep_empty=True), "kmax": kmax,
                "covariance": _listed(covariance), "background": _listed(background)}
-    with _INTAKE:  # one upload parsed at a time: memory stays that of one
+    with _INTAKE:  # one upload parsed (and its likelihood timed) at a time
         submission = prepare_submission(
             service.settings.runs, service.settings.service_dir / "jobs", text,
             config.filename if config is not None else None, data.file, data.filename,
             name or None, max_processes=service.settings.workers, zero_config=options)
+        try:
+            estimate = _estimate(service, submission, max_minutes, zero_config=config is None)
+        except BaseException:
+            shutil.rmtree(submission.job_dir, ignore_errors=True)
+            raise
     plan = submission.plan
     try:
         with service.db.write() as session:
@@ -136,7 +151,8 @@ def submit(
                 raise RunStoreError(f"{shown} (over HTTP: submit with another name)") from None
             job = Job(id=submission.job_id, name=plan.name, state="queued", created=now(),
                       attempts=0, figures=figures, data_file=submission.data_file,
-                      n_runs=len(job_runs(plan)), n_done=0)
+                      n_runs=len(job_runs(plan)), n_done=0,
+                      cost=None if estimate is None else json.dumps(estimate.to_dict()))
             job.runs = [JobRun(k=k, sampler=s, state="pending") for k, s in job_runs(plan)]
             session.add(job)
     except BaseException:
@@ -145,6 +161,17 @@ def submit(
     service.supervisor.wake()
     response.headers["Location"] = f"/jobs/{job.id}"
     return _out(request, job.id)
+
+
+def _estimate(service: Any, submission: Submission, asked: float | None,
+              zero_config: bool) -> CostEstimate | None:
+    """The job's cost estimate (None: nothing left to run, or its runs go to a Dask cluster
+    whose cores are not known here); a job above its limit is refused."""
+    limit, lift = job_limit(asked, submission.max_minutes, service.settings.max_minutes)
+    if service.settings.dask is not None:
+        return None
+    return job_cost(submission.plan, service.sweep_dir(submission.plan.name), limit, lift,
+                    zero_config)
 
 
 def _listed(text: str | None, keep_empty: bool = False) -> list[str] | None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from nestmix.service.db import Job
 from nestmix.service.redact import redact_json, redact_paths
 
-__all__ = ["Health", "JobList", "JobOut", "LiveRun", "Progress", "RunOut", "job_out",
+__all__ = ["Cost", "Health", "JobList", "JobOut", "LiveRun", "Progress", "RunOut", "job_out",
            "live_run"]
 
 
@@ -48,6 +48,21 @@ class LiveRun(BaseModel):
     text: str = Field("", description="the same in one line, as the command line prints it")
 
 
+class Cost(BaseModel):
+    """The cost estimate made when the job was submitted (:mod:`nestmix.service.costing`)."""
+
+    line: str = Field(description='e.g. "16 runs, about 12 minutes on 1 core", as `nestmix '
+                                  'sweep` prints it')
+    runs: int = Field(description="runs still to make when it was submitted")
+    cores: int
+    screened: bool = Field(description="a models × K grid that may stop raising K: the runs "
+                                       "and minutes are an upper bound")
+    minutes: float = Field(description="expected wall-clock minutes")
+    cpu_minutes: float
+    calls: float = Field(description="expected likelihood calls")
+    busy_elsewhere: float = Field(description="cores other work kept busy during the pilot")
+
+
 class JobOut(BaseModel):
     """A job: its state, progress per (K, sampler) and links."""
 
@@ -67,6 +82,8 @@ class JobOut(BaseModel):
     links: dict[str, str]
     live: list[LiveRun] = Field(default_factory=list,
                                 description="progress of the runs running now")
+    cost: Cost | None = Field(None, description="the cost estimate made at submission (null: "
+                                                "not estimated, e.g. nothing left to run)")
 
 
 class JobList(BaseModel):
@@ -99,7 +116,8 @@ def job_out(job: Job, report: bool, runs: Path, live: list[dict[str, Any]] | Non
         runs=[RunOut(k=r.k, sampler=r.sampler, state=cast(Any, r.state),
                      row=redact_json(r.row_dict(), runs)) for r in job.runs],
         error=_redacted(job.error, runs), warning=_redacted(job.warning, runs), links=links,
-        live=[live_run(fields) for fields in live or ()])
+        live=[live_run(fields) for fields in live or ()],
+        cost=None if job.cost is None else Cost.model_validate_json(job.cost))
 
 
 def _redacted(text: str | None, runs: Path) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ class ServiceSettings:
     dask : str or None
         Address of a Dask scheduler: every job's runs go to that cluster instead of the
         worker process itself (the runs directory must be visible to the Dask workers).
+    max_minutes : float or None
+        The most minutes any job's cost estimate may show (each job asks for its own limit,
+        30 minutes by default: :mod:`nestmix.service.costing`); None or 0: no cap.
     """
 
     runs: Path
@@ -62,6 +66,7 @@ class ServiceSettings:
     max_upload_bytes: int = 50 * 2**20
     poll_seconds: float = 0.5
     dask: str | None = None
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", Path(self.runs).resolve())
@@ -79,12 +84,18 @@ class ServiceSettings:
                               "give --token or set NESTMIX_TOKEN")
         if self.dask is not None and not self.dask.strip():
             raise ConfigError("--dask", "give the Dask scheduler's address, e.g. tcp://host:8786")
+        if self.max_minutes is not None:
+            from nestmix.sweep.cost import check_max_minutes
+
+            cap = check_max_minutes(self.max_minutes, "--max-minutes")
+            object.__setattr__(self, "max_minutes", None if math.isinf(cap) else cap)
 
     @classmethod
     def from_options(cls, *, runs: str | Path = "runs", host: str = "127.0.0.1",
                      port: int = 8000, workers: int | None = None, token: str | None = None,
                      database: str | None = None,
-                     max_upload_mb: float = 50.0, dask: str | None = None) -> ServiceSettings:
+                     max_upload_mb: float = 50.0, dask: str | None = None,
+                     max_minutes: float | None = None) -> ServiceSettings:
         """Settings from command-line style options: ``workers`` defaults to the number of
         cores, ``token`` to ``$NESTMIX_TOKEN``."""
         token = token if token is not None else (os.environ.get("NESTMIX_TOKEN") or None)
@@ -94,7 +105,8 @@ class ServiceSettings:
         return cls(runs=Path(runs), host=host, port=port,
                    workers=workers if workers is not None else (os.cpu_count() or 1),
                    token=token, database=database,
-                   max_upload_bytes=int(max_upload_mb * 2**20), dask=dask)
+                   max_upload_bytes=int(max_upload_mb * 2**20), dask=dask,
+                   max_minutes=max_minutes)
 
     @property
     def service_dir(self) -> Path:

@@ -30,14 +30,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["load_config", "plan_from_mapping"]
+__all__ = ["load_config", "max_minutes_setting", "plan_from_mapping", "read_config"]
 
 _TOP = {"name", "data", "model", "sweep"}
 _DATA = {"path", "columns", "errors", "correlations", "scale", "extra"}
 _MODEL = {"components", "covariance", "background", "order", "priors", "background_box",
           "extra_components"}
 _SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "repeats", "dask",
-              "escalate"}
+              "escalate", "max_minutes"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -63,17 +63,47 @@ def load_config(path: str | Path) -> tuple[SweepPlan | GridPlan, int | None]:
         For a missing or unreadable file, invalid TOML, unknown keys or bad values.
     """
     path = Path(path)
+    return plan_from_mapping(read_config(path), base=path.parent, default_name=path.stem)
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A sweep configuration file's TOML as a mapping (nothing checked but the TOML).
+
+    Raises
+    ------
+    ConfigError
+        For a missing or unreadable file, or invalid TOML.
+    """
+    path = Path(path)
     if not path.is_file():
         raise ConfigError("", f"config file not found: {path}")
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from exc
     except RecursionError:
         raise ConfigError("", f"{path} is nested too deeply to read") from None
-    return plan_from_mapping(raw, base=path.parent, default_name=path.stem)
+
+
+def max_minutes_setting(raw: Mapping[str, Any]) -> float | None:
+    """``sweep.max_minutes`` of a configuration mapping: the most minutes the cost estimate
+    before the first run may show (:mod:`nestmix.sweep.cost`); ``inf`` for 0 (no limit), None
+    when not given. It does not change the runs, so it is not part of their fingerprints:
+    changing it never stops a sweep from resuming.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``sweep.max_minutes``, for anything but a number >= 0.
+    """
+    from nestmix.sweep.cost import check_max_minutes
+
+    sweep = raw.get("sweep")
+    if not isinstance(sweep, Mapping) or "max_minutes" not in sweep:
+        return None
+    return check_max_minutes(sweep["max_minutes"], "sweep.max_minutes")
 
 
 def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
@@ -112,6 +142,7 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     seed = sweep.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError("sweep.seed", f"must be a non-negative integer, got {seed!r}")
+    max_minutes_setting(raw)  # checked here; the command and the service read it
     jobs = sweep.get("jobs")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError("sweep.jobs", f"must be a positive integer, got {jobs!r}")

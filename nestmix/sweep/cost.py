@@ -37,7 +37,9 @@ The estimate is (likelihood calls each run is expected to make) × (seconds one 
 Not counted: the deeper runs the convergence check may add (``sweep.escalate``), the mode
 analysis and evidence check after each run (seconds), and numba's compilation on a first
 sweep. The estimate is a guide within a factor of about two, not a promise; it is what the
-command line prints before the first run and what ``--max-minutes`` compares against.
+command line prints before the first run and what ``--max-minutes`` (a config's
+``sweep.max_minutes``) compares against, and what :class:`nestmix.NestedGaussianMixture`
+(``max_minutes``) and the service (:mod:`nestmix.service.costing`) check before they start.
 """
 
 from __future__ import annotations
@@ -52,11 +54,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DEFAULT_MAX_MINUTES", "LOAD_WINDOW", "PILOT_CALLS", "PILOT_SECONDS",
-           "SAMPLER_SECONDS_PER_CALL", "CostEstimate", "RunCost", "estimate_cost",
-           "expected_calls", "kernels_cached", "refusal"]
+           "SAMPLER_SECONDS_PER_CALL", "CostEstimate", "RunCost", "check_max_minutes",
+           "estimate_cost", "expected_calls", "kernels_cached", "refusal"]
 
-#: ``nestmix sweep data.csv`` refuses to start above this many estimated minutes
-#: (``--max-minutes``).
+#: ``nestmix sweep data.csv``, :class:`nestmix.NestedGaussianMixture` and the service refuse
+#: to start above this many estimated minutes (``--max-minutes``, ``max_minutes``) unless told
+#: otherwise.
 DEFAULT_MAX_MINUTES = 30.0
 #: Most likelihood calls timed per (model, K).
 PILOT_CALLS = 200
@@ -307,19 +310,67 @@ def _wall_seconds(seconds: list[float], cores: int) -> float:
     return max(free) if seconds else 0.0
 
 
-def refusal(estimate: CostEstimate, max_minutes: float, *, zero_config: bool) -> str | None:
+#: How to narrow a sweep, by who is told and whether it is the zero-configuration grid.
+_NARROW = {
+    ("cli", True): "narrow the grid (--kmax, --covariance, e.g. --kmax 2 --covariance full), "
+                   "sweep a random subsample of the rows",
+    ("cli", False): "narrow the sweep (fewer K in sweep.k, a smaller nlive), sweep a random "
+                    "subsample of the data",
+    ("estimator", True): "narrow the grid (k, covariance, e.g. k=[1, 2], covariance='full'), "
+                         "fit a random subsample of the rows",
+    ("service", True): "narrow the grid (the kmax and covariance fields, e.g. kmax 2 and "
+                       "covariance full), submit a random subsample of the rows",
+    ("service", False): "narrow the sweep (fewer K in sweep.k, a smaller nlive), submit a "
+                        "random subsample of the data",
+}
+#: How to lift the limit, by who is told.
+_RAISE = {"cli": "raise --max-minutes (0: no limit)",
+          "estimator": "raise max_minutes (0: no limit)",
+          "service": "raise max_minutes (0: no limit)"}
+
+
+def check_max_minutes(value: Any, key: str) -> float:
+    """A limit of minutes as given (a number >= 0; 0 means none) as a float, ``inf`` for none.
+
+    Raises
+    ------
+    nestmix.errors.ConfigError
+        Naming ``key``, for anything but a finite number >= 0 (booleans included).
+    """
+    from nestmix.errors import ConfigError
+
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)) and math.isfinite(value) and value >= 0
+    if not ok:
+        shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(
+            value, bool) else repr(value)
+        raise ConfigError(key, f"must be a number of minutes >= 0 (0: no limit), got {shown}")
+    return math.inf if value == 0 else float(value)
+
+
+def refusal(estimate: CostEstimate, max_minutes: float, *, zero_config: bool,
+            who: str = "cli", lift: str | None = None) -> str | None:
     """The one-line refusal of a sweep expected to take longer than ``max_minutes`` (None when
-    it fits), saying how to narrow it."""
+    it fits), saying how to narrow it.
+
+    Parameters
+    ----------
+    estimate : CostEstimate
+    max_minutes : float
+        The limit (``inf``: none).
+    zero_config : bool
+        Whether the sweep is the zero-configuration grid (narrowed by K and covariance models)
+        rather than a config's.
+    who : {"cli", "estimator", "service"}
+        Who is told: the advice names its options (``--kmax``, ``k=``, the form's fields).
+    lift : str, optional
+        How to lift the limit, in place of the default of ``who`` (e.g. a service's cap).
+    """
     if not math.isfinite(max_minutes) or estimate.minutes <= max_minutes:
         return None
-    if zero_config:
-        how = ("narrow the grid (--kmax, --covariance, e.g. --kmax 2 --covariance full), sweep "
-               "a random subsample of the rows")
-    else:
-        how = ("narrow the sweep (fewer K in sweep.k, a smaller nlive), sweep a random "
-               "subsample of the data")
+    how = _NARROW.get((who, zero_config)) or _NARROW[who, True]
     return (f"{estimate.line()}, above the limit of {max_minutes:g} minutes: {how}, or "
-            "raise --max-minutes (0: no limit)")
+            f"{lift or _RAISE[who]}")
 
 
 def kernels_cached(places: Iterator[Path] | list[Path] | None = None) -> bool:
