@@ -163,7 +163,7 @@ def test_a_database_from_before_the_estimates_gains_their_column(tmp_path):
     database.dispose()
 
 
-@pytest.mark.slow  # ~30 s: a 200 000-row upload, the pilot on it
+@pytest.mark.slow  # ~15 s: a 200 000-row upload, the pilot on it
 def test_a_large_csv_is_refused_promptly_at_the_default_limit(server):
     """As on the command line (issue 33, N4): a large CSV sent alone is refused by the
     default limit of 30 minutes, with the estimate, before any run; nothing is kept."""
