@@ -76,6 +76,37 @@ def _grid(cells: list[tuple[str, int, float, str]], err: float = 0.1) -> GridRes
                       rows=tuple(rows))
 
 
+def _checked(result: GridResult, unchecked: tuple[tuple[str, int], ...] = ()) -> GridResult:
+    """``result`` with every row checked (a second estimate, an optimiser record) but those in
+    ``unchecked`` (an optimiser record, no second estimate: too few effective draws)."""
+    from dataclasses import replace
+
+    rows = tuple(replace(r, row=replace(r.row, best_logl=-1.0, crosscheck_z=None
+                                        if (r.model, r.row.k) in unchecked else 0.5))
+                 for r in result.rows)
+    return replace(result, rows=rows)
+
+
+def test_no_best_cell_is_named_when_a_row_deciding_the_verdict_could_not_be_checked():
+    """Issue 31 item 4: the best row, or a contender close enough to change the verdict,
+    without a second estimate of its ln Z makes the verdict say that no best (model, K) can
+    be named; an unchecked row far behind does not."""
+    result = _grid([("full", 3, -5.0, "dynesty"), ("tied", 3, -6.5, "dynesty"),
+                    ("tied", 2, -40.0, "dynesty")], err=0.2)
+    assert grid_verdict(_checked(result))[0].startswith("The data prefer K = 3 with the full")
+    assert grid_verdict(_checked(result, (("tied", 2),)))[0].startswith("The data prefer")
+    headline = grid_verdict(_checked(result, (("full", 3),)))[0]
+    assert headline.startswith("No best (model, K) can be named: the ln Z of K = 3 with the "
+                               "full model could not be checked"), headline
+    assert "dynesty puts K = 3 with the full model ahead" in headline
+    headline = grid_verdict(_checked(result, (("tied", 3), ("tied", 2))))[0]
+    assert headline.startswith("No best (model, K) can be named: the ln Z of K = 3 with the "
+                               "tied model could not"), headline
+    assert "K = 2 with the tied" not in headline
+    # rows made before the checks existed (no optimiser record) keep the usual verdict
+    assert grid_verdict(result)[0].startswith("The data prefer K = 3 with the full")
+
+
 def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_up():
     result = _grid([("full", 2, -10.0, "dynesty"), ("full", 3, -9.0, "dynesty"),
                     ("tied", 3, -5.0, "dynesty"), ("tied", 2, -10.5, "dynesty")])

@@ -128,12 +128,26 @@ def _caveat(result: GridResult, sampler: str, best: GridRow) -> str:
     return ranking_caveat(best.row, others)
 
 
+def _unchecked(result: GridResult, sampler: str, best: GridRow) -> list[str]:
+    """The cells that decide ``sampler``'s verdict — the best and every contender
+    (:func:`nestmix.sweep.screening.is_contender`) — whose ln Z has no second estimate (neither
+    bridge nor importance sampling had enough effective draws). Rows made before the checks
+    existed (no optimiser record either) are not counted."""
+    from nestmix.sweep.screening import is_contender
+
+    return [_cell(r) for r in result.rows
+            if r.row.sampler == sampler and (r is best or is_contender(r.row, best.row))
+            and r.row.crosscheck_z is None and r.row.best_logl is not None]
+
+
 def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
     """The grid's evidence in words.
 
     A cell below the best whose ln Z may be too low by more than it trails (its sampler missed
     some of its equivalent relabellings) makes the headline and that sampler's sentence say the
-    preference is uncertain and why.
+    preference is uncertain and why. When a cell that decides the verdict (the best, or a
+    contender close enough to change it) could not be checked — no second estimate of its
+    ln Z — the headline says that no best (model, K) can be named (issue 31, item 4).
 
     Returns
     -------
@@ -154,7 +168,15 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
     caveat = "; ".join(c for c in caveats.values() if c)
     cells = {(b.model, b.row.k) for b in bests.values()}
     who = "" if len(bests) == 1 else f" (all {len(bests)} samplers agree)"
-    if len(cells) > 1:
+    unchecked = list(dict.fromkeys(c for s, b in bests.items() for c in _unchecked(result, s, b)))
+    if unchecked:
+        lead = "; ".join(f"{s} puts {_cell(b)} ahead" for s, b in bests.items())
+        headline = (f"No best (model, K) can be named: the ln Z of {', '.join(unchecked)} "
+                    f"could not be checked (too few effective posterior draws for a second "
+                    f"estimate), and {'it decides' if len(unchecked) == 1 else 'they decide'} "
+                    f"the verdict ({lead} on the nested sampler's ln Z alone); rerun with more "
+                    "live points.")
+    elif len(cells) > 1:
         headline = "The samplers differ on the best (model, K): " + "; ".join(
             f"{s} prefers {_cell(b)}" for s, b in bests.items()) + "."
         if caveat:
