@@ -62,6 +62,22 @@ def test_the_written_toml_reads_back_as_the_same_grid(tmp_path, rng):
     assert both["model"]["background"] == ["none", "uniform"]
 
 
+@pytest.mark.parametrize("columns, kmax, background, nlive", [
+    (["pmra"], 4, ["none"], 50), (None, 4, ["none", "uniform"], 50), (None, 6, ["uniform"], 80)])
+def test_the_live_points_stay_above_twice_the_largest_models_parameters(
+        tmp_path, rng, columns, kmax, background, nlive):
+    """Zero-config runs shallow (nlive 50), but never at ``nlive <= 2 ndim`` for any model of
+    the grid (dynesty's "extremely risky"): the largest model, built, decides."""
+    data = gaia_csv(tmp_path / "stars.csv", rng)
+    config = config_for_data(data, base=tmp_path, columns=columns, kmax=kmax,
+                             background=background)
+    assert config["sweep"]["nlive"] == nlive
+    plan, _ = plan_from_mapping(config, base=tmp_path)
+    plans = plan.plans if isinstance(plan, GridPlan) else (("", plan),)
+    largest = max(sub.spec.build(sub.data, kmax).ndim for _, sub in plans)
+    assert 2 * largest < nlive <= max(50, 2 * largest + 11), largest
+
+
 @pytest.mark.parametrize("kwargs, key, words", [
     ({"columns": ["nope"]}, "--columns", "no numeric column 'nope'"),
     ({"columns": ["source_id"]}, "--columns", "no numeric column 'source_id'"),

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["DATA_SUFFIXES", "DEFAULT_BACKGROUNDS", "DEFAULT_KMAX", "DEFAULT_NLIVE",
-           "PendingConfig", "check_directory", "config_for_data", "config_toml", "is_data_file"]
+           "NLIVE_PER_NDIM", "PendingConfig", "check_directory", "config_for_data",
+           "config_toml", "is_data_file", "zero_config_nlive"]
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".npy")
 DEFAULT_KMAX = 4
@@ -44,14 +45,52 @@ DEFAULT_KMAX = 4
 likelihood calls on 500 points of make_blobs at nlive 100, and K = 5 about twice that."""
 DEFAULT_BACKGROUNDS = ("none",)
 """Models without a background unless ``--background none,uniform`` (twice the runs)."""
-DEFAULT_NLIVE = 100
-"""Live points of each run: ln Z errors of about 0.6 on make_blobs (500 points); a fifth of
-dynesty's default cost. Where a component is nearly empty the runs scatter more than that:
-tied K = 4 on make_blobs random_state 2 gave −1965.39 to −1961.33 over five seeds (standard
-deviation 1.8, three times the reported 0.65; nlive 500: −1963.87 ± 0.31), so a lead of a
-nat or two between K and K + 1 at this nlive is not a decision (``benchmarks/README.md``)."""
+DEFAULT_NLIVE = 50
+"""Live points of each run, unless the grid's largest model needs more (:func:`zero_config_nlive`).
+
+Calls grow with the live points and ln Z errors shrink only as their square root, so a
+zero-configuration grid runs shallow and relies on its checks for precision: every row's ln Z
+is estimated a second time by bridge sampling (errors of 0.02–0.09 nats on the 2-D benchmark of
+``benchmarks/time_to_answer.py``, against the nested sampler's 0.6–1.2), rows that may miss
+mass are marked, contenders are refined by deeper runs (twice the live points), and a verdict
+whose deciding rows could not be checked says that it cannot name a best (model, K)
+(:func:`nestmix.report.grid.grid_verdict`). Measured on that benchmark (500 2-D points, four
+models × K = 1..4): nlive 100 spent 9.26 M likelihood calls and 209.5 CPU s; nlive 50 4.98 M
+calls (one deeper run, for a row that missed its mode) and 135.9 CPU s, the same verdict (full
+K = 4, ln Z −1848.82 ± 1.22 against its bridge estimate −1851.73 ± 0.06, checked), 30 nats
+ahead of the runner-up. Close calls cost more: on make_blobs, tied K = 4 at nlive 100 scattered
+by 1.8 over five seeds (three times its reported 0.65), so a lead of a nat or two is not a
+decision at this depth — the contenders' deeper runs decide it (``benchmarks/README.md``)."""
+NLIVE_PER_NDIM = 2
+"""dynesty calls ``nlive <= 2 * ndim`` "extremely risky" (a bound fitted to too few points):
+:func:`zero_config_nlive` keeps above it for the grid's largest model."""
 _ERROR_SUFFIXES = ("_error", "_err")
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def zero_config_nlive(n_dims: int, kmax: int, backgrounds: Sequence[str] = ("none",)) -> int:
+    """The live points of a zero-configuration grid: :data:`DEFAULT_NLIVE`, or more (a
+    multiple of 10) when the largest model of the grid — full covariances at ``kmax``, with a
+    background weight if any — has ``ndim`` with ``nlive <= 2 * ndim``.
+
+    Parameters
+    ----------
+    n_dims : int
+        Dimensions of the data.
+    kmax : int
+        Largest K of the grid.
+    backgrounds : sequence of str
+        The grid's backgrounds (``none``, ``uniform``).
+
+    Returns
+    -------
+    int
+        50 for K ≤ 4 in 1-D and 2-D; 80 for K = 4 in 3-D (39 parameters).
+    """
+    per_component = n_dims + n_dims * (n_dims + 1) // 2 + 1  # mean, covariance, weight
+    ndim = kmax * per_component - 1 + (1 if any(b != "none" for b in backgrounds) else 0)
+    needed = NLIVE_PER_NDIM * ndim + 1
+    return max(DEFAULT_NLIVE, -(-needed // 10) * 10)
 
 
 def is_data_file(path: str | Path) -> bool:
@@ -127,7 +166,8 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
     return {"name": name[:100], "data": data,
             "model": {"covariance": covs, "background": bgs},
             "sweep": {"kmax": kmax or DEFAULT_KMAX, "sampler": "dynesty",
-                      "nlive": DEFAULT_NLIVE, "seed": 1}}
+                      "nlive": zero_config_nlive(n_dims, kmax or DEFAULT_KMAX, bgs),
+                      "seed": 1}}
 
 
 def _relative(path: Path, base: Path) -> str:
