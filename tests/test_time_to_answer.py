@@ -87,6 +87,9 @@ def test_the_sklearn_grid_picks_its_lowest_bic(bench):
     assert len(out["bic"]) == 5 and out["cpu"] > 0 and out["wall"] > 0
     assert out["bic"][f"full K={out['k']}"] == min(out["bic"].values())
     assert out["k"] >= 3  # three separated clusters: fewer components fit clearly worse
+    one = bench.sklearn_one_thread(values, seed=1, n_init=1, ks=(1, 2, 3, 4, 5), types=("full",))
+    assert one["k"] == out["k"] and one["cpu"] > 0  # the same fits, on one thread
+    assert one["bic"] == pytest.approx(out["bic"], rel=1e-9)
 
 
 def test_the_verdict_rule_of_the_issue(bench):
