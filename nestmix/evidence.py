@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 __all__ = ["CombinedEvidence", "bayes_factors", "combine_runs", "jeffreys_label",
-           "posterior_probabilities"]
+           "posterior_probabilities", "scatter_factor"]
 
 
 def bayes_factors(logz: Sequence[float], logz_err: Sequence[float]) -> tuple[np.ndarray,
@@ -98,7 +99,11 @@ class CombinedEvidence:
         Inverse-variance weighted mean of the runs' ln Z.
     logz_err : float
         Its error: the larger of the propagated run errors, ``1 / sqrt(sum(1 / σ_i²))``, and the
-        standard error of the mean from the scatter, ``spread / sqrt(n)`` (one run: its σ).
+        standard error of the mean from the scatter, ``spread / sqrt(n)``, times the Student-t
+        factor :func:`scatter_factor` (one run: its σ). A scatter measured by a few runs is
+        itself uncertain: with the factor, ± ``logz_err`` covers the truth about as often as a
+        Gaussian σ (68 %) when the runs' own errors are too small (1.84 for two runs, 1.32
+        for three, 1.20 for four).
     logz_err_propagated : float
         ``1 / sqrt(sum(1 / σ_i²))`` alone.
     spread : float or None
@@ -117,6 +122,24 @@ class CombinedEvidence:
     spread: float | None
     n: int
     p_consistent: float | None
+
+
+@lru_cache(maxsize=64)
+def scatter_factor(n: int) -> float:
+    """The Student-t factor for an error taken from the scatter of ``n`` runs.
+
+    The standard error of the mean from ``n`` runs' sample standard deviation follows a
+    Student t with ``n − 1`` degrees of freedom, not a Gaussian: its 84.13 % quantile (the
+    Gaussian's one σ) is 1.84 for two runs, 1.32 for three, 1.20 for four, and tends to 1.
+    Enzyme K = 5 (issue 31), rows of two seeds whose runs scatter 2.2 times their errors:
+    with the factor, ± the combined error covers the truth 70 % of the time in simulation
+    (56 % without).
+    """
+    if n < 2:
+        return 1.0
+    from scipy.stats import norm, t
+
+    return float(t.ppf(norm.cdf(1.0), n - 1))
 
 
 def combine_runs(logz: Sequence[float], logz_err: Sequence[float]) -> CombinedEvidence:
@@ -153,6 +176,7 @@ def combine_runs(logz: Sequence[float], logz_err: Sequence[float]) -> CombinedEv
     propagated = float(np.sum(weights) ** -0.5)
     spread = float(np.std(values, ddof=1))
     statistic = float(np.sum(weights * (values - mean) ** 2))
-    return CombinedEvidence(logz=mean, logz_err=float(max(propagated, spread / np.sqrt(n))),
+    scatter = scatter_factor(n) * spread / np.sqrt(n)
+    return CombinedEvidence(logz=mean, logz_err=float(max(propagated, scatter)),
                             logz_err_propagated=propagated, spread=spread, n=n,
                             p_consistent=float(chi2.sf(statistic, n - 1)))

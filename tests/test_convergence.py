@@ -17,7 +17,10 @@ from tests.conftest import TOY_PRIORS, toy_values
 
 
 def _row(k=2, logz=-10.0, runs=(), errs=(), sampler="dynesty") -> EvidenceRow:
-    return EvidenceRow(k=k, sampler=sampler, logZ=logz, logZ_err=0.2, logZ_err_sim=0.2,
+    """A row an independent estimate checked and agrees with (rows nothing checks get a
+    second seed: tests/test_second_seed.py)."""
+    return EvidenceRow(crosscheck_logZ=logz, crosscheck_logZ_err=0.2, crosscheck_z=0.0,
+                       k=k, sampler=sampler, logZ=logz, logZ_err=0.2, logZ_err_sim=0.2,
                        ln_bf=0.0, ln_bf_err=0.2, p_k=0.5, p_k_err=0.1, ncall=10, seconds=1.0,
                        ndim=5, information=1.0, n_effective=500.0, converged=True,
                        repeats=max(1, len(runs)), logZ_runs=tuple(runs),

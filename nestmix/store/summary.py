@@ -200,7 +200,8 @@ def _deepest(group: Sequence[Mapping[str, Any]], repeats: int
     and combine with the sweep's own, as they always did."""
     kept, why = supported_runs(group)
     depth = escalation_step(kept[0])
-    out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats),
+    out: dict[str, Any] = {"escalations": sum(1 for r in group if r["repeat"] > repeats
+                                              and not r.get("second_seed")),
                            "nlive": kept[0].get("nlive") if depth else None}
     before = [r for r in group if escalation_step(r) < depth]
     other = judged_runs(before) if before else []
@@ -370,7 +371,8 @@ def _warnings(runs: Sequence[RunSummary], analysis: Mapping[str, Any], combined,
         out.append(f"ln Z scatters over the {len(runs)} seeds by {combined.spread:.3f}, "
                    f"{ratio:.1f} times the sampler's error per run (χ² p = "
                    f"{combined.p_consistent:.2g}): its error bars are too small; σ here is "
-                   "the larger of the propagated errors and the scatter's")
+                   "the larger of the propagated errors and the scatter's (times the "
+                   "Student-t factor for so few runs)")
     for s in runs:  # the sampler adapter's own (e.g. PolyChord proposals it rejected)
         prefix = f"seed {s.seed}: " if len(runs) > 1 else ""
         out += [prefix + w for w in s.warnings]

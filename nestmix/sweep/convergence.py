@@ -35,6 +35,14 @@ came out 4.5 nats above its importance-sampling check; a second seed at nlive 10
 marked and still preferred over K = 3. Rows that never settle are recorded in
 ``convergence.json`` and shown as not converged (:func:`apply`), and the verdict says the answer
 is uncertain and why (:func:`nestmix.report.trust.unconverged_verdict`).
+
+A row of 12 or more parameters that neither independent estimate can check
+(:func:`needs_second_seed`: bridge and importance sampling both unusable, as on enzyme K = 5)
+and that rests on one run gets a second
+seed at the same settings, at the sweep's own step and at every deeper one: the row's error
+then includes the scatter between runs, which a single run cannot show, and two seeds that
+disagree escalate. It counts against no budget but needs one (``escalate`` ≥ 1), and like
+the deeper runs it goes to contenders only.
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ from nestmix.evidence import combine_runs
 from nestmix.evidence_check import DISAGREE_Z
 from nestmix.results import EvidenceRow, SweepResult
 
-__all__ = ["CONVERGENCE", "NOT_CONVERGED", "SEEDS_P", "apply", "escalate", "signals"]
+__all__ = ["CONVERGENCE", "NOT_CONVERGED", "SECOND_SEED_MIN_NDIM", "SEEDS_P", "apply",
+           "escalate", "needs_second_seed", "signals"]
 
 CONVERGENCE = "convergence.json"
 SEEDS_P = 0.01  # seeds disagree when the χ² test of their scatter gives p below this
@@ -100,8 +109,33 @@ def signals(row: EvidenceRow, census: Mapping[str, Any] | None = None) -> tuple[
     return tuple(out)
 
 
+SECOND_SEED_MIN_NDIM = 12
+"""Rows of this many parameters or more that nothing checks get a second seed
+(:func:`needs_second_seed`). Below it single runs at the defaults kept honest errors
+(``benchmarks/calibration.py``: 11 cases of 2 to 9 parameters, rms z 1.12 for dynesty and 1.16
+for PolyChord over 33 runs each); above it the unchecked enzyme K = 5 (14 parameters,
+ordered means, nlive 500) scattered over eight seeds by 2.2 times its reported error."""
+
+
+def needs_second_seed(row: EvidenceRow) -> bool:
+    """Whether ``row`` is a hard row that rests on a single run nothing else checks.
+
+    Neither independent estimate (bridge sampling, importance sampling) was usable for it, it
+    has :data:`SECOND_SEED_MIN_NDIM` parameters or more, and its judged runs are one seed:
+    then nothing measures how far its ln Z may be from the truth beyond the sampler's own
+    error, which counts only the prior-volume noise of an ideal run.
+    A run whose live points do not mix between distinct modes scatters by more (enzyme K = 5,
+    ordered means, nlive 500: eight seeds spread by 0.65 nats against a reported 0.29). A
+    second seed at the same settings measures that scatter: the row combines the two runs
+    (:func:`nestmix.evidence.combine_runs`, error the larger of the propagated one and the
+    scatter's), and seeds that disagree beyond their errors fire the signal that escalates.
+    """
+    return (row.crosscheck_logZ is None and row.ndim >= SECOND_SEED_MIN_NDIM
+            and row.repeats < 2)
+
+
 def escalate(result_of: Callable[[], SweepResult],
-             add_runs: Callable[[Sequence[tuple[int, str]]], None], directory: str | Path,
+             add_runs: Callable[..., None], directory: str | Path,
              budget: int, say: Callable[[str], None] = lambda line: None,
              refine: Callable[[EvidenceRow], bool] | None = None) -> dict:
     """Add deeper runs to the rows whose signals fire, up to ``budget`` per row.
@@ -116,7 +150,8 @@ def escalate(result_of: Callable[[], SweepResult],
         Returns the sweep's current result (``load_sweep(directory)``).
     add_runs : callable
         Runs and stores the next deeper run (another seed, twice the live points of the last)
-        of each given (K, sampler).
+        of each given (K, sampler); called as ``add_runs(rows, deeper=False)`` it adds another
+        seed at the settings of the row's deepest runs instead (:func:`needs_second_seed`).
     directory : str or Path
         The sweep directory; the outcome is written to its ``convergence.json``.
     budget : int
@@ -129,12 +164,15 @@ def escalate(result_of: Callable[[], SweepResult],
     dict
         What ``convergence.json`` holds: ``budget`` and, per ``"K=<k> <sampler>"``,
         ``converged``, ``reasons`` (the signals still firing, or an estimate still moving),
-        ``extra_runs`` and ``logZ_steps`` (the row's ln Z before and after each deeper run).
+        ``extra_runs``, ``second_seeds`` (seeds added at unchanged settings to rows nothing
+        checks, :func:`needs_second_seed`; with a budget of at least one) and ``logZ_steps``
+        (the row's ln Z before and after each deeper run).
     """
     state: dict[tuple[int, str], dict[str, Any]] = {}
     result = result_of()
     while True:
-        todo = []
+        todo: list[tuple[int, str]] = []
+        seconds: list[tuple[int, str]] = []
         for row in result.rows:
             # runs beyond the sweep's repeats were added by an earlier check: spent budget
             steps = [[row.logZ, row.logZ_err]]
@@ -142,6 +180,7 @@ def escalate(result_of: Callable[[], SweepResult],
                 steps.insert(0, [row.previous_logZ, row.previous_logZ_err])
             entry = state.setdefault((row.k, row.sampler), {
                 "extra_runs": row.escalations,
+                "second_seeds": 0,
                 "logZ_steps": steps})
             fired = list(signals(row, _census(result, row)))
             if len(entry["logZ_steps"]) >= 2:
@@ -150,18 +189,32 @@ def escalate(result_of: Callable[[], SweepResult],
             entry["contender"] = refine is None or refine(row)
             if fired and entry["extra_runs"] < budget and entry["contender"]:
                 todo.append((row.k, row.sampler))
-        if not todo:
+            elif (budget and entry["contender"] and needs_second_seed(row)
+                  and entry["second_seeds"] <= entry["extra_runs"]):  # one per step
+                seconds.append((row.k, row.sampler))
+        if not todo and not seconds:
             break
         for k, sampler in todo:
             say(f"K={k} {sampler}: not converged ({'; '.join(state[(k, sampler)]['reasons'])})"
                 f": adding a run with twice the live points")
-        add_runs(todo)
+        for k, sampler in seconds:
+            say(f"K={k} {sampler}: no independent estimate checks its ln Z: adding a second "
+                "seed at the same settings to measure the scatter between runs")
+        if todo:
+            add_runs(todo)
+        if seconds:
+            add_runs(seconds, deeper=False)
         result = result_of()
         for row in result.rows:
-            if (row.k, row.sampler) in todo:
-                entry = state[(row.k, row.sampler)]
+            key = (row.k, row.sampler)
+            if key in todo:
+                entry = state[key]
                 entry["extra_runs"] += 1
                 entry["logZ_steps"].append([row.logZ, row.logZ_err])
+            elif key in seconds:  # the same step, now measured by two seeds
+                entry = state[key]
+                entry["second_seeds"] += 1
+                entry["logZ_steps"][-1] = [row.logZ, row.logZ_err]
     record = {"budget": budget, "rows": {
         f"K={k} {s}": {"converged": not e["reasons"], **e} for (k, s), e in sorted(state.items())}}
     write_json_atomic(Path(directory) / CONVERGENCE, record)

@@ -150,22 +150,28 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
         store.write_summary(result)
         return result
 
-    def add_runs(rows: Sequence[tuple[int, str]]) -> None:
+    def add_runs(rows: Sequence[tuple[int, str]], deeper: bool = True) -> None:
+        """The next deeper run of each row (twice the deepest's nlive), or with
+        ``deeper=False`` a second seed at the deepest's settings (marked ``second_seed``)."""
         done = store.finished_runs()
         tasks = []
         for k, sampler in rows:
             mine = [r for r in done if r["k"] == k and r["sampler"] == sampler]
             repeat = 1 + max(r["repeat"] for r in mine)
-            step = 1 + escalation_step(judged_runs(mine)[0])  # twice the deepest's nlive
+            step = int(deeper) + escalation_step(judged_runs(mine)[0])
+            manifest = plan.run_manifest(k, sampler, repeat, escalation=step)
+            if not deeper:
+                manifest["second_seed"] = True
             tasks.append(RunTask(k=k, sampler=sampler, repeat=repeat,
-                                 settings=plan.escalated_settings(sampler, k, step),
+                                 settings=(plan.escalated_settings(sampler, k, step) if step
+                                           else plan.settings_for(sampler)),
                                  seed=plan.seed_for(k, repeat),
                                  directory=str(Path(directory).resolve()),
-                                 manifest=plan.run_manifest(k, sampler, repeat, escalation=step),
-                                 relabel=plan.relabel))
+                                 manifest=manifest, relabel=plan.relabel))
         for i, outcome in _execute(plan, tasks, n_jobs, target, say):
-            say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}, "
-                f"nlive {tasks[i].manifest['nlive']} (added by the convergence check)")
+            nlive = tasks[i].manifest.get("nlive")
+            say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}"
+                f"{f', nlive {nlive}' if nlive else ''} (added by the convergence check)")
 
     def contender(row: EvidenceRow) -> bool:
         if keep is not None:
