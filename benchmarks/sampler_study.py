@@ -47,6 +47,7 @@ stopped and continued; runs already in the file are not repeated.
         [--problems deconv2 deconv3 galaxies3] [--seeds 3] [--reference-seeds 2 2 6]
         [--summary-only] [--samplers dynesty polychord] [--polychord-repeats 1 2 5]
         [--polychord-clustering on|off] [--polychord-nlive N] [--matrix]
+        [--samplers ... ultranest] [--dynesty-nlive 50 100] [--merit]
 
 ``--samplers`` and ``--polychord-repeats`` narrow what is run (not what is summarised), e.g.
 ``--problems clusters2d3 --seeds 6 --samplers polychord --polychord-repeats 5`` adds three
@@ -54,6 +55,11 @@ seeds to one setting whose RMSE rests on one outlying run. ``--polychord-cluster
 PolyChord without its clustering on the ``clusters*`` problems (ordered means: nestmix's
 default keeps it on there), a setting of its own in the tables.
 ``--matrix`` also prints the README's table of RMSE / reported error per setting and problem.
+``--merit`` prints issue 32's figures of merit per problem: calls × σ² and CPU seconds × σ²
+(σ the reported error; CPU recorded since 2026-12-07) beside the honesty RMSE / reported
+(≤ 1.5). ``--samplers ultranest`` adds UltraNest at its defaults (``ND_ULTRANEST``) and
+``--dynesty-nlive 50 100`` dynesty at nestmix's defaults with those live points, on the
+``clusters*`` problems.
 """
 
 from __future__ import annotations
@@ -84,6 +90,9 @@ ALL_PROBLEMS = PROBLEMS + MORE_ND_PROBLEMS
 ND_CONFIGS = [("slice", "single", 500, 1), ("rwalk", "multi", 500, None),
               ("slice", "single", 500, 3)]
 ND_POLYCHORD = [1, 2, 5]  # PolyChord's num_repeats / ndim on the multi-dimensional problems
+# UltraNest through nestmix's adapter (its own defaults: 400 live points, region sampling, slice
+# steps 2 × ndim above 10 parameters) on the multi-dimensional problems (``--samplers ultranest``)
+ND_ULTRANEST: list[dict] = [{}]
 ND_POINTS = 200
 # An importance-sampling reference is used only when its effective sample size reaches
 # MIN_IS_ESS. At K = 4 in 2-D (three clusters in the data) the spare component's posterior is
@@ -187,7 +196,8 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
          finalist_seeds: int = 3,
          polychord_repeats: tuple[int, ...] = tuple(ND_POLYCHORD),
          polychord_clustering: bool | None = None,
-         polychord_nlive: int | None = None) -> list[dict]:
+         polychord_nlive: int | None = None,
+         dynesty_nlive: tuple[int, ...] = ()) -> list[dict]:
     """Every run of the study: reference runs first (last on the ``clusters*`` problems, which
     have deep reference runs only where importance sampling is unusable).
 
@@ -195,6 +205,9 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
     problems (a run at ndim 30 takes about half an hour); ``polychord_clustering`` given sets
     PolyChord's ``do_clustering`` there (otherwise nestmix's default: on, the means are ordered);
     ``polychord_nlive`` given sets its live points per dimension (otherwise nestmix's 25).
+    ``dynesty_nlive`` adds, on the ``clusters*`` problems, dynesty at nestmix's defaults
+    (``slice``, ``single``, rounds of slices by dimension) with these live points (the
+    zero-config 50 and 100 of issue 32).
     """
     runs = []
     for problem in problems:
@@ -215,6 +228,15 @@ def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
                 for seed in range(seeds):
                     runs.append({"problem": problem, "sampler": "polychord", "reference": False,
                                  "settings": dict(chord), "seed": seed + 1})
+            for nlive in dynesty_nlive:  # nestmix's defaults, slices by dimension
+                for seed in range(seeds):
+                    runs.append({"problem": problem, "sampler": "dynesty", "reference": False,
+                                 "settings": _dynesty_settings("slice", "single", nlive),
+                                 "seed": seed + 1})
+            for settings in ND_ULTRANEST:  # issue 32 item 2: calls × σ² beside UltraNest
+                for seed in range(seeds):
+                    runs.append({"problem": problem, "sampler": "ultranest", "reference": False,
+                                 "settings": dict(settings), "seed": seed + 1})
             for seed in range(DEEP_REFERENCE_RUNS.get(problem, 0)):
                 runs.append({"problem": problem, "sampler": "dynesty", "reference": True,
                              "settings": dict(ND_DEEP_REFERENCE), "seed": 1000 + seed})
@@ -264,16 +286,33 @@ def execute(run: dict) -> dict:
             settings["nlive"] = settings.pop("nlive_per_dim") * model.ndim
         settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
                     "resume": False, **settings}
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     try:
         result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
     except Exception as exc:  # a failed run is a result too: recorded and counted
         return {**run, "ndim": model.ndim, "error": f"{type(exc).__name__}: {exc}",
-                "seconds": time.perf_counter() - start, "load": os.getloadavg()[0]}
+                "seconds": time.perf_counter() - start, "cpu": _cpu() - cpu0,
+                "load": os.getloadavg()[0]}
     wall = time.perf_counter() - start
     return {**run, "ndim": model.ndim, "logz": result.logz, "logz_err": result.logz_err,
-            "ncall": int(result.ncall), "seconds": wall,
+            "ncall": int(result.ncall), "seconds": wall, "cpu": _cpu() - cpu0,
             "load": os.getloadavg()[0]}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its waited-for children (PolyChord's MPI ranks)."""
+    import resource
+
+    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                      resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _extra(run: dict, dynesty_nlive: list[int]) -> bool:
+    """Whether ``run`` is one of those ``--dynesty-nlive`` and UltraNest add."""
+    return run["sampler"] == "ultranest" or (
+        run["sampler"] == "dynesty" and not run["reference"]
+        and run["settings"] in [_dynesty_settings("slice", "single", n) for n in dynesty_nlive])
 
 
 def load(path: Path) -> list[dict]:
@@ -289,6 +328,8 @@ def label(record: dict) -> str:
             s.get("do_clustering"), "")
         nlive = f" nlive={s['nlive_per_dim']}×ndim" if "nlive_per_dim" in s else ""
         return f"polychord num_repeats={s['repeats_per_dim']}×ndim{nlive}{clustering}"
+    if record["sampler"] == "ultranest":
+        return "ultranest " + (" ".join(f"{k}={v}" for k, v in sorted(s.items())) or "defaults")
     extra = f" slices={s['slices']}" if "slices" in s else ""
     return f"dynesty {s['sample']:<6} {s['bound']:<6} nlive={s['nlive']}{extra}"
 
@@ -377,8 +418,38 @@ def summarise(records: list[dict], references: dict | None = None) -> list[dict]
                 "seconds_to_0.1": seconds * rmse**2 / 0.01,
                 "calls_to_0.1": calls * rmse**2 / 0.01,
                 "failed": failed.get(name, 0),
+                "ndim": int(runs[0].get("ndim", 0)),
+                **_merit(runs),
             })
     return rows
+
+
+def _merit(runs: list[dict]) -> dict:
+    """Issue 32's figures of merit of one setting on one problem: mean calls × σ² and CPU
+    seconds × σ² (σ the reported error: the cost of σ = 1 if σ² falls as 1 / cost; lower is
+    better), CPU only where every run recorded it (runs since 2026-12-07)."""
+    sigma2 = float(np.mean([r["logz_err"] ** 2 for r in runs]))
+    cpu = [r["cpu"] for r in runs if "cpu" in r]
+    return {"calls_sigma2": float(np.mean([r["ncall"] for r in runs])) * sigma2,
+            "cpu_sigma2": float(np.mean(cpu)) * sigma2 if len(cpu) == len(runs) else None}
+
+
+def print_merit(rows: list[dict], limit: float = 1.5) -> None:
+    """Per problem, by ndim: calls × σ², CPU × σ² and RMSE / reported error (the honesty
+    the issue asks: ≤ ``limit``); the settings ordered by calls × σ², honest ones first."""
+    for problem in sorted(dict.fromkeys(r["problem"] for r in rows),
+                          key=lambda p: (min(r["ndim"] for r in rows if r["problem"] == p), p)):
+        mine = [r for r in rows if r["problem"] == problem]
+        print(f"\n{problem} (ndim {mine[0]['ndim']}): figure of merit calls × σ² (σ reported), "
+              f"honest when RMSE / reported ≤ {limit:g}")
+        print(f"{'setting':<46} {'runs':>4} {'calls×σ²':>10} {'CPU s×σ²':>9} "
+              f"{'RMSE/reported':>14}")
+        for r in sorted(mine, key=lambda r: (r["rmse"] / r["reported"] > limit,
+                                             r["calls_sigma2"])):
+            cpu = f"{r['cpu_sigma2']:9.2f}" if r.get("cpu_sigma2") is not None else f"{'–':>9}"
+            ratio = r["rmse"] / r["reported"]
+            print(f"{r['setting']:<46} {r['runs']:>4} {r['calls_sigma2']:>10.0f} {cpu} "
+                  f"{ratio:>14.2f}{'' if ratio <= limit else '  (not honest)'}")
 
 
 def print_summary(rows: list[dict]) -> None:
@@ -450,8 +521,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="reference runs per problem, in the order of --problems")
     parser.add_argument("--finalist-seeds", type=int, default=3,
                         help="extra seeds for the closest contenders (FINALISTS)")
+    parser.add_argument("--dynesty-nlive", type=int, nargs="+", default=[],
+                        help="clusters* problems: also dynesty at nestmix's defaults with these "
+                             "live points (slices by dimension)")
+    parser.add_argument("--extra-only", action="store_true",
+                        help="run only what --dynesty-nlive and --samplers ultranest add")
+    parser.add_argument("--merit", action="store_true",
+                        help="also print calls × σ², CPU × σ² and RMSE / reported per problem")
     parser.add_argument("--samplers", nargs="+", default=["dynesty", "polychord"],
-                        choices=["dynesty", "polychord"],
+                        choices=["dynesty", "polychord", "ultranest"],
                         help="run only these samplers' settings (e.g. more PolyChord seeds)")
     parser.add_argument("--polychord-repeats", type=int, nargs="+", default=ND_POLYCHORD,
                         help="PolyChord's num_repeats / ndim on the clusters* problems")
@@ -470,8 +548,9 @@ def main(argv: list[str] | None = None) -> None:
                                 tuple(args.polychord_repeats),
                                 None if args.polychord_clustering is None
                                 else args.polychord_clustering == "on",
-                                args.polychord_nlive)
-                if _key(r) not in done and r["sampler"] in args.samplers]
+                                args.polychord_nlive, tuple(args.dynesty_nlive))
+                if _key(r) not in done and r["sampler"] in args.samplers
+                and (not args.extra_only or _extra(r, args.dynesty_nlive))]
         for i, run in enumerate(todo, 1):
             record = execute(run)
             with args.out.open("a") as handle:
@@ -487,6 +566,8 @@ def main(argv: list[str] | None = None) -> None:
     print_overall(rows)
     if args.matrix:
         print_matrix(rows)
+    if args.merit:
+        print_merit(rows)
 
 
 if __name__ == "__main__":

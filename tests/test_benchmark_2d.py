@@ -130,7 +130,8 @@ def test_the_sampler_study_3d_problems_are_seeded_and_compiled(study):
         theta = model.prior_transform(np.random.default_rng(k).random((4, model.ndim)))
         assert np.all(np.isfinite(model.log_likelihood_batch(theta)))
     planned = study.plan(["clusters3d1"], 2, {})
-    assert {r["sampler"] for r in planned} == {"dynesty", "polychord"}
+    # UltraNest is planned too; `--samplers` (dynesty and PolyChord by default) picks what runs
+    assert {r["sampler"] for r in planned} == {"dynesty", "polychord", "ultranest"}
     assert sorted({r["settings"].get("repeats_per_dim") for r in planned
                    if r["sampler"] == "polychord"}) == study.ND_POLYCHORD
     chord = [r for r in study.plan(["clusters3d1"], 1, {}, polychord_repeats=(5,),
@@ -260,3 +261,34 @@ def test_the_sampler_study_prints_the_readme_matrix(study, capsys):
     assert lines == ["| setting | 2d1 (6) | 2d2 (12) |", "|---|---|---|",
                      "| dynesty slice | 0.50 (3), -0.05 | 1.50 (3), +0.10 |",
                      "| polychord x | 2.00 (3), +0.20 | – |"]
+
+
+def test_the_sampler_study_plans_ultranest_and_zero_config_nlive_and_prints_calls_times_sigma2(
+        study, capsys):
+    """Issue 32 item 2: UltraNest and dynesty at nestmix's defaults with the zero-config live
+    points on the multi-dimensional problems; ``--extra-only`` keeps just those; the figure
+    of merit is calls × σ² (and CPU × σ² where recorded) beside RMSE / reported."""
+    planned = study.plan(["clusters2d1"], 2, {}, dynesty_nlive=(50,))
+    extra = [r for r in planned if study._extra(r, [50])]
+    assert [(r["sampler"], r["seed"]) for r in extra] == [
+        ("dynesty", 1), ("dynesty", 2), ("ultranest", 1), ("ultranest", 2)]
+    assert extra[0]["settings"] == {"sample": "slice", "bound": "single", "nlive": 50}
+    assert study.label(extra[2]) == "ultranest defaults"
+    base = {"problem": "p", "reference": False, "ndim": 6}
+    records = [
+        {**base, "sampler": "dynesty", "settings": {"sample": "slice", "bound": "single",
+                                                     "nlive": 50},
+         "seed": s, "logz": z, "logz_err": 0.5, "ncall": 1000, "seconds": 1.0, "cpu": 2.0}
+        for s, z in ((1, -10.2), (2, -9.8))] + [
+        {**base, "sampler": "ultranest", "settings": {}, "seed": s, "logz": z, "logz_err": 0.1,
+         "ncall": 4000, "seconds": 1.0} for s, z in ((1, -11.0), (2, -9.0))]
+    rows = study.summarise(records, {"p": {"logz": -10.0, "logz_err": 0.01}})
+    by = {r["setting"]: r for r in rows}
+    dyn, ultra = by["dynesty slice  single nlive=50"], by["ultranest defaults"]
+    assert dyn["calls_sigma2"] == pytest.approx(250.0) and dyn["cpu_sigma2"] == pytest.approx(0.5)
+    assert ultra["calls_sigma2"] == pytest.approx(40.0) and ultra["cpu_sigma2"] is None
+    study.print_merit(rows)
+    out = capsys.readouterr().out
+    # UltraNest is cheaper per σ² here but 10 times off its error: listed after the honest one
+    assert out.index("dynesty slice") < out.index("ultranest defaults")
+    assert "(not honest)" in out.split("ultranest defaults")[1].splitlines()[0]
