@@ -66,7 +66,8 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
     fitted covariances are the intrinsic ones.
 
     The defaults are the grid of ``nestmix sweep points.csv`` (zero-config): K = 1..4, every
-    covariance model, no background, dynesty with 100 live points, seed 1.
+    covariance model, no background, dynesty with the zero-config live points (50, more when
+    the largest model has more than 24 parameters), seed 1.
 
     Parameters
     ----------
@@ -85,9 +86,9 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         Prior specifications as a config's ``[model.priors]``; default
         :func:`nestmix.priors.defaults.default_priors` of the data for each covariance model.
     sampler_settings : mapping, optional
-        Settings for the sampler (e.g. ``{"nlive": 250}``); dynesty runs with 100 live points
-        unless they say otherwise (ln Z errors of about 0.6 on 500 points), PolyChord with its
-        own defaults.
+        Settings for the sampler (e.g. ``{"nlive": 250}``); dynesty runs with the zero-config
+        live points (:func:`nestmix.sweep.zeroconf.zero_config_nlive`: 50, more for models of
+        more than 24 parameters) unless they say otherwise, PolyChord with its own defaults.
     seed : int, default=1
         Master seed; every run's seed derives from it, so a fit is reproducible.
     n_jobs : int, optional
@@ -268,7 +269,8 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
                                 background_box=box if bg == "uniform" else None)
                       for cov in covs for bg in backgrounds)  # no priors: the data's defaults
         common = dict(name="estimator", data=data, k_values=ks, sampler=self.sampler,
-                      settings=self._settings(), seed=int(self.seed))
+                      settings=self._settings(data.n_dims, max(ks), backgrounds),
+                      seed=int(self.seed))
         if len(specs) == 1:
             return SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
         return GridPlan(specs=specs, **common)  # type: ignore[arg-type]
@@ -475,15 +477,16 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
                        COVARIANCES_1D if n_dims == 1 else COVARIANCES_ND, COVARIANCES_ND)
         return covs, choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
 
-    def _settings(self) -> dict[str, Any]:
-        """The sampler settings, with the zero-config number of live points for dynesty."""
-        from nestmix.sweep.zeroconf import DEFAULT_NLIVE
+    def _settings(self, n_dims: int, kmax: int, backgrounds: tuple[str, ...]) -> dict[str, Any]:
+        """The sampler settings, with the zero-config number of live points for dynesty
+        (:func:`nestmix.sweep.zeroconf.zero_config_nlive` of the grid's largest model)."""
+        from nestmix.sweep.zeroconf import zero_config_nlive
 
         settings = dict(self.sampler_settings or {})
         own = settings.get(self.sampler)
         if self.sampler == "dynesty" and "nlive" not in settings \
                 and not (isinstance(own, Mapping) and "nlive" in own):
-            settings["nlive"] = DEFAULT_NLIVE
+            settings["nlive"] = zero_config_nlive(n_dims, kmax, backgrounds)
         return settings
 
     def _workers(self, plan: Any) -> int:

@@ -135,7 +135,7 @@ def test_defaults_are_the_zero_config_grid(tmp_path):
     from nestmix.sweep.zeroconf import config_for_data
 
     rng = np.random.default_rng(2)
-    for values in (two_groups(), rng.normal(size=(60, 2))):
+    for values in (two_groups(), rng.normal(size=(60, 2)), rng.normal(size=(60, 3))):
         table = pd.DataFrame(values.reshape(len(values), -1))
         table.columns = [f"c{i}" for i in range(table.shape[1])]
         table.to_csv(tmp_path / "points.csv", index=False)
@@ -149,7 +149,9 @@ def test_defaults_are_the_zero_config_grid(tmp_path):
             [(s.covariance, s.background) for s in cli.specs]
         assert [s.priors for s in ours.specs] == [s.priors for s in cli.specs]
         assert ours.settings_for("dynesty") == cli.settings_for("dynesty")
-        assert ours.settings_for("dynesty")["nlive"] == 100
+        # 50 live points, 80 where K = 4 full covariances in 3-D have 39 parameters
+        three_d = values.ndim == 2 and values.shape[1] == 3
+        assert ours.settings_for("dynesty")["nlive"] == (80 if three_d else 50)
         assert (ours.seed, ours.escalate, ours.repeats) == (cli.seed, cli.escalate, cli.repeats)
 
 
