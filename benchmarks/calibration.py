@@ -13,20 +13,34 @@ x = logit(u) of the unit cube (Z = ∫ L(T(u)) du = ∫ L(T(σ(x))) Π σ'(x_i) 
   ordered region, so its evidence is equal by construction), whose posterior has one copy of
   each mode instead of K!.
 
+At K ≥ 4 (enzyme, acidity, a four-cluster 2-D set, galaxies) one Student-t mixture on the
+optimiser's modes no longer covers the posterior (PSIS k̂ above 0.7, a few dozen effective
+draws), so ``--long-runs`` adds a second reference from one long dynesty run of the ordered-means
+model (nlive 2000): the run's own ln Z, and nestmix's bridge-sampling and importance-sampling
+estimates from its samples (20 000 proposal draws each). The usable estimates (the first
+importance-sampling reference only when k̂ ≤ 0.7; the bridge and the check by nestmix's own
+rules) must agree pairwise within 3 combined errors; then the reference is their
+inverse-variance mean, else the case is printed but not counted (``calibrated`` false in its
+record).
+
 References are cached in ``benchmarks/results/calibration_references.json``; every sampler run
 is appended to ``benchmarks/results/calibration.jsonl`` as it finishes, and a rerun skips the
 runs already there (stop it any time, start it again to continue). The table prints per case
 the reference, per sampler the mean ln Z over seeds, the mean reported σ, the scatter over seeds
 and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ
-that nothing marked. Each run also gets nestmix's importance-sampling check from its own
-samples (:mod:`nestmix.evidence_check`, what every sweep computes; PolyChord runs since nestmix
-has PolyChord write the unit-cube coordinates): a run whose check disagrees by more than 3
-combined errors is one a sweep marks "not converged", and the table lists them.
-``--recheck`` adds the check to runs stored without a usable one (it reruns them with the
-same seed, which gives the same run).
+that nothing marked, and the fraction of runs marked. Each run also gets what every sweep
+computes from its own samples (:func:`nestmix.sweep.tasks.crosscheck`): the importance-sampling
+check (:mod:`nestmix.evidence_check`) and the bridge-sampling estimate
+(:mod:`nestmix.evidence_bridge`). As a sweep judges a row (:mod:`nestmix.store.summary`), the
+row check is the bridge when it is usable, else the importance check; a run whose row check
+disagrees by more than 3 combined errors is one a sweep marks "not converged" (``*`` in the
+table). ``--recheck`` adds the checks to runs stored without a usable importance check or
+without a bridge estimate (it reruns them with the same seed; a rerun whose ln Z differs
+replaces the stored numbers, the old ones kept under ``previous``).
 
     python benchmarks/calibration.py                       # the benchmark (~1–2 h on 2 cores)
     python benchmarks/calibration.py --summary-only        # the table from the results file
+    python benchmarks/calibration.py --cases enzyme:5 --long-runs --summary-only  # 2nd reference
     python benchmarks/calibration.py --quick --out /tmp/c.jsonl   # one tiny case, seconds
     python benchmarks/calibration.py --polychord '{"repeats_per_dim": 10}' --samplers polychord \\
         --cases galaxies:3 --seeds 6 --out benchmarks/results/calibration_polychord.jsonl
@@ -51,12 +65,13 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, special
 
+from nestmix.evidence_bridge import BridgeEstimate
 from nestmix.evidence_check import (
     DISAGREE_Z,
+    ImportanceCheck,
     LogitTarget,
     StudentTMixture,
     disagreement,
-    importance_check,
     importance_estimate,
 )
 
@@ -112,6 +127,38 @@ def plane_data(n: int = 300, seed: int = 20261203, components: int = 2):
                                             columns=["x", "y"], source="calibration plane")
 
 
+def plane4_data(n: int = 200, seed: int = 20261207):
+    """Simulated 2-D points from four well separated clusters (weights 0.3, 0.3, 0.2, 0.2,
+    diagonal covariances, means with distinct x so that ordering by the first coordinate keeps
+    each cluster's mode whole), with per-point errors of 0.05–0.3 (fixed seed)."""
+    import nestmix
+
+    rng = np.random.default_rng(seed)
+    means = np.array([[-6.0, 1.0], [-2.0, -3.0], [2.0, 3.0], [6.0, -1.0]])
+    sds = np.array([[0.8, 0.5], [0.6, 0.9], [0.7, 0.7], [0.5, 0.8]])
+    labels = rng.choice(4, size=n, p=[0.3, 0.3, 0.2, 0.2])
+    true = means[labels] + sds[labels] * rng.standard_normal((n, 2))
+    errors = rng.uniform(0.05, 0.3, size=(n, 2))
+    values = true + errors * rng.standard_normal((n, 2))
+    return nestmix.Measurements.from_arrays(values, errors=errors, columns=["x", "y"],
+                                            source="calibration plane, four clusters")
+
+
+def line4_data(n: int = 200, seed: int = 20261207):
+    """Simulated 1-D values from four separated Gaussians (means 0, 4, 8, 12, widths 0.7–1.0,
+    equal weights) with per-point errors of 0.1–0.3 (fixed seed)."""
+    import nestmix
+
+    rng = np.random.default_rng(seed)
+    means, sds = np.array([0.0, 4.0, 8.0, 12.0]), np.array([0.7, 0.9, 0.8, 1.0])
+    labels = rng.choice(4, size=n)
+    errors = rng.uniform(0.1, 0.3, size=n)
+    values = means[labels] + sds[labels] * rng.standard_normal(n) + errors * rng.standard_normal(n)
+    return nestmix.Measurements.from_arrays(values[:, None], errors=errors[:, None],
+                                            columns=["x"], source="calibration line, four "
+                                            "clusters")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A data set and model family; ``build(k, order)`` returns the MixtureModel."""
@@ -142,6 +189,15 @@ def _acidity(k: int, order: str = "none"):
     return _spec(order, priors=_acidity_priors(data.values[:, 0])).build(data, k)
 
 
+def _enzyme(k: int, order: str = "none"):
+    """Richardson & Green's enzyme priors: μ ~ N(1.4505, 2.859²), σ² ~ InvGamma(2, scale
+    0.163478), Dirichlet(1) — the acidity rule applied to the enzyme data's range."""
+    import nestmix
+
+    data = nestmix.datasets.load("enzyme").measurements()
+    return _spec(order, priors=_acidity_priors(data.values[:, 0])).build(data, k)
+
+
 def _deconv(k: int, order: str = "means"):
     import nestmix
 
@@ -164,6 +220,15 @@ def _plane_diag(k: int, order: str = "none"):
         plane_data(300, components=2), k)
 
 
+def _plane4(k: int, order: str = "none"):
+    return _spec(order, covariance="spherical", priors=PLANE_PRIORS).build(plane4_data(), k)
+
+
+def _line4(k: int, order: str = "none"):
+    data = line4_data()
+    return _spec(order, priors=_acidity_priors(data.values[:, 0])).build(data, k)
+
+
 def _tiny(k: int, order: str = "none"):
     import nestmix
 
@@ -175,6 +240,7 @@ PROBLEMS = {p.name: p for p in (
     Problem("galaxies", 1, "galaxies / 1000, exchangeable, R&G-like priors (examples toml)",
             _galaxies),
     Problem("acidity", 1, "acidity, exchangeable, R&G priors", _acidity),
+    Problem("enzyme", 1, "enzyme, exchangeable, R&G priors", _enzyme),
     Problem("deconv", 1, "deconvolution problem N = 300 (per-point errors), ordered means",
             _deconv),
     Problem("plane-full", 2, "2-D N = 200, per-point correlated errors, full covariance",
@@ -182,12 +248,18 @@ PROBLEMS = {p.name: p for p in (
     Problem("plane-full-bg", 2, "as plane-full with a uniform background", _plane_full_bg),
     Problem("plane-diag", 2, "2-D N = 300 (two clusters), per-point errors, diagonal "
             "covariance, exchangeable", _plane_diag),
+    Problem("plane4-sph", 2, "2-D N = 200 (four clusters), per-point errors, spherical "
+            "covariances, exchangeable", _plane4),
+    Problem("line4", 1, "1-D N = 200 (four separated clusters), per-point errors, R&G-rule "
+            "priors, exchangeable", _line4),
     Problem("tiny", 1, "deconvolution problem N = 40 (for --quick)", _tiny),
 )}
 
 CASES = [("galaxies", 1), ("galaxies", 2), ("galaxies", 3), ("acidity", 1), ("acidity", 2),
          ("deconv", 1), ("deconv", 2), ("plane-full", 1), ("plane-full-bg", 1),
-         ("plane-diag", 1), ("plane-diag", 2)]
+         ("plane-diag", 1), ("plane-diag", 2),
+         ("enzyme", 4), ("enzyme", 5), ("acidity", 4), ("plane4-sph", 4),
+         ("galaxies", 4), ("acidity", 5), ("line4", 4)]
 QUICK_CASES = [("tiny", 1)]
 
 
@@ -368,6 +440,114 @@ def compute_reference(problem: str, k: int, quick: bool = False) -> dict:
     return ref
 
 
+# Cases whose reference needs two methods that agree (issue 31, item 5): K ≥ 4, where one
+# importance-sampling fit to the optimiser's modes no longer covers the posterior.
+LONG_RUN_NLIVE = 2000
+LONG_RUN_SEED = 1000
+KHAT_RELIABLE = 0.7  # PSIS: above it an importance-sampling estimate is unreliable
+
+
+def long_run_reference(problem: str, k: int, nlive: int = LONG_RUN_NLIVE,
+                       seed: int = LONG_RUN_SEED, draws: int = 20_000) -> dict:
+    """Second references from one long dynesty run (``nlive`` live points) of the model with
+    ordered means (as many parameters, the same evidence, one copy of each mode): the run's
+    own ln Z (nested sampling) and, from its samples, nestmix's bridge-sampling estimate
+    (:func:`nestmix.evidence_bridge.bridge_evidence`) and importance-sampling check
+    (:func:`nestmix.evidence_check.importance_check`), each with ``draws`` proposal draws."""
+    import nestmix
+    from nestmix.evidence_bridge import bridge_evidence
+    from nestmix.evidence_check import importance_check
+
+    model = build(problem, k, "means")
+    start = time.process_time()
+    run = nestmix.get_sampler("dynesty").run(model, {"nlive": nlive}, seed=seed)
+    out = {"run": {"sampler": "dynesty", "order": "means", "nlive": nlive, "seed": seed,
+                   "logz": float(run.logz), "logz_err": float(run.logz_err),
+                   "ncall": int(run.ncall), "cpu_seconds": time.process_time() - start}}
+    rng = np.random.default_rng(seed)
+    try:
+        bridge = bridge_evidence(model, run, rng, proposal_draws=draws, posterior_draws=draws,
+                                 fit_points=4000)
+        out["bridge"] = None if bridge is None else {**bridge.to_dict(),
+                                                     "usable": bridge.usable}
+    except Exception as exc:  # recorded: the case then has one method fewer
+        out["bridge"] = {"error": f"{type(exc).__name__}: {exc}", "usable": False}
+    try:
+        check = importance_check(model, run, rng, draws=draws, fit_points=4000)
+        out["importance_check"] = None if check is None else {**check.to_dict(),
+                                                              "usable": check.usable}
+    except Exception as exc:
+        out["importance_check"] = {"error": f"{type(exc).__name__}: {exc}", "usable": False}
+    out["cpu_seconds"] = time.process_time() - start
+    return out
+
+
+def reference_estimates(ref: dict) -> list[dict]:
+    """The independent estimates of one case's ln Z in its reference record, each as
+    ``{"method", "logz", "logz_err", "usable"}``: the reference's own (quadrature, or importance
+    sampling usable when PSIS's k̂ ≤ :data:`KHAT_RELIABLE`), and where a long run was made its
+    ln Z and its bridge and importance estimates (usable by nestmix's own rules)."""
+    own = ref.get("primary", ref)
+    khat = own.get("khat")
+    out = [{"method": own["method"], "logz": own["logz"], "logz_err": own["logz_err"],
+            "usable": own["method"] == "quadrature" or (khat is not None
+                                                        and khat <= KHAT_RELIABLE)}]
+    long = ref.get("long_run")
+    if long:
+        run = long["run"]
+        out.append({"method": f"dynesty, ordered means, nlive {run['nlive']}",
+                    "logz": run["logz"], "logz_err": run["logz_err"], "usable": True})
+        for key, name in (("bridge", "bridge sampling"),
+                          ("importance_check", "importance sampling from the long run")):
+            est = long.get(key) or {}
+            if "logZ" in est:
+                out.append({"method": f"{name} (k̂ {est['khat']:.2f})" if "khat" in est
+                            else name, "logz": est["logZ"], "logz_err": est["logZ_err"],
+                            "usable": bool(est.get("usable"))})
+    return out
+
+
+def agreement(estimates: list[dict], z_max: float = DISAGREE_Z) -> dict:
+    """Whether a case's usable estimates agree: at least two, every pair within ``z_max``
+    combined errors. Returns ``agree``, the largest pairwise ``|z|`` (None with fewer than two),
+    the number ``usable`` and their inverse-variance mean ``logz`` ± ``logz_err`` (None
+    without any)."""
+    usable = [e for e in estimates if e["usable"]]
+    zs = [abs(a["logz"] - b["logz"]) / math.hypot(a["logz_err"], b["logz_err"])
+          for i, a in enumerate(usable) for b in usable[i + 1:]]
+    out: dict = {"usable": len(usable), "max_z": max(zs) if zs else None,
+                 "agree": len(usable) >= 2 and max(zs) <= z_max, "logz": None,
+                 "logz_err": None}
+    if usable:
+        w = np.array([1 / e["logz_err"] ** 2 for e in usable])
+        out["logz"] = float(np.sum(w * [e["logz"] for e in usable]) / w.sum())
+        out["logz_err"] = float(1 / math.sqrt(w.sum()))
+    return out
+
+
+def with_long_run(ref: dict, long: dict) -> dict:
+    """A reference record with its long run's estimates added; where the usable estimates
+    agree, the reference (``logz``, ``logz_err``) becomes their mean and the first record is
+    kept as ``primary``; where not, ``calibrated`` is False and the first record stays."""
+    primary = ref.get("primary", {k: v for k, v in ref.items() if k not in ("ndim",)})
+    out = {**primary, "primary": primary, "long_run": long}
+    if "ndim" in ref:
+        out["ndim"] = ref["ndim"]
+    agreed = agreement(reference_estimates(out))
+    out["agreement"] = agreed
+    out["calibrated"] = bool(agreed["agree"])
+    if agreed["agree"]:
+        out.update(method="mean of agreeing methods", logz=agreed["logz"],
+                   logz_err=agreed["logz_err"])
+    return out
+
+
+def calibrated(ref: dict | None) -> bool:
+    """False for a case whose reference two methods did not agree on (its runs are listed
+    but not counted in rms z); True for the others."""
+    return ref is not None and ref.get("calibrated", True)
+
+
 def load_references(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -376,11 +556,16 @@ def reference_for(problem: str, k: int, path: Path, refs: dict, quick: bool = Fa
     key = f"{problem}:{k}"
     if key not in refs:
         refs[key] = compute_reference(problem, k, quick)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(refs, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        _write_references(path, refs)
     return refs[key]
+
+
+def _write_references(path: Path, refs: dict) -> None:
+    """Write the reference cache atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(refs, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -430,45 +615,80 @@ def execute(problem: str, k: int, sampler: str, settings: dict, seed: int) -> di
 
 
 def crosscheck_record(model, run, seed: int) -> dict:
-    """The importance-sampling check of a run (what a sweep stores); empty without
-    unit-cube samples."""
-    check = importance_check(model, run, np.random.default_rng(seed))
-    if check is None:
-        return {}
-    return {"crosscheck": {**check.to_dict(),
-                           "z": disagreement(run.logz, run.logz_err, check)}}
+    """What a sweep stores of a run's independent estimates (:func:`nestmix.sweep.tasks.
+    crosscheck`): the importance-sampling check under ``crosscheck`` and the bridge-sampling
+    estimate under ``bridge``, each with the run's distance from it in combined errors
+    (``z``, None when the estimate is not usable); empty when there is neither."""
+    from nestmix.sweep.tasks import crosscheck
+
+    found = crosscheck(model, run, seed) or {}
+    out = {}
+    bridge = found.pop("bridge", None)
+    if found:
+        check = ImportanceCheck.from_dict(found)
+        out["crosscheck"] = {**found, "z": disagreement(run.logz, run.logz_err, check)}
+    if bridge is not None:
+        estimate = BridgeEstimate.from_dict(bridge)
+        z = (None if estimate is None or not estimate.usable else
+             float((run.logz - estimate.logZ) / math.hypot(run.logz_err, estimate.logZ_err)))
+        out["bridge"] = {**bridge, "z": z}
+    return out
+
+
+def needs_recheck(record: dict) -> bool:
+    """True for a run stored without what a sweep computes today: a usable importance check
+    (missing, or made before the check refined its proposal), or a bridge estimate."""
+    from nestmix.evidence_check import MIN_ESS
+
+    old = record.get("crosscheck") or {}
+    return ("error" in old or old.get("ess", 0.0) < MIN_ESS) or "bridge" not in record
 
 
 def recheck(path: Path, cases, settings: dict, samplers=("dynesty",)) -> int:
-    """Rerun the runs of ``path`` whose check is missing (made before it existed) or fell short
-    of :data:`nestmix.evidence_check.MIN_ESS` effective draws (made before the check refined
-    its proposal), with the same seed (the same run: both samplers are deterministic), and
-    store their new ``crosscheck``; returns how many."""
+    """Rerun the runs of ``path`` that :func:`needs_recheck` with the same seed and settings
+    and store their ``crosscheck`` and ``bridge``; returns how many. Both samplers are
+    deterministic given the seed, but a sampler's code may have changed since: a rerun whose ln Z
+    differs replaces the run's numbers (the checks must describe the run they came from) and
+    the old ones are kept under ``previous``."""
     import nestmix
-    from nestmix.evidence_check import MIN_ESS
 
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     done = 0
-    for record in records:
-        old = record.get("crosscheck") or {}
+    for i, record in enumerate(records):
         if (record["sampler"] not in samplers or "error" in record
-                or ("error" not in old and old.get("ess", 0.0) >= MIN_ESS)
+                or not needs_recheck(record)
                 or (record["problem"], record["k"]) not in cases
                 or record["settings"] != settings.get(record["sampler"], {})):
             continue
         model = build(record["problem"], record["k"])
+        start = time.perf_counter()
         run = nestmix.get_sampler(record["sampler"]).run(
             model, sampler_settings(record["sampler"], record["settings"], model.ndim),
             seed=record["seed"])
-        if abs(run.logz - record["logz"]) > 1e-6:
-            record["recheck_logz"] = float(run.logz)  # not the same run: say so, keep both
+        if abs(run.logz - record["logz"]) > 1e-6:  # not the same run: it replaces the old
+            record["previous"] = {key: record[key] for key in
+                                  ("logz", "logz_err", "ncall", "seconds", "nlive")
+                                  if key in record}
+            record.update(logz=float(run.logz), logz_err=float(run.logz_err),
+                          ncall=int(run.ncall), seconds=time.perf_counter() - start,
+                          nlive=int(run.settings.get("nlive") or 0))
+            if record["sampler"] == "polychord":
+                record["num_repeats"] = int(run.settings.get("num_repeats") or 0)
         record.update(crosscheck_record(model, run, record["seed"]))
+        record["rechecked"] = time.strftime("%Y-%m-%d", time.gmtime())
         done += 1
-        print(f"rechecked {record['problem']} K={record['k']} seed {record['seed']}: "
-              f"z = {record['crosscheck']['z']}", flush=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
+        # rewrite after every run, so that an interrupted recheck loses nothing
+        current = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if len(current) >= len(records):  # runs appended meanwhile are kept
+            current[i] = record
+            records = current
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        tmp.replace(path)
+        check = row_check(record)
+        print(f"rechecked {record['problem']} K={record['k']} {record['sampler']} seed "
+              f"{record['seed']}: {'same run' if 'previous' not in record else 'new run'}, "
+              f"row check {check}", flush=True)
     return done
 
 
@@ -490,11 +710,18 @@ def load_records(path: Path) -> list[dict]:
 # ------------------------------------------------------------------------------- summary
 
 def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) -> dict:
-    """Per case and sampler: mean ln Z, mean σ, scatter, z-scores; per sampler rms z."""
-    rows, zs = [], {s: [] for s in samplers}
+    """Per case and sampler: mean ln Z, mean σ, scatter, z-scores; per sampler rms z over the
+    calibrated cases (:func:`calibrated`), the runs beyond 3σ (marked or not) and the runs
+    marked by their row check (:func:`row_check`)."""
+    rows = []
+    zs: dict[str, list] = {s: [] for s in samplers}
+    flags: dict[str, list] = {s: [] for s in samplers}
+    methods: dict[str, dict] = {s: {"bridge": 0, "importance": 0, "none": 0} for s in samplers}
+    excluded: dict[str, list] = {s: [] for s in samplers}
     for problem, k in cases:
         ref = refs.get(f"{problem}:{k}")
-        row = {"problem": problem, "k": k, "ref": ref, "samplers": {}}
+        row = {"problem": problem, "k": k, "ref": ref, "calibrated": calibrated(ref),
+               "samplers": {}}
         for s in samplers:
             runs = sorted((r for r in records if r["problem"] == problem and r["k"] == k
                            and r["sampler"] == s and r["settings"] == settings.get(s, {})
@@ -508,14 +735,22 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
             logz = np.array([r["logz"] for r in runs])
             err = np.array([r["logz_err"] for r in runs])
             z = (logz - ref["logz"]) / err if ref else np.full(len(runs), np.nan)
-            if ref:
-                zs[s].extend((problem, k, r["seed"], float(zi), _marked(r))
-                             for r, zi in zip(runs, z, strict=True))
+            marks = [_marked(r) for r in runs]
+            for r in runs:
+                methods[s][(row_check(r) or ("none",))[0]] += 1
+            flags[s].extend(marks)
+            entries = [(problem, k, r["seed"], float(zi), m)
+                       for r, zi, m in zip(runs, z, marks, strict=True)]
+            if ref and row["calibrated"]:
+                zs[s].extend(entries)
+            elif ref:
+                excluded[s].extend(entries)
             row["samplers"][s] = {
                 "runs": len(runs), "failed": failed, "logz": float(logz.mean()),
                 "err": float(err.mean()),
                 "scatter": float(logz.std(ddof=1)) if len(runs) > 1 else float("nan"),
-                "z": [float(v) for v in z], "ncall": float(np.mean([r["ncall"] for r in runs])),
+                "z": [float(v) for v in z], "marked": marks,
+                "ncall": float(np.mean([r["ncall"] for r in runs])),
                 "seconds": float(np.mean([r["seconds"] for r in runs])),
                 "sim_err": float(np.mean([r["logz_sim"][1] for r in runs if "logz_sim" in r]))
                 if any("logz_sim" in r for r in runs) else float("nan")}
@@ -523,21 +758,44 @@ def summarise(records: list[dict], refs: dict, cases, samplers, settings: dict) 
     overall = {}
     for s, values in zs.items():
         z = np.array([v[3] for v in values])
+        m, n, frac = marked_fraction(flags[s])
         overall[s] = {"n": len(z), "rms_z": float(np.sqrt(np.mean(z**2))) if len(z) else
                       float("nan"), "mean_z": float(z.mean()) if len(z) else float("nan"),
                       "beyond3": [v[:4] for v in values if abs(v[3]) > 3 and not v[4]],
                       "beyond3_marked": [v[:4] for v in values if abs(v[3]) > 3 and v[4]],
-                      "marked": [v[:4] for v in values if v[4]],
+                      "marked": [v[:4] for v in values + excluded[s] if v[4]],
+                      "marked_runs": m, "all_runs": n, "marked_fraction": frac,
+                      "check_methods": methods[s],
+                      "not_calibrated": [v[:4] for v in excluded[s]],
                       "checked": sum(1 for r in records if r["sampler"] == s
-                                     and "crosscheck" in r)}
+                                     and ("crosscheck" in r or "bridge" in r))}
     return {"rows": rows, "overall": overall}
 
 
-def _marked(record: dict) -> bool:
-    """True when the run's importance-sampling check disagrees (its sweep row would be marked
-    not converged)."""
+def row_check(record: dict) -> tuple[str, float] | None:
+    """The check a sweep judges a one-run row by (:mod:`nestmix.store.summary`): the
+    bridge-sampling estimate when it is usable, else the importance-sampling check when it is;
+    (method, z = the run's distance from it in combined errors), or None without either."""
+    bridge = record.get("bridge") or {}
+    if bridge.get("z") is not None:
+        return "bridge", float(bridge["z"])
     z = (record.get("crosscheck") or {}).get("z")
-    return z is not None and abs(z) > DISAGREE_Z
+    return None if z is None else ("importance", float(z))
+
+
+def _marked(record: dict) -> bool:
+    """True when the run's row check (:func:`row_check`) disagrees by more than
+    :data:`~nestmix.evidence_check.DISAGREE_Z` combined errors: a sweep marks its row not
+    converged."""
+    check = row_check(record)
+    return check is not None and abs(check[1]) > DISAGREE_Z
+
+
+def marked_fraction(flags: list[bool]) -> tuple[int, int, float]:
+    """(marked, runs, fraction marked); the fraction is NaN without runs."""
+    n = len(flags)
+    m = sum(bool(f) for f in flags)
+    return m, n, (m / n if n else float("nan"))
 
 
 def print_table(summary: dict, samplers, file=None) -> None:
@@ -546,7 +804,7 @@ def print_table(summary: dict, samplers, file=None) -> None:
 
     head = f"{'problem':<14}{'K':>2} {'ndim':>4} {'reference':>19}"
     for s in samplers:
-        head += f" | {s + ' mean lnZ':>18} {'σ':>5} {'scat':>5} {'z (seeds)':>17} {'calls':>8}"
+        head += f" | {s + ' mean lnZ':>18} {'σ':>5} {'scat':>5} {'z (seeds)':>20} {'calls':>8}"
     p(head)
     p("-" * len(head))
     for row in summary["rows"]:
@@ -557,26 +815,55 @@ def print_table(summary: dict, samplers, file=None) -> None:
         for s in samplers:
             r = row["samplers"][s]
             if not r["runs"]:
-                line += f" | {'(no runs)':>18} {'':>5} {'':>5} {'':>17} {'':>8}"
+                line += f" | {'(no runs)':>18} {'':>5} {'':>5} {'':>20} {'':>8}"
                 continue
-            ztext = " ".join(f"{v:+.1f}" for v in r["z"])
+            ztext = " ".join(f"{v:+.1f}" + ("*" if m else "")
+                             for v, m in zip(r["z"], r["marked"], strict=True))
             line += (f" | {r['logz']:>18.3f} {r['err']:>5.3f} {r['scatter']:>5.3f} "
-                     f"{ztext:>17} {r['ncall']:>8.0f}")
+                     f"{ztext:>20} {r['ncall']:>8.0f}")
             if r["failed"]:
                 line += f" ({r['failed']} failed)"
+        if ref and not row["calibrated"]:
+            line += "  [reference: methods disagree, not counted]"
         p(line)
+    p("(* the run's row check disagrees: a sweep marks the row not converged)")
     p("")
     for s in samplers:
         o = summary["overall"][s]
         beyond = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
                            o["beyond3"]) or "none"
-        marked = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
-                           o["marked"]) or "none"
+        beyond_marked = ", ".join(f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in
+                                  o["beyond3_marked"]) or "none"
         verdict = "PASS" if o["n"] and o["rms_z"] <= 1.3 and not o["beyond3"] else "FAIL"
         p(f"{s:<10} runs {o['n']:>3}  rms z = {o['rms_z']:.2f} (target <= 1.3)  "
           f"mean z = {o['mean_z']:+.2f}  beyond 3σ, not marked: {beyond}  [{verdict}]")
-        p(f"{'':<10} marked not converged by the importance-sampling check: {marked} "
-          f"({o['checked']} runs checked)")
+        p(f"{'':<10} beyond 3σ and marked: {beyond_marked}")
+        methods = o["check_methods"]
+        p(f"{'':<10} rows marked not converged by their check: {o['marked_runs']} of "
+          f"{o['all_runs']} ({100 * o['marked_fraction']:.1f} %, goal <= 10 %; checks: "
+          f"{methods['bridge']} bridge, {methods['importance']} importance, "
+          f"{methods['none']} none)")
+        if o["not_calibrated"]:
+            p(f"{'':<10} not counted (reference not agreed): " + ", ".join(
+                f"{pr} K={k} seed {sd}: z = {z:+.2f}" for pr, k, sd, z in o["not_calibrated"]))
+
+
+def print_references(refs: dict, cases, file=None) -> None:
+    """The estimates behind each reference made from two methods, and their agreement."""
+    def p(*a):
+        print(*a, file=file or sys.stdout)
+
+    for problem, k in cases:
+        ref = refs.get(f"{problem}:{k}")
+        if not ref or "long_run" not in ref:
+            continue
+        agreed = ref["agreement"]
+        verdict = ("agree" if agreed["agree"] else "DO NOT AGREE (case not counted)")
+        max_z = "" if agreed["max_z"] is None else f", largest pairwise |z| {agreed['max_z']:.1f}"
+        p(f"reference {problem} K={k}: {verdict}{max_z}")
+        for e in reference_estimates(ref):
+            p(f"    {e['logz']:>10.3f} ± {e['logz_err']:.3f}  {e['method']}"
+              + ("" if e["usable"] else "  (not usable)"))
 
 
 def compare_settings(records: list[dict], refs: dict, file=None) -> list[dict]:
@@ -657,6 +944,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--references-only", action="store_true")
     parser.add_argument("--dynesty", type=json.loads, default={})
     parser.add_argument("--polychord", type=json.loads, default={})
+    parser.add_argument("--long-runs", action="store_true",
+                        help="add to each case's reference a long dynesty run with ordered "
+                        f"means (nlive {LONG_RUN_NLIVE}) and the bridge and importance "
+                        "estimates from it; the reference becomes the mean of the usable "
+                        "estimates where they agree (else the case is not counted)")
     parser.add_argument("--recheck", action="store_true",
                         help="rerun the runs stored without a usable importance-sampling "
                              "check (same seeds: the same runs) and add it")
@@ -679,6 +971,16 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({ref['method']}, {ref['seconds']:.0f} s)", flush=True)
         if f"{problem}:{k}" in refs:
             refs[f"{problem}:{k}"].setdefault("ndim", int(build(problem, k).ndim))
+    if args.long_runs:
+        for problem, k in cases:
+            key = f"{problem}:{k}"
+            if key in refs and "long_run" not in refs[key]:
+                long = long_run_reference(problem, k)
+                refs = load_references(ref_path)  # another process may have added one
+                refs[key] = with_long_run(refs[key], long)
+                _write_references(ref_path, refs)
+                print(f"long run {problem} K={k}: {long['cpu_seconds']:.0f} CPU s", flush=True)
+                print_references(refs, [(problem, k)])
     if args.recheck and args.out.exists():
         print(f"rechecked {recheck(args.out, cases, settings, args.samplers)} runs", flush=True)
     if not (args.summary_only or args.references_only):
@@ -705,6 +1007,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{record['seconds']:.1f} s", flush=True)
     summary = summarise(load_records(args.out), refs, cases, args.samplers, settings)
     print_table(summary, args.samplers)
+    print_references(refs, cases)
     return summary
 
 
