@@ -30,8 +30,8 @@ the reference, per sampler the mean ln Z over seeds, the mean reported σ, the s
 and the z-scores (ln Z − reference)/σ; then per sampler the rms of z and the cases beyond 3σ
 that nothing marked, and the fraction of runs marked. Each run also gets what every sweep
 computes from its own samples (:func:`nestmix.sweep.tasks.crosscheck`): the importance-sampling
-check (:mod:`nestmix.evidence_check`) and the bridge-sampling estimate
-(:mod:`nestmix.evidence_bridge`). As a sweep judges a row (:mod:`nestmix.store.summary`), the
+check (:mod:`nestmix.evidence.check`) and the bridge-sampling estimate
+(:mod:`nestmix.evidence.bridge`). As a sweep judges a row (:mod:`nestmix.store.summary`), the
 row check is the bridge when it is usable, else the importance check; a run whose row check
 disagrees by more than 3 combined errors is one a sweep marks "not converged" (``*`` in the
 table). ``--recheck`` adds the checks to runs stored without a usable importance check or
@@ -65,8 +65,8 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, special
 
-from nestmix.evidence_bridge import BridgeEstimate
-from nestmix.evidence_check import (
+from nestmix.evidence.bridge import BridgeEstimate
+from nestmix.evidence.check import (
     DISAGREE_Z,
     ImportanceCheck,
     LogitTarget,
@@ -452,11 +452,11 @@ def long_run_reference(problem: str, k: int, nlive: int = LONG_RUN_NLIVE,
     """Second references from one long dynesty run (``nlive`` live points) of the model with
     ordered means (as many parameters, the same evidence, one copy of each mode): the run's
     own ln Z (nested sampling) and, from its samples, nestmix's bridge-sampling estimate
-    (:func:`nestmix.evidence_bridge.bridge_evidence`) and importance-sampling check
-    (:func:`nestmix.evidence_check.importance_check`), each with ``draws`` proposal draws."""
+    (:func:`nestmix.evidence.bridge.bridge_evidence`) and importance-sampling check
+    (:func:`nestmix.evidence.check.importance_check`), each with ``draws`` proposal draws."""
     import nestmix
-    from nestmix.evidence_bridge import bridge_evidence
-    from nestmix.evidence_check import importance_check
+    from nestmix.evidence.bridge import bridge_evidence
+    from nestmix.evidence.check import importance_check
 
     model = build(problem, k, "means")
     start = time.process_time()
@@ -638,7 +638,7 @@ def crosscheck_record(model, run, seed: int) -> dict:
 def needs_recheck(record: dict) -> bool:
     """True for a run stored without what a sweep computes today: a usable importance check
     (missing, or made before the check refined its proposal), or a bridge estimate."""
-    from nestmix.evidence_check import MIN_ESS
+    from nestmix.evidence.check import MIN_ESS
 
     old = record.get("crosscheck") or {}
     return ("error" in old or old.get("ess", 0.0) < MIN_ESS) or "bridge" not in record
@@ -785,7 +785,7 @@ def row_check(record: dict) -> tuple[str, float] | None:
 
 def _marked(record: dict) -> bool:
     """True when the run's row check (:func:`row_check`) disagrees by more than
-    :data:`~nestmix.evidence_check.DISAGREE_Z` combined errors: a sweep marks its row not
+    :data:`~nestmix.evidence.check.DISAGREE_Z` combined errors: a sweep marks its row not
     converged."""
     check = row_check(record)
     return check is not None and abs(check[1]) > DISAGREE_Z

@@ -1,7 +1,7 @@
 """End to end: a nestmix sweep against the plain script a user would write, same problem, same run.
 
 The problem is the two-component deconvolution case of the science notebook
-(:func:`nestmix.datasets.deconvolution_problem`, N = 300 points with per-point errors, seed 1),
+(:func:`nestmix.data.datasets.deconvolution_problem`, N = 300 points with per-point errors, seed 1),
 fitted with K = 1, 2, 3, 4 Gaussians; means uniform on [0, 1], widths log-uniform on
 [0.01, 1], Dirichlet(1) weights.
 
@@ -40,7 +40,7 @@ import time
 import numpy as np
 from scipy.special import logsumexp
 
-from nestmix.datasets import deconvolution_problem
+from nestmix.data.datasets import deconvolution_problem
 
 
 # ------------------------------------------------------------ the plain user script

@@ -74,7 +74,7 @@ class Problem2D:
     covariances: np.ndarray
 
     def measurements(self):
-        from nestmix.data import Measurements
+        from nestmix.data.measurements import Measurements
 
         return Measurements.from_arrays(self.values, covariances=self.covariances,
                                        columns=("x", "y"))

@@ -11,7 +11,7 @@ K = 3 full-covariance Gaussians plus the background. For each N it measures
   stopped after ``--calls`` likelihood calls, once with ``NESTMIX_PARALLEL_KERNEL=0`` and once
   with the parallel kernel; the two runs must be the same run (same ln Z and calls);
 * with ``--busy``, a third short run while another process (a busy loop started here) holds
-  one core: the run should see that core taken (:mod:`nestmix.cpuload`) and fall back to the
+  one core: the run should see that core taken (:mod:`nestmix.runtime.cpuload`) and fall back to the
   serial kernel (0 threads recorded), with the same ln Z and calls again.
 
 and prints the times and the ratio serial / parallel. Other processes on the machine take cores
@@ -75,8 +75,8 @@ def sampler_run(model, switch: str, calls: int) -> tuple[float, float, int, int]
     """(seconds, ln Z, calls, most kernel threads) of a short dynesty run with the switch."""
     import warnings
 
+    from nestmix.runtime.threads import parallel_record, run_share
     from nestmix.samplers import get_sampler
-    from nestmix.threads import parallel_record, run_share
 
     os.environ["NESTMIX_PARALLEL_KERNEL"] = switch
     try:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also a short run while a busy loop holds one core")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args(argv)
-    from nestmix.samplers.base import available_cores
+    from nestmix.runtime.cpuload import available_cores
 
     threads = available_cores()
     policy = {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}

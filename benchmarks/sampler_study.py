@@ -5,7 +5,7 @@ Runs dynesty (``sample`` = rwalk / rslice / slice / unif, ``bound`` = multi / si
 adapters on
 
 * ``deconv2``, ``deconv3``: the deconvolution problem of the science notebook
-  (:func:`nestmix.datasets.deconvolution_problem`, N = 300, seed 1; ordered means, uniform
+  (:func:`nestmix.data.datasets.deconvolution_problem`, N = 300, seed 1; ordered means, uniform
   means, log-uniform widths) with K = 2 and K = 3;
 * ``galaxies3``: Roeder's galaxy velocities, K = 3 with unequal variances (normal means,
   inverse-gamma variances, exchangeable labels) — the posterior on which dynesty's default
@@ -121,7 +121,7 @@ IS_REFERENCES = Path(__file__).resolve().parent / "results" / "sampler_study_ref
 def build_problem(name: str):
     """The model of a study problem."""
     import nestmix
-    from nestmix.datasets import deconvolution_problem
+    from nestmix.data.datasets import deconvolution_problem
 
     if name.startswith("deconv"):
         data = deconvolution_problem(n=300, seed=1).measurements()
@@ -154,7 +154,7 @@ def make_problem_3d(n: int, seed: int):
     """Three correlated 3-D clusters plus a uniform background on :data:`BOX_3D` (15 % of the
     points), each point with its own 3 × 3 error covariance (standard deviations uniform on
     [0.1, 0.4], correlations uniform on [−0.3, 0.3]); returns :class:`nestmix.Measurements`."""
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
 
     rng = np.random.default_rng(seed)
     shares = np.array([c[3] for c in CLUSTERS_3D] + [0.15])

@@ -1,6 +1,6 @@
 """Scaling: time per nestmix sweep against the number of points N and of components K.
 
-For each N, the deconvolution problem (:func:`nestmix.datasets.deconvolution_problem`, seed 1,
+For each N, the deconvolution problem (:func:`nestmix.data.datasets.deconvolution_problem`, seed 1,
 the notebook's model) is swept over K = 1..4 with ``run_sweep`` (nestmix's dynesty defaults,
 ``--jobs`` workers). The script prints, per N and K, the run's seconds, likelihood calls and
 microseconds per call, and the sweep's wall time, and writes ``benchmarks/scaling.png``: wall
@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 def sweep_once(n: int, ks: list[int], jobs: int, nlive: int) -> dict:
     import nestmix
-    from nestmix.datasets import deconvolution_problem
+    from nestmix.data.datasets import deconvolution_problem
     from nestmix.sweep import SweepPlan, run_sweep
 
     data = deconvolution_problem(n=n, seed=1).measurements()

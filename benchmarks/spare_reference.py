@@ -16,7 +16,7 @@ order statistics of K independent draws, hence the K!). Coordinates z: per compo
 mixes
 
 * a Student-t mixture (ν = 5, covariances × 1.2²) fitted to posterior draws
-  (``nestmix.evidence_check.fit_student_t_mixture``, as nestmix's own check), and
+  (``nestmix.evidence.check.fit_student_t_mixture``, as nestmix's own check), and
 * the same mixture's marginal for everything but the spare component's position and shape,
   times the **prior** for those five coordinates (the spare wherever the prior puts it);
 
@@ -47,7 +47,7 @@ import numpy as np
 from calibration import pareto_khat
 from scipy import special
 
-from nestmix.evidence_check import (
+from nestmix.evidence.check import (
     StudentTMixture,
     evidence_from_log_weights,
     fit_student_t_mixture,

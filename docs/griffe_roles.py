@@ -1,7 +1,8 @@
 """Griffe extension for the API reference: Sphinx roles in docstrings become cross-references.
 
 nestmix's numpydoc docstrings name other objects with Sphinx roles (``:func:`run_sweep```,
-``:class:`~nestmix.data.Measurements```, ``:mod:`~.db```), which mkdocstrings would print as
+``:class:`~nestmix.data.measurements.Measurements```, ``:mod:`~.db```), which mkdocstrings would
+print as
 they are. This extension rewrites each role, once the package is loaded, into an autorefs
 cross-reference to the object it names, looked up as Sphinx does: a full path, else relative to
 the object whose docstring it is, its class, its module and its package. The reference is

@@ -13,30 +13,30 @@ from typing import TYPE_CHECKING, Any
 from nestmix._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and the API reference
-    from nestmix import datasets
-    from nestmix.archive import open_sweep
-    from nestmix.data import Measurements
+    from nestmix.data import datasets
+    from nestmix.data.loaders import load_measurements
+    from nestmix.data.measurements import Measurements
     from nestmix.errors import NestmixError
     from nestmix.estimator import NestedGaussianMixture
-    from nestmix.exports import to_anesthetic, to_arviz
-    from nestmix.loaders import load_measurements
     from nestmix.model import MixtureModel, ModelSpec
     from nestmix.posterior import Shrinkage, shrinkage
+    from nestmix.posterior.exports import to_anesthetic, to_arviz
     from nestmix.results import EvidenceRow, NestedRun, SweepResult
     from nestmix.samplers import available_samplers, get_sampler
     from nestmix.store import SweepArchive
+    from nestmix.store.archive import open_sweep
     from nestmix.sweep import SweepPlan, load_sweep, run_sweep
 
-#: public name -> the module it lives in (a module itself where the two are the same)
+#: public name -> the module it lives in (the module itself where its last part is the name)
 _LAZY = {
-    "datasets": "nestmix.datasets",
-    "open_sweep": "nestmix.archive",
-    "Measurements": "nestmix.data",
+    "datasets": "nestmix.data.datasets",
+    "open_sweep": "nestmix.store.archive",
+    "Measurements": "nestmix.data.measurements",
     "NestmixError": "nestmix.errors",
     "NestedGaussianMixture": "nestmix.estimator",
-    "to_anesthetic": "nestmix.exports",
-    "to_arviz": "nestmix.exports",
-    "load_measurements": "nestmix.loaders",
+    "to_anesthetic": "nestmix.posterior.exports",
+    "to_arviz": "nestmix.posterior.exports",
+    "load_measurements": "nestmix.data.loaders",
     "MixtureModel": "nestmix.model",
     "ModelSpec": "nestmix.model",
     "Shrinkage": "nestmix.posterior",
@@ -84,7 +84,7 @@ def __getattr__(name: str) -> Any:
     if where is None:
         raise AttributeError(f"module 'nestmix' has no attribute {name!r}")
     module = import_module(where)
-    value = module if where == f"nestmix.{name}" else getattr(module, name)
+    value = module if where.rpartition(".")[2] == name else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -47,9 +47,10 @@ _PRINTED = b"\xff"  # written to the watchdog's pipe once the command printed it
 
 
 def _kill_below(pid: int | None = None, spare: tuple[int, ...] = ()) -> None:
-    """:func:`nestmix.processes.kill_descendants` (imported by :func:`main` once its handler is
+    """:func:`nestmix.runtime.processes.kill_descendants` (imported by :func:`main` once its
+    handler is
     in place, before the fork)."""
-    from nestmix.processes import kill_descendants
+    from nestmix.runtime.processes import kill_descendants
 
     kill_descendants(pid, spare)
     _forget_semaphores(os.getpid() if pid is None else pid)
@@ -71,7 +72,7 @@ def _forget_semaphores(pid: int) -> None:
 def main() -> int:
     """Run the ``nestmix`` command line with Ctrl-C handled from the first moment."""
     signal.signal(signal.SIGINT, _while_importing)
-    import nestmix.processes  # noqa: F401  (loaded before the watchdog is forked)
+    import nestmix.runtime.processes  # noqa: F401  (loaded before the watchdog is forked)
 
     # `nestmix serve` stops its own workers and web server on Ctrl-C, in its own time
     watchdog = None if sys.argv[1:2] == ["serve"] else _start_watchdog()

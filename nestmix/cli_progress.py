@@ -1,13 +1,15 @@
 """The live progress display of ``nestmix sweep``: one line per running run.
 
-It reads the runs' ``progress.json`` files (:mod:`nestmix.progress`), so it shows runs in worker
+It reads the runs' ``progress.json`` files (:mod:`nestmix.runtime.progress`), so it shows runs in
+worker
 processes and on Dask workers alike. On a terminal it is a ``rich`` live table, redrawn twice a
 second and gone when the sweep ends (the lines the sweep prints appear above it). When standard
 output is not a terminal (a log file, a pipe, a test reading the output) it prints a plain line
 per running run every ``plain_every`` seconds (``$NESTMIX_PROGRESS_PRINT_SECONDS``, default
 60), and nothing else. Every line is read afresh from the files: a run's calls and Δln Z as its
 sampler last wrote them (every second), and, when that was more than half a minute ago, how
-long ago (:func:`nestmix.progress.format_progress`), so a line never repeats old numbers as if
+long ago (:func:`nestmix.runtime.progress.format_progress`), so a line never repeats old numbers as
+if
 they were new.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from nestmix.progress import format_progress, progress_cells, read_progress
+from nestmix.runtime.progress import format_progress, progress_cells, read_progress
 
 __all__ = ["LiveProgress"]
 

@@ -436,7 +436,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
 
     def _measurements(self, X: Any, errors: Any, covariances: Any, fitting: bool) -> Any:
         """``X`` (and its errors) as Measurements, checked as scikit-learn checks its input."""
-        from nestmix.data import Measurements
+        from nestmix.data.measurements import Measurements
 
         names = string_columns(X)
         values = numbers(X)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nestmix.atomic import write_bytes_atomic, write_json_atomic
+from nestmix.runtime.atomic import write_bytes_atomic, write_json_atomic
 
 __all__ = ["LN_Z_KEYS", "Cluster", "EvidenceRow", "NestedRun", "RunSummary", "SweepResult",
            "ln_z_spelled"]
@@ -92,16 +92,16 @@ class NestedRun:
         What the sampler adapter noticed during the run that a user should know (e.g.
         PolyChord proposals rejected for non-finite coordinates); empty for a clean run.
     backend : mapping
-        How the numbers were computed (:func:`nestmix.backend.recorded_switches`: the
+        How the numbers were computed (:func:`nestmix.runtime.backend.recorded_switches`: the
         likelihood ``kernel``, whether ``compiled_slice`` proposals were allowed and the
-        ``parallel_kernel`` switch; :func:`nestmix.backend.path_record`; and
+        ``parallel_kernel`` switch; :func:`nestmix.runtime.backend.path_record`; and
         ``parallel_kernel_threads``, the most threads the parallel kernel ran with, 0 when it
         did not run); recorded by the sweep, empty for runs made otherwise or before nestmix
         recorded it.
     samples_u : ndarray, shape (n, d), or None
         The samples' coordinates in the unit cube (before the prior transform), where the
         sampler gives them (dynesty; PolyChord as derived parameters nestmix has it write);
-        they let :mod:`nestmix.evidence_check` estimate ln Z again without a nested sampler.
+        they let :mod:`nestmix.evidence.check` estimate ln Z again without a nested sampler.
         None for runs stored without them.
 
     Notes
@@ -296,10 +296,10 @@ class RunSummary:
         What the sampler adapter noticed.
     crosscheck : mapping or None
         ln Z estimated again by importance sampling from the run's own samples
-        (:meth:`nestmix.evidence_check.ImportanceCheck.to_dict`); None where the sampler gives
+        (:meth:`nestmix.evidence.check.ImportanceCheck.to_dict`); None where the sampler gives
         no unit-cube samples (PolyChord) or for runs made before nestmix checked them.
     optimum : mapping or None
-        The optimiser's cross-check (:func:`nestmix.optimum.optimum_record`): the best
+        The optimiser's cross-check (:func:`nestmix.evidence.optimum.optimum_record`): the best
         log-likelihood the run found, an optimiser's maximum of the same model and the deficit
         when the run fell short of it by more than the threshold; None for runs made before.
     """
@@ -327,8 +327,8 @@ class RunSummary:
                crosscheck: Mapping[str, Any] | None = None,
                optimum: Mapping[str, Any] | None = None) -> RunSummary:
         """The summary of ``run`` (``logz_err_sim`` from :meth:`NestedRun.logz_simulated`,
-        ``crosscheck`` from :func:`nestmix.evidence_check.importance_check`, ``optimum`` from
-        :func:`nestmix.optimum.optimum_record`)."""
+        ``crosscheck`` from :func:`nestmix.evidence.check.importance_check`, ``optimum`` from
+        :func:`nestmix.evidence.optimum.optimum_record`)."""
         return cls(logZ=run.logz, logZ_err=run.logz_err, logZ_err_sim=logz_err_sim,
                    ncall=run.ncall, seconds=run.seconds, ndim=ndim,
                    information=run.information, n_effective=run.n_effective,
@@ -392,7 +392,8 @@ class EvidenceRow:
     repeats : int
         Runs with different seeds behind this row. With more than one, ``logZ`` is their
         inverse-variance mean and ``logZ_err`` the larger of the propagated errors and the
-        scatter's standard error (:func:`nestmix.evidence.combine_runs`); ``logZ_err_sim`` is
+        scatter's standard error (:func:`nestmix.evidence.arithmetic.combine_runs`);
+        ``logZ_err_sim`` is
         propagated the same way; ``ncall`` and ``seconds`` are totals, ``information`` the mean
         and ``n_effective`` the sum; ``seed`` and the mode analysis are those of the first run.
     logZ_spread : float or None
@@ -406,7 +407,7 @@ class EvidenceRow:
         The seed of each run.
     crosscheck_logZ, crosscheck_logZ_err : float or None
         ln Z estimated again by importance sampling from the runs' own samples
-        (:mod:`nestmix.evidence_check`; over several seeds, the inverse-variance mean); None
+        (:mod:`nestmix.evidence.check`; over several seeds, the inverse-variance mean); None
         when a run has no usable check (PolyChord, or too few effective draws).
     crosscheck_z : float or None
         (``logZ`` − ``crosscheck_logZ``) / their combined error: beyond ±3 the sampler's ln Z
@@ -422,10 +423,11 @@ class EvidenceRow:
         (None when nothing was replaced).
     best_logl, optimum_logl : float or None
         The best point the row's runs found and an optimiser's maximum of the same model
-        (:mod:`nestmix.optimum`), in ln L + ln π where the prior density is known (else
+        (:mod:`nestmix.evidence.optimum`), in ln L + ln π where the prior density is known (else
         ln L); None for runs made before the check.
     mode_deficit : float or None
-        ``optimum_logl − best_logl`` when it exceeds :func:`nestmix.optimum.deficit_threshold`:
+        ``optimum_logl − best_logl`` when it exceeds
+        :func:`nestmix.evidence.optimum.deficit_threshold`:
         the runs never found the main mode, whatever the other checks say; else None.
     """
 

@@ -57,7 +57,7 @@ def test_spec_with_a_user_class_says_it_cannot_be_rebuilt():
 
 
 def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
-    import nestmix.archive
+    import nestmix.store.archive
     from nestmix.errors import RunStoreError
     from nestmix.store import load_sweep
 
@@ -65,7 +65,7 @@ def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
     for model in ("full", "tied"):
         (grid / f"model={model}").mkdir(parents=True)
     (grid / "grid.json").write_text("{}")
-    for opener in (nestmix.archive.open_sweep, nestmix.open_sweep, load_sweep):
+    for opener in (nestmix.store.archive.open_sweep, nestmix.open_sweep, load_sweep):
         with pytest.raises(RunStoreError) as info:
             opener(grid)
         message = str(info.value)

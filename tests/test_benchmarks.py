@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nestmix.datasets import deconvolution_problem
+from nestmix.data.datasets import deconvolution_problem
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "end_to_end.py"
 

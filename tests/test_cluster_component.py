@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 import nestmix
 from nestmix.components import GaussianCluster, make_component
-from nestmix.datasets import star_cluster_field
+from nestmix.data.datasets import star_cluster_field
 from nestmix.errors import ConfigError, ModelError
 from nestmix.posterior.shrinkage import shrinkage
 from nestmix.sweep.config import plan_from_mapping

@@ -12,7 +12,8 @@ from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import ModelError
 from nestmix.report.tables import verdict
 from nestmix.results import EvidenceRow, SweepResult
-from nestmix.sweep.convergence import CONVERGENCE, apply, escalate, signals
+from nestmix.store.convergence import CONVERGENCE, apply
+from nestmix.sweep.convergence import escalate, signals
 from tests.conftest import TOY_PRIORS, toy_values
 
 
@@ -229,8 +230,8 @@ def test_a_row_is_checked_by_bridge_sampling_where_it_is_usable():
     unusable or missing bridge falls back on the importance-sampling check."""
     from types import SimpleNamespace
 
-    from nestmix.evidence_bridge import BridgeEstimate
-    from nestmix.evidence_check import ImportanceCheck
+    from nestmix.evidence.bridge import BridgeEstimate
+    from nestmix.evidence.check import ImportanceCheck
     from nestmix.store.summary import _bridge, _crosscheck
 
     def bridge(logz, err, ess=800.0):
@@ -258,7 +259,7 @@ def test_a_row_is_checked_by_bridge_sampling_where_it_is_usable():
 def test_a_sweep_records_the_bridge_and_a_row_it_contradicts_is_marked(tmp_path):
     """Every run's summary carries its bridge estimate; the row's check is that estimate; a
     stored ln Z moved 2 nats down is marked by it, in words that name bridge sampling."""
-    from nestmix.evidence_bridge import BridgeEstimate
+    from nestmix.evidence.bridge import BridgeEstimate
 
     data = Measurements.from_arrays(toy_values(60))
     plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(1, 2),

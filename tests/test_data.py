@@ -1,4 +1,4 @@
-"""Tests for nestmix.data: loading and validating measurements."""
+"""Tests for nestmix.data.measurements: loading and validating measurements."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from nestmix import datasets
-from nestmix.data import Measurements
+from nestmix.data.loaders import load_measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import DataError
-from nestmix.loaders import load_measurements
 
 GALAXIES_TXT = datasets.load("galaxies").path  # bundled in the package (nestmix/examples/)
 GALAXIES_CSV = datasets.load("galaxies_mass").path

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nestmix.datasets import deconvolution_problem, star_cluster_field
+from nestmix.data.datasets import deconvolution_problem, star_cluster_field
 from nestmix.errors import DataError
 
 

@@ -130,7 +130,7 @@ def test_above_max_minutes_the_fit_refuses_in_one_line_before_anything_runs(tmp_
 
 def test_defaults_are_the_zero_config_grid(tmp_path):
     """The estimator's default grid and settings are those of `nestmix sweep points.csv`."""
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
     from nestmix.sweep.config import plan_from_mapping
     from nestmix.sweep.zeroconf import config_for_data
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nestmix.evidence import bayes_factors, jeffreys_label, posterior_probabilities
+from nestmix.evidence.arithmetic import bayes_factors, jeffreys_label, posterior_probabilities
 
 
 def test_bayes_factors_against_the_best():
@@ -45,7 +45,7 @@ def test_jeffreys_words(value, words):
 
 
 def test_combine_runs_is_the_inverse_variance_mean():
-    from nestmix.evidence import combine_runs, scatter_factor
+    from nestmix.evidence.arithmetic import combine_runs, scatter_factor
 
     one = combine_runs([-10.0], [0.3])
     assert (one.logz, one.logz_err, one.spread, one.n, one.p_consistent) == (
@@ -67,7 +67,7 @@ def test_combined_error_and_consistency_test_are_calibrated(rng):
     """Runs drawn with their stated errors: the combined error matches the scatter of the
     combined value and the χ² p-value is uniform; runs scattering twice their errors are
     flagged."""
-    from nestmix.evidence import combine_runs
+    from nestmix.evidence.arithmetic import combine_runs
 
     sigma = np.array([0.2, 0.3, 0.25, 0.4])
     honest = [combine_runs(rng.normal(-5.0, sigma), sigma) for _ in range(4000)]

@@ -1,4 +1,4 @@
-"""Bridge sampling (nestmix.evidence_bridge): the prior density it uses is the one the unit-cube
+"""Bridge sampling (nestmix.evidence.bridge): the prior density it uses is the one the unit-cube
 transform draws from; the estimator and its error are calibrated on known densities; and on
 real runs it agrees with every closed-form and quadrature evidence of the test suite within its
 reported error, counts label copies the run never visited (symmetrised over the K! relabellings),
@@ -15,13 +15,13 @@ from scipy import integrate, stats
 
 import nestmix
 from nestmix import Measurements, ModelSpec
-from nestmix.evidence_bridge import (
+from nestmix.evidence.bridge import (
     BridgeEstimate,
     bridge_evidence,
     bridge_solve,
     pareto_khat,
 )
-from nestmix.evidence_check import importance_check
+from nestmix.evidence.check import importance_check
 from nestmix.priors.density import PriorCoordinates
 from nestmix.samplers.polychord.install import BoxGaussian
 from tests.conftest import GALAXY_PRIORS, TOY_PRIORS, grid_logz, toy_values
@@ -347,8 +347,8 @@ def test_the_symmetrised_proposal_is_a_density_and_draws_from_itself():
     """g_S = (g(θ) + g(Pθ)) / 2 for K = 2 (σ fixed: 3 parameters) with g on one label copy:
     at draws of g it is g / 2 (the copies do not overlap), and over draws of g_S the mean
     of g / g_S is ∫ g = 1 — both hold only if the draws and the density match."""
-    from nestmix.evidence_bridge import _ParameterSpace
-    from nestmix.evidence_check import StudentTMixture
+    from nestmix.evidence.bridge import _ParameterSpace
+    from nestmix.evidence.check import StudentTMixture
 
     y = toy_values(20)
     model = ModelSpec(priors={"mean": {"dist": "norm", "loc": 0, "scale": 5},
@@ -369,7 +369,7 @@ def test_the_symmetrised_proposal_is_a_density_and_draws_from_itself():
 
 
 def test_heavy_proposal_side_tails_make_the_estimate_unusable(three_clusters):
-    from nestmix.evidence_bridge import KHAT_MAX
+    from nestmix.evidence.bridge import KHAT_MAX
 
     ordered, run, _, _ = three_clusters
     estimate = bridge_evidence(ordered, run, np.random.default_rng(0))
@@ -387,8 +387,8 @@ def test_the_bridge_declines_where_the_runs_draws_cannot_be_trusted():
     but its k̂ is far above KHAT_MAX, so it is not usable (a row is not judged by it)."""
     from importlib import resources
 
-    from nestmix.evidence_bridge import KHAT_MAX
-    from nestmix.loaders import load_measurements
+    from nestmix.data.loaders import load_measurements
+    from nestmix.evidence.bridge import KHAT_MAX
 
     data = load_measurements(str(resources.files("nestmix.examples") / "enzyme.txt"))
     priors = {"mean": {"dist": "norm", "loc": 1.4505, "scale": 2.859},

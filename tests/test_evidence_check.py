@@ -1,4 +1,4 @@
-"""The importance-sampling check of a run's ln Z (nestmix.evidence_check): it agrees with an
+"""The importance-sampling check of a run's ln Z (nestmix.evidence.check): it agrees with an
 exact evidence, it marks a row whose ln Z is off, and it is carried through the store, the
 convergence check and the verdict."""
 
@@ -14,7 +14,7 @@ from scipy import special
 
 import nestmix
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
-from nestmix.evidence_check import (
+from nestmix.evidence.check import (
     DISAGREE_Z,
     ImportanceCheck,
     LogitTarget,
@@ -59,7 +59,7 @@ def test_refining_the_proposal_rescues_a_poor_fit(one_component, monkeypatch):
     """Fitted to a band of low-likelihood samples (as a proposal fitted to a run's samples can
     be far from the posterior), the first proposal keeps few effective draws; the adaptive
     rounds bring them above MIN_ESS and ln Z to the exact value."""
-    from nestmix import evidence_check
+    from nestmix.evidence import check as evidence_check
 
     model, run = one_component
     exact = _quadrature_logz(model)
@@ -185,7 +185,7 @@ def test_by_default_a_row_the_check_contradicts_gets_one_deeper_run(tmp_path):
     above, with K = 2's stored ln Z 2 nats low, adds one run to K = 2 only, with another seed
     and twice the live points, and the row is then judged on that run (which agrees with its
     check), the damaged estimate set aside."""
-    from nestmix.sweep.convergence import CONVERGENCE
+    from nestmix.store.convergence import CONVERGENCE
     from nestmix.sweep.plan import DEFAULT_ESCALATE
 
     assert DEFAULT_ESCALATE == 1 and SweepPlan.__dataclass_fields__["escalate"].default == 1
@@ -213,7 +213,7 @@ def test_by_default_a_row_the_check_contradicts_gets_one_deeper_run(tmp_path):
     assert row.repeats == 1 and row.escalations == 1 and row.nlive == 200
     assert row.previous_logZ == damaged.logZ
     # the report, exports and estimator read the run the row is judged on, not the one set aside
-    from nestmix.archive import open_sweep
+    from nestmix.store.archive import open_sweep
 
     archive = open_sweep(directory)
     assert archive.repeats(2, "dynesty") == (1, 2)

@@ -373,7 +373,7 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
 def test_the_same_model_run_twice_at_k1_gets_one_models_prior():
     """Full and tied at K = 1 are one model: their two cells share one cell's prior, so
     P(model, K | data) summed over them is what the model alone would get."""
-    from nestmix.evidence import posterior_probabilities
+    from nestmix.evidence.arithmetic import posterior_probabilities
     from nestmix.store.grid import cell_prior
 
     cells = [("full", "none", 1), ("tied", "none", 1), ("full", "none", 2), ("tied", "none", 2),

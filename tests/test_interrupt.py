@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from nestmix._entry import GRACE, INTERRUPTED
-from nestmix.processes import pid_alive
-from nestmix.progress import read_progress
+from nestmix.runtime.processes import pid_alive
+from nestmix.runtime.progress import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "nestmix" / "examples" / "galaxies_roeder1990.txt"
@@ -140,14 +140,14 @@ def test_sigint_ends_the_command_while_compiled_code_holds_the_interpreter(tmp_p
 
 
 # The child reports "entered" when nestmix's entry point has put its handler in place (its
-# import of nestmix.processes comes right after); before that only Python's own start-up and
+# import of nestmix.runtime.processes comes right after); before that only Python's own start-up and
 # nestmix/__init__.py have run, which no package code can guard.
 EARLY = """
 import sys
 import runpy
 
 def hook(event, args):
-    if event == "import" and args[0] == "nestmix.processes":
+    if event == "import" and args[0] == "nestmix.runtime.processes":
         sys.stdout.write("entered\\n")
         sys.stdout.flush()
 

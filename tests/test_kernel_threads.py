@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nestmix import Measurements, ModelSpec, cpuload
-from nestmix.backend import PARALLEL_KERNEL_ENV, parallel_kernel_limit, recorded_switches
+from nestmix import Measurements, ModelSpec
 from nestmix.errors import ModelError
 from nestmix.model.kernels import _numba_impl
-from nestmix.samplers.base import available_cores
-from nestmix.threads import (
+from nestmix.runtime import cpuload
+from nestmix.runtime.backend import PARALLEL_KERNEL_ENV, parallel_kernel_limit, recorded_switches
+from nestmix.runtime.cpuload import available_cores
+from nestmix.runtime.threads import (
     PARALLEL_MIN_POINTS,
     SHARE_ENV,
     child_environment,
@@ -60,7 +61,7 @@ class FakeMachine:
 def machine(monkeypatch) -> FakeMachine:
     """An idle machine (no other work) in place of this one's counters; no first-window pause.
     """
-    import nestmix.threads as threads
+    import nestmix.runtime.threads as threads
 
     fake = FakeMachine(available_cores())
     monkeypatch.setattr(threads, "_cpu_sample", fake)
@@ -205,8 +206,9 @@ def test_model_takes_the_parallel_kernel_above_its_threshold(rng, machine):
 
 _FRESH_RUN = """
 import numpy as np
-import nestmix.threads as threads
-from nestmix import Measurements, ModelSpec, cpuload
+import nestmix.runtime.threads as threads
+from nestmix import Measurements, ModelSpec
+from nestmix.runtime import cpuload
 from nestmix.samplers import get_sampler
 
 ticks = iter(range(1, 10**9))
@@ -294,7 +296,7 @@ def test_running_runs_counts_this_hosts_live_runs(tmp_path):
 
 def test_a_sweep_run_takes_its_share_and_more_when_others_finish(tmp_path, monkeypatch,
                                                                  machine):
-    import nestmix.threads as threads
+    import nestmix.runtime.threads as threads
 
     monkeypatch.setattr(threads, "REEVALUATE_SECONDS", 0.0)
     cores = min(available_cores(), _numba_threads())
@@ -362,7 +364,7 @@ def test_cpu_ticks_of_the_process_cores(tmp_path):
 def test_a_run_takes_the_serial_kernel_while_other_work_holds_a_core(monkeypatch, machine):
     """Re-evaluated each call here: other work on one core of the run's takes that core from
     the parallel kernel; once it stops the run has its cores again."""
-    import nestmix.threads as threads
+    import nestmix.runtime.threads as threads
 
     monkeypatch.setattr(threads, "REEVALUATE_SECONDS", 0.0)
     cores = min(available_cores(), _numba_threads())
@@ -378,13 +380,13 @@ def test_a_run_takes_the_serial_kernel_while_other_work_holds_a_core(monkeypatch
 
 _SPIN = """
 import importlib, os
-import nestmix.threads
+import nestmix.runtime.threads
 for policy, count in ((None, None), ("passive", None), (None, "7")):
     for name, value in (("OMP_WAIT_POLICY", policy), ("GOMP_SPINCOUNT", count)):
         os.environ.pop(name, None)
         if value is not None:
             os.environ[name] = value
-    importlib.reload(nestmix.threads)
+    importlib.reload(nestmix.runtime.threads)
     print(os.environ.get("GOMP_SPINCOUNT"))
 """
 

@@ -1,4 +1,5 @@
-"""The package's layout: no import cycles between its modules."""
+"""The package's layout: no import cycles between its modules nor between its first-level
+packages, nothing inside importing the package root, and a short top level."""
 
 from __future__ import annotations
 
@@ -98,6 +99,100 @@ def test_the_graph_sees_relative_lazy_and_type_checking_imports():
 def test_no_import_cycles():
     cycles = import_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+#: Imports between first-level packages that may close a loop, each with its reason. A lazy
+#: import (inside a function) is still a dependency: it is allowed only here, never silently.
+ALLOWED_PACKAGE_IMPORTS: dict[tuple[str, str], str] = {}
+
+#: The package root is the public facade: it imports its names on first use (PEP 562) from
+#: everywhere below, so it is left out of the package graph, and nothing below may import it
+#: (:func:`test_nothing_inside_imports_the_package_root`).
+ROOT = "nestmix"
+
+
+def first_level(module: str) -> str:
+    """The first-level package (or top-level module) a module belongs to:
+    ``nestmix.sweep.plan`` -> ``nestmix.sweep``; ``nestmix.results`` -> itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """First-level package -> the first-level packages its modules import (lazy imports and
+    type hints included), less :data:`ALLOWED_PACKAGE_IMPORTS` and the root facade."""
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        source = first_level(module)
+        if module == ROOT:
+            continue
+        for target in targets:
+            target = first_level(target)
+            if target != source and (source, target) not in ALLOWED_PACKAGE_IMPORTS:
+                out.setdefault(source, set()).add(target)
+    return out
+
+
+def _witnesses(graph: dict[str, set[str]], cycle: list[str]) -> list[str]:
+    """The module imports behind the package edges of a cycle (for the failure message)."""
+    members = set(cycle)
+    return sorted(f"{module} -> {target}" for module, targets in graph.items()
+                  for target in targets
+                  if module != ROOT and first_level(module) in members
+                  and first_level(target) in members
+                  and first_level(target) != first_level(module))
+
+
+def test_the_package_graph_sees_lazy_imports_and_finds_package_loops():
+    graph = import_graph()
+    packages = package_graph(graph)
+    assert "nestmix.runtime" in packages["nestmix.sweep"]  # sweep.cost: inside a function
+    assert ROOT not in packages
+    # modules without a cycle between them, but their packages import each other
+    loop = {"nestmix.a.x": {"nestmix.b.y"}, "nestmix.b.z": {"nestmix.a.w"}}
+    assert import_cycles(loop) == []
+    assert import_cycles(package_graph(loop)) == [["nestmix.a", "nestmix.b"]]
+
+
+def test_no_import_cycles_between_packages():
+    graph = import_graph()
+    cycles = import_cycles(package_graph(graph))
+    assert not cycles, "import cycles between packages:\n" + "\n".join(
+        " <-> ".join(c) + "\n  " + "\n  ".join(_witnesses(graph, c)) for c in cycles)
+
+
+def test_every_allowed_package_import_exists_and_has_a_reason():
+    packages = package_graph({m: t for m, t in import_graph().items()})
+    for (source, target), reason in ALLOWED_PACKAGE_IMPORTS.items():
+        assert reason.strip(), (source, target)
+        full = {first_level(t) for m, ts in import_graph().items()
+                if first_level(m) == source for t in ts}
+        assert target in full and target not in packages.get(source, set())
+
+
+def test_nothing_inside_imports_the_package_root():
+    """``from nestmix import X`` inside the package would make the facade a dependency of
+    everything (and every lazy name a cycle); only ``nestmix._version`` is imported by it."""
+    importers = sorted(module for module, targets in import_graph().items() if ROOT in targets)
+    assert not importers, importers
+
+
+#: Modules directly in nestmix/, counted as files: ``__init__.py``, ``__main__.py`` and
+#: ``_version.py`` count like any other (a reader opening the folder sees them all).
+MAX_TOP_LEVEL_MODULES = 12
+
+
+def test_at_most_twelve_modules_at_the_top_level():
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, f"{len(top)} modules at the top: {top}"
+
+
+def test_no_compatibility_shims_at_the_top_level():
+    """The old import paths are gone (issue 34): each of these was a module that only
+    re-exported names from their real place, and ``nestmix.shrinkage`` shadowed the function."""
+    for old in ("config", "shrinkage", "table", "report_tables", "archive", "data",
+                "evidence_check", "evidence_bridge", "threads", "backend", "exports"):
+        assert not (PACKAGE / f"{old}.py").exists(), old
+    assert callable(nestmix.shrinkage)
 
 
 def _sampler_vocabulary() -> set[str]:

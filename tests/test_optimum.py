@@ -1,4 +1,5 @@
-"""The optimiser's cross-check (nestmix.optimum): the maximum log-likelihood without sampling."""
+"""The optimiser's cross-check (nestmix.evidence.optimum): the maximum log-likelihood without
+sampling."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
+from nestmix.evidence.optimum import (
+    Optimum,
+    deficit_threshold,
+    maximum_log_likelihood,
+    mode_deficit,
+)
 from nestmix.model.spec import ModelSpec
-from nestmix.optimum import Optimum, deficit_threshold, maximum_log_likelihood, mode_deficit
 
 
 def _clusters_with_errors(seed: int, background: int = 0):
@@ -124,8 +130,8 @@ def test_a_run_that_misses_the_main_mode_is_marked_and_the_escalation_recovers_i
     import json
     import warnings
 
+    from nestmix.store.convergence import CONVERGENCE
     from nestmix.sweep import SweepPlan, run_sweep
-    from nestmix.sweep.convergence import CONVERGENCE
 
     rng = np.random.default_rng(1)
     centres = np.array([[0, 0], [30, 0], [0, 30]])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nestmix.backend import single_threaded_blas
+from nestmix.runtime.backend import single_threaded_blas
 from nestmix.sweep.local import run_local
 
 
@@ -17,7 +17,8 @@ def blas_threads() -> tuple[str | None, int]:
     """The worker's OMP_NUM_THREADS and the largest thread count of its BLAS pools.
 
     OpenMP pools are not counted: numba's (the parallel likelihood kernel's) is sized by the
-    run's share of the cores (``nestmix.threads``, tested in ``test_kernel_threads.py``), and
+    run's share of the cores (``nestmix.runtime.threads``, tested in ``test_kernel_threads.py``),
+    and
     a worker that ran a large-N run before may hold it at two threads."""
     import numpy  # noqa: F401 - loads the BLAS threadpoolctl inspects
     from threadpoolctl import threadpool_info

@@ -174,7 +174,7 @@ def test_every_sample_carries_its_unit_cube_point(mixture_model, mixture_run):
 
 
 def test_the_importance_check_applies_to_polychord_runs(mixture_model, mixture_run):
-    from nestmix.evidence_check import DISAGREE_Z, disagreement, importance_check
+    from nestmix.evidence.check import DISAGREE_Z, disagreement, importance_check
 
     check = importance_check(mixture_model, mixture_run, np.random.default_rng(1))
     assert check is not None and check.usable, check
@@ -432,11 +432,12 @@ def test_not_installed_gives_a_clear_message(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_running_run_shows_its_progress(tmp_path):
     """The adapter reads PolyChord's .stats and live-point files while it runs and keeps the
-    run's progress.json up to date (nestmix.progress), as the command line and service read it.
+    run's progress.json up to date (nestmix.runtime.progress), as the command line and service read
+    it.
     """
     import time
 
-    from nestmix.progress import read_progress
+    from nestmix.runtime.progress import read_progress
 
     workdir = tmp_path / "K=1" / ".polychord.work"
     done: list = []

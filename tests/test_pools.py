@@ -14,8 +14,8 @@ from scipy.integrate import quad
 
 from nestmix import Measurements, ModelSpec, SweepPlan, run_sweep
 from nestmix.errors import SamplerError
+from nestmix.runtime.cpuload import available_cores
 from nestmix.samplers import get_sampler
-from nestmix.samplers.base import available_cores
 from nestmix.samplers.dynesty.pools import ProblemMethod, make_token
 from tests.conftest import TOY_PRIORS, grid_logz, toy_values
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from nestmix.cli_progress import LiveProgress
-from nestmix.progress import (
+from nestmix.runtime.progress import (
     PROGRESS_FILE,
     ProgressWriter,
     clear_progress,
@@ -93,7 +93,7 @@ def test_a_file_whose_pid_now_names_another_process_is_not_a_running_run(tmp_pat
     """PIDs are reused (in a container, from small numbers): a progress file left by a killed
     worker whose PID now belongs to another live process once showed its old numbers as a
     running run's. The file records when its writer started, which names it for good."""
-    from nestmix.processes import started_at
+    from nestmix.runtime.processes import started_at
 
     work = tmp_path / "K=2" / ".dynesty.work"
     start_progress(work, k=2, sampler="dynesty")
@@ -253,7 +253,7 @@ def test_a_progress_writer_never_makes_its_directory_again_and_stops_when_it_is_
     """The writer of a run whose work directory was deleted (H1 of issue 20) does not bring the
     directory back; with ``stop_if_lost`` it raises, also when another sweep made a new
     directory of the same name."""
-    from nestmix.progress import ProgressWriter, WorkDirectoryLost
+    from nestmix.runtime.progress import ProgressWriter, WorkDirectoryLost
 
     work = tmp_path / "K=2" / ".dynesty.work"
     work.mkdir(parents=True)

@@ -94,7 +94,7 @@ def test_readme_states_the_measured_time_of_the_default_test_run():
 
 
 def test_getting_started_config_loads_with_a_csv_of_that_shape(tmp_path):
-    from nestmix.config import load_config
+    from nestmix.sweep.config import load_config
 
     rng = np.random.default_rng(3)
     n = 40

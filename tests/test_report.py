@@ -470,7 +470,7 @@ def test_the_readme_galaxy_sweep_report_in_a_browser(tmp_path):
 
 def test_verdict_when_samplers_put_different_k_ahead(tmp_path):
     """Different best K within errors is a close call, not a disagreement; beyond errors it is."""
-    from nestmix.evidence import bayes_factors
+    from nestmix.evidence.arithmetic import bayes_factors
     from nestmix.report.tables import verdict
 
     def sweep(logz_a, logz_b):
@@ -503,7 +503,7 @@ def test_the_verdict_is_uncertain_when_a_trailing_k_may_be_underestimated_by_mor
     contradicted itself. A K = 3 that found 2 of its 6 relabellings may be ln 3 = 1.10 nats
     low: more than a ln BF of 0.8 (the verdict says the preference is uncertain, in plain
     words), less than 1.53 (the verdict names K = 2)."""
-    from nestmix.evidence import bayes_factors
+    from nestmix.evidence.arithmetic import bayes_factors
     from nestmix.report.tables import verdict
 
     def sweep(logz_k3: float, visited: int) -> SweepResult:
@@ -577,8 +577,8 @@ def test_the_report_shows_the_priors_in_words(sweep_dir):
 
 def test_prior_sensitivity_of_the_verdict_reweights_the_stored_runs(sweep_dir, summary):
     """The table's ln BF under scaled priors is the two runs' ln Z shifted by
-    nestmix.sensitivity, and the verdict says whether the preferred K survives."""
-    from nestmix.sensitivity import prior_sensitivity
+    nestmix.evidence.sensitivity, and the verdict says whether the preferred K survives."""
+    from nestmix.evidence.sensitivity import prior_sensitivity
     from nestmix.store.archive import open_sweep
 
     archive = open_sweep(sweep_dir)
@@ -665,7 +665,7 @@ def test_memberships_csv_assigns_each_point_to_a_component_of_the_best_k(sweep_d
 
 
 def test_relabelled_posterior_csv_per_run_linked_from_the_report(sweep_dir, summary):
-    from nestmix.exports import relabelled
+    from nestmix.posterior.exports import relabelled
     from nestmix.store.archive import open_sweep
 
     archive = open_sweep(sweep_dir)
@@ -689,7 +689,7 @@ def test_relabelled_posterior_csv_per_run_linked_from_the_report(sweep_dir, summ
 
 
 def test_to_anesthetic_is_relabelled_with_latex_labels(sweep_dir, summary):
-    from nestmix.exports import to_anesthetic
+    from nestmix.posterior.exports import to_anesthetic
     from nestmix.posterior.predictive import component_parameter_table
     from nestmix.store.archive import open_sweep
 
@@ -711,7 +711,7 @@ def test_to_anesthetic_is_relabelled_with_latex_labels(sweep_dir, summary):
 
 def test_to_arviz_and_a_clear_error_without_arviz(sweep_dir, summary, monkeypatch):
     from nestmix.errors import NestmixError
-    from nestmix.exports import relabelled, to_arviz
+    from nestmix.posterior.exports import relabelled, to_arviz
     from nestmix.store.archive import open_sweep
 
     archive = open_sweep(sweep_dir)

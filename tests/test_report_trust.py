@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nestmix.evidence import posterior_probabilities
+from nestmix.evidence.arithmetic import posterior_probabilities
 from nestmix.report import build_report
 from nestmix.report.trust import top_of_range_warnings
 from nestmix.results import EvidenceRow, SweepResult

@@ -96,7 +96,7 @@ def test_a_deleted_and_recreated_directory_is_never_mixed(tmp_path, capsys):
 
 def wait_until_progress(out: Path, k: int) -> None:
     """Until the K = ``k`` run reports progress (it has started sampling)."""
-    from nestmix.progress import read_progress
+    from nestmix.runtime.progress import read_progress
 
     deadline = time.monotonic() + 120
     while not any(f["k"] == k and f["ncall"] > 0 for f in read_progress(out)):

@@ -1,4 +1,4 @@
-"""nestmix.sensitivity: evidences under wider and narrower priors by reweighting, checked
+"""nestmix.evidence.sensitivity: evidences under wider and narrower priors by reweighting, checked
 against runs made with those priors."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 import nestmix
 from nestmix.errors import PriorError
+from nestmix.evidence.sensitivity import prior_sensitivity, scaled_prior
 from nestmix.priors.defaults import default_priors
-from nestmix.sensitivity import prior_sensitivity, scaled_prior
 
 PRIORS = {"mean": {"dist": "norm", "loc": 20, "scale": 10},
           "sigma": {"dist": "loguniform", "a": 0.5, "b": 20}}
@@ -52,7 +52,7 @@ def test_wider_uniform_means_cost_exactly_ln_two_each():
 
 @pytest.fixture(scope="module")
 def galaxies():
-    return nestmix.datasets.load("galaxies").measurements(scale=1e-3)
+    return nestmix.data.datasets.load("galaxies").measurements(scale=1e-3)
 
 
 def run(data, priors, seed):

@@ -154,7 +154,7 @@ def test_cancel_a_queued_and_a_running_job_and_a_worker_error(server):
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     assert cancelled.json()["started"] is None and cancelled.json()["attempts"] == 0
 
-    # live progress of a running run, read from its progress.json (nestmix.progress)
+    # live progress of a running run, read from its progress.json (nestmix.runtime.progress)
     live = server.wait(first["id"], lambda j: any(r["ncall"] > 0 for r in j["live"]))["live"]
     run = next(r for r in live if r["ncall"] > 0)
     assert run["sampler"] == "dynesty" and run["k"] in range(1, 7) and run["model"] == "full"

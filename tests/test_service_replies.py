@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nestmix.atomic import write_json_atomic
-from nestmix.progress import PROGRESS_FILE, start_progress
+from nestmix.runtime.atomic import write_json_atomic
+from nestmix.runtime.progress import PROGRESS_FILE, start_progress
 from nestmix.service.db import Database, Job, JobRun, now
 from nestmix.service.replies import Replies
 

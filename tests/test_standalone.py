@@ -48,9 +48,9 @@ def test_every_public_name_resolves_and_star_import_works():
     code = ("from nestmix import *; import nestmix; "
             "missing = [n for n in nestmix.__all__ if n not in globals()]; "
             "assert not missing, missing; nestmix.open_sweep; nestmix.shrinkage; "
-            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.datasets.load; "
+            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.data.datasets.load; "
             "from nestmix import to_anesthetic, to_arviz; "
-            "import nestmix.exports as e; assert to_anesthetic is e.to_anesthetic; "
+            "import nestmix.posterior.exports as e; assert to_anesthetic is e.to_anesthetic; "
             "assert to_arviz is e.to_arviz")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=120)
@@ -60,7 +60,7 @@ def test_every_public_name_resolves_and_star_import_works():
 def test_the_package_ships_its_type_hints_and_data():
     package = Path(nestmix.__file__).parent
     assert (package / "py.typed").exists()
-    for name in nestmix.datasets.dataset_names():
-        dataset = nestmix.datasets.load(name)
+    for name in nestmix.data.datasets.dataset_names():
+        dataset = nestmix.data.datasets.load(name)
         assert dataset.path.is_file() and package in dataset.path.parents
     assert (package / "examples" / "README.md").exists()

@@ -14,7 +14,7 @@ import pytest
 
 from nestmix import Measurements, ModelSpec, SweepPlan, load_sweep, run_sweep
 from nestmix.errors import ModelError, RunStoreError
-from nestmix.evidence import bayes_factors, posterior_probabilities, scatter_factor
+from nestmix.evidence.arithmetic import bayes_factors, posterior_probabilities, scatter_factor
 from nestmix.report.table import format_table
 from tests.conftest import TOY_PRIORS, toy_values
 

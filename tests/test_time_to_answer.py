@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nestmix.loaders import load_measurements
+from nestmix.data.loaders import load_measurements
 from nestmix.sweep.zeroconf import config_for_data
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_answer.py"

@@ -11,7 +11,8 @@ A component family is any object with
 * ``columns`` (tuple of str, optional): extra data columns it needs (``Measurements.extra``);
 * ``log_density(params, data)``: with ``params`` a mapping of parameter name → array of shape
   (m,) (one entry per parameter vector of a batch) and ``data`` the model's
-  :class:`~nestmix.data.Measurements`, the per-point log-density, shape (m, N). It may use
+  :class:`~nestmix.data.measurements.Measurements`, the per-point log-density, shape (m, N). It may
+  use
   ``data.values``, ``data.covariances`` / ``data.errors`` and ``data.extra``; it must not modify
   its inputs.
 
@@ -34,7 +35,7 @@ import numpy as np
 from nestmix.errors import ModelError
 
 if TYPE_CHECKING:
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
 
 __all__ = [
     "COMPONENT_FAMILIES",

@@ -30,7 +30,7 @@ from nestmix.errors import ModelError
 from nestmix.priors import Fixed, univariate_from_spec
 
 if TYPE_CHECKING:
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
 
 __all__ = ["GaussianOutlier", "Line", "StudentT"]
 

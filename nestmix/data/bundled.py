@@ -22,9 +22,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from nestmix.data import Measurements
+from nestmix.data.loaders import load_measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import DataError
-from nestmix.loaders import load_measurements
 
 __all__ = ["Dataset", "dataset_names", "load"]
 
@@ -127,13 +127,13 @@ class Dataset:
                      errors: Sequence[str] | str | None = None,
                      scale: float | None = None,
                      extra: Sequence[str] | str | None = None) -> Measurements:
-        """The data set as :class:`~nestmix.data.Measurements`, ready for a model.
+        """The data set as :class:`~nestmix.data.measurements.Measurements`, ready for a model.
 
         Parameters
         ----------
         columns, errors, extra : sequence of str or str, optional
             CSV data sets only: value columns, their standard deviations and extra columns
-            (as :func:`~nestmix.loaders.load_measurements`).
+            (as :func:`~nestmix.data.loaders.load_measurements`).
         scale : float, optional
             Positive factor multiplying values and errors.
         """

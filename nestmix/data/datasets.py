@@ -2,7 +2,7 @@
 
 - :func:`load`: a real data set that ships with the package (``galaxies``, ``galaxies_mass``,
   ``acidity``, ``enzyme``, ``line_outliers``), with its provenance and citation
-  (:mod:`nestmix.bundled`).
+  (:mod:`nestmix.data.bundled`).
 
 - :func:`deconvolution_problem`: noisy draws from a narrow two-component 1-D mixture whose
   noisy histogram shows a single bump.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nestmix.bundled import Dataset, dataset_names, load
-from nestmix.data import Measurements
+from nestmix.data.bundled import Dataset, dataset_names, load
+from nestmix.data.measurements import Measurements
 from nestmix.errors import DataError
 
 __all__ = ["Dataset", "StarField", "dataset_names", "deconvolution_problem", "load",
@@ -59,7 +59,7 @@ class DeconvolutionProblem:
     def measurements(self) -> Measurements:
         """The measurements with their errors, ready for a model."""
         return Measurements.from_arrays(self.values, errors=self.errors, columns=["x"],
-                                        source="nestmix.datasets.deconvolution_problem")
+                                        source="nestmix.data.datasets.deconvolution_problem")
 
 
 def deconvolution_problem(n: int = 300, *, seed: int = 0,
@@ -135,7 +135,7 @@ class StarField:
         return Measurements.from_arrays(data if len(values) > 1 else data[:, 0],
                                         errors=err if len(values) > 1 else err[:, 0],
                                         correlations=correlations, columns=list(values),
-                                        source="nestmix.datasets.star_cluster_field")
+                                        source="nestmix.data.datasets.star_cluster_field")
 
     def to_csv(self, path: str | Path) -> None:
         """Write the catalogue (with ``is_member`` last) as CSV."""

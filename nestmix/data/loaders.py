@@ -3,7 +3,8 @@
 A CSV file may be separated by commas, semicolons or tabs (:func:`csv_delimiter` tells which
 from the header row); a ``.tsv`` file is read as tab-separated.
 
-Each loader returns a validated :class:`~nestmix.data.Measurements`; every problem (a missing or
+Each loader returns a validated :class:`~nestmix.data.measurements.Measurements`; every problem (a
+missing or
 empty file, an unknown column, a cell that is not a number, ...) raises one
 :class:`~nestmix.errors.DataError` naming it, with the file's line number where there is one.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nestmix.data import Measurements, _assemble, _check_extra, _Lines, _name_list
+from nestmix.data.measurements import Measurements, _assemble, _check_extra, _Lines, _name_list
 from nestmix.errors import DataError
 
 __all__ = ["CSV_SUFFIXES", "csv_delimiter", "delimiter_name", "load_measurements",

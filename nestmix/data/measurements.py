@@ -3,7 +3,7 @@
 Error model: each data point ``x_i`` (a row of ``values``, ``D`` columns) is its true value
 plus Gaussian noise with a known covariance ``S_i`` (``D x D``). During deconvolution the
 likelihood of ``x_i`` under a mixture component with covariance ``C_k`` uses ``C_k + S_i``;
-that happens in the model code. This module validates the numbers; :mod:`nestmix.loaders`
+that happens in the model code. This module validates the numbers; :mod:`nestmix.data.loaders`
 reads them from files.
 
 ``S_i`` can be given as standard deviations ``errors`` (diagonal ``S_i``), as standard

@@ -18,7 +18,7 @@ the posterior overlap poorly the reported error grows instead of the estimate go
 prior density π(θ) is known block by block (:mod:`nestmix.priors.density`: univariate priors,
 the ordered block's K! Π base(μ) on μ₁ < … < μ_K, Dirichlet weights, LKJ correlations with
 their normalising constant), so that p at the run's own samples costs nothing: their log-likelihoods
-are stored. The proposal is a Student-t mixture (:func:`nestmix.evidence_check.
+are stored. The proposal is a Student-t mixture (:func:`nestmix.evidence.check.
 fit_student_t_mixture`) fitted to posterior draws in unconstrained coordinates z(θ) (log of
 positive scales, logit of bounded parameters, additive log-ratios of the weights, atanh of the
 correlations), carried back to θ with its Jacobian: g(θ) = g_z(z(θ)) |∂z/∂θ|. Proposal draws
@@ -100,10 +100,10 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from nestmix.backend import single_threaded_blas
-from nestmix.evidence_check import StudentTMixture, fit_student_t_mixture
+from nestmix.evidence.check import StudentTMixture, fit_student_t_mixture
 from nestmix.priors.density import PriorCoordinates
 from nestmix.results import NestedRun
+from nestmix.runtime.backend import single_threaded_blas
 
 __all__ = ["KHAT_MAX", "MAX_PERMUTATIONS", "MIN_ESS", "BridgeEstimate", "bridge_evidence",
            "bridge_record", "bridge_solve", "pareto_khat"]
@@ -394,7 +394,7 @@ class _CubeSpace:
     permutations = None
 
     def __init__(self, model: Any, run: NestedRun) -> None:
-        from nestmix.evidence_check import LogitTarget
+        from nestmix.evidence.check import LogitTarget
 
         assert run.samples_u is not None  # checked by the caller
         self.target = LogitTarget(model if hasattr(model, "log_likelihood_batch")

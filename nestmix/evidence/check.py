@@ -43,8 +43,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from scipy import special, stats
 
-from nestmix.backend import single_threaded_blas
 from nestmix.results import NestedRun
+from nestmix.runtime.backend import single_threaded_blas
 
 __all__ = ["DISAGREE_Z", "MIN_ESS", "ImportanceCheck", "LogitTarget", "StudentTMixture",
            "crosscheck_warning", "disagreement", "evidence_from_log_weights",
@@ -460,7 +460,7 @@ def disagreement(logz: float, logz_err: float, check: ImportanceCheck | None) ->
 def crosscheck_warning(logz: float, logz_err: float, check_logz: float, check_err: float,
                        z: float, method: str = "importance sampling") -> str:
     """The row warning when the sampler's ln Z and the check (by ``method``: importance
-    sampling, or bridge sampling, :mod:`nestmix.evidence_bridge`) disagree."""
+    sampling, or bridge sampling, :mod:`nestmix.evidence.bridge`) disagree."""
     side = "below" if z < 0 else "above"
     return (f"not converged: an independent estimate of ln Z by {method} from "
             f"the run's own posterior samples gives {check_logz:.3f} ± {check_err:.3f}; the "

@@ -26,11 +26,11 @@ from nestmix.components import (
     gaussian_log_density,
     probe_component,
 )
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.kernels import MixtureKernel
 from nestmix.model.layout import Layout, ModelChoices, Parameters, build_prior, weight_labels
-from nestmix.threads import PARALLEL_MIN_POINTS
+from nestmix.runtime.threads import PARALLEL_MIN_POINTS
 
 __all__ = ["CompiledParts", "MixtureModel", "Parameters"]
 

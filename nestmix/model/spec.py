@@ -18,7 +18,7 @@ from nestmix.errors import ModelError
 from nestmix.priors.explicit import check_explicit
 
 if TYPE_CHECKING:
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
     from nestmix.model.mixture import MixtureModel
 
 __all__ = ["BACKGROUNDS", "COVARIANCE_TYPES", "ORDERS", "PRIOR_KEYS", "ModelSpec"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nestmix.components import gaussian_log_density
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import NestmixError
 
 if TYPE_CHECKING:

@@ -105,7 +105,7 @@ class BlockPrior:
 
     @cached_property
     def _compiled(self):
-        from nestmix.backend import resolve_backend
+        from nestmix.runtime.backend import resolve_backend
 
         if resolve_backend() != "numba":  # decided before anything imports numba
             return None

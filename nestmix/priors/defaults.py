@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import DataError
 
 __all__ = ["DEFAULT_PRIOR_NOTE", "default_priors"]

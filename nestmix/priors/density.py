@@ -1,7 +1,7 @@
 """The prior density of a model's parameters θ, and unconstrained coordinates for them.
 
 The unit-cube transforms of :mod:`nestmix.priors` define the prior only implicitly; what needs
-π(θ) itself (bridge sampling in the natural parameters, :mod:`nestmix.evidence_bridge`) gets it
+π(θ) itself (bridge sampling in the natural parameters, :mod:`nestmix.evidence.bridge`) gets it
 here, block by block: univariate priors (scipy's ``logpdf``), the ordered block
 (K! Π base(x) on x₁ < … < x_K, 0 elsewhere), stick-breaking Dirichlet weights (the density of
 all K weights, the last implied), and LKJ(η) correlations (det(C)^(η−1) over its normalising

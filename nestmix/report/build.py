@@ -104,7 +104,7 @@ def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
     for table in (*report.tables, *report.averaging):
         csvs.append(directory / f"{table.name}.csv")
         _write(csvs[-1], table.csv().encode("utf-8"))
-    from nestmix.exports import write_posterior_csvs
+    from nestmix.posterior.exports import write_posterior_csvs
 
     csvs += write_posterior_csvs(archive, _write)
     markdown = directory / "report.md"
@@ -216,7 +216,7 @@ def build_report(archive: SweepArchive, *, seed: int = 0, figures: bool = True) 
 
 def _downloads(archive: SweepArchive, tables: tuple[Table, ...]) -> tuple[tuple[str, str], ...]:
     """The CSV files :func:`write_report` writes, for the report's list of files."""
-    from nestmix.exports import posterior_csv_name
+    from nestmix.posterior.exports import posterior_csv_name
 
     out = [(t.title, f"{t.name}.csv") for t in tables]
     if archive.spec is not None and archive.data is not None:

@@ -27,7 +27,7 @@ from nestmix.posterior.predictive import (
 from nestmix.results import rows_by_sampler
 
 if TYPE_CHECKING:
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
     from nestmix.model.mixture import MixtureModel
     from nestmix.results import NestedRun, SweepResult
     from nestmix.store.archive import SweepArchive

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import write_bytes_atomic
 from nestmix.report.document import ReportFigure
+from nestmix.runtime.atomic import write_bytes_atomic
 
 __all__ = ["FIGURE_DIR", "WRITTEN", "Maker", "ReportFiles", "remove_stale", "render_figure",
            "write_file", "written_before"]

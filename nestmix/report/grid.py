@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from nestmix.evidence import jeffreys_label
+from nestmix.evidence.arithmetic import jeffreys_label
 from nestmix.report.document import Column, Report, ReportFigure, Table
 from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render

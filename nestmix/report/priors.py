@@ -2,7 +2,8 @@
 
 :func:`prior_table` lists the priors of the sweep's model (``μ ~ Normal(20, 10)``,
 ``σ ~ LogUniform(0.5, 20)``, ...). :func:`sensitivity_table` reweights each finished run's
-posterior to mean and scale priors twice and half as wide (:mod:`nestmix.sensitivity`, no new
+posterior to mean and scale priors twice and half as wide (:mod:`nestmix.evidence.sensitivity`, no
+new
 runs) and compares the preferred K with the runner-up under each; :func:`sensitivity_verdict`
 says it in one sentence per sampler, for the verdict.
 """
@@ -14,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nestmix.evidence.sensitivity import MIN_EFFECTIVE, prior_sensitivity
 from nestmix.report.document import Column, Table
 from nestmix.results import rows_by_sampler
-from nestmix.sensitivity import MIN_EFFECTIVE, prior_sensitivity
 
 if TYPE_CHECKING:
     from nestmix.store.archive import SweepArchive
@@ -167,7 +168,7 @@ class SensitivityRow:
     ess_best, ess_runner : float
         Effective sample sizes of the reweighted posteriors of the two runs.
     reliable : bool
-        Both at least :data:`nestmix.sensitivity.MIN_EFFECTIVE`.
+        Both at least :data:`nestmix.evidence.sensitivity.MIN_EFFECTIVE`.
     preferred_k : int
         The K with the highest reweighted ln Z among all finished K of the sampler.
     """

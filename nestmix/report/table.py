@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nestmix.evidence import jeffreys_label
+from nestmix.evidence.arithmetic import jeffreys_label
 from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.results import SweepResult, rows_by_sampler
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nestmix.evidence import jeffreys_label
+from nestmix.evidence.arithmetic import jeffreys_label
 from nestmix.report.document import Column, Table
 from nestmix.report.trust import (
     ranking_caveat,

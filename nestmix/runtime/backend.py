@@ -13,7 +13,7 @@ for bit):
     (:mod:`nestmix.samplers.dynesty.compiled_slice`).
 ``NESTMIX_PARALLEL_KERNEL``
     ``auto`` (default: a likelihood over at least 10⁴ points spreads its points over the run's
-    share of the cores, :mod:`nestmix.threads`), ``0``, ``false``, ``no`` or ``off`` for the
+    share of the cores, :mod:`nestmix.runtime.threads`), ``0``, ``false``, ``no`` or ``off`` for the
     serial kernel always, or a number of threads at most.
 
 They are read here and nowhere else, and :func:`recorded_switches` gives their values in effect

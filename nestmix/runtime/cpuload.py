@@ -2,7 +2,7 @@
 
 A parallel likelihood pays only on cores that are free: where another process holds a core, a
 parallel region waits for the thread that shares it, and the parallel kernel ran slower than
-the serial one (``benchmarks/kernel_parallel.py``). :mod:`nestmix.threads` therefore gives a
+the serial one (``benchmarks/kernel_parallel.py``). :mod:`nestmix.runtime.threads` therefore gives a
 run's kernel no more threads than the cores that other work left free, measured from two
 counters taken at the start and the end of a window (a few seconds):
 
@@ -26,12 +26,20 @@ import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["OTHER_WORK_TOLERANCE", "CpuSample", "free_cores", "other_busy_cores",
-           "read_counters"]
+__all__ = ["OTHER_WORK_TOLERANCE", "CpuSample", "available_cores", "free_cores",
+           "other_busy_cores", "read_counters"]
 
 OTHER_WORK_TOLERANCE = 0.5
 """Other work below this many cores (a shell, a sweep's parent process) leaves a core free."""
 _STAT = "/proc/stat"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

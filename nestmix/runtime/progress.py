@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import json_safe, write_json_atomic
-from nestmix.processes import pid_alive, started_at
+from nestmix.runtime.atomic import json_safe, write_json_atomic
+from nestmix.runtime.processes import pid_alive, started_at
 
 __all__ = ["PROGRESS_FILE", "QUIET_SECONDS", "ProgressWriter", "WorkDirectoryLost",
            "clear_progress", "estimate_seconds_left", "format_progress", "progress_cells",

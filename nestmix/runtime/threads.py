@@ -7,10 +7,11 @@ a sweep, whose other runs have finished, or a run outside a sweep. Runs of one s
 the same time share the cores instead:
 
 * a run outside a sweep (a plain ``get_sampler(...).run(model, ...)``) may use every core this
-  process may run on (:func:`nestmix.samplers.base.available_cores`);
+  process may run on (:func:`nestmix.runtime.cpuload.available_cores`);
 * a run of a sweep gets ``max(1, cores // runs)`` threads (:func:`thread_budget`), where
   ``runs`` is the number of that sweep's runs running on this machine now (their
-  ``progress.json`` files, :func:`nestmix.progress.read_progress`; for a models × K grid, the
+  ``progress.json`` files, :func:`nestmix.runtime.progress.read_progress`; for a models × K grid,
+  the
   runs of the whole grid). The count is taken again every :data:`REEVALUATE_SECONDS` while the
   run goes, so the last run takes all cores once the others have finished, and the threads of
   the sweep's runs never add up to more than the cores;
@@ -18,14 +19,16 @@ the same time share the cores instead:
   its MPI ranks) divide the run's share among themselves: they inherit it through
   :func:`child_environment`.
 
-``$NESTMIX_PARALLEL_KERNEL`` (:func:`nestmix.backend.parallel_kernel_limit`) turns the parallel
+``$NESTMIX_PARALLEL_KERNEL`` (:func:`nestmix.runtime.backend.parallel_kernel_limit`) turns the
+parallel
 kernel off (``0``) or caps its threads. The parallel kernel returns the serial kernel's values
 exactly, so none of this changes a run's result, only its speed.
 
 Other work on the machine counts too: where another process holds a core, a parallel region
 waits for the thread that shares it, and the parallel kernel was slower than the serial one
 (``benchmarks/kernel_parallel.py``). At each count a run's threads are also at most the cores
-that other work left free over the last window (:mod:`nestmix.cpuload`: the machine's busy CPU
+that other work left free over the last window (:mod:`nestmix.runtime.cpuload`: the machine's busy
+CPU
 time from ``/proc/stat`` less this process's own; the first window, when a run starts, is
 :data:`FIRST_WINDOW_SECONDS`). A run therefore takes the serial kernel while another process
 keeps a core busy, and the parallel one again once it is free.
@@ -50,9 +53,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nestmix import cpuload
-from nestmix.backend import parallel_kernel_limit
-from nestmix.progress import read_progress
+from nestmix.runtime import cpuload
+from nestmix.runtime.backend import parallel_kernel_limit
+from nestmix.runtime.progress import read_progress
 
 __all__ = ["FIRST_WINDOW_SECONDS", "PARALLEL_MIN_POINTS", "REEVALUATE_SECONDS", "SHARE_ENV",
            "SPIN_COUNT", "child_environment",
@@ -154,9 +157,7 @@ class _State:
             return 1
         if self.share.limit is not None:
             limit = self.share.limit if limit is None else min(limit, self.share.limit)
-        from nestmix.samplers.base import available_cores  # at run time: samplers import models
-
-        cores = available_cores()
+        cores = cpuload.available_cores()
         running = 1 if self.share.directory is None else running_runs(self.share.directory)
         threads = min(thread_budget(cores, running, self.share.processes, limit),
                       _numba_threads())

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from nestmix.results import NestedRun
 
 __all__ = ["Capabilities", "LikelihoodProblem", "SamplerAdapter", "SweepOption",
-           "available_cores", "check_bounds", "check_settings", "probe_problem",
+           "check_bounds", "check_settings", "probe_problem",
            "settings_checked_before", "warn_large_nlive"]
 
 
@@ -284,16 +284,6 @@ def check_bounds(sampler: str, settings: Mapping[str, Any],
         if high is not None and value > high:
             raise SamplerError(f"{sampler} setting {key!r} must be at most {high:g}, got "
                                f"{value!r}")
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 _CHECKED_BEFORE: ContextVar[bool] = ContextVar("nestmix_settings_checked_before",

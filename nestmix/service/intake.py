@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, BinaryIO
 
-from nestmix.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.components import COMPONENT_FAMILIES
 from nestmix.errors import ConfigError, NestmixError
+from nestmix.runtime.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.sweep.config import max_minutes_setting, plan_from_mapping
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan

@@ -99,7 +99,7 @@ class Replies:
     def _progress(self, job_id: str, name: str) -> tuple[int, list[Any]]:
         """(a number naming the reading, the live runs) of a running job's progress files,
         read again once the last reading is :attr:`live_seconds` old."""
-        from nestmix.progress import read_progress
+        from nestmix.runtime.progress import read_progress
 
         now = time.monotonic()
         with self._lock:

@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--dask", help="run the sweep's tasks on this Dask scheduler")
     args = parser.parse_args(argv)
-    from nestmix.backend import limit_threads_in_environment
+    from nestmix.runtime.backend import limit_threads_in_environment
 
     limit_threads_in_environment()  # before the numerical libraries load
     from nestmix.errors import NestmixError

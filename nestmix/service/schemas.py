@@ -35,7 +35,7 @@ class Progress(BaseModel):
 
 
 class LiveRun(BaseModel):
-    """A run that is running now, from its ``progress.json`` (:mod:`nestmix.progress`)."""
+    """A run that is running now, from its ``progress.json`` (:mod:`nestmix.runtime.progress`)."""
 
     k: int | None = None
     sampler: str | None = None
@@ -104,7 +104,7 @@ def job_out(job: Job, report: bool, runs: Path, live: list[dict[str, Any]] | Non
             ) -> JobOut:
     """The API form of a job (``report``: whether its report.html exists; ``runs``: the runs
     directory, whose path its texts never show; ``live``: what
-    :func:`nestmix.progress.read_progress` read of its running runs)."""
+    :func:`nestmix.runtime.progress.read_progress` read of its running runs)."""
     links = {"self": f"/jobs/{job.id}", "summary": f"/jobs/{job.id}/summary.json",
              "log": f"/jobs/{job.id}/log"}
     if report:
@@ -125,8 +125,8 @@ def _redacted(text: str | None, runs: Path) -> str | None:
 
 
 def live_run(fields: dict[str, Any]) -> LiveRun:
-    """One entry of :func:`nestmix.progress.read_progress` as the API shows it."""
-    from nestmix.progress import format_progress
+    """One entry of :func:`nestmix.runtime.progress.read_progress` as the API shows it."""
+    from nestmix.runtime.progress import format_progress
 
     known = {key: fields.get(key) for key in LiveRun.model_fields if key != "text"}
     known["ncall"] = int(known.get("ncall") or 0)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from nestmix.atomic import json_safe
-from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
+from nestmix.runtime.atomic import json_safe
+from nestmix.runtime.backend import BLAS_ENV
 from nestmix.service.db import Database, Job, now
 from nestmix.service.grid_jobs import finished_count, finished_rows, screened_runs
 from nestmix.service.runner import REPORT_WARNING

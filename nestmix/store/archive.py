@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import NestmixError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult

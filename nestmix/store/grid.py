@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import write_json_atomic
 from nestmix.errors import RunStoreError
-from nestmix.evidence import bayes_factors, posterior_probabilities
+from nestmix.evidence.arithmetic import bayes_factors, posterior_probabilities
 from nestmix.results import EvidenceRow, SweepResult
+from nestmix.runtime.atomic import write_json_atomic
 from nestmix.store.lock import LOCK_NAME
 from nestmix.store.runs import GRID_MANIFEST, MANIFEST, SUMMARY
 from nestmix.store.summary import load_sweep

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nestmix.errors import RunStoreError
-from nestmix.processes import pid_alive
+from nestmix.runtime.processes import pid_alive
 
 __all__ = ["LOCK_NAME", "check_not_locked", "sweep_lock"]
 

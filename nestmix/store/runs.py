@@ -28,13 +28,13 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nestmix.atomic import current_umask, write_bytes_atomic, write_json_atomic
 from nestmix.errors import RunStoreError
 from nestmix.results import NestedRun, SweepResult, ln_z_spelled
+from nestmix.runtime.atomic import current_umask, write_bytes_atomic, write_json_atomic
 from nestmix.store.lock import LOCK_NAME, check_not_locked
 
 if TYPE_CHECKING:
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
 
 __all__ = ["GRID_MANIFEST", "ZERO_CONFIG_FILE", "CorruptRunError", "RunStore", "fingerprint",
            "grid_refusal", "run_name"]
@@ -252,7 +252,7 @@ class RunStore:
         """The sweep's data as stored by :meth:`save_data`, or None for older sweeps."""
         import numpy as np
 
-        from nestmix.data import Measurements
+        from nestmix.data.measurements import Measurements
 
         path = self.directory / DATA
         if not path.exists():

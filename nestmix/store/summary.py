@@ -1,7 +1,8 @@
 """The evidence table of a sweep directory, built from the finished runs on disk.
 
 The runs of one (K, sampler) with different seeds are combined into one row
-(:func:`nestmix.evidence.combine_runs`); Bayes factors and P(K | data) are computed within each
+(:func:`nestmix.evidence.arithmetic.combine_runs`); Bayes factors and P(K | data) are computed
+within each
 sampler's rows.
 """
 
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from nestmix.evidence import bayes_factors, combine_runs, posterior_probabilities
-from nestmix.evidence_bridge import BridgeEstimate
-from nestmix.evidence_check import DISAGREE_Z, ImportanceCheck, crosscheck_warning, disagreement
+from nestmix.evidence.arithmetic import bayes_factors, combine_runs, posterior_probabilities
+from nestmix.evidence.bridge import BridgeEstimate
+from nestmix.evidence.check import DISAGREE_Z, ImportanceCheck, crosscheck_warning, disagreement
 from nestmix.modes.combine import combine_analyses
 from nestmix.results import EvidenceRow, RunSummary, SweepResult
+from nestmix.store.convergence import apply
 from nestmix.store.runs import RunStore
 
 __all__ = ["escalation_step", "judged_runs", "load_sweep", "supported_runs"]
@@ -30,7 +32,8 @@ def load_sweep(directory: str | Path) -> SweepResult:
 
     Built from the finished runs on disk, so a sweep killed before it rewrote ``summary.json``
     still shows every run that finished. The runs of one (K, sampler) with different seeds are
-    combined into one row (:func:`nestmix.evidence.combine_runs`). Bayes factors and P(K | data)
+    combined into one row (:func:`nestmix.evidence.arithmetic.combine_runs`). Bayes factors and P(K
+    | data)
     are computed within each sampler's rows; K values asked for but not finished are listed as
     missing, and repeats not finished as missing repeats.
     """
@@ -68,8 +71,6 @@ def load_sweep(directory: str | Path) -> SweepResult:
     done = {(r["k"], r["sampler"], r["repeat"]) for r in runs}
     missing_repeats = tuple((k, s, i) for s in samplers for k in ks if (k, s) in have
                             for i in range(1, repeats + 1) if (k, s, i) not in done)
-    from nestmix.sweep.convergence import apply  # (nestmix.sweep imports this module)
-
     return apply(SweepResult(name=manifest.get("name", Path(directory).name), rows=tuple(rows),
                              missing=missing, directory=str(directory), modes=tuple(modes),
                              repeats=repeats, missing_repeats=missing_repeats), directory)
@@ -96,10 +97,10 @@ def supported_runs(group: Sequence[Mapping[str, Any]]
     Doubling the live points should lose less posterior mass, but a deeper run can still come
     out lower (issue 31: the deeper of two enzyme runs was the lowest of five). So a step is
     set aside when its runs missed the main mode (their best log-likelihood more than
-    :func:`nestmix.optimum.deficit_threshold` below the best any run of the row, or the
+    :func:`nestmix.evidence.optimum.deficit_threshold` below the best any run of the row, or the
     optimiser, reached), and, where the runs' independent estimates of ln Z (bridge sampling,
     else importance sampling) pooled over every step speak, the deepest step that agrees with
-    them within :data:`~nestmix.evidence_check.DISAGREE_Z` combined errors is judged; with no
+    them within :data:`~nestmix.evidence.check.DISAGREE_Z` combined errors is judged; with no
     usable estimate, the deepest step not set aside.
 
     Returns
@@ -276,7 +277,7 @@ def _evidence_rows(sampler: str,
 
 
 def _optimum(runs: Sequence[RunSummary]) -> dict[str, float | None]:
-    """The optimiser's cross-check over a row's runs (:mod:`nestmix.optimum`): the best
+    """The optimiser's cross-check over a row's runs (:mod:`nestmix.evidence.optimum`): the best
     log-likelihood any of them found, the optimiser's maximum, and the deficit when the best
     falls short by more than the threshold the runs recorded."""
     records = [s.optimum for s in runs
@@ -339,7 +340,7 @@ def _crosscheck(runs: Sequence[RunSummary], combined) -> tuple[float, float, flo
 
 def _bridge(runs: Sequence[RunSummary], combined) -> tuple[float, float, float] | None:
     """As :func:`_crosscheck`, from the runs' bridge-sampling estimates
-    (:mod:`nestmix.evidence_bridge`, stored under the check's ``bridge``)."""
+    (:mod:`nestmix.evidence.bridge`, stored under the check's ``bridge``)."""
     found = [BridgeEstimate.from_dict((s.crosscheck or {}).get("bridge"))
              if isinstance(s.crosscheck, Mapping) else None for s in runs]
     usable = [b for b in found if b is not None and b.usable]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.components import make_component
+from nestmix.data.loaders import load_measurements
 from nestmix.errors import (
     ConfigError,
     DataError,
@@ -20,7 +21,6 @@ from nestmix.errors import (
     PriorError,
     SamplerError,
 )
-from nestmix.loaders import load_measurements
 from nestmix.model.spec import ModelSpec
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan

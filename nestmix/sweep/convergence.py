@@ -16,9 +16,9 @@ Signals, for each (K, sampler) row of a sweep (:func:`signals`):
   reference; the seed with 0.62 / 0.38 was 4.2σ low for another reason, which the
   importance-sampling check catches).
 * **the independent check disagrees**: ln Z estimated again from the runs' own samples
-  without a nested sampler (by bridge sampling, :mod:`nestmix.evidence_bridge`, where it is
-  usable, which it is at every K; else by importance sampling, :mod:`nestmix.evidence_check`)
-  differs from the sampler's by more than :data:`nestmix.evidence_check.DISAGREE_Z` combined
+  without a nested sampler (by bridge sampling, :mod:`nestmix.evidence.bridge`, where it is
+  usable, which it is at every K; else by importance sampling, :mod:`nestmix.evidence.check`)
+  differs from the sampler's by more than :data:`nestmix.evidence.check.DISAGREE_Z` combined
   errors. This one fires for a single
   seed: it caught the galaxies K = 2 dynesty run that was 4.2σ low although its census found
   both relabellings.
@@ -33,7 +33,8 @@ lost part of the posterior) is not fixed by averaging it with another run of the
 more live points lose less. On make_blobs (issue 19, random_state 2) tied K = 4 at nlive 100
 came out 4.5 nats above its importance-sampling check; a second seed at nlive 100 left the row
 marked and still preferred over K = 3. Rows that never settle are recorded in
-``convergence.json`` and shown as not converged (:func:`apply`), and the verdict says the answer
+``convergence.json`` and shown as not converged
+(:func:`nestmix.store.convergence.apply`), and the verdict says the answer
 is uncertain and why (:func:`nestmix.report.trust.unconverged_verdict`).
 
 A row of 12 or more parameters that neither independent estimate can check
@@ -47,24 +48,20 @@ the deeper runs it goes to contenders only.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nestmix.atomic import write_json_atomic
-from nestmix.evidence import combine_runs
-from nestmix.evidence_check import DISAGREE_Z
+from nestmix.evidence.arithmetic import combine_runs
+from nestmix.evidence.check import DISAGREE_Z
 from nestmix.results import EvidenceRow, SweepResult
+from nestmix.runtime.atomic import write_json_atomic
+from nestmix.store.convergence import CONVERGENCE
 
-__all__ = ["CONVERGENCE", "NOT_CONVERGED", "SECOND_SEED_MIN_NDIM", "SEEDS_P", "apply",
-           "escalate", "needs_second_seed", "signals"]
+__all__ = ["SECOND_SEED_MIN_NDIM", "SEEDS_P", "escalate", "needs_second_seed", "signals"]
 
-CONVERGENCE = "convergence.json"
 SEEDS_P = 0.01  # seeds disagree when the χ² test of their scatter gives p below this
-NOT_CONVERGED = "not converged"
 _EFFECTIVE_PER_COPY = 20
 
 
@@ -234,27 +231,6 @@ def _moved(before: Sequence[float], after: Sequence[float]) -> list[str]:
                 "a run lost posterior mass (the deeper one is no more trustworthy for being "
                 "deeper)"]
     return [f"its ln Z moved from {z0:.2f} to {z1:.2f} when its live points were doubled"]
-
-
-def apply(result: SweepResult, directory: str | Path) -> SweepResult:
-    """``result`` with the rows ``convergence.json`` found unsettled marked not converged."""
-    path = Path(directory) / CONVERGENCE
-    if not path.exists():
-        return result
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return result
-    rows = []
-    for row in result.rows:
-        entry = record.get("rows", {}).get(f"K={row.k} {row.sampler}")
-        if entry and not entry.get("converged", True):
-            extra = entry.get("extra_runs", entry.get("extra_seeds", 0))  # (older records)
-            note = (f"{NOT_CONVERGED} after {extra} deeper run(s) (twice the live points each; "
-                    f"budget {record.get('budget', 0)}): " + "; ".join(entry["reasons"]))
-            row = replace(row, converged=False, warnings=(*row.warnings, note))
-        rows.append(row)
-    return replace(result, rows=tuple(rows))
 
 
 def _census(result: SweepResult, row: EvidenceRow) -> Mapping[str, Any] | None:

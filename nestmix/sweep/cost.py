@@ -24,7 +24,7 @@ The estimate is (likelihood calls each run is expected to make) × (seconds one 
   call (prior transform, slice proposals, dynesty's work per iteration) adds about
   :data:`SAMPLER_SECONDS_PER_CALL`: in the scaling table a whole call of a run costs 4–20 µs at
   N ≤ 1 000, where one batched evaluation of the likelihood costs a few µs.
-* **Load**: other work on the machine while the pilot ran (:mod:`nestmix.cpuload`, over at
+* **Load**: other work on the machine while the pilot ran (:mod:`nestmix.runtime.cpuload`, over at
   least :data:`LOAD_WINDOW` seconds) slowed the pilot's one process and will slow the sweep's
   ``n_jobs``: with B cores busy elsewhere out of C, a process gets min(1, C / (B + n)) of a
   core when n processes of ours run. The pilot's times are turned into CPU seconds at n = 1
@@ -132,7 +132,7 @@ class CostEstimate:
     calls : float
         Expected likelihood calls of all the runs together.
     busy_elsewhere : float
-        Cores other work kept busy while the pilot ran (:mod:`nestmix.cpuload`).
+        Cores other work kept busy while the pilot ran (:mod:`nestmix.runtime.cpuload`).
     pilot_seconds : float
         Seconds the pilot took.
     """
@@ -212,8 +212,7 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
     -------
     CostEstimate
     """
-    from nestmix.cpuload import other_busy_cores, read_counters
-    from nestmix.samplers.base import available_cores
+    from nestmix.runtime.cpuload import available_cores, other_busy_cores, read_counters
 
     start = time.perf_counter()
     cells = list(_runs_to_make(plan, directory))

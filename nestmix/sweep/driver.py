@@ -137,7 +137,8 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
     checks), to the contenders only (:func:`nestmix.sweep.screening.is_contender`): by
     default the rows that could still change the sweep's verdict against its best row of the
     same sampler; ``keep`` decides instead (a grid's contenders against the grid's best)."""
-    from nestmix.sweep.convergence import CONVERGENCE, escalate
+    from nestmix.store.convergence import CONVERGENCE
+    from nestmix.sweep.convergence import escalate
     from nestmix.sweep.screening import is_contender
 
     store = RunStore(directory)

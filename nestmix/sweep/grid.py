@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.spec import ModelSpec
 from nestmix.samplers import get_sampler

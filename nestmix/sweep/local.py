@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from nestmix.backend import BLAS_ENV
 from nestmix.errors import NestmixError
+from nestmix.runtime.backend import BLAS_ENV
 
 __all__ = ["WorkerLostError", "executor_alive", "run_local"]
 
@@ -80,7 +80,7 @@ def run_local(func: Callable[..., Any], args: Sequence[tuple], n_jobs: int = 1,
         return
     from joblib.externals.loky import FIRST_COMPLETED, get_reusable_executor, wait
 
-    from nestmix.sweep.lifeline import WATCH_ENV, die_with_parent
+    from nestmix.runtime.lifeline import WATCH_ENV, die_with_parent
 
     env = {**BLAS_ENV, WATCH_ENV: str(os.getpid())}  # workers die with this process
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nestmix._version import __version__
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import ModelError, SamplerError
 from nestmix.model.spec import ModelSpec
 from nestmix.modes.relabel import METHODS as RELABEL_METHODS
@@ -60,7 +60,8 @@ class SweepPlan:
         finished runs are re-analysed when it changes.
     repeats : int
         Runs per (K, sampler), each with its own seed; the evidence table combines them
-        (:func:`nestmix.evidence.combine_runs`) and shows their spread. Raising it later runs
+        (:func:`nestmix.evidence.arithmetic.combine_runs`) and shows their spread. Raising it later
+        runs
         only the new repeats.
     dask : str or None
         Address of a Dask scheduler (``tcp://host:8786``) to run the tasks on, unless

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from nestmix.evidence_check import DISAGREE_Z
+from nestmix.evidence.check import DISAGREE_Z
 from nestmix.results import EvidenceRow
 
 __all__ = ["CONTENDER_NATS", "FALL_NATS", "RULE", "TRAIL_NATS", "is_contender",

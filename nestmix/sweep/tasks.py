@@ -13,21 +13,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nestmix.backend import path_record, recorded_switches, single_threaded_blas
-from nestmix.data import Measurements
+from nestmix.data.measurements import Measurements
 from nestmix.errors import RunStoreError
-from nestmix.evidence_bridge import bridge_record
-from nestmix.evidence_check import importance_check
+from nestmix.evidence.bridge import bridge_record
+from nestmix.evidence.check import importance_check
+from nestmix.evidence.optimum import optimum_record
 from nestmix.model.spec import ModelSpec
 from nestmix.modes import analyse_run
-from nestmix.optimum import optimum_record
-from nestmix.progress import WorkDirectoryLost, clear_progress, start_progress
 from nestmix.results import RunSummary
+from nestmix.runtime.backend import path_record, recorded_switches, single_threaded_blas
+from nestmix.runtime.lifeline import die_with_parent
+from nestmix.runtime.progress import WorkDirectoryLost, clear_progress, start_progress
+from nestmix.runtime.threads import parallel_record, run_share
 from nestmix.samplers import get_sampler
 from nestmix.samplers.base import probe_problem
 from nestmix.store.runs import RunStore
-from nestmix.sweep.lifeline import die_with_parent
-from nestmix.threads import parallel_record, run_share
 
 __all__ = ["FinishedTask", "RunTask", "analyse", "execute"]
 
@@ -94,7 +94,8 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
     """Run ``task``, store the run (with the backend switches in effect, in its run.json) and
     its mode analysis, and return the run's summary.
 
-    The run's likelihood kernel uses its share of the cores (:func:`nestmix.threads.run_share`:
+    The run's likelihood kernel uses its share of the cores
+    (:func:`nestmix.runtime.threads.run_share`:
     all of them once the sweep's other runs have finished) and run.json records the most threads
     it ran with (``parallel_kernel_threads``)."""
     start = time.perf_counter()
@@ -143,8 +144,8 @@ def _model_name(spec: ModelSpec) -> str:
 
 
 def crosscheck(model, run, seed: int) -> dict | None:
-    """The run's ln Z estimated again from its own samples (:mod:`nestmix.evidence_check`),
-    with the bridge-sampling estimate under ``bridge`` (:mod:`nestmix.evidence_bridge`);
+    """The run's ln Z estimated again from its own samples (:mod:`nestmix.evidence.check`),
+    with the bridge-sampling estimate under ``bridge`` (:mod:`nestmix.evidence.bridge`);
     None where there is neither. A failure is recorded, never fatal."""
     try:
         check = importance_check(model, run, np.random.default_rng(seed))

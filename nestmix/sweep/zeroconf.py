@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nestmix.data.loaders import CSV_SUFFIXES, csv_delimiter, delimiter_name, unnamed_column_problem
 from nestmix.errors import ConfigError, RunStoreError
-from nestmix.loaders import CSV_SUFFIXES, csv_delimiter, delimiter_name, unnamed_column_problem
 from nestmix.model.spec import BACKGROUNDS, COVARIANCE_TYPES
 from nestmix.store.runs import MANIFEST, ZERO_CONFIG_FILE, RunStore
 
@@ -234,8 +234,8 @@ def _is_number(cell: str) -> bool:
 
 
 def _text_dims(path: Path) -> int:
+    from nestmix.data.loaders import load_measurements
     from nestmix.errors import DataError
-    from nestmix.loaders import load_measurements
 
     try:
         return load_measurements(path).n_dims
@@ -332,7 +332,7 @@ class PendingConfig:
         ConfigError, RunStoreError
             As :meth:`needs_writing` and :func:`check_directory`.
         """
-        from nestmix.atomic import write_text_atomic
+        from nestmix.runtime.atomic import write_text_atomic
 
         check_directory(plan, self.directory)
         if not self.needs_writing():

@@ -16,9 +16,9 @@ built; its compiled code is cached on disk (``cache=True``; one signature per en
 only the very first call on a machine pays the compilation — a few seconds per entry point,
 measured by ``benchmarks/kernel.py`` — and later processes load it in milliseconds.
 
-From ``parallel_min_points`` points on (default :data:`nestmix.threads.PARALLEL_MIN_POINTS`,
+From ``parallel_min_points`` points on (default :data:`nestmix.runtime.threads.PARALLEL_MIN_POINTS`,
 10⁴) the numba backend calls the parallel variant of the kernel when this run has more than one
-thread to itself (:func:`nestmix.threads.threads_for`); it returns the same values.
+thread to itself (:func:`nestmix.runtime.threads.threads_for`); it returns the same values.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nestmix.backend import BACKENDS, KERNEL_ENV, numba_available, resolve_backend
 from nestmix.errors import ModelError
-from nestmix.threads import PARALLEL_MIN_POINTS, threads_for
+from nestmix.runtime.backend import BACKENDS, KERNEL_ENV, numba_available, resolve_backend
+from nestmix.runtime.threads import PARALLEL_MIN_POINTS, threads_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from nestmix.data import Measurements
+    from nestmix.data.measurements import Measurements
     from nestmix.model.layout import Layout
     from nestmix.priors.blocks import BlockPrior
 
@@ -133,7 +133,7 @@ class MixtureKernel:
     data : Measurements, optional
     parallel_min_points : int, optional
         Points from which the parallel kernel may be used (default
-        :data:`nestmix.threads.PARALLEL_MIN_POINTS`).
+        :data:`nestmix.runtime.threads.PARALLEL_MIN_POINTS`).
 
     Attributes
     ----------

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestmix.atomic import write_bytes_atomic
+from nestmix.runtime.atomic import write_bytes_atomic
 
 __all__ = ["DIGEST_NAME", "EntryDigest", "compute_digest", "entry_digests", "helper_files",
            "main", "package_dir", "write_digests"]

@@ -136,7 +136,7 @@ def slice_sample(u, loglstar, directions, slices, doubling, rng, model):
     model : tuple
         ``(ops, params)`` of the compiled prior plan followed by the likelihood kernel's
         ``(source, fixed, lay, y, err, extra, log_bg)`` and :data:`SERIAL` or :data:`PARALLEL`:
-        which variant of the kernel to call (:mod:`nestmix.threads`; the same values).
+        which variant of the kernel to call (:mod:`nestmix.runtime.threads`; the same values).
 
     Returns
     -------

@@ -199,8 +199,8 @@ class DynestyAdapter(SamplerAdapter):
         saving = {} if checkpoint is None else {"checkpoint_file": str(checkpoint),
                                                 "checkpoint_every": checkpoint_seconds()}
         progress = None
-        if checkpoint is not None:  # live progress beside the checkpoint (nestmix.progress)
-            from nestmix.progress import ProgressWriter
+        if checkpoint is not None:  # live progress beside the checkpoint (nestmix.runtime.progress)
+            from nestmix.runtime.progress import ProgressWriter
 
             progress = ProgressWriter(checkpoint.parent, self.name, s["nlive"],
                                       stop_if_lost=True)

@@ -12,7 +12,8 @@ of dynesty 3.1's code drawing the same random numbers. A run with it is bit for 
 ``sample="slice"`` (``tests/test_compiled_slice.py`` checks whole runs), only faster.
 
 At N >= 10⁴ points the proposals call the kernel's parallel variant when the run has more than
-one thread (:mod:`nestmix.threads`; the thread count is looked at again before each proposal).
+one thread (:mod:`nestmix.runtime.threads`; the thread count is looked at again before each
+proposal).
 
 It is used when nestmix can run the model's prior and likelihood in compiled code
 (:meth:`nestmix.model.MixtureModel.compiled_parts`) and the run has no pool; otherwise, or with
@@ -30,9 +31,9 @@ from dynesty.internal_samplers import SamplerReturn, SliceSampler
 from dynesty.utils import LoglOutput, get_random_generator
 from numpy import linalg
 
-from nestmix.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
 from nestmix.model.mixture import CompiledParts
-from nestmix.threads import launch_numba_threads, threads_for
+from nestmix.runtime.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
+from nestmix.runtime.threads import launch_numba_threads, threads_for
 
 __all__ = ["ENV_VAR", "CompiledParts", "CompiledSliceSampler", "enabled"]
 

@@ -75,7 +75,7 @@ def check_pool(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SamplerError(f"dynesty setting 'pool' must be a number of processes (>= 1) or "
                            f"'dask', got {value!r}")
-    from nestmix.samplers.base import available_cores
+    from nestmix.runtime.cpuload import available_cores
 
     if value > available_cores():
         raise SamplerError(f"dynesty setting 'pool' must be at most the {available_cores()} "
@@ -87,8 +87,8 @@ def _install_blob(token: str, blob: bytes) -> None:
 
     import cloudpickle
 
-    from nestmix.backend import single_threaded_blas
-    from nestmix.sweep.lifeline import watch_parent
+    from nestmix.runtime.backend import single_threaded_blas
+    from nestmix.runtime.lifeline import watch_parent
 
     watch_parent()  # a pool process dies with the run that started it
     # Ctrl-C signals the whole process group: the run answers it between two iterations
@@ -112,8 +112,8 @@ class ProcessPool:
         import cloudpickle
         from joblib.externals.loky import ProcessPoolExecutor
 
-        from nestmix.backend import BLAS_ENV
-        from nestmix.threads import child_environment
+        from nestmix.runtime.backend import BLAS_ENV
+        from nestmix.runtime.threads import child_environment
 
         self.size = int(processes)
         self._executor = ProcessPoolExecutor(
@@ -131,7 +131,7 @@ class ProcessPool:
 
 
 def _call(problem: Any, token: str, func, item):
-    from nestmix.threads import run_share
+    from nestmix.runtime.threads import run_share
 
     if token not in _PROBLEMS:
         install(token, problem)

@@ -25,13 +25,13 @@ import numpy as np
 
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
+from nestmix.runtime.cpuload import available_cores
 from nestmix.samplers.base import (
     NLIVE_MAX,
     Capabilities,
     LikelihoodProblem,
     SamplerAdapter,
     SweepOption,
-    available_cores,
     check_bounds,
     check_settings,
     settings_checked_before,

@@ -3,7 +3,7 @@
 PolyChord runs in a child process (:mod:`nestmix.samplers.polychord.runner`) and rewrites
 ``<root>.stats`` (calls, dead points, ln Z) and ``<root>_phys_live.txt`` (the live points, ln L
 in the last column) every ``update_files`` iterations. :func:`watch` reads them from a thread
-of the adapter's process and feeds a :class:`nestmix.progress.ProgressWriter`. The remaining
+of the adapter's process and feeds a :class:`nestmix.runtime.progress.ProgressWriter`. The remaining
 evidence is estimated as in PolyChord's stopping rule: Δln Z = ln(1 + L_max X / Z) with the prior
 volume X = exp(−n_dead / n_live); its goal is ln(1 + precision_criterion).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nestmix.progress import ProgressWriter
+from nestmix.runtime.progress import ProgressWriter
 
 __all__ = ["remaining_logz", "watch"]
 

@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from nestmix.atomic import write_bytes_atomic
 from nestmix.errors import ModelError, SamplerError
+from nestmix.runtime.atomic import write_bytes_atomic
+from nestmix.runtime.threads import child_environment
 from nestmix.samplers.polychord.binding import CSettings
-from nestmix.threads import child_environment
 
 __all__ = ["CallbackError", "Callbacks", "ChildReport", "RunRequest", "run_in_child"]
 

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nestmix.atomic import write_json_atomic
 from nestmix.errors import SamplerError
 from nestmix.results import NestedRun
+from nestmix.runtime.atomic import write_json_atomic
 from nestmix.samplers.base import (
     NLIVE_MAX,
     LikelihoodProblem,
@@ -237,13 +237,13 @@ class UltraNestAdapter(SamplerAdapter):
 
 def _progress(workdir: str | None, s: Mapping[str, Any]) -> Any:
     """UltraNest's ``viz_callback`` (called whenever it rebuilds its region) writing the run's
-    ``progress.json`` (:class:`nestmix.progress.ProgressWriter`): likelihood calls,
+    ``progress.json`` (:class:`nestmix.runtime.progress.ProgressWriter`): likelihood calls,
     iteration, ln Z and the evidence still in the live points, Δ = ln(1 + Z_remain / Z),
     against the goal ln(1 + ``frac_remain``) at which UltraNest's first pass stops; False
     (no callback) without a work directory."""
     if workdir is None:
         return False
-    from nestmix.progress import ProgressWriter
+    from nestmix.runtime.progress import ProgressWriter
 
     writer = ProgressWriter(workdir, "ultranest", int(s["nlive"]), stop_if_lost=True)
     goal = float(np.log1p(s["frac_remain"]))
