@@ -41,6 +41,7 @@ from nestmix.estimator_input import (
     numbers,
     string_columns,
 )
+from nestmix.samplers.registry import DEFAULT_SAMPLER
 from nestmix.sweep.cost import DEFAULT_MAX_MINUTES
 
 __all__ = ["InvalidParameterError", "NestedGaussianMixture", "NotFittedError"]
@@ -157,7 +158,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
 
     def __init__(self, k: int | Iterable[int] = (1, 2, 3, 4),
                  covariance: str | Sequence[str] = "auto",
-                 background: str | Sequence[str] = "none", sampler: str = "dynesty",
+                 background: str | Sequence[str] = "none", sampler: str = DEFAULT_SAMPLER,
                  priors: Mapping[str, Any] | None = None,
                  sampler_settings: Mapping[str, Any] | None = None,
                  seed: int = 1, n_jobs: int | None = None,
@@ -478,13 +479,14 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         return covs, choices("background", self.background, BACKGROUNDS, BACKGROUNDS)
 
     def _settings(self, n_dims: int, kmax: int, backgrounds: tuple[str, ...]) -> dict[str, Any]:
-        """The sampler settings, with the zero-config number of live points for dynesty
+        """The sampler settings, with the zero-config number of live points for the default
+        sampler, as ``nestmix sweep points.csv`` sets it
         (:func:`nestmix.sweep.zeroconf.zero_config_nlive` of the grid's largest model)."""
         from nestmix.sweep.zeroconf import zero_config_nlive
 
         settings = dict(self.sampler_settings or {})
         own = settings.get(self.sampler)
-        if self.sampler == "dynesty" and "nlive" not in settings \
+        if self.sampler == DEFAULT_SAMPLER and "nlive" not in settings \
                 and not (isinstance(own, Mapping) and "nlive" in own):
             settings["nlive"] = zero_config_nlive(n_dims, kmax, backgrounds)
         return settings

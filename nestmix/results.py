@@ -93,8 +93,9 @@ class NestedRun:
         PolyChord proposals rejected for non-finite coordinates); empty for a clean run.
     backend : mapping
         How the numbers were computed (:func:`nestmix.runtime.backend.recorded_switches`: the
-        likelihood ``kernel``, whether ``compiled_slice`` proposals were allowed and the
-        ``parallel_kernel`` switch; :func:`nestmix.runtime.backend.path_record`; and
+        likelihood ``kernel`` and the ``parallel_kernel`` switch; the sampler's own switches,
+        :meth:`nestmix.samplers.base.SamplerAdapter.recorded_switches`, e.g. dynesty's
+        ``compiled_slice``; :func:`nestmix.runtime.backend.path_record`; and
         ``parallel_kernel_threads``, the most threads the parallel kernel ran with, 0 when it
         did not run); recorded by the sweep, empty for runs made otherwise or before nestmix
         recorded it.

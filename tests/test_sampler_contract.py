@@ -133,3 +133,128 @@ def test_a_tiny_run_is_a_consistent_nested_run(name, gaussian, tiny_runs):
     # anesthetic rebuilds the run from nlive alone: the same evidence within its error
     simulated, spread = run.logz_simulated(nsamples=100, seed=0)
     assert abs(simulated - run.logz) < 3 * max(run.logz_err, spread, 0.05)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_each_sampler_declares_the_packages_a_dask_worker_must_match(name):
+    """The Dask workers are checked for nestmix, numpy, scipy and the packages of the sweep's
+    own samplers (each adapter's ``worker_packages``), each by a version it can be compared on.
+    """
+    from nestmix.sweep.dask import MATCHED_PACKAGES, matched_packages, package_versions
+
+    adapter = get_sampler(name)
+    assert isinstance(adapter.worker_packages, tuple)
+    versions = package_versions(adapter.worker_packages)
+    assert all(v not in (None, "unknown") for v in versions.values()), versions
+    packages = matched_packages([name])
+    assert packages[:len(MATCHED_PACKAGES)] == MATCHED_PACKAGES
+    assert set(adapter.worker_packages) <= set(packages)
+    others = {p for other in SAMPLERS if other != name for p in get_sampler(other).worker_packages}
+    assert not (others - set(adapter.worker_packages)) & set(packages)
+
+
+def test_the_sampler_libraries_are_matched_on_the_workers():
+    from nestmix.sweep.dask import matched_packages
+
+    assert {"dynesty", "ultranest"} <= set(matched_packages(SAMPLERS))
+    assert "dynesty" not in matched_packages(["ultranest"])
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_each_sampler_records_its_own_switches(name):
+    """A sampler's switches go into run.json beside nestmix's, under names of their own."""
+    import json
+
+    from nestmix.runtime.backend import recorded_switches
+
+    switches = get_sampler(name).recorded_switches()
+    assert isinstance(switches, dict)
+    assert not set(switches) & set(recorded_switches())
+    json.dumps(switches)
+
+
+def test_dynesty_s_compiled_slice_switch_is_dynesty_s(monkeypatch):
+    from nestmix.runtime import backend
+    from nestmix.samplers.dynesty import switches
+
+    adapter = get_sampler("dynesty")
+    monkeypatch.setenv(switches.COMPILED_SLICE_ENV, "0")
+    assert adapter.recorded_switches() == {"compiled_slice": False}
+    monkeypatch.setenv(switches.COMPILED_SLICE_ENV, "yes")
+    assert adapter.recorded_switches() == {"compiled_slice": True}
+    assert not hasattr(backend, "compiled_slice_enabled")
+    assert "compiled_slice" not in backend.recorded_switches()
+
+
+def _constants_outside_the_samplers() -> list[tuple[str, int, str]]:
+    """Every string constant in nestmix/ outside nestmix/samplers/, docstrings left out."""
+    import ast
+    from pathlib import Path
+
+    import nestmix
+
+    package = Path(nestmix.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if "samplers" in path.relative_to(package).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                           ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        found += [(str(path.relative_to(package)), node.lineno, node.value)
+                  for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in docstrings]
+    return found
+
+
+def test_no_sampler_switch_is_named_outside_its_folder():
+    """Environment switches named under nestmix/samplers/ (dynesty's NESTMIX_COMPILED_SLICE)
+    are read there only."""
+    import re
+    from pathlib import Path
+
+    import nestmix.samplers
+
+    folder = Path(nestmix.samplers.__file__).parent
+    names = {name for path in folder.rglob("*.py")
+             for name in re.findall(r'"(NESTMIX_[A-Z_]+)"', path.read_text(encoding="utf-8"))}
+    assert "NESTMIX_COMPILED_SLICE" in names
+    outside = [c for c in _constants_outside_the_samplers() if c[2] in names]
+    assert not outside, outside
+
+
+def test_the_default_sampler_is_written_once():
+    from nestmix.estimator import NestedGaussianMixture
+    from nestmix.samplers import DEFAULT_SAMPLER
+
+    assert DEFAULT_SAMPLER in REGISTRY
+    plan = SweepPlan(name="t", data=Measurements.from_arrays(toy_values(10)),
+                     spec=ModelSpec(priors=TOY_PRIORS), k_values=(1,))
+    assert plan.samplers == (DEFAULT_SAMPLER,)
+    assert NestedGaussianMixture().sampler == DEFAULT_SAMPLER
+    written = [c for c in _constants_outside_the_samplers() if c[2] == DEFAULT_SAMPLER]
+    assert not written, f"the default sampler written outside samplers/registry.py: {written}"
+
+
+def test_the_interface_s_example_speaks_the_contract():
+    """samplers/base.py's example adapter asks for live points as ``nlive``, with settings the
+    real adapter accepts, and overrides only methods the interface has."""
+    import ast
+    import re
+
+    import nestmix.samplers.base as base
+
+    doc = base.__doc__ or ""
+    defaults = ast.literal_eval(re.search(r"defaults = (\{.*?\})", doc).group(1))
+    valid = re.search(r"valid_settings = (\{.*?\})", doc).group(1)
+    real = get_sampler("ultranest")
+    assert "nlive" in defaults and set(defaults) <= set(real.valid_settings)
+    assert set(defaults) <= set(re.findall(r'"(\w+)":', valid))
+    assert "min_num_live_points" not in defaults and "worker_packages" in doc
+    methods = re.findall(r"def (\w+)\(self", doc)
+    assert "default_nlive" in methods
+    assert all(hasattr(SamplerAdapter, m) for m in methods), methods

@@ -1,23 +1,22 @@
 """How the numbers are computed: the switches that choose compiled or plain code, and the
 thread limits of numerical libraries.
 
-Three environment variables change how nestmix computes (not what: a run's evidence is the same
-up to floating-point rounding, and with the compiled slice proposals or the parallel kernel bit
-for bit):
+Two environment variables change how nestmix computes (not what: a run's evidence is the same
+up to floating-point rounding, and with the parallel kernel bit for bit):
 
 ``NESTMIX_KERNEL``
     ``auto`` (default: numba when it is installed), ``numba`` or ``numpy``: the likelihood
     kernels (:mod:`nestmix.model.kernels`) and the compiled prior transforms.
-``NESTMIX_COMPILED_SLICE``
-    ``0``, ``false`` or ``no`` turns off the compiled copy of dynesty's slice proposals
-    (:mod:`nestmix.samplers.dynesty.compiled_slice`).
 ``NESTMIX_PARALLEL_KERNEL``
     ``auto`` (default: a likelihood over at least 10⁴ points spreads its points over the run's
     share of the cores, :mod:`nestmix.runtime.threads`), ``0``, ``false``, ``no`` or ``off`` for the
     serial kernel always, or a number of threads at most.
 
 They are read here and nowhere else, and :func:`recorded_switches` gives their values in effect
-for a run, which the sweep writes into the run's ``run.json`` (key ``backend``).
+for a run, which the sweep writes into the run's ``run.json`` (key ``backend``), together with
+the run's sampler's own switches
+(:meth:`nestmix.samplers.base.SamplerAdapter.recorded_switches`; dynesty's
+``NESTMIX_COMPILED_SLICE``: :mod:`nestmix.samplers.dynesty.switches`).
 
 Parallel workers run with BLAS and OpenMP limited to one thread each, so that ``n`` workers use
 ``n`` cores: :data:`BLAS_ENV` for processes about to start, :func:`limit_threads_in_environment`
@@ -34,14 +33,13 @@ from typing import Any
 
 from nestmix.errors import ModelError
 
-__all__ = ["BACKENDS", "BLAS_ENV", "COMPILED_SLICE_ENV", "KERNEL_ENV", "PARALLEL_KERNEL_ENV",
-           "compiled_slice_enabled", "limit_threads_in_environment", "numba_available",
+__all__ = ["BACKENDS", "BLAS_ENV", "KERNEL_ENV", "PARALLEL_KERNEL_ENV",
+           "limit_threads_in_environment", "numba_available",
            "parallel_kernel_limit", "path_record", "recorded_switches", "resolve_backend",
            "single_threaded_blas"]
 
 BACKENDS = ("auto", "numba", "numpy")
 KERNEL_ENV = "NESTMIX_KERNEL"
-COMPILED_SLICE_ENV = "NESTMIX_COMPILED_SLICE"
 PARALLEL_KERNEL_ENV = "NESTMIX_PARALLEL_KERNEL"
 BLAS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -80,11 +78,6 @@ def resolve_backend(requested: str | None = None) -> str:
     return name
 
 
-def compiled_slice_enabled() -> bool:
-    """False when ``$NESTMIX_COMPILED_SLICE`` is ``0``, ``false`` or ``no``."""
-    return os.environ.get(COMPILED_SLICE_ENV, "1").strip().lower() not in ("0", "false", "no")
-
-
 def parallel_kernel_limit() -> int | None:
     """``$NESTMIX_PARALLEL_KERNEL`` as a limit on the parallel kernel's threads: None for
     ``auto`` (unset or empty: no limit but the cores), 0 for off.
@@ -111,10 +104,10 @@ def parallel_kernel_limit() -> int | None:
 
 def recorded_switches() -> dict[str, Any]:
     """The switches in effect, as written into a run's ``run.json``: ``kernel`` (``numba`` or
-    ``numpy``), ``compiled_slice`` (whether dynesty's slice proposals may run compiled) and
-    ``parallel_kernel`` (``auto``, ``off`` or the most threads allowed)."""
+    ``numpy``) and ``parallel_kernel`` (``auto``, ``off`` or the most threads allowed); the
+    sampler adds its own (:meth:`nestmix.samplers.base.SamplerAdapter.recorded_switches`)."""
     limit = parallel_kernel_limit()
-    return {"kernel": resolve_backend(), "compiled_slice": compiled_slice_enabled(),
+    return {"kernel": resolve_backend(),
             "parallel_kernel": "auto" if limit is None else ("off" if limit == 0 else limit)}
 
 

@@ -19,37 +19,44 @@ this interface; they name no sampler's settings. Adapters are looked up by name 
 
 Adding a sampler
 ----------------
-UltraNest, say, would touch only ``nestmix/samplers/ultranest/`` and the registry:
-
-``nestmix/samplers/ultranest/adapter.py``::
+UltraNest was added this way, touching only ``nestmix/samplers/ultranest/`` and the registry. In
+outline, ``nestmix/samplers/<name>/adapter.py``::
 
     class UltraNestAdapter(SamplerAdapter):
         name = "ultranest"
-        defaults = {"min_num_live_points": 400, "dlogz": 0.5}
-        valid_settings = {"min_num_live_points": int, "dlogz": (int, float),
-                          "max_ncalls": int, "resume": str}
+        defaults = {"nlive": 400, "dlogz": 0.5, "resume": True}
+        valid_settings = {"nlive": int, "dlogz": (int, float), "resume": bool}
         execution_settings = frozenset({"resume"})   # not part of any fingerprint
-        capabilities = Capabilities(mpi=True)
+        worker_packages = ("ultranest",)             # a Dask worker must run this version
 
         def validate(self, settings):
             return check_settings(self.name, settings, self.valid_settings, self.defaults)
 
+        def default_nlive(self, ndim):               # live points where "nlive" is unset
+            return 400
+
         def run(self, problem, settings, seed, workdir=None):
-            import ultranest  # ImportError -> SamplerError("pip install ultranest")
+            import ultranest  # ImportError -> SamplerError naming the extra to install
 
             s = self.validate(settings)
             sampler = ultranest.ReactiveNestedSampler(
                 list(problem.param_names), problem.log_likelihood, problem.prior_transform,
-                log_dir=workdir, resume=s.get("resume", "subfolder"))
-            result = sampler.run(min_num_live_points=s["min_num_live_points"], dlogz=s["dlogz"],
-                                 max_ncalls=s.get("max_ncalls"))
+                log_dir=workdir, resume="resume" if s["resume"] else "overwrite")
+            result = sampler.run(min_num_live_points=s["nlive"], dlogz=s["dlogz"])
             return NestedRun(sampler=self.name, ...)  # dead points, weights, logz from result
+
+Live points are part of the contract: every adapter accepts the setting ``nlive`` (mapped onto
+its library's own name, as ``min_num_live_points`` above), says how many a run uses where it is
+unset (:meth:`SamplerAdapter.default_nlive`), and :meth:`SamplerAdapter.with_more_live_points`
+is how the convergence check asks for a deeper run (``nlive`` times a factor by default; an
+adapter whose deeper runs need more than that overrides it).
 
 ``nestmix/samplers/registry.py``: one line in ``REGISTRY``,
 ``"ultranest": "nestmix.samplers.ultranest.adapter:UltraNestAdapter"``. Nothing else changes:
 ``[sweep] sampler = "ultranest"`` and ``[sweep.ultranest]`` settings are validated by the
 adapter, fingerprinted without its execution settings, and its runs stored, compared and
-reported like the others.
+reported like the others. ``tests/test_sampler_contract.py`` runs the contract over every
+registered sampler.
 """
 
 from __future__ import annotations
@@ -157,6 +164,10 @@ class SamplerAdapter:
     capabilities : Capabilities
     sweep_options : tuple of SweepOption
         Its own ``nestmix sweep`` options.
+    worker_packages : tuple of str
+        The packages (import names) its runs compute with, beyond nestmix, numpy and scipy: a
+        Dask worker must import the same versions as the machine that starts the sweep
+        (:func:`nestmix.sweep.dask.matched_packages`), else the sweep is refused.
     """
 
     name: ClassVar[str]
@@ -166,6 +177,7 @@ class SamplerAdapter:
     formerly_fingerprinted: ClassVar[frozenset[str]] = frozenset()
     capabilities: ClassVar[Capabilities] = Capabilities()
     sweep_options: ClassVar[tuple[SweepOption, ...]] = ()
+    worker_packages: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -225,6 +237,12 @@ class SamplerAdapter:
         """Whether the label census of a run with ``settings`` says something about missed
         label copies (False where the sampler does not balance the copies by design)."""
         return True
+
+    def recorded_switches(self) -> dict[str, Any]:
+        """The sampler's own switches in effect (environment variables that change how its runs
+        are computed, not what), written into each of its runs' ``run.json`` beside
+        :func:`nestmix.runtime.backend.recorded_switches`; none by default."""
+        return {}
 
     def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
         """Raise SamplerError when runs with ``settings`` cannot be executed where the sweep

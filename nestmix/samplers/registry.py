@@ -12,7 +12,7 @@ import importlib
 from nestmix.errors import SamplerError
 from nestmix.samplers.base import SamplerAdapter
 
-__all__ = ["REGISTRY", "all_samplers", "available_samplers", "get_sampler"]
+__all__ = ["DEFAULT_SAMPLER", "REGISTRY", "all_samplers", "available_samplers", "get_sampler"]
 
 REGISTRY = {
     "dynesty": "nestmix.samplers.dynesty.adapter:DynestyAdapter",
@@ -20,6 +20,10 @@ REGISTRY = {
     "ultranest": "nestmix.samplers.ultranest.adapter:UltraNestAdapter",
 }
 """Sampler name -> ``module:class`` of its adapter."""
+
+DEFAULT_SAMPLER = "dynesty"
+"""The sampler a sweep, a grid, a config file, the zero-config sweep and the estimator use when
+none is named: written here only."""
 
 
 def available_samplers() -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from nestmix.errors import (
     SamplerError,
 )
 from nestmix.model.spec import ModelSpec
+from nestmix.samplers import DEFAULT_SAMPLER
 from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
 
@@ -136,7 +137,7 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
     spec = specs[0]
     sweep = _table(raw, "sweep")
     ks = _k_values(sweep, least=0 if spec.extra_components else 1)
-    sampler = sweep.get("sampler", "dynesty")
+    sampler = sweep.get("sampler", DEFAULT_SAMPLER)
     if isinstance(sampler, list):
         sampler = tuple(sampler)
     seed = sweep.get("seed", 1)

@@ -22,13 +22,14 @@ from typing import Any
 from nestmix.errors import ClusterError
 from nestmix.extras import require
 
-__all__ = ["check_worker_versions", "cluster_description", "connect", "run_on_dask"]
+__all__ = ["check_worker_versions", "cluster_description", "connect", "matched_packages",
+           "run_on_dask"]
 
 CONNECT_TIMEOUT = 20  # seconds to reach a scheduler before giving up
 # packages whose version must be the same on every worker as here: nestmix computes the runs and
-# their fingerprints, the samplers and numpy/scipy compute the numbers (dask.distributed checks
-# its own dependencies itself)
-MATCHED_PACKAGES = ("nestmix", "dynesty", "numpy", "scipy")
+# their fingerprints, numpy/scipy and the samplers (each adapter's worker_packages) compute the
+# numbers (dask.distributed checks its own dependencies itself)
+MATCHED_PACKAGES = ("nestmix", "numpy", "scipy")
 
 
 def _import_distributed():
@@ -110,6 +111,18 @@ def check_shared_directory(client: Any, directory: str | Path, marker: str) -> N
             f"the Dask worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see "
             f"the run directory {directory}: it must be on a file system shared by every "
             "worker, under the same path (give --out an absolute path on shared storage)")
+
+
+def matched_packages(samplers: Sequence[str]) -> tuple[str, ...]:
+    """The packages a worker must import at this process's versions to run ``samplers``:
+    :data:`MATCHED_PACKAGES` and what each sampler declares
+    (:attr:`nestmix.samplers.base.SamplerAdapter.worker_packages`)."""
+    from nestmix.samplers import get_sampler
+
+    out = list(MATCHED_PACKAGES)
+    for name in samplers:
+        out += [p for p in get_sampler(name).worker_packages if p not in out]
+    return tuple(out)
 
 
 def package_versions(packages: Sequence[str] = MATCHED_PACKAGES) -> dict[str, str | None]:

@@ -211,11 +211,12 @@ def _execute(plan: SweepPlan, todo: Sequence[RunTask], n_jobs: int, target: Any,
         check_worker_versions,
         cluster_description,
         connect,
+        matched_packages,
         run_on_dask,
     )
 
     with connect(target) as client:
-        check_worker_versions(client)
+        check_worker_versions(client, matched_packages(plan.samplers))
         check_shared_directory(client, todo[0].directory, MANIFEST)
         say(_plan_line(plan, todo, f"on the Dask cluster at {cluster_description(client)}"))
         names = [f"K{t.k}-{t.sampler}-r{t.repeat}" for t in todo]

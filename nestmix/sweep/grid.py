@@ -24,7 +24,7 @@ from typing import Any
 from nestmix.data.measurements import Measurements
 from nestmix.errors import ModelError
 from nestmix.model.spec import ModelSpec
-from nestmix.samplers import get_sampler
+from nestmix.samplers import DEFAULT_SAMPLER, get_sampler
 from nestmix.store.grid import (
     GridResult,
     model_directory,
@@ -75,7 +75,7 @@ class GridPlan:
     data: Measurements
     specs: tuple[ModelSpec, ...]
     k_values: tuple[int, ...]
-    sampler: str | tuple[str, ...] = "dynesty"
+    sampler: str | tuple[str, ...] = DEFAULT_SAMPLER
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     k_prior: tuple[float, ...] | None = None

@@ -18,7 +18,7 @@ from nestmix.data.measurements import Measurements
 from nestmix.errors import ModelError, SamplerError
 from nestmix.model.spec import ModelSpec
 from nestmix.modes.relabel import METHODS as RELABEL_METHODS
-from nestmix.samplers import get_sampler
+from nestmix.samplers import DEFAULT_SAMPLER, get_sampler
 from nestmix.store.runs import fingerprint
 
 __all__ = ["DEFAULT_ESCALATE", "SweepPlan"]
@@ -78,7 +78,7 @@ class SweepPlan:
     data: Measurements
     spec: ModelSpec
     k_values: tuple[int, ...]
-    sampler: str | tuple[str, ...] = "dynesty"
+    sampler: str | tuple[str, ...] = DEFAULT_SAMPLER
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     k_prior: tuple[float, ...] | None = None

@@ -121,7 +121,8 @@ def execute(data: Measurements, spec: ModelSpec, task: RunTask) -> FinishedTask:
             raise
         finally:
             clear_progress(workdir)
-        run = replace(run, backend={**recorded_switches(), **path_record(model), **threads})
+        switches = {**recorded_switches(), **get_sampler(task.sampler).recorded_switches()}
+        run = replace(run, backend={**switches, **path_record(model), **threads})
         _, logz_err_sim = run.logz_simulated(nsamples=200, seed=task.seed % (2**32))
         with run_share(task.directory):  # the checks' likelihood calls: the run's share too
             check = crosscheck(model, run, task.seed)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from nestmix.data.loaders import CSV_SUFFIXES, csv_delimiter, delimiter_name, unnamed_column_problem
 from nestmix.errors import ConfigError, RunStoreError
 from nestmix.model.spec import BACKGROUNDS, COVARIANCE_TYPES
+from nestmix.samplers import DEFAULT_SAMPLER
 from nestmix.store.runs import MANIFEST, ZERO_CONFIG_FILE, RunStore
 
 if sys.version_info >= (3, 11):
@@ -165,7 +166,7 @@ def config_for_data(path: str | Path, *, base: str | Path, columns: Sequence[str
     name = _NAME.sub("_", path.stem).lstrip("._-") or "data"
     return {"name": name[:100], "data": data,
             "model": {"covariance": covs, "background": bgs},
-            "sweep": {"kmax": kmax or DEFAULT_KMAX, "sampler": "dynesty",
+            "sweep": {"kmax": kmax or DEFAULT_KMAX, "sampler": DEFAULT_SAMPLER,
                       "nlive": zero_config_nlive(n_dims, kmax or DEFAULT_KMAX, bgs),
                       "seed": 1}}
 

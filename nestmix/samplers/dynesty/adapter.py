@@ -95,6 +95,7 @@ class DynestyAdapter(SamplerAdapter):
     execution_settings = frozenset({"pool", "queue_size"})
     formerly_fingerprinted = frozenset({"queue_size"})
     capabilities = Capabilities(pooled_runs=True, compiled_fast_path=True)
+    worker_packages = ("dynesty",)
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``settings``; raises SamplerError on unknown or bad ones."""
@@ -129,6 +130,13 @@ class DynestyAdapter(SamplerAdapter):
         """The ``pool`` of worker processes a run starts (1 without)."""
         pool = settings.get("pool")
         return pool if isinstance(pool, int) and not isinstance(pool, bool) and pool > 1 else 1
+
+    def recorded_switches(self) -> dict[str, Any]:
+        """``compiled_slice``: whether the slice proposals may run compiled
+        (:mod:`nestmix.samplers.dynesty.switches`)."""
+        from nestmix.samplers.dynesty.switches import compiled_slice_enabled
+
+        return {"compiled_slice": compiled_slice_enabled()}
 
     def check_execution(self, settings: Mapping[str, Any], *, on_cluster: bool) -> None:
         """``pool = 'dask'`` spreads each run over a Dask cluster's workers: only on a cluster.

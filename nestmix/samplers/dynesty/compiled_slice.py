@@ -32,8 +32,8 @@ from dynesty.utils import LoglOutput, get_random_generator
 from numpy import linalg
 
 from nestmix.model.mixture import CompiledParts
-from nestmix.runtime.backend import COMPILED_SLICE_ENV, compiled_slice_enabled
 from nestmix.runtime.threads import launch_numba_threads, threads_for
+from nestmix.samplers.dynesty.switches import COMPILED_SLICE_ENV, compiled_slice_enabled
 
 __all__ = ["ENV_VAR", "CompiledParts", "CompiledSliceSampler", "enabled"]
 

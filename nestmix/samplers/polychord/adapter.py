@@ -85,6 +85,8 @@ class PolyChordAdapter(SamplerAdapter):
     execution_settings = frozenset({"mpi", "resume", "feedback"})
     formerly_fingerprinted = frozenset({"resume", "feedback"})
     capabilities = Capabilities(mpi=True)
+    # nestmix's own build of PolyChord (`nestmix install-polychord`): matched with nestmix
+    worker_packages = ()
     sweep_options = (SweepOption(
         flag="--mpi", setting="mpi", metavar="N",
         help="run each PolyChord run on N processes with Open MPI's mpirun (sets "

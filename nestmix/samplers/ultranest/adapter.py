@@ -119,6 +119,7 @@ class UltraNestAdapter(SamplerAdapter):
         "resume": bool,
     }
     execution_settings = frozenset({"resume"})
+    worker_packages = ("ultranest",)
 
     def default_nlive(self, ndim: int) -> int:
         """400, UltraNest's ``min_num_live_points``, whatever the dimension."""
