@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nestmix-default-priors-") as out:
         for name in LITERATURE:
-            data = nestmix.data.datasets.load(name).measurements(scale=SCALE[name])
+            data = nestmix.datasets.load(name).measurements(scale=SCALE[name])
             priors = default_priors(data)
             spec = nestmix.ModelSpec(covariance="full", priors=priors)
             plan = nestmix.SweepPlan(name=name, data=data, spec=spec,

@@ -34,7 +34,7 @@ def plan_for(order: str):
     """The sweep of one labelling."""
     import nestmix
 
-    data = nestmix.data.datasets.load("enzyme").measurements()
+    data = nestmix.datasets.load("enzyme").measurements()
     values = data.values[:, 0]
     lo, hi = float(values.min()), float(values.max())
     r = hi - lo

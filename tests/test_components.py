@@ -18,7 +18,7 @@ from nestmix.errors import ConfigError, DataError, ModelError, PriorError
 from nestmix.modes import ThetaLayout, analyse_run
 from nestmix.sweep.config import plan_from_mapping
 
-LINE_CSV = nestmix.data.datasets.load("line_outliers").path
+LINE_CSV = nestmix.datasets.load("line_outliers").path
 M_PUB, M_ERR, B_PUB, B_ERR = 3.137, 0.074, -11.979, 0.449
 
 LINE_PRIORS = {"m": {"dist": "uniform", "loc": 0, "scale": 10},

@@ -11,7 +11,7 @@ from nestmix.priors.defaults import default_priors
 
 
 def test_galaxies_defaults_follow_the_range_and_the_gaps():
-    data = nestmix.data.datasets.load("galaxies").measurements(scale=1e-3)
+    data = nestmix.datasets.load("galaxies").measurements(scale=1e-3)
     v = np.sort(data.values[:, 0])
     priors = default_priors(data)
     # Richardson & Green's mean prior: N(midrange, R²)

@@ -52,7 +52,7 @@ def test_wider_uniform_means_cost_exactly_ln_two_each():
 
 @pytest.fixture(scope="module")
 def galaxies():
-    return nestmix.data.datasets.load("galaxies").measurements(scale=1e-3)
+    return nestmix.datasets.load("galaxies").measurements(scale=1e-3)
 
 
 def run(data, priors, seed):

@@ -48,7 +48,7 @@ def test_every_public_name_resolves_and_star_import_works():
     code = ("from nestmix import *; import nestmix; "
             "missing = [n for n in nestmix.__all__ if n not in globals()]; "
             "assert not missing, missing; nestmix.open_sweep; nestmix.shrinkage; "
-            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.data.datasets.load; "
+            "nestmix.SweepArchive; nestmix.Shrinkage; nestmix.datasets.load; "
             "from nestmix import to_anesthetic, to_arviz; "
             "import nestmix.posterior.exports as e; assert to_anesthetic is e.to_anesthetic; "
             "assert to_arviz is e.to_arviz")
@@ -60,7 +60,7 @@ def test_every_public_name_resolves_and_star_import_works():
 def test_the_package_ships_its_type_hints_and_data():
     package = Path(nestmix.__file__).parent
     assert (package / "py.typed").exists()
-    for name in nestmix.data.datasets.dataset_names():
-        dataset = nestmix.data.datasets.load(name)
+    for name in nestmix.datasets.dataset_names():
+        dataset = nestmix.datasets.load(name)
         assert dataset.path.is_file() and package in dataset.path.parents
     assert (package / "examples" / "README.md").exists()

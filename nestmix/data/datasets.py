@@ -59,7 +59,7 @@ class DeconvolutionProblem:
     def measurements(self) -> Measurements:
         """The measurements with their errors, ready for a model."""
         return Measurements.from_arrays(self.values, errors=self.errors, columns=["x"],
-                                        source="nestmix.data.datasets.deconvolution_problem")
+                                        source="nestmix.datasets.deconvolution_problem")
 
 
 def deconvolution_problem(n: int = 300, *, seed: int = 0,
@@ -135,7 +135,7 @@ class StarField:
         return Measurements.from_arrays(data if len(values) > 1 else data[:, 0],
                                         errors=err if len(values) > 1 else err[:, 0],
                                         correlations=correlations, columns=list(values),
-                                        source="nestmix.data.datasets.star_cluster_field")
+                                        source="nestmix.datasets.star_cluster_field")
 
     def to_csv(self, path: str | Path) -> None:
         """Write the catalogue (with ``is_member`` last) as CSV."""
