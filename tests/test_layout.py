@@ -226,3 +226,17 @@ def test_no_sampler_setting_is_named_outside_the_samplers():
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
                              f"{node.value!r}")
     assert not found, "sampler settings named outside nestmix/samplers/:\n" + "\n".join(found)
+
+
+def test_the_development_guide_lists_every_package_and_top_level_module():
+    """docs/development.md's layout block names each first-level package and module, so the
+    description cannot fall behind a move."""
+    text = (PACKAGE.parent / "docs" / "development.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    names = {f"nestmix/{path.name}/" for path in PACKAGE.iterdir()
+             if (path / "__init__.py").is_file() and path.name != "examples"}
+    missing = sorted(name for name in names if name not in block)
+    missing += sorted(path.name for path in PACKAGE.glob("*.py")
+                      if path.name not in ("__main__.py", "_version.py")
+                      and path.name not in block)
+    assert not missing, f"not in docs/development.md's layout: {missing}"
