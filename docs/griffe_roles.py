@@ -2,8 +2,7 @@
 
 nestmix's numpydoc docstrings name other objects with Sphinx roles (``:func:`run_sweep```,
 ``:class:`~nestmix.data.measurements.Measurements```, ``:mod:`~.db```), which mkdocstrings would
-print as
-they are. This extension rewrites each role, once the package is loaded, into an autorefs
+print as they are. This extension rewrites each role, once the package is loaded, into an autorefs
 cross-reference to the object it names, looked up as Sphinx does: a full path, else relative to
 the object whose docstring it is, its class, its module and its package. The reference is
 *optional*: a name the site does not render (a private helper, scikit-learn's classes) shows as

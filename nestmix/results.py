@@ -394,8 +394,8 @@ class EvidenceRow:
         Runs with different seeds behind this row. With more than one, ``logZ`` is their
         inverse-variance mean and ``logZ_err`` the larger of the propagated errors and the
         scatter's standard error (:func:`nestmix.evidence.arithmetic.combine_runs`);
-        ``logZ_err_sim`` is
-        propagated the same way; ``ncall`` and ``seconds`` are totals, ``information`` the mean
+        ``logZ_err_sim`` is propagated the same way; ``ncall`` and ``seconds`` are totals,
+        ``information`` the mean
         and ``n_effective`` the sum; ``seed`` and the mode analysis are those of the first run.
     logZ_spread : float or None
         Standard deviation of ln Z over the seeds (None for one run): compare with

@@ -12,8 +12,7 @@ A component family is any object with
 * ``log_density(params, data)``: with ``params`` a mapping of parameter name → array of shape
   (m,) (one entry per parameter vector of a batch) and ``data`` the model's
   :class:`~nestmix.data.measurements.Measurements`, the per-point log-density, shape (m, N). It may
-  use
-  ``data.values``, ``data.covariances`` / ``data.errors`` and ``data.extra``; it must not modify
+  use ``data.values``, ``data.covariances`` / ``data.errors`` and ``data.extra``; it must not modify
   its inputs.
 
 Subclassing :class:`Component` (a frozen dataclass) gives defaults for optional parameters

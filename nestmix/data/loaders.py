@@ -4,8 +4,7 @@ A CSV file may be separated by commas, semicolons or tabs (:func:`csv_delimiter`
 from the header row); a ``.tsv`` file is read as tab-separated.
 
 Each loader returns a validated :class:`~nestmix.data.measurements.Measurements`; every problem (a
-missing or
-empty file, an unknown column, a cell that is not a number, ...) raises one
+missing or empty file, an unknown column, a cell that is not a number, ...) raises one
 :class:`~nestmix.errors.DataError` naming it, with the file's line number where there is one.
 """
 

@@ -2,8 +2,7 @@
 
 The runs of one (K, sampler) with different seeds are combined into one row
 (:func:`nestmix.evidence.arithmetic.combine_runs`); Bayes factors and P(K | data) are computed
-within each
-sampler's rows.
+within each sampler's rows.
 """
 
 from __future__ import annotations
@@ -32,10 +31,9 @@ def load_sweep(directory: str | Path) -> SweepResult:
 
     Built from the finished runs on disk, so a sweep killed before it rewrote ``summary.json``
     still shows every run that finished. The runs of one (K, sampler) with different seeds are
-    combined into one row (:func:`nestmix.evidence.arithmetic.combine_runs`). Bayes factors and P(K
-    | data)
-    are computed within each sampler's rows; K values asked for but not finished are listed as
-    missing, and repeats not finished as missing repeats.
+    combined into one row (:func:`nestmix.evidence.arithmetic.combine_runs`). Bayes factors and
+    P(K | data) are computed within each sampler's rows; K values asked for but not finished are
+    listed as missing, and repeats not finished as missing repeats.
     """
     store = RunStore(directory)
     manifest = store.manifest()

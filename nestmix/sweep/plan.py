@@ -61,8 +61,7 @@ class SweepPlan:
     repeats : int
         Runs per (K, sampler), each with its own seed; the evidence table combines them
         (:func:`nestmix.evidence.arithmetic.combine_runs`) and shows their spread. Raising it later
-        runs
-        only the new repeats.
+        runs only the new repeats.
     dask : str or None
         Address of a Dask scheduler (``tcp://host:8786``) to run the tasks on, unless
         :func:`run_sweep` is told otherwise. Where runs are made is not part of their
