@@ -258,3 +258,25 @@ def test_the_interface_s_example_speaks_the_contract():
     methods = re.findall(r"def (\w+)\(self", doc)
     assert "default_nlive" in methods
     assert all(hasattr(SamplerAdapter, m) for m in methods), methods
+
+
+#: Where a sampler's name may appear as a string outside nestmix/samplers/, and why.
+NAMED_ELSEWHERE = {"extras.py": "the optional extra that installs UltraNest is named for it"}
+
+
+def test_no_sampler_is_named_outside_its_folder():
+    """What differs between samplers (their default, their cost per live point, their
+    switches and packages) is declared by their adapters, not decided by name elsewhere."""
+    found = [c for c in _constants_outside_the_samplers()
+             if c[2] in REGISTRY and c[0] not in NAMED_ELSEWHERE]
+    assert not found, found
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_each_sampler_declares_its_cost_per_live_point(name):
+    from nestmix.sweep.cost import expected_calls
+
+    adapter = get_sampler(name)
+    assert isinstance(adapter.relative_calls, float) and adapter.relative_calls > 0
+    assert expected_calls(name, 100, 4, 200) == pytest.approx(
+        adapter.relative_calls * expected_calls("dynesty", 100, 4, 200))

@@ -164,6 +164,10 @@ class SamplerAdapter:
     capabilities : Capabilities
     sweep_options : tuple of SweepOption
         Its own ``nestmix sweep`` options.
+    relative_calls : float
+        Likelihood calls per live point relative to dynesty's default sampling, for the cost
+        estimate before a sweep (:func:`nestmix.sweep.cost.expected_calls`); 1 where not
+        measured.
     worker_packages : tuple of str
         The packages (import names) its runs compute with, beyond nestmix, numpy and scipy: a
         Dask worker must import the same versions as the machine that starts the sweep
@@ -177,6 +181,7 @@ class SamplerAdapter:
     formerly_fingerprinted: ClassVar[frozenset[str]] = frozenset()
     capabilities: ClassVar[Capabilities] = Capabilities()
     sweep_options: ClassVar[tuple[SweepOption, ...]] = ()
+    relative_calls: ClassVar[float] = 1.0
     worker_packages: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:

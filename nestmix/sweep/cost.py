@@ -72,9 +72,8 @@ SAMPLER_SECONDS_PER_CALL = 1e-5
 #: quicker pilot).
 LOAD_WINDOW = 0.5
 
-# calls ≈ _A × nlive × ndim^_B × N^_C (module docstring); PolyChord × _POLYCHORD
+# calls ≈ _A × nlive × ndim^_B × N^_C (module docstring), × the sampler's relative_calls
 _A, _B, _C = 51.0, 1.52, 0.10
-_POLYCHORD = 2.3
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,8 @@ def _minutes(minutes: float) -> str:
 
 def expected_calls(sampler: str, nlive: int, ndim: int, n_points: int) -> float:
     """Likelihood calls a run is expected to make (the empirical rule of the module
-    docstring: ``51 × nlive × ndim^1.52 × N^0.10``, × 2.3 for PolyChord).
+    docstring: ``51 × nlive × ndim^1.52 × N^0.10``, × the sampler's
+    :attr:`~nestmix.samplers.base.SamplerAdapter.relative_calls`: 2.3 for PolyChord).
 
     Parameters
     ----------
@@ -189,8 +189,10 @@ def expected_calls(sampler: str, nlive: int, ndim: int, n_points: int) -> float:
     -------
     float
     """
+    from nestmix.samplers import get_sampler
+
     calls = _A * nlive * max(ndim, 1) ** _B * max(n_points, 1) ** _C
-    return calls * (_POLYCHORD if sampler == "polychord" else 1.0)
+    return calls * get_sampler(sampler).relative_calls
 
 
 def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *,

@@ -87,6 +87,9 @@ class PolyChordAdapter(SamplerAdapter):
     capabilities = Capabilities(mpi=True)
     # nestmix's own build of PolyChord (`nestmix install-polychord`): matched with nestmix
     worker_packages = ()
+    #: calls per live point against dynesty's on the calibration problems (within a factor 2;
+    #: nestmix.sweep.cost's module docstring)
+    relative_calls = 2.3
     sweep_options = (SweepOption(
         flag="--mpi", setting="mpi", metavar="N",
         help="run each PolyChord run on N processes with Open MPI's mpirun (sets "
