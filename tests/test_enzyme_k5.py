@@ -22,7 +22,7 @@ from importlib import resources
 import pytest
 
 import nestmix
-from nestmix.loaders import load_measurements
+from nestmix.data.loaders import load_measurements
 
 PRIORS = {"mean": {"dist": "norm", "loc": 1.4505, "scale": 2.859},
           "variance": {"dist": "invgamma", "a": 2, "scale": 0.163478},

@@ -240,3 +240,10 @@ def test_the_development_guide_lists_every_package_and_top_level_module():
                       if path.name not in ("__main__.py", "_version.py")
                       and path.name not in block)
     assert not missing, f"not in docs/development.md's layout: {missing}"
+
+
+def test_the_evidence_package_re_exports_its_arithmetic():
+    import nestmix.evidence
+    import nestmix.evidence.arithmetic as arithmetic
+
+    assert nestmix.evidence.__all__ == arithmetic.__all__

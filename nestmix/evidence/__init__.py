@@ -11,7 +11,8 @@ from nestmix.evidence.arithmetic import (
     combine_runs,
     jeffreys_label,
     posterior_probabilities,
+    scatter_factor,
 )
 
 __all__ = ["CombinedEvidence", "bayes_factors", "combine_runs", "jeffreys_label",
-           "posterior_probabilities"]
+           "posterior_probabilities", "scatter_factor"]
