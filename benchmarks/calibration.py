@@ -63,19 +63,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, special
+from common import (
+    RESULTS,
+    append_jsonl,
+    find_modes,
+    importance_reference,
+    read_json,
+    read_jsonl,
+    write_json,
+)
 
 from nestmix.evidence.bridge import BridgeEstimate
 from nestmix.evidence.check import (
     DISAGREE_Z,
     ImportanceCheck,
     LogitTarget,
-    StudentTMixture,
     disagreement,
-    importance_estimate,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_OUT = RESULTS / "calibration.jsonl"
 DEFAULT_REFERENCES = RESULTS / "calibration_references.json"
 SAMPLERS = ("dynesty", "polychord")
@@ -274,118 +279,6 @@ def build(problem: str, k: int, order: str | None = None):
 Target = LogitTarget  # log L(T(σ(x))) + Σ log σ'(x) in x = logit(u)
 
 
-def _hessian(f: Callable, x0: np.ndarray, h: float = 1e-3) -> np.ndarray:
-    """Finite-difference Hessian of a scalar function (central differences)."""
-    d = x0.size
-    hess = np.empty((d, d))
-    points = []
-    for i in range(d):
-        for j in range(i, d):
-            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                x = x0.copy()
-                x[i] += si * h
-                x[j] += sj * h
-                points.append(x)
-    values = iter(f(np.array(points)))
-    for i in range(d):
-        for j in range(i, d):
-            pp, pm, mp, mm = (next(values) for _ in range(4))
-            hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4 * h * h)
-    return hess
-
-
-def find_modes(target: Target, rng: np.random.Generator, starts: int = 24,
-               draws: int = 20_000) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Local maxima of the target from the best of ``draws`` prior draws: (x, covariance, f)."""
-    d = target.ndim
-    x0 = special.logit(rng.uniform(1e-6, 1 - 1e-6, size=(draws, d)))
-    f0 = target(x0)
-    best = x0[np.argsort(-f0)[:starts]]
-    modes: list[tuple[np.ndarray, np.ndarray, float]] = []
-
-    def neg(x):
-        return -float(target(x)[0])
-
-    for start in best:
-        res = optimize.minimize(neg, start, method="Nelder-Mead",
-                                options={"maxiter": 4000 * d, "xatol": 1e-6, "fatol": 1e-8})
-        res = optimize.minimize(neg, res.x, method="BFGS", options={"gtol": 1e-6})
-        x, fx = res.x, -res.fun
-        hess = -_hessian(target, x)
-        try:
-            cov = np.linalg.inv(hess)
-            np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            cov = np.asarray(res.hess_inv) if hasattr(res, "hess_inv") else np.eye(d)
-            cov = (cov + cov.T) / 2 + 1e-9 * np.eye(d)
-        prec = np.linalg.inv(cov)
-        if any((x - m) @ prec @ (x - m) < 1.0 for m, _, _ in modes):
-            continue
-        modes.append((x, cov, fx))
-    top = max(f for _, _, f in modes)
-    return [m for m in modes if m[2] > top - 25]
-
-
-TMixture = StudentTMixture
-_is_estimate = importance_estimate
-
-
-def pareto_khat(log_weights: np.ndarray) -> float:
-    """PSIS's k̂ of the importance weights (arviz's ``psislw``; Vehtari et al. 2024): the
-    shape of the generalised Pareto fitted to the largest weights. Below 0.5 the weights'
-    variance is finite and the standard error means what it says; from 0.5 to 0.7 the estimate
-    converges slowly and its error may be too small (the heaviest weights not seen yet); above
-    0.7 it is unreliable."""
-    import warnings
-
-    import arviz
-
-    finite = np.asarray(log_weights, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    with warnings.catch_warnings():  # arviz's FutureWarning about its refactor, k̂ warnings
-        warnings.simplefilter("ignore")
-        _, khat = arviz.psislw(finite.copy())
-    return float(khat)
-
-
-def importance_reference(model, seed: int = 0, n: int = 200_000, rounds: int = 2,
-                         starts: int = 24) -> dict:
-    """ln Z by importance sampling from a Student-t mixture fitted to the posterior's modes."""
-    rng = np.random.default_rng(seed)
-    target = Target(model)
-    start = time.perf_counter()
-    modes = find_modes(target, rng, starts=starts)
-    # proposal weights from the Laplace evidences of the modes; widths inflated by 1.2²
-    log_laplace = np.array([f + 0.5 * np.linalg.slogdet(c)[1] for _, c, f in modes])
-    weights = np.exp(log_laplace - log_laplace.max())
-    proposal = TMixture([m for m, _, _ in modes], [1.44 * c for _, c, _ in modes], weights)
-    for _ in range(rounds):  # refit each component's mean and covariance from weighted draws
-        x, w, *_ = _is_estimate(target, proposal, max(n // 4, 20_000), rng)
-        resp = proposal.responsibilities(x) * w[None, :]
-        means, covs, ws = [], [], []
-        for j in range(len(proposal.dists)):
-            r = resp[j]
-            if r.sum() <= 0 or (r.sum() ** 2 / np.sum(r * r)) < 10 * target.ndim:
-                means.append(proposal.means[j])
-                covs.append(proposal.covs[j])
-                ws.append(max(r.sum(), 1e-3 * resp.sum()))
-                continue
-            mu = (r[:, None] * x).sum(axis=0) / r.sum()
-            dx = x - mu
-            cov = (r[:, None, None] * dx[:, :, None] * dx[:, None, :]).sum(axis=0) / r.sum()
-            means.append(mu)
-            covs.append(1.44 * cov)
-            ws.append(r.sum())
-        proposal = TMixture(means, covs, ws)
-    _, w, logz, err, ess = _is_estimate(target, proposal, n, rng)
-    with np.errstate(divide="ignore"):
-        khat = pareto_khat(np.log(w))
-    return {"method": "importance sampling", "logz": logz, "logz_err": err, "ess": ess,
-            "khat": khat,
-            "n": n, "modes": len(modes), "calls": target.calls,
-            "seconds": time.perf_counter() - start}
-
-
 def quadrature_reference(model, points: int = 801, seed: int = 0) -> dict:
     """ln Z of a two-parameter model by a grid in x around the posterior (±12 widths, or wider
     when the posterior reaches the edge); the error is the change from a grid half as fine."""
@@ -549,7 +442,7 @@ def calibrated(ref: dict | None) -> bool:
 
 
 def load_references(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(path)
 
 
 def reference_for(problem: str, k: int, path: Path, refs: dict, quick: bool = False) -> dict:
@@ -562,10 +455,7 @@ def reference_for(problem: str, k: int, path: Path, refs: dict, quick: bool = Fa
 
 def _write_references(path: Path, refs: dict) -> None:
     """Write the reference cache atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(refs, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json(path, refs, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -652,7 +542,7 @@ def recheck(path: Path, cases, settings: dict, samplers=("dynesty",)) -> int:
     the old ones are kept under ``previous``."""
     import nestmix
 
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = read_jsonl(path)
     done = 0
     for i, record in enumerate(records):
         if (record["sampler"] not in samplers or "error" in record
@@ -678,7 +568,7 @@ def recheck(path: Path, cases, settings: dict, samplers=("dynesty",)) -> int:
         record["rechecked"] = time.strftime("%Y-%m-%d", time.gmtime())
         done += 1
         # rewrite after every run, so that an interrupted recheck loses nothing
-        current = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        current = read_jsonl(path)
         if len(current) >= len(records):  # runs appended meanwhile are kept
             current[i] = record
             records = current
@@ -999,8 +889,7 @@ def main(argv: list[str] | None = None) -> dict:
                                         if "error" not in r}:
                 continue  # made meanwhile by another process
             record = execute(problem, k, s, settings[s], seed)
-            with args.out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            append_jsonl(args.out, record)
             what = (f"FAILED {record['error']}" if "error" in record else
                     f"{record['logz']:.3f} ± {record['logz_err']:.3f}, {record['ncall']} calls")
             print(f"[{i}/{len(todo)}] {problem} K={k} {s} seed {seed}: {what}, "

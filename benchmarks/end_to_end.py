@@ -38,6 +38,7 @@ import tempfile
 import time
 
 import numpy as np
+from common import run_plain_once
 from scipy.special import logsumexp
 
 from nestmix.data.datasets import deconvolution_problem
@@ -78,13 +79,6 @@ class PlainMixture:
         return float(logsumexp(log_pdf + np.log(w), axis=1).sum())
 
 
-SHOW_EVERY = float(os.environ.get("END_TO_END_SHOW_EVERY", 300))  # seconds between progress lines
-
-
-class _OutOfTime(Exception):
-    pass
-
-
 def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
               timeout: float, checkpoint_dir: str | None = None,
               dlogz: float | None = 0.1, sample: str = "auto") -> dict:
@@ -106,72 +100,7 @@ def run_plain(y: np.ndarray, sigma: np.ndarray, ks: list[int], seed: int,
         if checkpoint_dir is not None:
             suffix = "" if sample == "auto" else f"-{sample}"
             path = os.path.join(checkpoint_dir, f"plain-K{k}-N{len(y)}-seed{seed}{suffix}.pkl")
-        out[k] = _run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, sample, path)
-    return out
-
-
-def _run_plain_once(model, seed: int, timeout: float, dlogz: float | None,
-                    sample: str, path: str | None, nlive: int = 500,
-                    walks: int | None = None) -> dict:
-    import dynesty
-
-    k = model.k
-    sampler = None
-    if path is not None and os.path.exists(path):
-        sampler = dynesty.NestedSampler.restore(path)
-        if sampler.added_live and getattr(sampler, "plain_dlogz", "?") != dlogz:
-            print(f"  plain   K={k}: {path} finished with another dlogz; starting again",
-                  flush=True)
-            sampler = None
-        else:
-            before, resume = sampler.plain_seconds, True
-            print(f"  plain   K={k}: continuing from {path} ({before:.0f} s, "
-                  f"{sampler.ncall} calls so far)", flush=True)
-    if sampler is None:
-        sampler = dynesty.NestedSampler(model.log_likelihood, model.prior_transform,
-                                        model.ndim, nlive=nlive, sample=sample, walks=walks,
-                                        rstate=np.random.default_rng(seed + k))
-        before, resume = 0.0, False
-    start = time.perf_counter()
-    clock = {"saved": start, "shown": start}
-
-    def save(now):
-        if path is not None:
-            sampler.plain_seconds, sampler.plain_dlogz = before + now - start, dlogz
-            sampler.save(path)  # dynesty writes a temporary file and renames it
-        clock["saved"] = now
-
-    def watch(results, it, ncall, *args, add_live_it=None, **kwargs):
-        now = time.perf_counter()  # run_nested calls this after every iteration
-        if add_live_it is not None:
-            return
-        if now - clock["shown"] > SHOW_EVERY:
-            clock["shown"] = now
-            print(f"  plain   K={k}: {before + now - start:7.0f} s, iteration {it}, "
-                  f"{ncall} calls, efficiency {results.eff:.3f} %, logZ "
-                  f"{results.logz:.2f}, dlogz {results.delta_logz:.3f}", flush=True)
-        if now - clock["saved"] > 60:
-            save(now)
-        if now - start > timeout:
-            save(now)
-            raise _OutOfTime
-
-    try:
-        sampler.run_nested(dlogz=dlogz, print_progress=True, print_func=watch, resume=resume)
-    except _OutOfTime:
-        out = {"logz": float("nan"), "err": float("nan"), "ncall": int(sampler.ncall),
-               "seconds": before + time.perf_counter() - start, "finished": False}
-        print(f"  plain   K={k}: did not finish in {out['seconds']:.0f} s "
-              f"({out['ncall']} calls so far)", flush=True)
-        return out
-    res = sampler.results
-    out = {"logz": float(res["logz"][-1]), "err": float(res["logzerr"][-1]),
-           "ncall": int(np.sum(res["ncall"])),
-           "seconds": before + time.perf_counter() - start, "finished": True}
-    if path is not None:
-        save(time.perf_counter())
-    print(f"  plain   K={k}: logZ {out['logz']:.2f} ± {out['err']:.2f}, "
-          f"{out['ncall']} calls, {out['seconds']:.1f} s", flush=True)
+        out[k] = run_plain_once(PlainMixture(y, sigma, k), seed, timeout, dlogz, sample, path)
     return out
 
 

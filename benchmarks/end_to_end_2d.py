@@ -2,7 +2,7 @@
 
 The problem is the realistic case users bring (issue #17): N = 500 points in 2-D, each with its
 own 2 × 2 error covariance, drawn from three correlated Gaussian clusters plus a uniform
-background on the box [−1, 11]² (seeded, :func:`make_problem`). It is fitted with K = 1, 2, 3
+background on the box [−1, 11]² (seeded, ``common.make_problem``). It is fitted with K = 1, 2, 3
 full-covariance Gaussians plus the uniform background, with the same priors on both sides:
 
 * weights of the K Gaussians and the background: Dirichlet(1);
@@ -26,7 +26,7 @@ combined error, the likelihood calls and seconds, then the wall-time ratio plain
 
 Which side is right when they disagree: each K's evidence is also computed without a nested
 sampler, by importance sampling from a Student-t mixture fitted to the posterior's modes
-(``calibration.importance_reference``: 200 000 draws, standard error ~0.003, about a minute at
+(``common.importance_reference``: 200 000 draws, standard error ~0.003, about a minute at
 K = 3), and each side's distance from it is printed in units of that side's reported error.
 References are cached in ``results/end_to_end_2d_references.json`` (``--no-reference`` skips).
 
@@ -43,144 +43,32 @@ version (N = 150, K = 1, 2, nlive 150 on both sides) in about a minute.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
 
-import numpy as np
-from scipy.special import logsumexp
+from common import (
+    CLUSTERS_REFERENCES,
+    PlainMixture2D,
+    Problem2D,
+    append_jsonl,
+    clusters_reference,
+    make_problem,
+    nestmix_spec,
+    read_jsonl,
+    run_plain_once,
+)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from end_to_end import _run_plain_once  # the same plain loop as the 1-D case
-
-BOX = ((-1.0, 11.0), (-1.0, 11.0))
-SIGMA_RANGE = (0.05, 5.0)
-# three correlated clusters: mean, standard deviations, correlation, share of the points
-CLUSTERS = (((2.5, 3.0), (0.6, 1.0), 0.6, 0.35),
-            ((6.5, 7.0), (1.0, 0.5), -0.5, 0.30),
-            ((7.0, 2.5), (0.5, 0.5), 0.3, 0.20))
-BACKGROUND_SHARE = 0.15
-
-
-@dataclass(frozen=True)
-class Problem2D:
-    """The seeded 2-D data: ``values`` (N, 2) and per-point error covariances (N, 2, 2)."""
-
-    values: np.ndarray
-    covariances: np.ndarray
-
-    def measurements(self):
-        from nestmix.data.measurements import Measurements
-
-        return Measurements.from_arrays(self.values, covariances=self.covariances,
-                                       columns=("x", "y"))
-
-
-def make_problem(n: int = 500, seed: int = 1) -> Problem2D:
-    """Three correlated clusters plus a uniform background on :data:`BOX`, with errors.
-
-    Each point's error has standard deviations uniform on [0.1, 0.4] and a correlation uniform
-    on [−0.5, 0.5]; the observed value is the true one plus that error (clipped to the box).
-    """
-    rng = np.random.default_rng(seed)
-    shares = np.array([c[3] for c in CLUSTERS] + [BACKGROUND_SHARE])
-    labels = rng.choice(len(shares), size=n, p=shares / shares.sum())
-    truth = np.empty((n, 2))
-    for j, (mean, sd, rho, _) in enumerate(CLUSTERS):
-        cov = np.array([[sd[0] ** 2, rho * sd[0] * sd[1]], [rho * sd[0] * sd[1], sd[1] ** 2]])
-        hit = labels == j
-        truth[hit] = rng.multivariate_normal(mean, cov, size=int(hit.sum()))
-    bg = labels == len(CLUSTERS)
-    lo, hi = np.array(BOX).T
-    truth[bg] = lo + (hi - lo) * rng.random((int(bg.sum()), 2))
-    sd = rng.uniform(0.1, 0.4, size=(n, 2))
-    rho = rng.uniform(-0.5, 0.5, size=n)
-    cov = np.empty((n, 2, 2))
-    cov[:, 0, 0], cov[:, 1, 1] = sd[:, 0] ** 2, sd[:, 1] ** 2
-    cov[:, 0, 1] = cov[:, 1, 0] = rho * sd[:, 0] * sd[:, 1]
-    noise = np.einsum("nij,nj->ni", np.linalg.cholesky(cov), rng.standard_normal((n, 2)))
-    values = np.clip(truth + noise, lo, hi)  # a background point's error may leave the box
-    return Problem2D(values=values, covariances=cov)
-
-
-def nestmix_spec():
-    """The nestmix model with the priors above."""
-    import nestmix
-
-    return nestmix.ModelSpec(
-        covariance="full", background="uniform", background_box=BOX, order="means",
-        priors={"mean": [{"dist": "uniform", "loc": lo, "scale": hi - lo} for lo, hi in BOX],
-                "sigma": {"dist": "loguniform", "a": SIGMA_RANGE[0], "b": SIGMA_RANGE[1]},
-                "correlation": {"dist": "lkj", "eta": 1},
-                "weights": {"dist": "dirichlet", "alpha": 1}})
-
-
-def nestmix_theta(plain_theta: np.ndarray, k: int) -> np.ndarray:
-    """nestmix's parameter order (weights, x means, y means, σx σy per component, ρ) from
-    the plain script's (weights, then mean x, mean y, σx, σy, ρ per component)."""
-    p = plain_theta[k:].reshape(k, 5)
-    return np.concatenate([plain_theta[:k], p[:, 0], p[:, 1], p[:, 2:4].ravel(), p[:, 4]])
+REFERENCES = str(CLUSTERS_REFERENCES)
+reference_logz = clusters_reference  # the importance-sampling reference, cached in REFERENCES
 
 
 # ------------------------------------------------------------ the plain user script
-class PlainMixture2D:
-    """Likelihood and prior transform of K full-covariance Gaussians plus a uniform background.
-
-    Parameters, in order: K weights (the background's is implied), then per component the
-    mean (x, y), the standard deviations (x, y) and the correlation. A class so that dynesty
-    can pickle a checkpoint.
-    """
-
-    def __init__(self, x: np.ndarray, cov: np.ndarray, k: int) -> None:
-        self.x, self.cov, self.k, self.ndim = x, cov, k, 6 * k
-        lo, hi = np.array(BOX).T
-        self.lo, self.width = lo, hi - lo
-        self.log_bg = -float(np.log(np.prod(hi - lo)))
-        self.tails = np.arange(k, 0, -1, dtype=float)  # Beta(1, K + 1 - j): Dirichlet(1)
-        self.log_a, self.log_b = np.log(SIGMA_RANGE[0]), np.log(SIGMA_RANGE[1])
-
-    def prior_transform(self, u):
-        k = self.k
-        x = np.empty_like(u)
-        rest = 1.0
-        for j in range(k):  # stick-breaking weights of K + 1 (the background's is implied)
-            v = 1.0 - (1.0 - u[j]) ** (1.0 / self.tails[j])
-            x[j] = v * rest
-            rest *= 1.0 - v
-        c = u[k:].reshape(k, 5)
-        p = x[k:].reshape(k, 5)
-        p[:, 0:2] = self.lo + self.width * c[:, 0:2]  # means uniform on the box
-        p[:, 2:4] = np.exp(self.log_a + (self.log_b - self.log_a) * c[:, 2:4])  # log-uniform
-        p[:, 4] = 2.0 * c[:, 4] - 1.0  # LKJ(1) in 2-D: the correlation is uniform
-        return x
-
-    def log_likelihood(self, theta):
-        k = self.k
-        w = theta[:k]
-        w_bg = 1.0 - w.sum()
-        if w_bg < 0:
-            return -np.inf
-        p = theta[k:].reshape(k, 5)
-        terms = [np.full(len(self.x), np.log(w_bg) + self.log_bg)] if w_bg > 0 else []
-        for j in range(k):
-            sx, sy, rho = p[j, 2], p[j, 3], p[j, 4]
-            comp = np.array([[sx * sx, rho * sx * sy], [rho * sx * sy, sy * sy]])
-            total = self.cov + comp  # (N, 2, 2): deconvolved covariances
-            _, logdet = np.linalg.slogdet(total)
-            r = self.x - p[j, 0:2]
-            maha = np.einsum("ni,ni->n", r, np.linalg.solve(total, r[..., None])[..., 0])
-            terms.append(np.log(w[j]) - 0.5 * (2 * np.log(2 * np.pi) + logdet + maha))
-        return float(logsumexp(np.array(terms), axis=0).sum())
-
-
 def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nlive: int = 500,
               checkpoint_dir: str | None = None, cache: str | None = None,
               walks: int | None = None) -> dict:
-    """The plain loop over K (dynesty ``rwalk``, ``dlogz=0.1``); see :func:`_run_plain_once`.
+    """The plain loop over K (dynesty ``rwalk``, ``dlogz=0.1``); see :func:`common.run_plain_once`.
 
     ``walks`` is rwalk's number of steps (None: dynesty's default, 20 + ndim). With ``cache``
     (a JSON-lines file) finished runs are appended there and a K found there for the same N,
@@ -201,52 +89,20 @@ def run_plain(problem: Problem2D, ks: list[int], seed: int, timeout: float, nliv
                                                 + ("" if walks is None else f"-walks{walks}")
                                                 + ".pkl")
         model = PlainMixture2D(problem.values, problem.covariances, k)
-        out[k] = _run_plain_once(model, seed, timeout, 0.1, "rwalk", path, nlive, walks)
+        out[k] = run_plain_once(model, seed, timeout, 0.1, "rwalk", path, nlive, walks)
         if cache is not None and out[k]["finished"]:
             record = {"n": len(problem.values), "seed": seed, "nlive": nlive, "walks": walks,
                       "k": k,
                       **out[k], "load": os.getloadavg()[0],
                       "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            with open(cache, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            append_jsonl(cache, record)
     return out
 
 
 def _read_cache(cache: str | None, n: int, seed: int, nlive: int, walks: int | None) -> dict:
-    if cache is None or not os.path.exists(cache):
-        return {}
-    with open(cache) as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
+    records = [] if cache is None else read_jsonl(cache)
     return {r["k"]: r for r in records
             if (r["n"], r["seed"], r["nlive"], r.get("walks")) == (n, seed, nlive, walks)}
-
-
-# -------------------------------------------------------------- the reference
-REFERENCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                          "end_to_end_2d_references.json")
-
-
-def reference_logz(problem: Problem2D, k: int, seed: int, path: str = REFERENCES) -> dict:
-    """ln Z of the K model by importance sampling (no nested sampler), cached in ``path``.
-
-    The key holds N, the data seed and K; the model is :func:`nestmix_spec`'s (ordered means:
-    the same evidence as the plain script's exchangeable labels).
-    """
-    from calibration import importance_reference
-
-    key = f"N={len(problem.values)} seed={seed} K={k}"
-    cache = {}
-    if os.path.exists(path):
-        with open(path) as handle:
-            cache = json.load(handle)
-    if key not in cache:
-        model = nestmix_spec().build(problem.measurements(), k)
-        cache[key] = importance_reference(model, seed=0, n=200_000, rounds=3)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".tmp", "w") as handle:
-            json.dump(cache, handle, indent=1)
-        os.replace(path + ".tmp", path)
-    return cache[key]
 
 
 # ---------------------------------------------------------------------- nestmix

@@ -32,9 +32,7 @@ import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from end_to_end_2d import make_problem, nestmix_spec
+from common import make_problem, nestmix_spec
 
 SIZES = (10_000, 30_000, 100_000)
 K = 3

@@ -9,13 +9,13 @@ It runs exactly the plain script's sampler — dynesty ``NestedSampler``, ``samp
 nlive 500, ``dlogz = 0.1``, the plain prior transform (so the same unit-cube geometry the
 random walk moves in) and the same seeds (``seed + K``) — with one change: the likelihood
 is nestmix's compiled one, evaluated at the plain parameters translated to nestmix's order
-(:func:`end_to_end_2d.nestmix_theta`; the two likelihoods agree to 1e-10, tested in
+(``common.nestmix_theta``; the two likelihoods agree to 1e-10, tested in
 ``tests/test_benchmark_2d.py``). A call costs ~60 µs instead of ~0.8 ms, so a run with
 hundreds of steps takes minutes instead of hours; the estimates are the plain script's up to
 floating-point rounding (with the default steps and seed 1 at K = 3 it reproduces the plain
 run's ln Z, see benchmarks/README.md).
 
-Each run is compared with ``end_to_end_2d.reference_logz`` (importance sampling, no nested
+Each run is compared with ``common.clusters_reference`` (importance sampling, no nested
 sampler). Results are appended to ``results/rwalk_walks_2d.jsonl`` and not rerun.
 
     python benchmarks/rwalk_walks_2d.py [--ks 2 3] [--walks 0 150 600] [--seeds 1 2]
@@ -27,26 +27,25 @@ sampler). Results are appended to ``results/rwalk_walks_2d.jsonl`` and not rerun
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from end_to_end import _run_plain_once
-from end_to_end_2d import (
+from common import (
+    RESULTS,
     PlainMixture2D,
     Problem2D,
+    append_jsonl,
+    clusters_reference,
     make_problem,
     nestmix_spec,
     nestmix_theta,
-    reference_logz,
+    read_jsonl,
+    run_plain_once,
 )
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rwalk_walks_2d.jsonl"
+DEFAULT_OUT = RESULTS / "rwalk_walks_2d.jsonl"
 
 
 class CompiledPlainMixture2D(PlainMixture2D):
@@ -62,7 +61,7 @@ class CompiledPlainMixture2D(PlainMixture2D):
 
 def run(problem: Problem2D, k: int, walks: int | None, seed: int) -> dict:
     """One plain-script run at K with ``walks`` steps (None: dynesty's default)."""
-    out = _run_plain_once(CompiledPlainMixture2D(problem, k), seed, math.inf, 0.1, "rwalk",
+    out = run_plain_once(CompiledPlainMixture2D(problem, k), seed, math.inf, 0.1, "rwalk",
                           None, 500, walks)
     return {"k": k, "walks": walks, "seed": seed, "logz": out["logz"], "err": out["err"],
             "ncall": out["ncall"], "seconds": out["seconds"], "load": os.getloadavg()[0]}
@@ -98,11 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
     problem = make_problem(500, 1)
-    records = ([json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
-               if args.out.exists() else [])
+    records = read_jsonl(args.out)
     done = {(r["k"], r["walks"], r["seed"]) for r in records}
     if not args.summary_only:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         for k in args.ks:
             for walks in [w or None for w in args.walks]:
                 for seed in args.seeds:
@@ -110,10 +107,9 @@ def main(argv: list[str] | None = None) -> None:
                         continue
                     record = run(problem, k, walks, seed)
                     records.append(record)
-                    with args.out.open("a") as handle:
-                        handle.write(json.dumps(record) + "\n")
+                    append_jsonl(args.out, record)
     ks = sorted({r["k"] for r in records})
-    references = {k: reference_logz(problem, k, 1)["logz"] for k in ks}
+    references = {k: clusters_reference(problem, k, 1)["logz"] for k in ks}
     print("\n".join(summarise(records, references)))
 
 

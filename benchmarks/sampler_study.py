@@ -15,13 +15,13 @@ adapters on
   LKJ(1), ordered means) at N = 200 with K = 2 and 3 (ndim 12 and 18), for the settings in
   ``ND_CONFIGS`` only (slice with 3 or 1 rounds of slices, rwalk); their reference is computed
   without a nested sampler, by importance sampling from a Student-t mixture fitted to the
-  posterior's modes (``calibration.importance_reference``, 200 000 draws, standard error
+  posterior's modes (``common.importance_reference``, 200 000 draws, standard error
   0.002-0.004; cached in ``results/sampler_study_references.json``); PolyChord runs there too
   with ``num_repeats`` = 1, 2 and 5 × ndim (``ND_POLYCHORD``);
 * beyond the default set (``--problems``, ``MORE_ND_PROBLEMS``): ``clusters2d1`` and
   ``clusters2d4`` (ndim 6 and 24), and ``clusters3d1``..``clusters3d3``: three correlated 3-D
   clusters plus a uniform background with per-point 3 × 3 error covariances (N = 200,
-  :func:`make_problem_3d`; ndim 10, 20, 30), the same settings and references (importance
+  ``common.make_problem_3d``; ndim 10, 20, 30), the same settings and references (importance
   sampling with ``IS_STARTS`` optimiser starts where its ESS reaches ``MIN_IS_ESS``; for
   ``clusters2d4`` importance sampling in parameter space with the spare component drawn from
   its prior, ``spare_reference.py``; deep dynesty runs, ``DEEP_REFERENCE_RUNS``, check it);
@@ -69,10 +69,21 @@ import json
 import math
 import os
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from common import (
+    RESULTS,
+    STUDY_REFERENCES,
+    append_jsonl,
+    cpu_seconds,
+    importance_reference,
+    read_json,
+    read_jsonl,
+    spare_key,
+    study_problem,
+    write_json,
+)
 
 DYNESTY = [(sample, bound, nlive) for sample in ("rwalk", "rslice", "slice")
            for bound in ("multi", "single") for nlive in (250, 500)]
@@ -93,7 +104,6 @@ ND_POLYCHORD = [1, 2, 5]  # PolyChord's num_repeats / ndim on the multi-dimensio
 # UltraNest through nestmix's adapter (its own defaults: 400 live points, region sampling, slice
 # steps 2 × ndim above 10 parameters) on the multi-dimensional problems (``--samplers ultranest``)
 ND_ULTRANEST: list[dict] = [{}]
-ND_POINTS = 200
 # An importance-sampling reference is used only when its effective sample size reaches
 # MIN_IS_ESS. At K = 4 in 2-D (three clusters in the data) the spare component's posterior is
 # close to its prior, which a Student-t mixture around the modes does not cover (ESS 44-64 of
@@ -109,87 +119,9 @@ MIN_IS_ESS = 1000
 IS_STARTS = 96
 ND_DEEP_REFERENCE = {"sample": "slice", "bound": "single", "nlive": 2000, "slices": 3}
 DEEP_REFERENCE_RUNS = {"clusters2d4": 3}
-BOX_3D = ((-1.0, 11.0),) * 3
-# three correlated 3-D clusters: mean, standard deviations, correlations (xy, xz, yz), share
-CLUSTERS_3D = (((2.5, 3.0, 4.0), (0.6, 1.0, 0.8), (0.6, 0.2, 0.1), 0.35),
-               ((6.5, 7.0, 6.0), (1.0, 0.5, 0.7), (-0.5, 0.3, 0.0), 0.30),
-               ((7.0, 2.5, 8.0), (0.5, 0.5, 0.6), (0.3, 0.0, -0.4), 0.20))
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sampler_study.jsonl"
-IS_REFERENCES = Path(__file__).resolve().parent / "results" / "sampler_study_references.json"
-
-
-def build_problem(name: str):
-    """The model of a study problem."""
-    import nestmix
-    from nestmix.data.datasets import deconvolution_problem
-
-    if name.startswith("deconv"):
-        data = deconvolution_problem(n=300, seed=1).measurements()
-        spec = nestmix.ModelSpec(order="means", priors={
-            "mean": {"dist": "uniform", "loc": 0, "scale": 1},
-            "sigma": {"dist": "loguniform", "a": 0.01, "b": 1}})
-        return spec.build(data, int(name[len("deconv"):]))
-    if name.startswith("galaxies"):
-        path = resources.files("nestmix.examples") / "galaxies_roeder1990.txt"
-        data = nestmix.load_measurements(str(path), scale=0.001)
-        spec = nestmix.ModelSpec(covariance="full", priors={
-            "mean": {"dist": "norm", "loc": 20, "scale": 10},
-            "variance": {"dist": "invgamma", "a": 3, "scale": 20}})
-        return spec.build(data, int(name[len("galaxies"):]))
-    if name.startswith("clusters2d"):
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from end_to_end_2d import make_problem, nestmix_spec
-
-        data = make_problem(ND_POINTS, seed=1).measurements()
-        return nestmix_spec().build(data, int(name[len("clusters2d"):]))
-    if name.startswith("clusters3d"):
-        return spec_3d().build(make_problem_3d(ND_POINTS, seed=1),
-                               int(name[len("clusters3d"):]))
-    raise SystemExit(f"unknown problem {name!r}; valid: {', '.join(ALL_PROBLEMS)}")
-
-
-def make_problem_3d(n: int, seed: int):
-    """Three correlated 3-D clusters plus a uniform background on :data:`BOX_3D` (15 % of the
-    points), each point with its own 3 × 3 error covariance (standard deviations uniform on
-    [0.1, 0.4], correlations uniform on [−0.3, 0.3]); returns :class:`nestmix.Measurements`."""
-    from nestmix.data.measurements import Measurements
-
-    rng = np.random.default_rng(seed)
-    shares = np.array([c[3] for c in CLUSTERS_3D] + [0.15])
-    labels = rng.choice(len(shares), size=n, p=shares / shares.sum())
-    truth = np.empty((n, 3))
-    for j, (mean, sd, (rxy, rxz, ryz), _) in enumerate(CLUSTERS_3D):
-        corr = np.array([[1.0, rxy, rxz], [rxy, 1.0, ryz], [rxz, ryz, 1.0]])
-        hit = labels == j
-        truth[hit] = rng.multivariate_normal(mean, corr * np.outer(sd, sd), size=int(hit.sum()))
-    lo, hi = np.array(BOX_3D).T
-    bg = labels == len(CLUSTERS_3D)
-    truth[bg] = lo + (hi - lo) * rng.random((int(bg.sum()), 3))
-    sd = rng.uniform(0.1, 0.4, size=(n, 3))
-    rho = rng.uniform(-0.3, 0.3, size=(n, 3))
-    corr = np.repeat(np.eye(3)[None], n, axis=0)
-    corr[:, 0, 1] = corr[:, 1, 0] = rho[:, 0]
-    corr[:, 0, 2] = corr[:, 2, 0] = rho[:, 1]
-    corr[:, 1, 2] = corr[:, 2, 1] = rho[:, 2]
-    cov = corr * sd[:, :, None] * sd[:, None, :]
-    noise = np.einsum("nij,nj->ni", np.linalg.cholesky(cov), rng.standard_normal((n, 3)))
-    values = np.clip(truth + noise, lo, hi)
-    return Measurements.from_arrays(values, covariances=cov, columns=("x", "y", "z"))
-
-
-def spec_3d():
-    """The 3-D model: full covariances with LKJ(1), a uniform background on the box, ordered
-    means, uniform means on the box, log-uniform standard deviations on [0.05, 5]."""
-    import nestmix
-
-    return nestmix.ModelSpec(
-        covariance="full", background="uniform", background_box=BOX_3D, order="means",
-        priors={"mean": [{"dist": "uniform", "loc": lo, "scale": hi - lo} for lo, hi in BOX_3D],
-                "sigma": {"dist": "loguniform", "a": 0.05, "b": 5.0},
-                "correlation": {"dist": "lkj", "eta": 1},
-                "weights": {"dist": "dirichlet", "alpha": 1}})
+DEFAULT_OUT = RESULTS / "sampler_study.jsonl"
+IS_REFERENCES = STUDY_REFERENCES
+build_problem = study_problem  # the model of a problem, by name
 
 
 def plan(problems: list[str], seeds: int, reference_seeds: dict[str, int],
@@ -286,26 +218,17 @@ def execute(run: dict) -> dict:
             settings["nlive"] = settings.pop("nlive_per_dim") * model.ndim
         settings = {"num_repeats": settings.pop("repeats_per_dim") * model.ndim,
                     "resume": False, **settings}
-    start, cpu0 = time.perf_counter(), _cpu()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     try:
         result = get_sampler(run["sampler"]).run(model, settings, run["seed"])
     except Exception as exc:  # a failed run is a result too: recorded and counted
         return {**run, "ndim": model.ndim, "error": f"{type(exc).__name__}: {exc}",
-                "seconds": time.perf_counter() - start, "cpu": _cpu() - cpu0,
+                "seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu0,
                 "load": os.getloadavg()[0]}
     wall = time.perf_counter() - start
     return {**run, "ndim": model.ndim, "logz": result.logz, "logz_err": result.logz_err,
-            "ncall": int(result.ncall), "seconds": wall, "cpu": _cpu() - cpu0,
+            "ncall": int(result.ncall), "seconds": wall, "cpu": cpu_seconds() - cpu0,
             "load": os.getloadavg()[0]}
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its waited-for children (PolyChord's MPI ranks)."""
-    import resource
-
-    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
-                                                      resource.RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _extra(run: dict, dynesty_nlive: list[int]) -> bool:
@@ -313,12 +236,6 @@ def _extra(run: dict, dynesty_nlive: list[int]) -> bool:
     return run["sampler"] == "ultranest" or (
         run["sampler"] == "dynesty" and not run["reference"]
         and run["settings"] in [_dynesty_settings("slice", "single", n) for n in dynesty_nlive])
-
-
-def load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def label(record: dict) -> str:
@@ -336,21 +253,13 @@ def label(record: dict) -> str:
 
 def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> dict:
     """ln Z of the ``clusters*`` problems by importance sampling, cached in ``path``."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from calibration import importance_reference
-
-    cache = json.loads(path.read_text()) if path.exists() else {}
+    cache = read_json(path)
     for problem in problems:
         if problem.startswith("clusters") and cache.get(problem, {}).get("starts", 24) < IS_STARTS:
             cache[problem] = importance_reference(build_problem(problem), seed=0, n=200_000,
                                                   rounds=3, starts=IS_STARTS)
             cache[problem]["starts"] = IS_STARTS
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache, indent=1))
-            tmp.replace(path)
+            write_json(path, cache)
     usable = {p: cache[p] for p in problems
               if p in cache and cache[p].get("ess", math.inf) >= MIN_IS_ESS}
     for problem in problems:  # where the modes' mixture falls short: spare_reference.py's
@@ -358,11 +267,6 @@ def importance_references(problems: list[str], path: Path = IS_REFERENCES) -> di
         if problem not in usable and spare and spare["ess"] >= MIN_IS_ESS:
             usable[problem] = spare
     return usable
-
-
-def spare_key(problem: str) -> str:
-    """Key of ``spare_reference.py``'s reference of ``problem`` in the references file."""
-    return f"{problem} (parameter space, spare from prior)"
 
 
 def summarise(records: list[dict], references: dict | None = None) -> list[dict]:
@@ -541,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
                              "nestmix's, 25)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {_key(r) for r in load(args.out)}
+    done = {_key(r) for r in read_jsonl(args.out)}
     if not args.summary_only:
         references = dict(zip(args.problems, args.reference_seeds, strict=False))
         todo = [r for r in plan(args.problems, args.seeds, references, args.finalist_seeds,
@@ -553,14 +457,13 @@ def main(argv: list[str] | None = None) -> None:
                 and (not args.extra_only or _extra(r, args.dynesty_nlive))]
         for i, run in enumerate(todo, 1):
             record = execute(run)
-            with args.out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            append_jsonl(args.out, record)
             outcome = (f"FAILED ({record['error']})" if "error" in record else
                        f"logZ {record['logz']:.3f} ± {record['logz_err']:.3f}, "
                        f"{record['ncall']} calls")
             print(f"[{i}/{len(todo)}] {run['problem']} {label(record)} seed {run['seed']}: "
                   f"{outcome}, {record['seconds']:.1f} s", flush=True)
-    records = [r for r in load(args.out) if r["problem"] in args.problems]
+    records = [r for r in read_jsonl(args.out) if r["problem"] in args.problems]
     rows = summarise(records, importance_references(args.problems))
     print_summary(rows)
     print_overall(rows)

@@ -16,8 +16,6 @@ Prints one line per measure and a final ``PASS``/``FAIL`` line; exit status 1 on
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from common import free_port, stop
 
 TOKEN = "load-test-token-8c1f"
 POLL_MEDIAN_LIMIT = 0.100
@@ -46,12 +45,6 @@ k = [1]
 nlive = 20
 seed = 1
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def peak_rss(pid: int) -> int:
@@ -149,11 +142,7 @@ def main() -> int:
             client.delete(f"/jobs/{job_id}")
         client.close()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     lines = log_path.read_text().splitlines()
     leaked = [line for line in lines if TOKEN in line]
     print(f"server log: {len(lines)} lines, {len(leaked)} with the token"

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +37,7 @@ import time
 from pathlib import Path
 
 import httpx
+from common import free_port, stop
 
 CONFIG = """\
 name = "{name}"
@@ -55,12 +54,6 @@ escalate = 0
 """
 LONG = {"k": [1, 2, 3, 4], "nlive": 300}  # the first job: runs long, shows live progress
 SHORT = {"k": [1], "nlive": 20}  # the others: a few seconds each, one after another
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load() -> str:
@@ -181,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             for job_id in ids:
                 client.delete(f"/jobs/{job_id}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"jobs at the end: {states.count('running')} running, {states.count('queued')} "
           f"queued, {states.count('done')} done; pollers "

@@ -1,6 +1,6 @@
 """ln Z of a 2-D mixture with a spare component, by importance sampling in parameter space.
 
-The sampler study's references (``calibration.importance_reference``) draw from a Student-t
+The sampler study's references (``common.importance_reference``) draw from a Student-t
 mixture around the posterior's modes in x = logit(u). That fails when the model has one
 component more than the data have (``clusters2d4``: four components, three clusters): the
 spare component's posterior is close to its prior, which no mixture around modes covers
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from calibration import pareto_khat
+from common import STUDY_REFERENCES, pareto_khat, read_json, spare_key, study_problem, write_json
 from scipy import special
 
 from nestmix.evidence.check import (
@@ -275,18 +275,16 @@ def posterior_draws(run, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sampler_study
-
     from nestmix import get_sampler
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", default="clusters2d4")
-    parser.add_argument("--out", type=Path, default=sampler_study.IS_REFERENCES)
+    parser.add_argument("--out", type=Path, default=STUDY_REFERENCES)
     parser.add_argument("--posterior", type=Path,
                         help="keep the posterior draws the proposal is fitted to in this .npz "
                              "(made by the dynesty run when missing, read when present)")
     args = parser.parse_args(argv)
-    model = sampler_study.build_problem(args.problem)
+    model = study_problem(args.problem)
     if args.posterior is not None and args.posterior.exists():
         with np.load(args.posterior) as kept:
             draws, run_logz = kept["draws"], float(kept["logz"])
@@ -299,11 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     ref["proposal_from"] = {"sampler": "dynesty", "settings": SAMPLES_RUN, "seed": 1000,
                             "logz": run_logz}
     print(json.dumps(ref, indent=1))
-    cache = json.loads(args.out.read_text()) if args.out.exists() else {}
-    cache[sampler_study.spare_key(args.problem)] = ref
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cache, indent=1))
-    tmp.replace(args.out)
+    cache = read_json(args.out)
+    cache[spare_key(args.problem)] = ref
+    write_json(args.out, cache)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ import csv
 import json
 import math
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -51,14 +50,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import common
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results" / "time_to_answer.jsonl"
-BOX = ((-1.0, 11.0), (-1.0, 11.0))
-#: three correlated clusters: mean, standard deviations, correlation, points out of 350
-CLUSTERS = (((2.5, 3.0), (0.6, 1.0), 0.6, 150),
-            ((6.5, 7.0), (1.0, 0.5), -0.5, 100),
-            ((7.0, 2.5), (0.5, 0.5), 0.3, 60))
+RESULTS = common.RESULTS / "time_to_answer.jsonl"
+BOX = common.BOX
+#: ``common.CLUSTERS``' three correlated clusters: mean, standard deviations, correlation,
+#: points out of 350 (this script's shares, not ``end_to_end_2d.py``'s)
+CLUSTERS = tuple((mean, sd, rho, size) for (mean, sd, rho, _), size
+                 in zip(common.CLUSTERS, (150, 100, 60), strict=True))
 BACKGROUND = 40  # uniform background points out of 350
 SKLEARN_KS = tuple(range(1, 7))
 SKLEARN_TYPES = ("full", "tied", "diag", "spherical")
@@ -103,16 +103,11 @@ def make_points(n: int = 500, seed: int = 1) -> dict[str, np.ndarray]:
     labels = np.repeat(np.arange(len(sizes)), sizes)
     truth = np.empty((n, 2))
     for j, (mean, sd, rho, _) in enumerate(CLUSTERS):
-        cov = np.array([[sd[0] ** 2, rho * sd[0] * sd[1]], [rho * sd[0] * sd[1], sd[1] ** 2]])
-        truth[labels == j] = rng.multivariate_normal(mean, cov, size=sizes[j])
+        truth[labels == j] = rng.multivariate_normal(mean, common.cluster_covariance(sd, rho),
+                                                     size=sizes[j])
     lo, hi = np.array(BOX).T
     truth[labels == len(CLUSTERS)] = lo + (hi - lo) * rng.random((sizes[-1], 2))
-    errors = rng.uniform(0.1, 0.4, size=(n, 2))
-    corr = rng.uniform(-0.5, 0.5, size=n)
-    cov = np.empty((n, 2, 2))
-    cov[:, 0, 0], cov[:, 1, 1] = errors[:, 0] ** 2, errors[:, 1] ** 2
-    cov[:, 0, 1] = cov[:, 1, 0] = corr * errors[:, 0] * errors[:, 1]
-    noise = np.einsum("nij,nj->ni", np.linalg.cholesky(cov), rng.standard_normal((n, 2)))
+    errors, corr, _, noise = common.point_errors(rng, n)
     order = rng.permutation(n)  # a file is not sorted by source
     return {"values": np.clip(truth + noise, lo, hi)[order], "errors": errors[order],
             "corr": corr[order], "labels": labels[order]}
@@ -131,12 +126,6 @@ def write_csv(points: dict[str, np.ndarray], path: str | Path) -> Path:
     return path
 
 
-# ------------------------------------------------------------------------ CPU accounting
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
 # ------------------------------------------------------------------------- scikit-learn
 def sklearn_grid(values: np.ndarray, seed: int = 1, n_init: int = 3,
                  ks: tuple[int, ...] = SKLEARN_KS,
@@ -151,18 +140,18 @@ def sklearn_grid(values: np.ndarray, seed: int = 1, n_init: int = 3,
         ``covariance`` and ``k`` of the lowest BIC, ``bic`` per ``"<type> K=<k>"``, ``cpu``
         (seconds of the fits, every thread of this process), ``wall``, ``import_cpu``.
     """
-    cpu0 = _cpu(resource.RUSAGE_SELF)
+    cpu0 = common.cpu_seconds(children=False)
     from sklearn.mixture import GaussianMixture
 
-    import_cpu = _cpu(resource.RUSAGE_SELF) - cpu0
-    cpu0, wall0 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    import_cpu = common.cpu_seconds(children=False) - cpu0
+    cpu0, wall0 = common.cpu_seconds(children=False), time.perf_counter()
     bic = {}
     for cov_type in types:
         for k in ks:
             gm = GaussianMixture(n_components=k, covariance_type=cov_type, n_init=n_init,
                                  random_state=seed).fit(values)
             bic[f"{cov_type} K={k}"] = float(gm.bic(values))
-    cpu, wall = _cpu(resource.RUSAGE_SELF) - cpu0, time.perf_counter() - wall0
+    cpu, wall = common.cpu_seconds(children=False) - cpu0, time.perf_counter() - wall0
     best = min(bic, key=bic.__getitem__)
     cov_type, k = best.split(" K=")
     return {"covariance": cov_type, "k": int(k), "bic": bic, "cpu": cpu, "wall": wall,
@@ -201,7 +190,7 @@ def run_nestmix(cmd: list[str], log: Path, timeout: float) -> dict[str, Any]:
     A run still going after ``timeout`` seconds gets SIGINT (the CLI ends its workers and keeps
     the finished runs), then SIGKILL of its process group 30 s later.
     """
-    self0, child0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    cpu0 = common.cpu_seconds()
     wall0 = time.perf_counter()
     timed_out = False
     with open(log, "w") as handle:
@@ -219,7 +208,7 @@ def run_nestmix(cmd: list[str], log: Path, timeout: float) -> dict[str, Any]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
     wall = time.perf_counter() - wall0
-    cpu = (_cpu(resource.RUSAGE_SELF) - self0) + (_cpu(resource.RUSAGE_CHILDREN) - child0)
+    cpu = common.cpu_seconds() - cpu0
     return {"returncode": proc.returncode, "timed_out": timed_out, "cpu": cpu, "wall": wall,
             "output": log.read_text(errors="replace")}
 
@@ -446,8 +435,7 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
           f"{load0[0]:.1f} → {load1[0]:.1f}: target under 5 minutes on 2 idle cores")
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
-    with open(args.results, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    common.append_jsonl(args.results, record)
     print(f"appended to {args.results}")
     return record
 

@@ -7,69 +7,71 @@ and its prior transform draws the same prior as nestmix's (so both estimate the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "end_to_end_2d.py"
+from tests.benchmark_scripts import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports end_to_end.py beside it
-    spec = importlib.util.spec_from_file_location("end_to_end_2d", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["end_to_end_2d"] = module  # dynesty's checkpoints pickle by module name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["end_to_end_2d"]
-    sys.path.remove(str(SCRIPT.parent))
+def scripts():
+    with benchmark_scripts("common", "end_to_end_2d", "sampler_study", "rwalk_walks_2d") as m:
+        yield m
 
 
 @pytest.fixture(scope="module")
-def problem(bench):
-    return bench.make_problem(120, seed=4)
+def common(scripts):
+    """``benchmarks/common.py``: the 2-D and 3-D problems, the plain script's pieces."""
+    return scripts["common"]
 
 
-def test_the_data_are_seeded_and_inside_the_box(bench, problem):
-    again = bench.make_problem(120, seed=4)
+@pytest.fixture(scope="module")
+def bench(scripts):
+    return scripts["end_to_end_2d"]
+
+
+@pytest.fixture(scope="module")
+def problem(common):
+    return common.make_problem(120, seed=4)
+
+
+def test_the_data_are_seeded_and_inside_the_box(common, problem):
+    again = common.make_problem(120, seed=4)
     np.testing.assert_array_equal(problem.values, again.values)
     assert problem.values.shape == (120, 2) and problem.covariances.shape == (120, 2, 2)
-    lo, hi = np.array(bench.BOX).T
+    lo, hi = np.array(common.BOX).T
     assert np.all(problem.values >= lo) and np.all(problem.values <= hi)
     assert np.all(np.linalg.eigvalsh(problem.covariances) > 0)
-    assert not np.array_equal(bench.make_problem(120, seed=5).values, problem.values)
+    assert not np.array_equal(common.make_problem(120, seed=5).values, problem.values)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_the_plain_likelihood_is_nestmix_likelihood(bench, problem, k):
-    model = bench.nestmix_spec().build(problem.measurements(), k)
-    plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+def test_the_plain_likelihood_is_nestmix_likelihood(common, problem, k):
+    model = common.nestmix_spec().build(problem.measurements(), k)
+    plain = common.PlainMixture2D(problem.values, problem.covariances, k)
     assert plain.ndim == model.ndim
     names = model.param_names
     assert names[:k] == tuple(f"w_{j + 1}" for j in range(k)) and names[-1].startswith("rho")
     rng = np.random.default_rng(k)
     for _ in range(5):
         theta = plain.prior_transform(rng.random(plain.ndim))
-        ours = model.log_likelihood(bench.nestmix_theta(theta, k))
+        ours = model.log_likelihood(common.nestmix_theta(theta, k))
         assert np.isfinite(ours)
         assert plain.log_likelihood(theta) == pytest.approx(ours, rel=1e-10, abs=1e-8)
 
 
-def test_the_plain_prior_is_nestmix_prior(bench, problem):
+def test_the_plain_prior_is_nestmix_prior(common, problem):
     k, n = 2, 3000
-    model = bench.nestmix_spec().build(problem.measurements(), k)
-    plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+    model = common.nestmix_spec().build(problem.measurements(), k)
+    plain = common.PlainMixture2D(problem.values, problem.covariances, k)
     rng = np.random.default_rng(11)
     ours = model.prior_transform(rng.random((n, model.ndim)))
-    theirs = np.array([bench.nestmix_theta(plain.prior_transform(u), k)
+    theirs = np.array([common.nestmix_theta(plain.prior_transform(u), k)
                        for u in rng.random((n, plain.ndim))])
     # nestmix orders the means along x; the plain script's labels are exchangeable: compare
     # label-free summaries of each parameter kind
@@ -104,28 +106,22 @@ def test_the_script_prints_the_comparison(bench, capsys, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def study():
-    """``benchmarks/sampler_study.py`` as a module (it imports ``calibration`` beside it)."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("sampler_study",
-                                                  SCRIPT.parent / "sampler_study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(SCRIPT.parent))
+def study(scripts):
+    """``benchmarks/sampler_study.py`` as a module."""
+    return scripts["sampler_study"]
 
 
-def test_the_sampler_study_3d_problems_are_seeded_and_compiled(study):
+def test_the_sampler_study_3d_problems_are_seeded_and_compiled(common, study):
     """``benchmarks/sampler_study.py``'s 3-D problems (issue #17): seeded data inside the box
     with positive-definite per-point error covariances, ndim = 10 K, on the compiled path, and
     PolyChord's num_repeats in the plan of every multi-dimensional problem."""
-    data = study.make_problem_3d(80, seed=3)
-    again = study.make_problem_3d(80, seed=3)
+    data = common.make_problem_3d(80, seed=3)
+    again = common.make_problem_3d(80, seed=3)
     assert np.array_equal(data.values, again.values) and data.values.shape == (80, 3)
     assert np.all((data.values >= -1) & (data.values <= 11))
     assert np.all(np.linalg.eigvalsh(data.covariances) > 0)
     for k in (1, 2):
-        model = study.spec_3d().build(data, k)
+        model = common.spec_3d().build(data, k)
         assert model.ndim == 10 * k and model.compiled_path
         theta = model.prior_transform(np.random.default_rng(k).random((4, model.ndim)))
         assert np.all(np.isfinite(model.log_likelihood_batch(theta)))
@@ -208,23 +204,19 @@ def test_the_sampler_study_prefers_the_parameter_space_reference(study, tmp_path
 
 
 @pytest.fixture(scope="module")
-def walks(bench):
-    """``benchmarks/rwalk_walks_2d.py`` as a module (it imports the two end-to-end scripts)."""
-    spec = importlib.util.spec_from_file_location("rwalk_walks_2d",
-                                                  SCRIPT.parent / "rwalk_walks_2d.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def walks(scripts):
+    """``benchmarks/rwalk_walks_2d.py`` as a module."""
+    return scripts["rwalk_walks_2d"]
 
 
-def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, walks, problem):
+def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(common, walks, problem):
     """``benchmarks/rwalk_walks_2d.py`` measures the plain script's rwalk with nestmix's
     compiled likelihood: the same prior transform (the unit-cube geometry rwalk moves in) and
     the same likelihood values as :class:`PlainMixture2D`."""
     rng = np.random.default_rng(5)
     for k in (1, 3):
         fast = walks.CompiledPlainMixture2D(problem, k)
-        plain = bench.PlainMixture2D(problem.values, problem.covariances, k)
+        plain = common.PlainMixture2D(problem.values, problem.covariances, k)
         for u in rng.random((4, plain.ndim)):
             theta = fast.prior_transform(u)
             np.testing.assert_array_equal(theta, plain.prior_transform(u))
@@ -236,16 +228,14 @@ def test_the_walks_study_runs_the_plain_model_with_nestmix_likelihood(bench, wal
     assert lines[1].split()[:6] == ["2", "default", "32", "2", "+2.00", "4.12"]
 
 
-def test_the_walks_study_reproduces_the_plain_run(bench, walks):
+def test_the_walks_study_reproduces_the_plain_run(common, walks):
     """Same seed, same steps: the compiled stand-in takes the plain script's path through the
     sampler (same calls, same ln Z), so its bias is the plain script's bias."""
-    from end_to_end import _run_plain_once
-
-    small = bench.make_problem(40, seed=2)
-    plain = _run_plain_once(bench.PlainMixture2D(small.values, small.covariances, 1), 3,
-                            math.inf, 0.5, "rwalk", None, 30, 12)
-    fast = _run_plain_once(walks.CompiledPlainMixture2D(small, 1), 3, math.inf, 0.5, "rwalk",
-                           None, 30, 12)
+    small = common.make_problem(40, seed=2)
+    plain = common.run_plain_once(common.PlainMixture2D(small.values, small.covariances, 1),
+                                  3, math.inf, 0.5, "rwalk", None, 30, 12)
+    fast = common.run_plain_once(walks.CompiledPlainMixture2D(small, 1), 3, math.inf, 0.5,
+                                 "rwalk", None, 30, 12)
     assert fast["ncall"] == plain["ncall"]
     assert fast["logz"] == pytest.approx(plain["logz"], abs=1e-8)
 

@@ -7,27 +7,19 @@ lets a plain run of hours be finished in several sittings.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from nestmix.data.datasets import deconvolution_problem
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "end_to_end.py"
+from tests.benchmark_scripts import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def end_to_end():
-    spec = importlib.util.spec_from_file_location("end_to_end", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["end_to_end"] = module  # dynesty's checkpoints pickle PlainMixture by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["end_to_end"]
+    with benchmark_scripts("end_to_end") as loaded:
+        yield loaded["end_to_end"]
 
 
 @pytest.mark.slow

@@ -10,24 +10,17 @@ the rms of z and the fraction of rows marked are printed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "calibration.py"
+from tests.benchmark_scripts import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def calibration():
-    spec = importlib.util.spec_from_file_location("calibration", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["calibration"]
+    with benchmark_scripts("calibration") as loaded:
+        yield loaded["calibration"]
 
 
 def test_quick_run_prints_the_table_and_resumes(calibration, tmp_path, capsys):

@@ -4,43 +4,27 @@ It writes the ordered model's prior density by hand (K! × uniform means × log-
 LKJ × Dirichlet, in transformed coordinates), so the checks are that this density is the one
 nestmix's prior transform draws from: with a flat likelihood the evidence is exactly 1
 (ln Z = 0), and on a real likelihood it agrees with the logit-space reference of
-``calibration.py``, which uses nestmix's own prior transform.
+``common.importance_reference``, which uses nestmix's own prior transform.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_scripts import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def modules():
-    sys.path.insert(0, str(BENCH))
-    names = ("end_to_end", "end_to_end_2d", "spare_reference")
-    loaded = [_load(name) for name in names]
-    yield dict(zip(names, loaded, strict=True))
-    for name in names:
-        sys.modules.pop(name, None)
-    sys.path.remove(str(BENCH))
+    with benchmark_scripts("common", "spare_reference") as loaded:
+        yield loaded
 
 
 def _model(modules, k: int, **spec_changes):
-    bench = modules["end_to_end_2d"]
+    bench = modules["common"]
     spec = bench.nestmix_spec()
     if spec_changes:
         spec = dataclasses.replace(spec, **spec_changes)
@@ -91,21 +75,19 @@ def test_other_models_are_refused(modules):
 
 @pytest.mark.slow
 def test_it_agrees_with_the_logit_space_reference(modules):
-    """On a real likelihood (K = 2, 60 points), against ``calibration.importance_reference``
+    """On a real likelihood (K = 2, 60 points), against ``common.importance_reference``
     (nestmix's prior transform, modes by optimisation): within four combined errors."""
     from nestmix import get_sampler
 
     sr = modules["spare_reference"]
-    calibration = _load("calibration")
     model = _model(modules, 2)
     run = get_sampler("dynesty").run(model, {"nlive": 300}, 3)
     mine = sr.spare_reference(model, sr.posterior_draws(run, 5_000, np.random.default_rng(0)),
                               draws=50_000, batches=1, max_components=4)
-    other = calibration.importance_reference(model, n=50_000, rounds=1, starts=12)
+    other = modules["common"].importance_reference(model, n=50_000, rounds=1, starts=12)
     assert mine["ess"] > 1000 and other["ess"] > 1000
     combined = np.hypot(mine["logz_err"], other["logz_err"])
     assert abs(mine["logz"] - other["logz"]) < 4 * combined + 1e-3, (mine, other)
-    sys.modules.pop("calibration", None)
 
 
 def test_pareto_khat_tells_light_from_heavy_tailed_weights(modules):

@@ -8,28 +8,20 @@ and the scikit-learn grid picks its lowest BIC.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nestmix.data.loaders import load_measurements
 from nestmix.sweep.zeroconf import config_for_data
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_answer.py"
+from tests.benchmark_scripts import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("time_to_answer", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["time_to_answer"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["time_to_answer"]
+    with benchmark_scripts("time_to_answer") as loaded:
+        yield loaded["time_to_answer"]
 
 
 def test_the_issue_case_has_its_counts_and_other_sizes_keep_the_shares(bench):
