@@ -107,6 +107,20 @@ def test_no_best_cell_is_named_when_a_row_deciding_the_verdict_could_not_be_chec
     assert grid_verdict(result)[0].startswith("The data prefer K = 3 with the full")
 
 
+def test_the_models_that_decide_the_verdict_are_the_best_and_its_contenders():
+    """Their reports get figures in the grid's report; a model far behind on every sampler
+    does not (issue 32: corner plots of trailing models were a fifth of the CPU)."""
+    from nestmix.report.grid import deciding_models
+
+    result = _grid([("full", 3, -5.0, "dynesty"), ("tied", 3, -40.0, "dynesty"),
+                    ("full", 2, -30.0, "polychord"), ("tied", 2, -31.0, "polychord")])
+    assert deciding_models(result) == {"full", "tied"}  # tied is a contender on PolyChord
+    assert deciding_models(_grid([("full", 3, -5.0, "dynesty"),
+                                  ("tied", 3, -40.0, "dynesty")])) == {"full"}
+    assert deciding_models(_grid([("full", 3, -5.0, "dynesty"),
+                                  ("tied", 3, -6.0, "dynesty")])) == {"full", "tied"}
+
+
 def test_the_verdict_names_the_best_model_and_k_and_the_margin_over_the_runner_up():
     result = _grid([("full", 2, -10.0, "dynesty"), ("full", 3, -9.0, "dynesty"),
                     ("tied", 3, -5.0, "dynesty"), ("tied", 2, -10.5, "dynesty")])
@@ -387,7 +401,8 @@ def test_the_same_model_run_twice_at_k1_gets_one_models_prior():
 
 
 def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_models(tmp_path,
-                                                                                   rng):
+                                                                                   rng,
+                                                                                   monkeypatch):
     """Two clusters, K = 1, 2: each model's best K is the largest of the sweep. The grid's own
     report.md says so for every model, and carries each model's prior-sensitivity sentence."""
     from nestmix.report import write_report
@@ -410,3 +425,28 @@ def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_model
     links = {unquote(link) for link in re.findall(r'href="([^"#:]+)"', page)}
     assert {"evidence.csv", *(f"model={m}/report.html" for m in plan.models)} <= links
     assert all((out / link).is_file() for link in links)
+    # with figures: those of the models that decide the verdict; a trailing model's report
+    # has tables only and says how to draw its figures (here: tied, made to trail)
+    import nestmix.report.grid as grid_report
+    from nestmix.report.build import _write_report
+
+    result = load_grid(out)
+    assert grid_report.deciding_models(result) <= set(plan.models)
+    calls: dict[str, tuple[bool, str]] = {}
+
+    def model_report(sub, *, seed, figures, figures_note=""):
+        calls[Path(sub).name] = (figures, figures_note)
+        return _write_report(Path(sub), seed=seed, figures=figures, figures_note=figures_note)
+
+    best = result.best().model
+    trailing = next(m for m in plan.models if m != best)
+    monkeypatch.setattr(grid_report, "deciding_models", lambda r: frozenset({best}))
+    grid_report.write_grid_report(out, model_report=model_report)
+    assert calls[f"model={best}"] == (True, "")
+    drawn, note = calls[f"model={trailing}"]
+    assert not drawn and f"nestmix report {out / f'model={trailing}'}" in note
+    assert note in (out / f"model={trailing}" / "report.md").read_text().replace("\\", "")
+    assert not list((out / f"model={trailing}" / "report").glob("*.png"))
+    assert list((out / f"model={best}" / "report").glob("corner_*.png"))
+    top = (out / "report.md").read_text().replace("\\", "")
+    assert f"drawn for {best} (the best (model, K) and its contenders); not for {trailing}" in top

@@ -27,6 +27,7 @@ from nestmix.posterior.predictive import (
     predictive_density,
 )
 from nestmix.report.figures import (
+    MAX_CORNER_POINTS,
     plot_components_2d,
     plot_corner,
     plot_evidence,
@@ -270,15 +271,27 @@ def test_plot_components_2d_refuses_one_dimensional_data(galaxy_sweep):
 @pytest.mark.parametrize(("k", "n_params"), [(1, 2), (3, 9)])
 def test_plot_corner(galaxy_sweep, tmp_path, k, n_params):
     fig = plot_corner(galaxy_sweep, "dynesty", k)
-    # lower triangle with diagonal, plus anesthetic's twin axes on the diagonal
-    assert len(fig.axes) == n_params * (n_params + 1) // 2 + n_params
+    # lower triangle with diagonal: a histogram on the diagonal, the draws of a pair below
+    assert len(fig.axes) == n_params * (n_params + 1) // 2
+    spans = [(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start)
+             for ax in fig.axes]
+    assert spans == [(i, j) for i in range(n_params) for j in range(i + 1)]
+    for ax, (i, j) in zip(fig.axes, spans, strict=True):
+        assert (len(ax.patches), len(ax.lines)) == ((1, 0) if i == j else (0, 1))
+        # ticks on the edge panels only (the bottom row, the left column below the top)
+        assert bool(len(ax.get_xticks())) == (i == n_params - 1)
+        assert bool(len(ax.get_yticks())) == (j == 0 and i > 0)
+    # the draws shown: at most MAX_CORNER_POINTS distinct ones, the same in every panel
+    if n_params > 1:
+        shown = fig.axes[1].lines[0].get_xdata()
+        assert 0 < len(np.unique(shown)) <= MAX_CORNER_POINTS
     _saved(fig, tmp_path, f"corner_{k}")
 
 
 def test_plot_corner_two_dimensional_with_background(plane_sweep):
     fig = plot_corner(plane_sweep, "dynesty", 1)
     n = 2 + 2 + 1  # w_1, w_bg; a mean per axis; one (spherical) sigma
-    assert len(fig.axes) == n * (n + 1) // 2 + n
+    assert len(fig.axes) == n * (n + 1) // 2
     plt.close(fig)
 
 

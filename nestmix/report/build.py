@@ -14,7 +14,7 @@ A figure that fails to draw is recorded in the report's warnings; the report goe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,7 +80,10 @@ def write_report(directory: str | Path, *, seed: int = 0, figures: bool = True) 
         return _write_report(Path(directory), seed=seed, figures=figures)
 
 
-def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
+def _write_report(directory: Path, *, seed: int, figures: bool,
+                  figures_note: str = "") -> ReportFiles:
+    """:func:`write_report` without the lock; ``figures_note`` (with ``figures`` False) says
+    on the page why it has no figures and how to draw them (a grid's trailing models)."""
     from nestmix.report.render import render_html, render_markdown
     from nestmix.store.grid import is_grid
     from nestmix.store.runs import RunStore
@@ -94,6 +97,8 @@ def _write_report(directory: Path, *, seed: int, figures: bool) -> ReportFiles:
     archive = open_sweep(directory)
     RunStore(directory).write_summary(archive.result)  # summary.json agrees with the report
     report = build_report(archive, seed=seed, figures=figures)
+    if figures_note and not figures:
+        report = replace(report, facts=(*report.facts, ("figures", figures_note)))
     figure_dir = directory / FIGURE_DIR
     before = written_before(directory)  # what the last report wrote: only those may go
     pngs = []

@@ -200,13 +200,15 @@ def plot_predictive(archive: SweepArchive, sampler: str, *, rng: np.random.Gener
 
 
 def plot_corner(archive: SweepArchive, sampler: str, k: int) -> Figure:
-    """Corner plot of the relabelled component parameters of one K (anesthetic).
+    """Corner plot of the relabelled component parameters of one K.
 
     The columns of :func:`nestmix.posterior.predictive.component_parameter_table` for the relabelled
-    posterior, thinned by systematic resampling to ``MAX_CORNER_POINTS`` equal-weight draws,
-    on anesthetic's axes (``make_2d_axes``) with its ``hist_plot_1d`` on the diagonal and
-    ``scatter_plot_2d`` below. (``Samples.plot_2d`` draws the same through pandas, whose label
-    clean-up is quadratic in the number of panels: 40 s for 13 parameters.)
+    posterior, thinned by systematic resampling to ``MAX_CORNER_POINTS`` equal-weight draws:
+    a weighted histogram of each parameter on the diagonal, the draws of each pair below it.
+    Drawn with matplotlib alone, ticks only on the edge panels (the bottom row and the left
+    column): a corner of n parameters has n (n + 1) / 2 panels, and tick machinery on every one
+    of them was most of its cost (anesthetic's axes took 12–15 CPU s for the 23 parameters of
+    a 2-D full K = 4 fit; these take 3–4, for the same panels and points).
 
     Parameters
     ----------
@@ -217,55 +219,66 @@ def plot_corner(archive: SweepArchive, sampler: str, k: int) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        The lower triangle and diagonal of an n × n grid for n varying parameters (each
-        diagonal panel carries an anesthetic twin axes for its histogram).
+        The lower triangle and diagonal of an n × n grid for n varying parameters: n (n + 1) / 2
+        axes, the diagonal ones with one histogram patch each, the others with one line of
+        markers each.
     """
-    from anesthetic import make_2d_axes
-    from anesthetic.plot import hist_plot_1d, scatter_plot_2d
-
     model = model_for(archive, k)
     thetas, weights, relabelled = relabelled_posterior(archive, sampler, k)
     index, counts = systematic_thin(weights, MAX_CORNER_POINTS)
     table, names, labels = component_parameter_table(model, thetas[index])
     draws = np.repeat(np.arange(len(index)), counts.astype(int))
-    size = min(2.0 + 1.3 * len(names), 16.0)
+    n = len(names)
+    size = min(2.0 + 1.3 * n, 16.0)
     fig = Figure(figsize=(size, size))
-    _, axes = make_2d_axes(names, labels=dict(zip(names, labels, strict=True)), upper=False,
-                           fig=fig)
-    _align_edge_labels(fig, [axes.loc[names[-1], x] for x in names],
-                       [axes.loc[y, names[0]] for y in names])
-    colour = _colour(0)
-    for i, y in enumerate(names):
-        for j, x in enumerate(names):
-            ax = axes.loc[y, x]
-            if ax is None:
-                continue
+    margin = min(0.25, 0.9 / size)  # room for the edge panels' tick labels and names
+    grid = fig.add_gridspec(n, n, hspace=0.0, wspace=0.0, left=margin, bottom=margin,
+                            right=0.98, top=1.0 - min(0.1, 0.5 / size))
+    low, high = table.min(axis=0), table.max(axis=0)
+    pad = 0.05 * np.where(high > low, high - low, np.maximum(np.abs(high), 1.0))
+    low, high = low - pad, high + pad
+    colour = "#1f77b4"  # tab10's first colour, _colour(0)
+    left = []
+    for i in range(n):
+        for j in range(i + 1):
+            ax = fig.add_subplot(grid[i, j])
+            left += [ax] if j == 0 else []
             if i == j:
-                hist_plot_1d(ax.twin, table[:, i], weights=counts, bins=30, color=colour)
-            elif i > j:
-                scatter_plot_2d(ax, table[draws, j], table[draws, i], color=colour, ms=1.5,
-                                alpha=0.4)
+                ax.hist(table[:, i], bins=30, range=(low[i], high[i]), weights=counts,
+                        histtype="stepfilled", color=colour, alpha=0.7)
+                ax.set_yticks([])
+            else:
+                ax.plot(table[draws, j], table[draws, i], linestyle="none", marker=".", ms=1.5,
+                        alpha=0.4, color=colour)
+                ax.set_ylim(low[i], high[i])
+            ax.set_xlim(low[j], high[j])
+            _corner_ticks(ax, bottom=i == n - 1, left=j == 0 and i > 0)
+            if i == n - 1:
+                ax.set_xlabel(labels[j])
+            if j == 0:
+                ax.set_ylabel(labels[i])
+    fig.align_xlabels(fig.axes[-n:])
+    fig.align_ylabels(left)
     note = "" if relabelled else " (not relabelled: no mode analysis)"
     fig.suptitle(f"K = {k}, {sampler}: posterior of the component parameters{note}")
     return fig
 
 
-def _align_edge_labels(fig: Figure, bottom: list, left: list) -> None:
-    """Align the axis labels of a corner plot's bottom row and left column only.
+def _corner_ticks(ax, *, bottom: bool, left: bool) -> None:
+    """Ticks of a corner panel: three at most on the edges, none inside (no tick objects are
+    made for an axis without ticks, which is what keeps a large corner cheap)."""
+    from matplotlib.ticker import MaxNLocator
 
-    anesthetic aligns the labels of every panel, and matplotlib then measures, for each panel's
-    label, the tick labels of every panel in its row or column: cubic in the number of
-    parameters (6 of the 10 CPU seconds of saving a 23-parameter corner). Only the edge panels
-    show labels, so aligning those draws the same figure.
-    """
-    from matplotlib import cbook
-
-    groups = getattr(fig, "_align_label_groups", None)
-    if not isinstance(groups, dict):  # another matplotlib: leave anesthetic's alignment
-        return
-    fig._align_label_groups = {key: cbook.Grouper() for key in groups}  # type: ignore[attr-defined]
-    fig.align_xlabels([ax for ax in bottom if ax is not None])
-    fig.align_ylabels([ax for ax in left if ax is not None])
+    if bottom:
+        ax.xaxis.set_major_locator(MaxNLocator(3, prune="both"))
+        ax.tick_params(axis="x", labelrotation=45, labelsize="small")
+    else:
+        ax.set_xticks([])
+    if left:
+        ax.yaxis.set_major_locator(MaxNLocator(3, prune="both"))
+        ax.tick_params(axis="y", labelsize="small")
+    else:
+        ax.set_yticks([])
 
 
 def _ellipse(mean: np.ndarray, cov: np.ndarray, radius: float, **kwargs) -> Ellipse:

@@ -1,7 +1,9 @@
 """The report of a models × K grid: one evidence table over every (model, K), the "ln Z against
 K, one line per model" plot (as mclust's BIC plot), P(model, K | data) and a verdict naming the
 best (model, K) and how decisive it is over the runner-up. Each model's own report (modes,
-memberships, figures) is written in its directory, ``model=<label>/report.html``.
+memberships, figures) is written in its directory, ``model=<label>/report.html``; only the
+models that decide the verdict (:func:`deciding_models`: the best (model, K) and its
+contenders) get figures there, the others tables only, with the command that draws theirs.
 
 At K = 1 the full and tied models are the same model (one component: its covariance is the
 shared one), in any dimension. The grid runs both (each model's sweep stays complete on its
@@ -31,8 +33,8 @@ from nestmix.report.files import write_file as _write
 from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.store.grid import SAME_AT_K1, GridResult, GridRow, model_directory, write_grid_summary
 
-__all__ = ["format_grid_table", "grid_table", "grid_verdict", "merge_same_models",
-           "plot_grid_evidence", "screening_facts", "write_grid_report"]
+__all__ = ["deciding_models", "format_grid_table", "grid_table", "grid_verdict",
+           "merge_same_models", "plot_grid_evidence", "screening_facts", "write_grid_report"]
 
 
 GRID_COLUMNS = (
@@ -327,6 +329,42 @@ def screening_facts(result: GridResult) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+#: The figures fact of a trailing model's own report (:func:`write_grid_report`).
+_LEAN = ("not drawn with the grid's report: this model holds neither the best (model, K) nor a "
+         "contender close enough to change the verdict (those of {best} are drawn); "
+         "`nestmix report {path}` draws this model's figures")
+
+
+def deciding_models(result: GridResult) -> frozenset[str]:
+    """The models that decide the grid's verdict: each holds, for some sampler, the best
+    (model, K) or a contender (:func:`nestmix.sweep.screening.is_contender`: close enough to
+    the best, by its ln Z or its check, or a run that missed a mode that could lift it there).
+    The grid's report draws the figures of these models only (issue 32: the others' corner
+    plots were a fifth of a zero-configuration sweep's CPU time)."""
+    from nestmix.sweep.screening import is_contender
+
+    out = set()
+    for sampler in result.samplers:
+        best = result.best(sampler)
+        out |= {r.model for r in result.rows if r.row.sampler == sampler
+                and (r is best or is_contender(r.row, best.row))}
+    return frozenset(out)
+
+
+def _figure_facts(result: GridResult, deciding: frozenset[str], figures: bool,
+                  directory: Path) -> tuple[tuple[str, str], ...]:
+    """The grid page's line on which models' reports have figures, when some have none."""
+    lean = [m for m in result.models if m not in deciding and result.sweeps
+            and m in result.sweeps]
+    if not figures or not lean:
+        return ()
+    return (("model figures", f"drawn for {', '.join(m for m in result.models if m in deciding)}"
+             f" (the best (model, K) and its contenders); not for {', '.join(lean)}, which "
+             "cannot change the verdict: `nestmix report "
+             f"{model_directory(directory, lean[0])}` (and the same for the others) draws "
+             "them"),)
+
+
 def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = True,
                       model_report: Callable[..., ReportFiles] | None = None) -> ReportFiles:
     """Write the grid's ``report.html``, ``report.md``, ``evidence.csv`` and figure, and each
@@ -339,10 +377,13 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
     seed : int
         Seed of the posterior draws behind the models' predictive figures.
     figures : bool
-        False to write tables and verdicts only.
+        False to write tables and verdicts only. True draws the grid's figure and the figures
+        of the models that decide the verdict (:func:`deciding_models`); the other models'
+        reports get tables only and say how to draw theirs.
     model_report : callable, optional
-        Writes one model's report (:func:`nestmix.report.write_report`, which passes itself);
-        None writes the grid's pages only.
+        Writes one model's report (:func:`nestmix.report.write_report`, which passes itself;
+        it takes ``figures_note`` for a model drawn without figures); None writes the grid's
+        pages only.
 
     Returns
     -------
@@ -355,12 +396,16 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
     result = write_grid_summary(directory)
     notes: list[str] = []
     carried: dict[str, ReportFiles] = {}
+    deciding = deciding_models(result)
     for model in result.models:
         sub = model_directory(directory, model)
         if model_report is None or result.sweeps is None or model not in result.sweeps:
             continue
+        draw = figures and model in deciding
+        lean = {} if draw or not figures else {"figures_note": _LEAN.format(
+            path=sub, best=", ".join(sorted(deciding)) or "none")}
         try:
-            carried[model] = model_report(sub, seed=seed, figures=figures)
+            carried[model] = model_report(sub, seed=seed, figures=draw, **lean)
         except Exception as exc:  # one model's report must not sink the grid's
             notes.append(f"the report of model {model} failed: {type(exc).__name__}: {exc}")
     drawn: list[ReportFigure] = []
@@ -389,7 +434,8 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
                       f"{sum(r.row.ncall for r in result.rows):,} likelihood calls, "
                       f"{sum(r.row.seconds for r in result.rows):.1f} s of sampling"),
              ("model reports", ", ".join(f"model={m}/report.html" for m in result.models)),
-             *screening_facts(result))
+             *screening_facts(result),
+             *_figure_facts(result, deciding, figures, directory))
     report = Report(name=result.name, directory=str(directory), facts=facts,
                     headline=headline, verdict=words, warnings=(*warnings, *notes),
                     missing=(), tables=(grid_table(result),), averaging=(),
