@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,13 @@ import pytest
 
 from nestmix.cli import main
 from nestmix.model import ModelSpec
-from nestmix.sweep.cost import estimate_cost, expected_calls
+from nestmix.sweep.cost import (
+    ESCALATION_RATE,
+    SECOND_SEED_RATE,
+    estimate_cost,
+    expected_calls,
+    expected_extra,
+)
 from nestmix.sweep.driver import run_sweep
 from nestmix.sweep.plan import SweepPlan
 
@@ -50,6 +57,26 @@ def test_the_estimate_counts_every_run_to_make_and_times_the_likelihood(galaxies
     assert estimate.busy_elsewhere >= 0
     assert re.match(r"^3 runs, (under a minute|about \d+ minutes?) on 2 cores$",
                     estimate.line())
+
+
+def test_the_estimate_counts_the_runs_the_convergence_check_may_add(galaxies):
+    """Deeper runs (twice the live points at each step of the budget) and second seeds (rows
+    of 12 parameters or more) as an expected share of each row's first run."""
+    rate = 2 * ESCALATION_RATE
+    assert expected_extra(5, 0) == 0.0 and expected_extra(30, 0) == 0.0
+    assert expected_extra(5, 1) == pytest.approx(rate)
+    assert expected_extra(5, 2) == pytest.approx(rate + rate ** 2)
+    assert expected_extra(12, 1) == pytest.approx(rate + SECOND_SEED_RATE)
+    assert expected_extra(12, 1, repeats=2) == pytest.approx(rate)  # seeds run already
+    plan = replace(galaxies_plan(galaxies, (1, 2), 100), escalate=1, repeats=2)
+    estimate = estimate_cost(plan, n_jobs=1)
+    # the added runs are per row: counted once, on the first seed's run
+    assert [(r.k, r.repeat, r.extra) for r in estimate.runs] == [
+        (1, 1, pytest.approx(rate)), (2, 1, pytest.approx(rate)), (1, 2, 0.0), (2, 2, 0.0)]
+    assert estimate.calls == pytest.approx(sum(r.calls * (1 + r.extra) for r in estimate.runs))
+    assert estimate.calls > sum(r.calls for r in estimate.runs)
+    for r in estimate.runs:
+        assert r.seconds == pytest.approx(r.calls * (1 + r.extra) * r.seconds_per_call)
 
 
 def test_the_rule_for_the_calls_holds_on_a_run_it_was_not_fitted_to(galaxies, tmp_path):

@@ -17,6 +17,7 @@ from nestmix.sweep.grid import run_grid
 from nestmix.sweep.screening import (
     CONTENDER_NATS,
     FALL_NATS,
+    MISSED_MODE_SLACK,
     TRAIL_NATS,
     is_contender,
     stop_raising_k,
@@ -93,6 +94,21 @@ def test_contenders_are_near_the_best_or_have_a_check_that_is():
     far = _row(3, -130.0, crosscheck_logZ=-100.5, crosscheck_logZ_err=0.1, crosscheck_z=-20.0)
     assert is_contender(far, best)
     assert not is_contender(replace(far, crosscheck_logZ=-125.0), best)
+
+
+def test_a_row_that_missed_a_mode_is_a_contender_only_if_the_mode_could_lift_it_there():
+    """A missed mode lifts ln Z by about its peak's deficit, plus MISSED_MODE_SLACK a
+    parameter for a wider mode; a row below the best by more than that (the benchmark's diag
+    K = 3, 117 nats behind with a deficit of 23) gets no deeper run."""
+    best = _row(4, -1848.8, err=1.2)
+    far = replace(_row(3, -1983.1, err=1.0), mode_deficit=23.5, converged=False)  # ndim 9
+    assert not is_contender(far, best)
+    # the same deficit on a row whose missed mode could reach the best: a contender
+    near = replace(far, logZ=-1848.8 - 23.5 - 9 * MISSED_MODE_SLACK - 3.0)
+    assert is_contender(near, best)
+    assert not is_contender(replace(near, mode_deficit=None), best)
+    # a deficit that cannot be measured says nothing of where the row stands
+    assert is_contender(replace(far, mode_deficit=float("inf")), best)
 
 
 @pytest.mark.slow

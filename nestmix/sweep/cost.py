@@ -33,13 +33,24 @@ The estimate is (likelihood calls each run is expected to make) × (seconds one 
   frees first (the driver's order); a models × K grid runs one K after the other (its waves),
   and may stop raising K for a model, so its estimate of every cell is an upper bound ("up
   to 16 runs").
+* **Runs the convergence check adds** (with ``sweep.escalate`` ≥ 1), as an expected share of
+  each run (:func:`expected_extra`): a deeper run (twice the live points, so about twice the
+  calls) for :data:`ESCALATION_RATE` of the rows at each step of the budget, and a second
+  seed at the same settings (:func:`nestmix.sweep.convergence.needs_second_seed`) for
+  :data:`SECOND_SEED_RATE` of the rows with
+  :data:`~nestmix.sweep.convergence.SECOND_SEED_MIN_NDIM` parameters or more. Which rows they
+  are is known only after the runs; these rates are modest guesses from the runs measured so
+  far: on ``benchmarks/time_to_answer.py`` (16 rows) its runs got one deeper run, none or
+  one (nlive 50 and 100, 2026-12-07); second seeds went only to hard rows of 12 or more
+  parameters (enzyme K = 5). With the default budget of one deeper run, a row of fewer than
+  12 parameters is expected to cost 1.2 times its run, one of 12 or more 1.3 times.
 
-Not counted: the deeper runs the convergence check may add (``sweep.escalate``), the mode
-analysis and evidence check after each run (seconds), and numba's compilation on a first
-sweep. The estimate is a guide within a factor of about two, not a promise; it is what the
-command line prints before the first run and what ``--max-minutes`` (a config's
-``sweep.max_minutes``) compares against, and what :class:`nestmix.NestedGaussianMixture`
-(``max_minutes``) and the service (:mod:`nestmix.service.costing`) check before they start.
+Not counted: the mode analysis and evidence checks after each run (0.1–2.5 s a run), the
+report, and numba's compilation on a first sweep. The estimate is a guide within a factor of
+about two, not a promise; it is what the command line prints before the first run and what
+``--max-minutes`` (a config's ``sweep.max_minutes``) compares against, and what
+:class:`nestmix.NestedGaussianMixture` (``max_minutes``) and the service
+(:mod:`nestmix.service.costing`) check before they start.
 """
 
 from __future__ import annotations
@@ -53,9 +64,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MAX_MINUTES", "LOAD_WINDOW", "PILOT_CALLS", "PILOT_SECONDS",
-           "SAMPLER_SECONDS_PER_CALL", "CostEstimate", "RunCost", "check_max_minutes",
-           "estimate_cost", "expected_calls", "kernels_cached", "refusal"]
+__all__ = ["DEFAULT_MAX_MINUTES", "ESCALATION_RATE", "LOAD_WINDOW", "PILOT_CALLS",
+           "PILOT_SECONDS", "SAMPLER_SECONDS_PER_CALL", "SECOND_SEED_RATE", "CostEstimate",
+           "RunCost", "check_max_minutes", "estimate_cost", "expected_calls", "expected_extra",
+           "kernels_cached", "refusal"]
 
 #: ``nestmix sweep data.csv``, :class:`nestmix.NestedGaussianMixture` and the service refuse
 #: to start above this many estimated minutes (``--max-minutes``, ``max_minutes``) unless told
@@ -71,6 +83,13 @@ SAMPLER_SECONDS_PER_CALL = 1e-5
 #: Seconds over which the pilot reads the machine's load (it waits out the rest after a
 #: quicker pilot).
 LOAD_WINDOW = 0.5
+
+#: Share of rows the convergence check gives a deeper run, at each step of its budget
+#: (:func:`expected_extra`).
+ESCALATION_RATE = 0.1
+#: Share of rows of :data:`~nestmix.sweep.convergence.SECOND_SEED_MIN_NDIM` parameters or more
+#: that get a second seed (no usable check of their ln Z; :func:`expected_extra`).
+SECOND_SEED_RATE = 0.1
 
 # calls ≈ _A × nlive × ndim^_B × N^_C (module docstring), × the sampler's relative_calls
 _A, _B, _C = 51.0, 1.52, 0.10
@@ -90,10 +109,13 @@ class RunCost:
     ndim : int
         Parameters of the model.
     calls : float
-        Expected likelihood calls (:func:`expected_calls`).
+        Expected likelihood calls of the run itself (:func:`expected_calls`).
     seconds_per_call : float
         Expected wall seconds per likelihood call in the sweep: the measured likelihood plus
         the sampler's own work, on the share of a core the run will get.
+    extra : float
+        Expected calls of the runs the convergence check may add to this row (deeper runs,
+        a second seed), as a share of ``calls`` (:func:`expected_extra`).
     """
 
     model: str
@@ -103,11 +125,12 @@ class RunCost:
     ndim: int
     calls: float
     seconds_per_call: float
+    extra: float = 0.0
 
     @property
     def seconds(self) -> float:
-        """Expected wall seconds of the run."""
-        return self.calls * self.seconds_per_call
+        """Expected wall seconds of the run and of the share of added runs it expects."""
+        return self.calls * (1.0 + self.extra) * self.seconds_per_call
 
 
 @dataclass(frozen=True)
@@ -127,9 +150,10 @@ class CostEstimate:
     minutes : float
         Expected wall-clock minutes on ``cores`` workers.
     cpu_minutes : float
-        Expected CPU minutes of all the runs together.
+        Expected CPU minutes of all the runs together, with the runs the convergence check is
+        expected to add (:attr:`RunCost.extra`).
     calls : float
-        Expected likelihood calls of all the runs together.
+        Expected likelihood calls of all the runs together, the same way.
     busy_elsewhere : float
         Cores other work kept busy while the pilot ran (:mod:`nestmix.runtime.cpuload`).
     pilot_seconds : float
@@ -195,6 +219,39 @@ def expected_calls(sampler: str, nlive: int, ndim: int, n_points: int) -> float:
     return calls * get_sampler(sampler).relative_calls
 
 
+def expected_extra(ndim: int, escalate: int, repeats: int = 1) -> float:
+    """The expected calls of the runs the convergence check adds to a row, as a share of its
+    first run's calls.
+
+    Step j of the budget (j = 1..``escalate``) runs 2**j times the live points, for the rows
+    still flagged: ``Σ (2 × ESCALATION_RATE)**j``; a row of
+    :data:`~nestmix.sweep.convergence.SECOND_SEED_MIN_NDIM` parameters or more may get a
+    second seed at its own settings: ``+ SECOND_SEED_RATE`` (not when the sweep runs several
+    seeds already). Nothing is added without a budget (``escalate`` 0).
+
+    Parameters
+    ----------
+    ndim : int
+        Parameters of the row's model.
+    escalate : int
+        Deeper runs the check may add per row (``sweep.escalate``).
+    repeats : int
+        Seeds the sweep runs per row (``sweep.repeats``).
+
+    Returns
+    -------
+    float
+        0.2 for a row of fewer than 12 parameters at the default budget of 1, 0.3 from 12 on.
+    """
+    from nestmix.sweep.convergence import SECOND_SEED_MIN_NDIM
+
+    if escalate < 1:
+        return 0.0
+    extra = sum((2 * ESCALATION_RATE) ** j for j in range(1, int(escalate) + 1))
+    second = ndim >= SECOND_SEED_MIN_NDIM and repeats < 2
+    return extra + (SECOND_SEED_RATE if second else 0.0)
+
+
 def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *,
                   pilot_seconds: float = PILOT_SECONDS) -> CostEstimate:
     """The expected cost of a sweep's (or a models × K grid's) runs, from a short pilot.
@@ -238,10 +295,12 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
         nlive = int(sub.resolved_settings(sampler, k).get("nlive") or 25 * model.ndim)
         calls = expected_calls(sampler, nlive, model.ndim, plan.data.n_points)
         cpu_per_call = pilot[label, k] * share_pilot + SAMPLER_SECONDS_PER_CALL
-        cpu += calls * cpu_per_call
+        extra = (expected_extra(model.ndim, getattr(sub, "escalate", 0), sub.repeats)
+                 if repeat == 1 else 0.0)  # added runs are per row, not per seed
+        cpu += calls * (1.0 + extra) * cpu_per_call
         runs.append(RunCost(model=label, k=k, sampler=sampler, repeat=repeat,
                             ndim=model.ndim, calls=calls,
-                            seconds_per_call=cpu_per_call / share_run))
+                            seconds_per_call=cpu_per_call / share_run, extra=extra))
     screened = hasattr(plan, "plans")
     if screened:  # a grid runs K in waves, smallest first (nestmix.sweep.grid.run_grid)
         wall = sum(_wall_seconds([r.seconds for r in runs if r.k == k], cores)
@@ -249,7 +308,7 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
     else:
         wall = _wall_seconds([r.seconds for r in runs], cores)
     return CostEstimate(runs=tuple(runs), cores=cores, screened=screened, minutes=wall / 60,
-                        cpu_minutes=cpu / 60, calls=sum(r.calls for r in runs),
+                        cpu_minutes=cpu / 60, calls=sum(r.calls * (1 + r.extra) for r in runs),
                         busy_elsewhere=others, pilot_seconds=time.perf_counter() - start)
 
 

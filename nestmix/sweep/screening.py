@@ -24,7 +24,8 @@ report, and not counted as missing.
 Deeper runs of the convergence check go only to **contenders** (:func:`is_contender`): rows
 within :data:`CONTENDER_NATS` nats (or three combined errors) of the best of their sampler, or
 whose own second estimate of ln Z reaches that far, or whose best point fell short of an
-optimiser's maximum (a missed mode could hide any ln Z). An over-fitted K several nats behind
+optimiser's maximum by enough that the missed mode could bring it that far. An over-fitted K
+several nats behind
 cannot change the verdict, and refining it was most of the cost of the 1-D example (issue 32).
 """
 
@@ -36,12 +37,15 @@ from collections.abc import Mapping, Sequence
 from nestmix.evidence.check import DISAGREE_Z
 from nestmix.results import EvidenceRow
 
-__all__ = ["CONTENDER_NATS", "FALL_NATS", "RULE", "TRAIL_NATS", "is_contender",
-           "stop_raising_k"]
+__all__ = ["CONTENDER_NATS", "FALL_NATS", "MISSED_MODE_SLACK", "RULE", "TRAIL_NATS",
+           "is_contender", "stop_raising_k"]
 
 #: ln Z below the best by more than this (and three combined errors) is not a contender:
 #: ln 10, a Bayes factor of 10, "strong" evidence on the Kass & Raftery scale.
 CONTENDER_NATS = math.log(10.0)
+#: Nats per parameter a missed mode may add to a row's ln Z beyond its peak's deficit
+#: (:func:`is_contender`): a mode e times wider than the one found, in every parameter.
+MISSED_MODE_SLACK = 1.0
 #: A fall of ln Z from one K to the next counts when larger than this (and twice its error).
 FALL_NATS = 1.0
 #: A model is pruned when it trails the best by more than this plus what its K to come could
@@ -52,7 +56,7 @@ RULE = (f"stop raising K for a model when its ln Z fell by more than {FALL_NATS:
         "the combined error at two K in a row, or when it trails the best (model, K) by more "
         f"than {TRAIL_NATS:g} nats plus twice its last gain for each K still to run; deeper "
         f"runs only for rows within {CONTENDER_NATS:.2f} nats (or three combined errors) of the "
-        "best")
+        "best, by their ln Z, its check, or what a mode their runs missed could add")
 
 
 def stop_raising_k(rows: Sequence[EvidenceRow], k_values: Sequence[int],
@@ -131,8 +135,12 @@ def is_contender(row: EvidenceRow, best: EvidenceRow) -> bool:
 
     True when its ln Z, or its own second estimate of ln Z, is within :data:`CONTENDER_NATS`
     nats or three combined errors of the best's, or when its best point fell short of an
-    optimiser's maximum (``mode_deficit``): such a run missed a mode, and its ln Z says nothing
-    of where the row really stands.
+    optimiser's maximum (``mode_deficit``) by enough to bring it there: such a run missed a
+    mode, whose mass could lift its ln Z by about the deficit (the missed peak's height above
+    the best point the run found, ln L + ln π) and by :data:`MISSED_MODE_SLACK` nats per
+    parameter more (a missed mode up to e times wider in every parameter). A row still below
+    the best by more than that cannot change the verdict (issue 32: a deeper run of a row 117
+    nats behind, on the benchmark of ``benchmarks/time_to_answer.py``, was a twelfth of its CPU).
     """
     margin = max(CONTENDER_NATS, 3 * math.hypot(row.logZ_err, best.logZ_err))
     estimates = [row.logZ]
@@ -141,6 +149,9 @@ def is_contender(row: EvidenceRow, best: EvidenceRow) -> bool:
     bridge = getattr(row, "bridge_logZ", None)
     if bridge is not None:
         estimates.append(bridge)
-    if getattr(row, "mode_deficit", None):
-        return True
+    deficit = getattr(row, "mode_deficit", None)
+    if deficit:
+        if not math.isfinite(deficit):
+            return True
+        estimates.append(row.logZ + deficit + MISSED_MODE_SLACK * max(int(row.ndim), 1))
     return max(estimates) >= best.logZ - margin
