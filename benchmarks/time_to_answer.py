@@ -28,7 +28,12 @@ averages before and after (the target is for idle cores; on a shared machine it 
 Each finished measurement is appended to ``results/time_to_answer.jsonl``.
 
     python benchmarks/time_to_answer.py [--points 500] [--seed 1] [--jobs 2] [--keep DIR]
-        [--timeout 1800] [--max-minutes M] [--dry-run]
+        [--timeout 1800] [--max-minutes M] [--dry-run] [--phases]
+
+``--phases`` then runs the same sweep again in one process (``--jobs 1``, a fresh directory)
+with the CPU seconds of each phase timed (:func:`phase_breakdown`: imports and the cost pilot,
+the sampler's runs, the per-run checks — bridge and importance sampling, the optimiser, the mode
+analysis — and the report, each figure kind apart) and records them under ``phases``.
 
 ``--dry-run`` writes the data and runs the scikit-learn side only (seconds), printing the
 nestmix command it would run; nothing is appended to the results.
@@ -270,6 +275,93 @@ def verdict_right(covariance: str | None, background: str, k: int) -> bool:
     return covariance == "full" and k == (3 if background != "none" else 4)
 
 
+# ----------------------------------------------------------------------- CPU by phase
+#: (module, attribute, phase) timed by :func:`phase_breakdown` (the sampler's ``run`` apart).
+PHASE_HOOKS = (("nestmix.sweep.tasks", "crosscheck", "checks: bridge + importance sampling"),
+               ("nestmix.sweep.tasks", "optimum_record", "checks: optimiser"),
+               ("nestmix.sweep.tasks", "analyse", "mode analysis"),
+               ("nestmix.sweep.cost", "estimate_cost", "cost pilot"),
+               ("nestmix.report.build", "write_report", "report"))
+PHASES_MARK = "PHASES "
+
+
+def phase_breakdown(csv_path: str, out: str, *more: str) -> dict[str, float]:
+    """CPU seconds of each phase of ``nestmix sweep CSV --out OUT --jobs 1 [MORE]`` in this
+    process (``more``: further options of the command, e.g. ``--kmax 1`` in the tests).
+
+    Each function of :data:`PHASE_HOOKS`, the sampler's ``run`` and each figure of the report
+    (``figure: <kind>``, by the figure's name up to its first ``_``) is wrapped to add its
+    ``time.process_time`` to its phase; ``imports`` is the CLI's import, ``total`` all of it,
+    ``other`` what no phase holds (summaries, screening, the driver). Run in a child process
+    (``--phases-child``) so that nothing is imported before it starts.
+    """
+    import importlib
+    from collections import defaultdict
+
+    start = time.process_time()
+    acc: dict[str, float] = defaultdict(float)
+
+    def timed(func: Any, phase: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.process_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                acc[phase] += time.process_time() - t
+        return wrapper
+
+    from nestmix.cli import main as cli
+
+    acc["imports"] = time.process_time() - start
+    for module, name, phase in PHASE_HOOKS:
+        mod = importlib.import_module(module)
+        setattr(mod, name, timed(getattr(mod, name), phase))
+    tasks = importlib.import_module("nestmix.sweep.tasks")
+    sampler_of = tasks.get_sampler
+
+    class Timed:  # the adapter with its run timed
+        def __init__(self, adapter: Any) -> None:
+            self.adapter = adapter
+
+        def __getattr__(self, name: str) -> Any:
+            value = getattr(self.adapter, name)
+            return timed(value, "sampling") if name == "run" else value
+
+    tasks.get_sampler = lambda name: Timed(sampler_of(name))
+    for module in ("nestmix.report.build", "nestmix.report.grid"):
+        mod = importlib.import_module(module)
+
+        def figure(name: str, *args: Any, _render: Any = mod._render, **kwargs: Any) -> Any:
+            t = time.process_time()
+            try:
+                return _render(name, *args, **kwargs)
+            finally:
+                acc[f"figure: {name.split('_')[0]}"] += time.process_time() - t
+        mod._render = figure
+    code = cli(["sweep", csv_path, "--out", out, "--jobs", "1", *more])
+    acc["total"] = time.process_time() - start
+    figures = sum(v for k, v in acc.items() if k.startswith("figure: "))
+    acc["report: tables, CSVs"] = acc.pop("report", 0.0) - figures
+    acc["other"] = acc["total"] - sum(v for k, v in acc.items() if k != "total")
+    return {**acc, "returncode": float(code or 0)}
+
+
+def run_phases(csv_path: Path, out: Path, log: Path, timeout: float,
+               more: tuple[str, ...] = ()) -> dict[str, float] | None:
+    """:func:`phase_breakdown` in a child process; None when it failed (its output in ``log``)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--phases-child", str(csv_path),
+           str(out), *more]
+    with open(log, "w") as handle:
+        done = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout,
+                              check=False)
+    marked = [line for line in log.read_text(errors="replace").splitlines()
+              if line.startswith(PHASES_MARK)]
+    if done.returncode != 0 or not marked:
+        return None
+    phases: dict[str, float] = json.loads(marked[-1][len(PHASES_MARK):])
+    return phases
+
+
 # --------------------------------------------------------------------------------- main
 def _show(directory: Path) -> str:
     """``nestmix show DIR`` (the sweep's table, finished or not)."""
@@ -307,6 +399,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true",
                    help="data and the scikit-learn grid only; print the nestmix command")
     p.add_argument("--results", default=str(RESULTS), help="JSON-lines file to append to")
+    p.add_argument("--phases", action="store_true",
+                   help="then run the sweep again in one process (--jobs 1) with the CPU "
+                        "seconds of each phase timed, recorded under 'phases'")
     args = p.parse_args(argv)
     if args.points < 10:
         p.error(f"--points must be at least 10, got {args.points}")
@@ -435,10 +530,23 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
           f"{load0[0]:.1f} → {load1[0]:.1f}: target under 5 minutes on 2 idle cores")
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    if args.phases:
+        print("\nthe same sweep in one process (--jobs 1), CPU seconds by phase:", flush=True)
+        phases = run_phases(csv_path, work / "phases", work / "phases.log", args.timeout)
+        record["phases"] = phases
+        if phases is None:
+            print(f"  failed: see {work / 'phases.log'}")
+        else:
+            for name, cpu in sorted(phases.items(), key=lambda kv: -kv[1]):
+                if name != "returncode":
+                    print(f"  {name:40}{cpu:8.1f}")
     common.append_jsonl(args.results, record)
     print(f"appended to {args.results}")
     return record
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--phases-child"]:
+        print(PHASES_MARK + json.dumps(phase_breakdown(*sys.argv[2:])), flush=True)
+    else:
+        main()

@@ -123,3 +123,21 @@ def test_the_command_is_the_readmes_zero_config_one(bench, tmp_path):
     assert cmd[cmd.index("sweep"):] == ["sweep", str(tmp_path / "points.csv"), "--out",
                                         str(tmp_path / "sweep"), "--jobs", "2"]
     assert "--max-minutes" in bench.nestmix_command("p.csv", "o", 2, max_minutes=0)
+
+
+@pytest.mark.slow
+def test_the_phase_breakdown_times_each_phase_of_a_real_sweep(bench, tmp_path):
+    """``--phases``: the zero-config sweep (narrowed here to K = 1, full and tied) in a child
+    process, every phase's CPU seconds recorded and adding up to the total."""
+    path = bench.write_csv(bench.make_points(60, seed=1), tmp_path / "points.csv")
+    phases = bench.run_phases(path, tmp_path / "sweep", tmp_path / "phases.log", 600,
+                              ("--kmax", "1", "--covariance", "full,tied"))
+    assert phases is not None, (tmp_path / "phases.log").read_text()[-2000:]
+    assert phases["returncode"] == 0
+    for phase in ("imports", "cost pilot", "sampling", "checks: bridge + importance sampling",
+                  "checks: optimiser", "mode analysis", "report: tables, CSVs",
+                  "figure: corner", "figure: grid"):
+        assert phases[phase] > 0, phase
+    parts = sum(v for k, v in phases.items() if k not in ("total", "returncode", "other"))
+    assert phases["other"] >= -1e-6 and parts + phases["other"] == pytest.approx(phases["total"])
+    assert (tmp_path / "sweep" / "report.html").is_file()
