@@ -61,11 +61,33 @@ posterior sides none. The error (``logZ_err``) is the larger of
   estimator (Gronau et al. 2017, eq. 17: the variances of the two bounded averages, the
   posterior side's over its effective draws), which is its error in ln Z, and
 * ``err_split``: the batch error of the two halves, |ln Z₁ − ln Z₂| / 2, which also sees a
-  proposal-dependent estimate (posterior draws that are not quite the posterior),
+  proposal-dependent estimate (posterior draws that are not quite the posterior), and
+* ``err_importance``: how far the importance-sampling estimate from the same proposal draws,
+  Ẑ_IS = mean(p / g), lies above the bridge (max(0, ln Ẑ_IS − ln Ẑ), the root mean square
+  over the two halves; with a random subset S of the permutations Ẑ_IS is scaled by
+  K! / |S|),
 
-and ``err_weights`` in quadrature: the spread of the estimate over ``WEIGHT_SIMULATIONS`` sets
-of posterior weights with the prior volumes simulated from the run's live-point counts (the
-nested sampler's own weight uncertainty, as :meth:`nestmix.results.NestedRun.logz_simulated`).
+and ``err_weights`` in quadrature. The third term is there because the two halves are not
+independent samples of the posterior. A nested sampler's draws come in clumps of correlated
+points (few independent draws behind many; worst with exchangeable labels at K ≥ 4, where
+each label copy is explored by its own few live points): a random split puts the same clumps
+in both halves, the proposal fitted to one half is high exactly where the other half's draws
+sit, E_post[g α] comes out too high and Z too low — in both halves alike, so ``err_split``
+does not see it, and ``err_bridge`` assumes independent draws. Ẑ_IS does not use the
+posterior side at all: it is unbiased whatever the run's samples are (and low, not high,
+when g misses part of the posterior), so its gap above the bridge measures the bridge's
+bias. Measured (``tests/test_bridge_reliability.py``, the #31 notes): on exchangeable K = 4
+runs at dynesty's defaults (``line4``, galaxies; references agreed by two methods) the bridge
+was 0.2–0.5 nats low where err_bridge and err_split were 0.01–0.05, while Ẑ_IS lay within
+0.01–0.08 of the reference, so the gap is the bias to within a few hundredths. Fitting the
+proposal to one run and taking the posterior side from another, independent run removes the
+bias (within 0.06); no split inside one run did (by label copy instead of at random the bias
+turns high: the copies compete for the same live points). Ordered-label runs show no gap
+(``line4`` ordered: −550.80 ± 0.02 and −550.75 ± 0.03 against −550.777). The term costs
+nothing (Ẑ_IS is the iteration's starting value). ``err_weights`` is the spread of the
+estimate over ``WEIGHT_SIMULATIONS`` sets of posterior weights with the prior volumes
+simulated from the run's live-point counts (the nested sampler's own weight uncertainty, as
+:meth:`nestmix.results.NestedRun.logz_simulated`).
 Reliability: the effective number of draws that carry each side's average (``usable`` needs
 :data:`MIN_ESS` on both), and PSIS's k̂ of the proposal-side importance weights p / g (a
 generalised Pareto fitted to the largest by scipy; ``usable`` needs at most :data:`KHAT_MAX`).
@@ -79,14 +101,14 @@ evidence is not), and it restores label copies the run never visited; but poster
 run's samples lack in some other way (a mode, a configuration of a spare component the live
 points lost) is missing from the proposal too, and the estimate comes out low with the run.
 On K = 4 fitted to three clusters (``tests/test_evidence_bridge.py``'s data), one of two
-exchangeable dynesty runs at nlive 200 gave −182.6 ± 0.05 where a run at nlive 1000 gives
-−181.87 ± 0.05 (its own ln Z: −182.29 ± 0.32): its posterior sat at lower likelihoods. With
-two spare components (K = 5 on those data) the run's posterior draws are imperfect even where
-the sampler's ln Z agrees over seeds: from one ordered run at nlive 200 the ordered bridge gave
-−182.60 ± 0.05 and the exchangeable model's symmetrised bridge from the same samples
-−182.33 ± 0.08; at nlive 1000 −181.78 ± 0.07 and −181.59 ± 0.05 (the run: −181.29 ± 0.15).
-There the reported error is too small by two to five times; PSIS's k̂ (0.7–1.1 in those cases)
-is the warning.
+exchangeable dynesty runs at nlive 200 gave −182.57 where a run at nlive 1000 gives
+−181.87 ± 0.04 (its own ln Z: −182.29 ± 0.32). With two spare components (K = 5 on those
+data), from one ordered run at nlive 200 the ordered bridge gave −182.50 and the exchangeable
+model's symmetrised bridge from the same samples −182.27; at nlive 1000 −181.78 ± 0.07 and
+−181.59 ± 0.05 (the run: −181.29 ± 0.15). The errors of those three low estimates were
+0.06–0.10 before ``err_importance`` and are 0.97, 0.89 and 0.65 with it (the proposal-side
+importance estimates lie that much higher): what looked like mass the samples lack was mostly
+the clumping above, and the error now covers it.
 """
 
 from __future__ import annotations
@@ -105,8 +127,8 @@ from nestmix.priors.density import PriorCoordinates
 from nestmix.results import NestedRun
 from nestmix.runtime.backend import single_threaded_blas
 
-__all__ = ["KHAT_MAX", "MAX_PERMUTATIONS", "MIN_ESS", "BridgeEstimate", "bridge_evidence",
-           "bridge_record", "bridge_solve", "pareto_khat"]
+__all__ = ["GAP_MAX", "KHAT_MAX", "MAX_PERMUTATIONS", "MIN_ESS", "BridgeEstimate",
+           "bridge_evidence", "bridge_record", "bridge_solve", "pareto_khat"]
 
 MIN_ESS = 100.0
 """Fewer draws than this carrying either side's average and the estimate is not usable."""
@@ -117,6 +139,13 @@ trusted either (enzyme K = 5, Richardson & Green's priors, dynesty at nlive 500:
 29 nats below every nested-sampling estimate, each with an error under 1.7 and k̂ 1.4 to 7.7;
 every case the test suite checks against a reference stays below 1: closed forms below 0,
 full covariances up to 0.55, a spare component up to 0.86)."""
+GAP_MAX = 1.0
+"""``err_importance`` (nats) above which the estimate is not usable: its posterior side is so
+far from the posterior its proposal sees that the run's draws cannot carry a bridge, and an
+error this large checks nothing (enzyme K = 4, Richardson & Green's priors, ordered means,
+dynesty at its defaults: a bridge 3.5 nats below the run with k̂ 0.85 and a gap of 3.0;
+exchangeable runs there: gaps of 10-20; every test-suite case against a reference stays at
+or below 0.14, the exchangeable K = 4 calibration runs at 0.1-0.7)."""
 MAX_PERMUTATIONS = 720
 """Label permutations the proposal is averaged over: all K! up to K = 6, a random subset above."""
 WEIGHT_SIMULATIONS = 24
@@ -132,8 +161,8 @@ class BridgeEstimate:
     ----------
     logZ, logZ_err : float
         The estimate (the mean of two bridges, the run's samples split in halves that swap
-        roles) and its error: the larger of ``err_bridge`` and ``err_split``, and
-        ``err_weights``, in quadrature.
+        roles) and its error: the largest of ``err_bridge``, ``err_split`` and
+        ``err_importance``, and ``err_weights``, in quadrature.
     err_bridge : float
         The approximate relative mean-squared error of the bridge estimator (Gronau et al.
         2017, eq. 17), i.e. its error in ln Z from the finite numbers of draws, of the mean.
@@ -165,6 +194,11 @@ class BridgeEstimate:
     iterations : int
         Iterations of the bridge estimator.
     seconds : float
+    err_importance : float
+        The root mean square over the two halves of ln Ẑ_IS − ln Ẑ, where Ẑ_IS is the
+        importance-sampling estimate from the same proposal draws (the mean of p / g): a gap
+        between the two says the posterior side is not the posterior the proposal sees
+        (module docstring, "Cost and error"). nan in records made before it existed.
     """
 
     logZ: float
@@ -184,14 +218,16 @@ class BridgeEstimate:
     space: str
     iterations: int
     seconds: float
+    err_importance: float = math.nan
 
     @property
     def usable(self) -> bool:
-        """True when both sides of the bridge carry at least :data:`MIN_ESS` draws and k̂ is
-        at most :data:`KHAT_MAX`."""
+        """True when both sides of the bridge carry at least :data:`MIN_ESS` draws, k̂ is
+        at most :data:`KHAT_MAX` and ``err_importance`` at most :data:`GAP_MAX` (records
+        made before it existed are judged without it)."""
         return bool(np.isfinite(self.logZ) and np.isfinite(self.logZ_err)
                     and min(self.ess_posterior, self.ess_proposal) >= MIN_ESS
-                    and not self.khat > KHAT_MAX)
+                    and not self.khat > KHAT_MAX and not self.err_importance > GAP_MAX)
 
     def to_dict(self) -> dict:
         """JSON-able."""
@@ -204,7 +240,9 @@ class BridgeEstimate:
         if not isinstance(obj, dict) or "error" in obj:
             return None
         try:
-            return cls(**{name: type_(obj[name]) for name, type_ in _FIELD_TYPES.items()})
+            return cls(**{name: type_(obj[name]) for name, type_ in _FIELD_TYPES.items()},
+                       **{name: type_(obj[name]) for name, type_ in _OPTIONAL_FIELDS.items()
+                          if name in obj})
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -215,6 +253,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "ess_posterior": float, "ess_proposal": float, "khat": float, "posterior_draws": int,
     "proposal_draws": int, "likelihood_calls": int, "components": int, "permutations": int,
     "label_copies": int, "space": str, "iterations": int, "seconds": float}
+_OPTIONAL_FIELDS: dict[str, Any] = {"err_importance": float}  # absent from older records
 
 
 # ------------------------------------------------------------------------------ the estimator
@@ -317,6 +356,7 @@ class _ParameterSpace:
         self.logl = np.asarray(run.logl, dtype=float)
         self.permutations = permutations
         self.exchangeable = exchangeable
+        self.group = group
         self.subset = permutations is not None and len(permutations) < group
         self.layout = ThetaLayout.from_model(model) if exchangeable else None
 
@@ -392,6 +432,7 @@ class _CubeSpace:
 
     space = "unit cube"
     permutations = None
+    group = 1
 
     def __init__(self, model: Any, run: NestedRun) -> None:
         from nestmix.evidence.check import LogitTarget
@@ -519,9 +560,12 @@ def bridge_evidence(model: Any, run: NestedRun, rng: np.random.Generator | None 
     err_bridge = math.hypot(e1, e2) / 2
     err_split = abs(z1 - z2) / 2
     err_weights = math.hypot(splits[0][2], splits[1][2]) / 2
+    err_importance = math.hypot(splits[0][10], splits[1][10]) / math.sqrt(2)
     return BridgeEstimate(
-        logZ=(z1 + z2) / 2, logZ_err=math.hypot(max(err_bridge, err_split), err_weights),
+        logZ=(z1 + z2) / 2,
+        logZ_err=math.hypot(max(err_bridge, err_split, err_importance), err_weights),
         err_bridge=err_bridge, err_split=err_split, err_weights=err_weights,
+        err_importance=err_importance,
         ess_posterior=splits[0][3] + splits[1][3], ess_proposal=splits[0][4] + splits[1][4],
         khat=max(splits[0][5], splits[1][5]),
         posterior_draws=splits[0][6] + splits[1][6], proposal_draws=2 * (proposal_draws // 2),
@@ -537,7 +581,8 @@ def _one_split(space: _ParameterSpace | _CubeSpace, run: NestedRun, weights: np.
                posterior_draws: int, fit_points: int, max_components: int) -> tuple | None:
     """One bridge: the proposal fitted to the samples in ``fit_half``, the others the
     posterior side. (ln Z, error, weight spread, ESS posterior, ESS proposal, k̂, posterior
-    draws, likelihood calls, components, iterations), or None without a proposal."""
+    draws, likelihood calls, components, iterations, importance gap), or None without a
+    proposal."""
     fit_w, est_w = np.where(fit_half, weights, 0.0), np.where(fit_half, 0.0, weights)
     if fit_w.sum() <= 0 or est_w.sum() <= 0:
         return None
@@ -560,8 +605,26 @@ def _one_split(space: _ParameterSpace | _CubeSpace, run: NestedRun, weights: np.
                                                      log_ratio_prop)
     spread = _weight_spread(run, index, counts, weights, log_ratio_post, n_posterior,
                             log_ratio_prop, rng)
+    gap = _importance_gap(logz, log_ratio_prop, space.permutations, space.group)
     return (logz, err, spread, ess1, ess2, pareto_khat(log_ratio_prop), int(counts.sum()),
-            calls, len(proposal.weights), iterations)
+            calls, len(proposal.weights), iterations, gap)
+
+
+def _importance_gap(logz: float, log_ratio_proposal: np.ndarray,
+                    permutations: np.ndarray | None, group: int) -> float:
+    """max(0, ln Ẑ_IS − ln Ẑ): how far the importance-sampling estimate from the proposal
+    draws (the mean of p / g, draws outside the prior's support counting as zeros) lies above
+    the bridge's. The proposal side alone is unbiased whatever the run's samples are (and
+    low, not high, when g misses part of the posterior); the bridge comes out low when its
+    posterior side shares structure with the draws the proposal was fitted to. With a random
+    subset S of the K! permutations g_S covers |S| of the copies: Ẑ_IS is scaled by K! / |S|
+    (exact for separated copies, high, so conservative, for overlapping ones)."""
+    if not np.isfinite(logz) or not np.any(np.isfinite(log_ratio_proposal)):
+        return math.inf
+    log_is = float(special.logsumexp(log_ratio_proposal) - math.log(len(log_ratio_proposal)))
+    if permutations is not None and len(permutations) < group:
+        log_is += math.log(group / len(permutations))
+    return max(0.0, log_is - logz)
 
 
 def bridge_record(model: Any, run: NestedRun, seed: int) -> dict | None:
