@@ -450,3 +450,5 @@ def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_model
     assert list((out / f"model={best}" / "report").glob("corner_*.png"))
     top = (out / "report.md").read_text().replace("\\", "")
     assert f"drawn for {best} (the best (model, K) and its contenders); not for {trailing}" in top
+    assert f"the report of model {best}: modes, memberships, figures and its own" in top
+    assert f"the report of model {trailing}: modes, memberships, its own tables" in top

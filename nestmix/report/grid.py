@@ -441,8 +441,9 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
                     missing=(), tables=(grid_table(result),), averaging=(),
                     averaging_notes=(), figures=tuple(drawn),
                     downloads=(("the grid's evidence table", "evidence.csv"),
-                               *((f"the report of model {m}: modes, memberships, figures and "
-                                  "its own tables", f"model={m}/report.html")
+                               *((f"the report of model {m}: modes, memberships, "
+                                  + ("figures and " if figures and m in deciding else "")
+                                  + "its own tables", f"model={m}/report.html")
                                  for m in result.models if m in carried)))
     figure_dir = directory / FIGURE_DIR
     pngs = []
