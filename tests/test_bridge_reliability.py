@@ -86,14 +86,14 @@ K4_CASES = [("line4", 2, -550.777, 0.0025), ("galaxies", 1, -226.656, 0.0115)]
 def test_exchangeable_k4_bridge_agrees_with_the_reference_within_its_error(
         problem, seed, reference, reference_err):
     """A default dynesty run of the exchangeable K = 4 model: its symmetrised bridge is
-    usable, its error small enough to judge a row (below twice the run's own), and the
-    reference within two combined errors."""
+    usable, its error small enough to judge a row (under half a nat; the run's own is about
+    0.2), and the reference within two combined errors."""
     with benchmark_scripts("calibration") as loaded:
         model = loaded["calibration"].build(problem, 4)
     run = nestmix.get_sampler("dynesty").run(model, {}, seed=seed)
     estimate = bridge_evidence(model, run, np.random.default_rng(seed))
     assert estimate.usable and estimate.permutations == 24
-    assert estimate.logZ_err < 2 * run.logz_err, (estimate.logZ_err, run.logz_err)
+    assert estimate.logZ_err < 0.5, (estimate.logZ_err, run.logz_err)
     sigma = math.hypot(estimate.logZ_err, reference_err)
     assert abs(estimate.logZ - reference) < 2 * sigma, (estimate.logZ, reference, sigma)
     assert estimate.likelihood_calls <= 2_000
