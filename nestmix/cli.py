@@ -20,11 +20,8 @@ if TYPE_CHECKING:
     from nestmix.report.build import ReportFiles
     from nestmix.results import SweepResult
     from nestmix.store.grid import GridResult
-    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
     from nestmix.sweep.zeroconf import PendingConfig
-
-    AnyPlan = SweepPlan | GridPlan
 
 __all__ = ["main"]
 
@@ -210,7 +207,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_config(path: str | Path) -> tuple[AnyPlan, int | None, float | None]:
+def _load_config(path: str | Path) -> tuple[SweepPlan, int | None, float | None]:
     """A config file's plan, ``sweep.jobs`` and ``sweep.max_minutes``."""
     from nestmix.sweep.config import max_minutes_setting, plan_from_mapping, read_config
 
@@ -219,7 +216,7 @@ def _load_config(path: str | Path) -> tuple[AnyPlan, int | None, float | None]:
     return plan, jobs, max_minutes_setting(raw)
 
 
-def _zero_config(args: argparse.Namespace) -> tuple[AnyPlan, int | None, PendingConfig]:
+def _zero_config(args: argparse.Namespace) -> tuple[SweepPlan, int | None, PendingConfig]:
     """The plan of ``nestmix sweep points.csv``, and its config for ``<out>/config.toml``
     (written by the caller once every check has passed; nothing is written here)."""
     from nestmix.sweep.config import plan_from_mapping
@@ -247,7 +244,7 @@ def _option_dest(sampler: str, option: SweepOption) -> str:
     return f"{sampler}_{option.setting}"
 
 
-def _with_sampler_options(plan: AnyPlan, args: argparse.Namespace) -> AnyPlan:
+def _with_sampler_options(plan: SweepPlan, args: argparse.Namespace) -> SweepPlan:
     """``plan`` with the settings given by the samplers' own ``nestmix sweep`` options."""
     import dataclasses
 
@@ -269,14 +266,14 @@ def _with_sampler_options(plan: AnyPlan, args: argparse.Namespace) -> AnyPlan:
                                                                             settings=settings)
 
 
-def _default_jobs(plan: AnyPlan) -> int:
+def _default_jobs(plan: SweepPlan) -> int:
     """One worker per core, or per N cores when one run takes N processes."""
     processes = max(get_sampler(name).processes_per_run(plan.settings_for(name))
                     for name in plan.samplers)
     return max(1, (os.cpu_count() or 1) // processes)
 
 
-def _check_cost(plan: AnyPlan, n_jobs: int, directory: Path, args: argparse.Namespace,
+def _check_cost(plan: SweepPlan, n_jobs: int, directory: Path, args: argparse.Namespace,
                 zero_config: bool, configured: float | None = None) -> None:
     """Print the sweep's cost estimate; refuse (nothing written) above ``--max-minutes`` (else
     the config's ``sweep.max_minutes``, ``configured``)."""

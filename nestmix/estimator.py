@@ -210,7 +210,6 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         nestmix.errors.NestmixError
             For unusable data, priors or settings (a ``ValueError``), before anything runs.
         """
-        from nestmix.sweep.plan import SweepPlan
 
         check_parameters(self.get_params())
         ks, n_draws = check_k(self.k), check_n_draws(self.n_draws)
@@ -230,10 +229,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
 
                 stack.enter_context(LiveProgress(directory))
                 say = _print
-            if isinstance(plan, SweepPlan):
-                cells, where = self._run_sweep(plan, directory, n_jobs, say)
-            else:
-                cells, where = self._run_grid(plan, directory, n_jobs, say)
+            cells, where = self._run(plan, directory, n_jobs, say)
             self._evidence(cells)
             spec, model_directory = where[str(self.evidence_["model"].iloc[0])]
             self._posterior(spec, model_directory, data, n_draws)
@@ -257,10 +253,9 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
             X, errors=errors, covariances=covariances)
 
     def _plan(self, data: Any, ks: tuple[int, ...]) -> Any:
-        """The SweepPlan (one model) or GridPlan of the fit, checked (priors, settings)."""
+        """The SweepPlan of the fit (one model or several), checked (priors, settings)."""
         from nestmix.components.background import default_box
         from nestmix.model import ModelSpec
-        from nestmix.sweep.grid import GridPlan
         from nestmix.sweep.plan import SweepPlan
 
         covs, backgrounds = self._models(data.n_dims)
@@ -272,9 +267,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         common = dict(name="estimator", data=data, k_values=ks, sampler=self.sampler,
                       settings=self._settings(data.n_dims, max(ks), backgrounds),
                       seed=int(self.seed))
-        if len(specs) == 1:
-            return SweepPlan(spec=specs[0], **common)  # type: ignore[arg-type]
-        return GridPlan(specs=specs, **common)  # type: ignore[arg-type]
+        return SweepPlan(specs=specs, **common)  # type: ignore[arg-type]
 
     def _check_cost(self, plan: Any, n_jobs: int) -> None:
         """Estimate the runs' cost (printed when verbose); refuse above ``max_minutes``."""
@@ -299,24 +292,18 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         if self.verbose:
             _print(f"cost: {estimate.line()} (estimated from a pilot of the likelihood)")
 
-    def _run_sweep(self, plan: Any, directory: Path, n_jobs: int, say: Any
-                   ) -> tuple[list, dict]:
-        from nestmix.store.grid import model_label
+    def _run(self, plan: Any, directory: Path, n_jobs: int, say: Any) -> tuple[list, dict]:
+        """Run the plan; (label, spec, row) of every row, and each model's (spec, directory)."""
+        from nestmix.store.grid import load_grid
+        from nestmix.store.summary import load_sweep
         from nestmix.sweep import run_sweep
 
-        label = model_label(plan.spec.covariance, plan.spec.background)
-        rows = run_sweep(plan, directory, n_jobs=n_jobs, progress=say).rows
-        return [(label, plan.spec, row) for row in rows], {label: (plan.spec, directory)}
-
-    def _run_grid(self, grid: Any, directory: Path, n_jobs: int, say: Any
-                  ) -> tuple[list, dict]:
-        from nestmix.store.grid import model_directory
-        from nestmix.sweep.grid import run_grid
-
-        result = run_grid(grid, directory, n_jobs=n_jobs, progress=say)
-        where = {label: (sub.spec, model_directory(directory, label))
-                 for label, sub in grid.plans}
-        return [(r.model, where[r.model][0], r.row) for r in result.rows], where
+        run_sweep(plan, directory, n_jobs=n_jobs, progress=say)
+        where = {label: (sub.spec, place) for label, sub, place in plan.model_sweeps(directory)}
+        if plan.is_grid:
+            return [(r.model, where[r.model][0], r.row) for r in load_grid(directory).rows], where
+        (label, (spec, _)), = where.items()
+        return [(label, spec, row) for row in load_sweep(directory).rows], where
 
     def _evidence(self, cells: list) -> None:
         import pandas as pd

@@ -23,7 +23,6 @@ from nestmix.results import EvidenceRow
 from nestmix.service.grid_jobs import finished_count, finished_rows, job_runs
 from nestmix.store.grid import GridResult, GridRow, load_grid
 from nestmix.sweep import SweepPlan, load_config, run_sweep
-from nestmix.sweep.grid import GridPlan, run_grid
 
 
 def grid_config(tmp_path: Path, rng, covariance='["full", "tied"]',
@@ -38,10 +37,10 @@ def grid_config(tmp_path: Path, rng, covariance='["full", "tied"]',
 
 def test_lists_of_models_make_a_grid_of_every_combination(tmp_path, rng):
     plan, _ = load_config(grid_config(tmp_path, rng))
-    assert isinstance(plan, GridPlan)
+    assert plan.is_grid
     assert plan.models == ("full", "full+uniform", "tied", "tied+uniform")
     # default priors per model, and the seed of (K, repeat) of a model alone
-    for _, sub in plan.plans:
+    for _, sub in plan.model_plans():
         assert sub.spec.priors and sub.k_values == (1, 2)
         assert sub.seed_for(2) == SweepPlan(name="x", data=plan.data, spec=sub.spec,
                                             k_values=(2,)).seed_for(2)
@@ -181,7 +180,7 @@ def test_a_1d_grid_refuses_covariance_models_that_are_the_same_model(tmp_path, r
     assert ("for 1-D data full, diag, spherical are the same model (one variance per "
             "component)") in message and 'covariance = ["full", "tied"]' in message
     plan, _ = load_config(grid_config(tmp_path, rng, '["diag", "tied"]', '"none"'))
-    assert isinstance(plan, GridPlan) and plan.models == ("diag", "tied")
+    assert plan.is_grid and plan.models == ("diag", "tied")
     values = rng.normal(size=(40, 2))  # in 2-D they differ: all four are a grid
     np.savetxt(tmp_path / "d.csv", values, header="x,y", comments="", delimiter=",")
     path = tmp_path / "g2.toml"
@@ -284,10 +283,10 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
         (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
     # a single-model sweep cannot be written into the grid's directory, nor the other way
     with pytest.raises(RunStoreError, match="models × K grid"):
-        run_sweep(next(iter(load_config(config)[0].plans))[1], out)  # type: ignore
-    run_sweep(next(iter(load_config(config)[0].plans))[1], tmp_path / "plain")  # type: ignore
+        run_sweep(load_config(config)[0].model_plans()[0][1], out)
+    run_sweep(load_config(config)[0].model_plans()[0][1], tmp_path / "plain")
     with pytest.raises(RunStoreError, match="single-model"):
-        run_grid(load_config(config)[0], tmp_path / "plain")  # type: ignore[arg-type]
+        run_sweep(load_config(config)[0], tmp_path / "plain")
 
 
 @pytest.mark.slow
@@ -346,9 +345,9 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
         "nlive = 25\n", 'nlive = 25\nsampler = ["dynesty", "polychord"]\nrepeats = 2\n'
                          "[sweep.polychord]\nnum_repeats = 5\n"))  # a fifth of the default
     plan, _ = load_config(config)
-    assert isinstance(plan, GridPlan) and plan.samplers == ("dynesty", "polychord")
+    assert plan.is_grid and plan.samplers == ("dynesty", "polychord")
     out = tmp_path / "out"
-    result = run_grid(plan, out, n_jobs=2)
+    result = run_sweep(plan, out, n_jobs=2)
     assert result.missing == () and len(result.rows) == 8
     assert {(r.model, r.row.k, r.row.sampler) for r in result.rows} == {
         (m, k, s) for m in ("full", "tied") for k in (1, 2) for s in ("dynesty", "polychord")}
@@ -369,7 +368,7 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
     assert load_grid(out).missing != () or any(
         r.row.repeats == 1 for r in load_grid(out).rows)
     lines: list[str] = []
-    again = run_grid(plan, out, n_jobs=1, progress=lines.append)
+    again = run_sweep(plan, out, n_jobs=1, progress=lines.append)
     assert sum("reused finished run" in line for line in lines) == 15, lines
     assert (lost / "manifest.json").is_file()
     after = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in again.rows}
@@ -411,7 +410,7 @@ def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_model
     config.write_text(config.read_text() + "escalate = 0\n")
     plan, _ = load_config(config)
     out = tmp_path / "out"
-    run_grid(plan, out, n_jobs=1)
+    run_sweep(plan, out, n_jobs=1)
     write_report(out, figures=False)
     top = (out / "report.md").read_text()
     for model in plan.models:

@@ -12,8 +12,7 @@ import pytest
 from nestmix.report.grid import format_grid_table
 from nestmix.results import EvidenceRow
 from nestmix.store.grid import SCREENING, load_grid
-from nestmix.sweep import load_config
-from nestmix.sweep.grid import run_grid
+from nestmix.sweep import load_config, run_sweep
 from nestmix.sweep.screening import (
     CONTENDER_NATS,
     FALL_NATS,
@@ -128,7 +127,7 @@ def test_a_grid_prunes_a_hopeless_model_and_the_report_says_so(tmp_path):
         "[sweep]\nk = [1, 2, 3, 4]\nnlive = 100\nescalate = 0\n")
     plan, _ = load_config(tmp_path / "g.toml")
     lines: list[str] = []
-    result = run_grid(plan, tmp_path / "out", n_jobs=2, progress=lines.append)
+    result = run_sweep(plan, tmp_path / "out", n_jobs=2, progress=lines.append)
     by_model = {m: sorted(r.row.k for r in result.rows if r.model == m) for m in result.models}
     assert result.best().model == "full" and result.best().row.k == 2
     assert by_model["full"] == [1, 2, 3, 4]
@@ -144,6 +143,6 @@ def test_a_grid_prunes_a_hopeless_model_and_the_report_says_so(tmp_path):
     assert load_grid(tmp_path / "out").sweeps["spherical"].missing == ()
     # resuming reuses every run and screens the same cells again
     again: list[str] = []
-    run_grid(plan, tmp_path / "out", n_jobs=1, progress=again.append)
+    run_sweep(plan, tmp_path / "out", n_jobs=1, progress=again.append)
     assert not any("started" in line for line in again)
     assert load_grid(tmp_path / "out").screened == result.screened

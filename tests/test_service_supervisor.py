@@ -16,8 +16,8 @@ from nestmix.service.replies import Replies
 from nestmix.service.settings import ServiceSettings
 from nestmix.service.supervisor import Supervisor
 from nestmix.store.grid import load_grid, write_screening
+from nestmix.sweep import run_sweep
 from nestmix.sweep.config import plan_from_mapping
-from nestmix.sweep.grid import GridPlan, run_grid
 
 
 def test_screened_cells_settle_a_grid_job(tmp_path):
@@ -28,10 +28,10 @@ def test_screened_cells_settle_a_grid_job(tmp_path):
                                  "model": {"covariance": ["full", "tied"]},
                                  "sweep": {"k": [1, 2], "nlive": 25, "seed": 1,
                                            "escalate": 0}}, base=tmp_path)
-    assert isinstance(plan, GridPlan)
+    assert plan.is_grid
     settings = ServiceSettings(runs=tmp_path / "runs")
     directory = settings.runs / "g"
-    run_grid(plan, directory)
+    run_sweep(plan, directory)
     # what a grid that stopped raising K for "tied" after K = 1 leaves: no run, a record
     shutil.rmtree(directory / "model=tied" / "K=2")
     write_screening(directory, [("tied", 2, "its ln Z fell twice")], rule="for the test")

@@ -14,7 +14,6 @@ from nestmix.cli import main
 from nestmix.errors import ConfigError
 from nestmix.store.grid import load_grid
 from nestmix.sweep import plan_from_mapping
-from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.zeroconf import DEFAULT_KMAX, config_for_data, config_toml
 
 if sys.version_info >= (3, 11):
@@ -56,7 +55,7 @@ def test_the_written_toml_reads_back_as_the_same_grid(tmp_path, rng):
     text = config_toml(config, header="a comment")
     assert text.startswith("# a comment\n") and tomllib.loads(text) == config
     plan, _ = plan_from_mapping(tomllib.loads(text), base=tmp_path)
-    assert isinstance(plan, GridPlan) and len(plan.models) == 4
+    assert plan.is_grid and len(plan.models) == 4
     assert plan.data.covariances is not None and plan.k_values == tuple(range(1, 5))
     both = config_for_data(data, base=tmp_path, background=["none", "uniform"])
     assert both["model"]["background"] == ["none", "uniform"]
@@ -73,7 +72,7 @@ def test_the_live_points_stay_above_twice_the_largest_models_parameters(
                              background=background)
     assert config["sweep"]["nlive"] == nlive
     plan, _ = plan_from_mapping(config, base=tmp_path)
-    plans = plan.plans if isinstance(plan, GridPlan) else (("", plan),)
+    plans = plan.model_plans()
     largest = max(sub.spec.build(sub.data, kmax).ndim for _, sub in plans)
     assert 2 * largest < nlive <= max(50, 2 * largest + 11), largest
 

@@ -41,7 +41,6 @@ from nestmix.store.archive import SweepArchive, open_sweep
 
 if TYPE_CHECKING:
     from nestmix.store.grid import GridResult
-    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
@@ -130,7 +129,7 @@ class SweepOutcome:
     Attributes
     ----------
     result : SweepResult or GridResult
-        The sweep's evidence table (a grid's for a :class:`~nestmix.sweep.grid.GridPlan`).
+        The sweep's evidence table (a grid's for a plan of several models).
     report : ReportFiles or None
         Where the report went; None when it was not asked for or could not be written.
     report_error : str or None
@@ -143,7 +142,7 @@ class SweepOutcome:
     report_error: str | None
 
 
-def sweep_and_report(plan: SweepPlan | GridPlan, directory: str | Path, *, n_jobs: int = 1,
+def sweep_and_report(plan: SweepPlan, directory: str | Path, *, n_jobs: int = 1,
                      progress: Callable[[str], None] | None = None, dask: Any = None,
                      report: bool = True, figures: bool = True) -> SweepOutcome:
     """Run (or resume) a sweep, then write its report: what ``nestmix sweep`` and the
@@ -152,8 +151,7 @@ def sweep_and_report(plan: SweepPlan | GridPlan, directory: str | Path, *, n_job
     Parameters
     ----------
     plan, directory, n_jobs, progress, dask
-        As for :func:`nestmix.sweep.run_sweep` (or :func:`nestmix.sweep.grid.run_grid` for a
-        grid), whose errors propagate.
+        As for :func:`nestmix.sweep.run_sweep`, whose errors propagate.
     report : bool
         False to skip the report.
     figures : bool
@@ -164,13 +162,9 @@ def sweep_and_report(plan: SweepPlan | GridPlan, directory: str | Path, *, n_job
     SweepOutcome
         A failure to write the report is returned, not raised: the runs are on disk.
     """
-    from nestmix.sweep.driver import run_sweep
-    from nestmix.sweep.grid import GridPlan, run_grid
+    from nestmix.sweep.run import run_sweep
 
-    result: SweepResult | GridResult = (
-        run_grid(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
-        if isinstance(plan, GridPlan)
-        else run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask))
+    result = run_sweep(plan, directory, n_jobs=n_jobs, progress=progress, dask=dask)
     if not report:
         return SweepOutcome(result, None, None)
     try:

@@ -49,7 +49,8 @@ Live points are part of the contract: every adapter accepts the setting ``nlive`
 its library's own name, as ``min_num_live_points`` above), says how many a run uses where it is
 unset (:meth:`SamplerAdapter.default_nlive`), and :meth:`SamplerAdapter.with_more_live_points`
 is how the convergence check asks for a deeper run (``nlive`` times a factor by default; an
-adapter whose deeper runs need more than that overrides it).
+adapter whose deeper runs need more than that overrides it, and one whose sampler cannot make a
+deeper run returns None: the check then marks the row without adding a run).
 
 ``nestmix/samplers/registry.py``: one line in ``REGISTRY``,
 ``"ultranest": "nestmix.samplers.ultranest.adapter:UltraNestAdapter"``. Nothing else changes:
@@ -219,10 +220,14 @@ class SamplerAdapter:
         return 500
 
     def with_more_live_points(self, settings: Mapping[str, Any], ndim: int,
-                              factor: int) -> dict[str, Any]:
+                              factor: int) -> dict[str, Any] | None:
         """``settings`` with ``factor`` times the live points (at most :data:`NLIVE_MAX`):
         how the convergence check makes a deeper run of a row it does not trust
-        (:mod:`nestmix.sweep.convergence`). A dynamic run's initial live points grow too."""
+        (:mod:`nestmix.sweep.convergence`). A dynamic run's initial live points grow too.
+
+        An adapter whose sampler cannot make a deeper run returns None: the convergence check
+        then adds none and says so in the row's note (the row is still marked not converged).
+        """
         out = dict(settings)
         nlive = out.get("nlive")
         out["nlive"] = int(min(NLIVE_MAX, factor * (nlive or self.default_nlive(ndim))))

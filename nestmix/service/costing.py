@@ -79,7 +79,7 @@ def job_cost(plan: Any, directory: Path, limit: float, lift: str,
 
     Parameters
     ----------
-    plan : SweepPlan or GridPlan
+    plan : SweepPlan
     directory : Path
         The job's sweep directory (its finished runs are not counted).
     limit : float

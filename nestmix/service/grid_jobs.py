@@ -13,16 +13,15 @@ from pathlib import Path
 from nestmix.store.grid import is_grid, load_grid, read_screening
 from nestmix.store.runs import RunStore
 from nestmix.store.summary import load_sweep
-from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["finished_count", "finished_rows", "job_runs", "screened_runs"]
 
 
-def job_runs(plan: SweepPlan | GridPlan) -> list[tuple[int, str]]:
+def job_runs(plan: SweepPlan) -> list[tuple[int, str]]:
     """(K, run key) of every run of a job's plan."""
-    if isinstance(plan, GridPlan):
-        return [(k, f"{label}/{s}") for label, _ in plan.plans for s in plan.samplers
+    if plan.is_grid:
+        return [(k, f"{label}/{s}") for label in plan.models for s in plan.samplers
                 for k in plan.k_values]
     return [(k, s) for s in plan.samplers for k in plan.k_values]
 

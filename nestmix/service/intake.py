@@ -26,7 +26,6 @@ from nestmix.components import COMPONENT_FAMILIES
 from nestmix.errors import ConfigError, NestmixError
 from nestmix.runtime.atomic import write_bytes_atomic, write_json_atomic
 from nestmix.sweep.config import max_minutes_setting, plan_from_mapping
-from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
 if sys.version_info >= (3, 11):
@@ -48,7 +47,7 @@ class Submission:
     Attributes
     ----------
     job_id : str
-    plan : SweepPlan or GridPlan
+    plan : SweepPlan
         The sweep (a models × K grid when the config lists several models), built from the
         config with the uploaded data.
     job_dir : Path
@@ -60,7 +59,7 @@ class Submission:
     """
 
     job_id: str
-    plan: SweepPlan | GridPlan
+    plan: SweepPlan
     job_dir: Path
     data_file: str
     max_minutes: float | None = None
@@ -273,8 +272,7 @@ def prepare_submission(runs: Path, jobs_dir: Path, config: bytes | None,
                 raw["name"] = name
             raw.setdefault("name", f"job-{job_id[:8]}")
             plan, _ = plan_from_mapping(raw, base=job_dir)
-        specs = plan.specs if isinstance(plan, GridPlan) else (plan.spec,)
-        for component in (c for spec in specs for c in spec.extra_components):
+        for component in (c for spec in plan.specs for c in spec.extra_components):
             if not type(component).__module__.startswith("nestmix."):
                 raise ConfigError("model.extra_components",
                                   "custom Python components are not accepted over HTTP")
@@ -352,7 +350,7 @@ def _store_upload(path: Path, data: bytes | BinaryIO) -> None:
         raise ConfigError("data", "the uploaded data file is empty")
 
 
-def check_processes(plan: SweepPlan | GridPlan, limit: int) -> None:
+def check_processes(plan: SweepPlan, limit: int) -> None:
     """Refuse a plan whose runs would each start more than ``limit`` processes (a dynesty
     ``pool``, PolyChord's ``mpi``): over HTTP the service's limit wins over the client's.
 
@@ -369,7 +367,7 @@ def check_processes(plan: SweepPlan | GridPlan, limit: int) -> None:
                               f"service runs at most {limit} per job (nestmix serve --workers)")
 
 
-def load_job_plan(job_dir: Path) -> SweepPlan | GridPlan:
+def load_job_plan(job_dir: Path) -> SweepPlan:
     """The plan of a job from its directory (what the worker runs)."""
     raw = json.loads((job_dir / CONFIG_FILE).read_text())
     plan, _ = plan_from_mapping(raw, base=job_dir)

@@ -24,10 +24,9 @@ from nestmix.service.intake import Submission, prepare_submission
 from nestmix.service.page import render_page
 from nestmix.service.redact import redact_html, redact_json, redact_paths
 from nestmix.service.schemas import Health, JobList, JobOut
-from nestmix.store.grid import model_directory, prepare_grid
+from nestmix.store.grid import prepare_grid
 from nestmix.store.runs import RunStore
 from nestmix.sweep.cost import CostEstimate
-from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["JobOut", "router"]
@@ -271,12 +270,10 @@ def linked_file(request: Request, job_id: str, path: str) -> Response:
     return Response(target.read_bytes(), media_type=media)
 
 
-def _prepare(plan: SweepPlan | GridPlan, directory: Path) -> None:
+def _prepare(plan: SweepPlan, directory: Path) -> None:
     """Create the sweep's directory, or check that it may be resumed (every model's, for a
     grid), before the job is queued."""
-    if not isinstance(plan, GridPlan):
-        RunStore(directory).prepare(plan.manifest(), plan.samplers)
-        return
-    prepare_grid(directory, plan.manifest())
-    for label, sub in plan.plans:
-        RunStore(model_directory(directory, label)).prepare(sub.manifest(), sub.samplers)
+    if plan.is_grid:
+        prepare_grid(directory, plan.manifest())
+    for _, sub, where in plan.model_sweeps(directory):
+        RunStore(where).prepare(sub.manifest(), sub.samplers)

@@ -35,6 +35,9 @@ def apply(result: SweepResult, directory: str | Path) -> SweepResult:
             extra = entry.get("extra_runs", entry.get("extra_seeds", 0))  # (older records)
             note = (f"{NOT_CONVERGED} after {extra} deeper run(s) (twice the live points each; "
                     f"budget {record.get('budget', 0)}): " + "; ".join(entry["reasons"]))
+            if entry.get("cannot_deepen"):
+                note = (f"{NOT_CONVERGED}; no deeper run added: {row.sampler} cannot make one "
+                        "(its adapter has no deeper settings): " + "; ".join(entry["reasons"]))
             row = replace(row, converged=False, warnings=(*row.warnings, note))
         rows.append(row)
     return replace(result, rows=tuple(rows))

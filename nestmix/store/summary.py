@@ -313,7 +313,7 @@ def _replaced(depth: Mapping[str, Any]) -> tuple[str, ...]:
         return (str(depth["set_aside"]),)
     if depth.get("previous_logZ") is None:
         return ()
-    return (f"judged on the run(s) at nlive {depth['nlive']} the convergence check added; the "
+    return (f"judged on the run(s) at {_nlive_words(depth)} the convergence check added; the "
             f"estimate before, with half the live points ({depth['previous_logZ']:.2f} ± "
             f"{depth['previous_logZ_err']:.2f}), is set aside",)
 

@@ -23,7 +23,6 @@ from nestmix.errors import (
 )
 from nestmix.model.spec import ModelSpec
 from nestmix.samplers import DEFAULT_SAMPLER
-from nestmix.sweep.grid import GridPlan
 from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
 
 if sys.version_info >= (3, 11):
@@ -42,7 +41,7 @@ _SWEEP_OWN = {"k", "kmax", "sampler", "seed", "jobs", "k_prior", "relabel", "rep
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-def load_config(path: str | Path) -> tuple[SweepPlan | GridPlan, int | None]:
+def load_config(path: str | Path) -> tuple[SweepPlan, int | None]:
     """Read a sweep configuration file.
 
     Parameters
@@ -52,9 +51,9 @@ def load_config(path: str | Path) -> tuple[SweepPlan | GridPlan, int | None]:
 
     Returns
     -------
-    plan : SweepPlan or GridPlan
-        A :class:`~nestmix.sweep.grid.GridPlan` when ``model.covariance`` or
-        ``model.background`` lists more than one model.
+    plan : SweepPlan
+        Of several models (a models × K grid) when ``model.covariance`` or
+        ``model.background`` lists more than one.
     jobs : int or None
         ``sweep.jobs`` if given.
 
@@ -108,9 +107,9 @@ def max_minutes_setting(raw: Mapping[str, Any]) -> float | None:
 
 
 def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
-                      default_name: str = "sweep") -> tuple[SweepPlan | GridPlan, int | None]:
-    """Build a :class:`SweepPlan` (or, for several models, a
-    :class:`~nestmix.sweep.grid.GridPlan`) from an already parsed configuration mapping."""
+                      default_name: str = "sweep") -> tuple[SweepPlan, int | None]:
+    """Build a :class:`SweepPlan` (of one model or several) from an already parsed
+    configuration mapping."""
     _check_keys("", raw, _TOP)
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -154,8 +153,7 @@ def plan_from_mapping(raw: Mapping[str, Any], base: str | Path = ".",
                       relabel=sweep.get("relabel", "hungarian"),
                       repeats=sweep.get("repeats", 1), dask=sweep.get("dask"),
                       escalate=sweep.get("escalate", DEFAULT_ESCALATE))
-        plan: SweepPlan | GridPlan = (SweepPlan(spec=spec, **common) if len(specs) == 1
-                                      else GridPlan(specs=tuple(specs), **common))
+        plan = SweepPlan(specs=tuple(specs), **common)
     except SamplerError as exc:
         raise _as_config_error(exc, "sweep") from exc
     except (ModelError, PriorError, DataError) as exc:

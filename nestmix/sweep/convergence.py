@@ -134,7 +134,8 @@ def needs_second_seed(row: EvidenceRow) -> bool:
 def escalate(result_of: Callable[[], SweepResult],
              add_runs: Callable[..., None], directory: str | Path,
              budget: int, say: Callable[[str], None] = lambda line: None,
-             refine: Callable[[EvidenceRow], bool] | None = None) -> dict:
+             refine: Callable[[EvidenceRow], bool] | None = None,
+             can_deepen: Callable[[int, str], bool] | None = None) -> dict:
     """Add deeper runs to the rows whose signals fire, up to ``budget`` per row.
 
     With ``refine``, only the rows it accepts get deeper runs (the contenders,
@@ -155,6 +156,13 @@ def escalate(result_of: Callable[[], SweepResult],
         Deeper runs allowed per (K, sampler) (0: only check and record).
     say : callable
         Progress lines.
+    refine : callable, optional
+        Which rows may get deeper runs (by default all).
+    can_deepen : callable, optional
+        ``can_deepen(k, sampler)``: whether the sampler can make a deeper run of the row
+        (:meth:`nestmix.samplers.base.SamplerAdapter.with_more_live_points` is not None; by
+        default all can). A row whose signals fire and whose sampler cannot is recorded
+        unsettled with ``cannot_deepen`` and no deeper run (its note says so).
 
     Returns
     -------
@@ -184,7 +192,13 @@ def escalate(result_of: Callable[[], SweepResult],
                 fired += _moved(*entry["logZ_steps"][-2:])
             entry["reasons"] = fired
             entry["contender"] = refine is None or refine(row)
-            if fired and entry["extra_runs"] < budget and entry["contender"]:
+            deepens = can_deepen is None or can_deepen(row.k, row.sampler)
+            if fired and entry["extra_runs"] < budget and entry["contender"] and not deepens:
+                if not entry.get("cannot_deepen"):
+                    say(f"K={row.k} {row.sampler}: not converged ({'; '.join(fired)}); "
+                        f"{row.sampler} cannot make a deeper run, so none is added")
+                entry["cannot_deepen"] = True
+            elif fired and entry["extra_runs"] < budget and entry["contender"]:
                 todo.append((row.k, row.sampler))
             elif (budget and entry["contender"] and needs_second_seed(row)
                   and entry["second_seeds"] <= entry["extra_runs"]):  # one per step

@@ -258,7 +258,7 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
 
     Parameters
     ----------
-    plan : SweepPlan or GridPlan
+    plan : SweepPlan
     n_jobs : int
         Worker processes the runs will be spread over.
     directory : str or Path, optional
@@ -275,11 +275,10 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
 
     start = time.perf_counter()
     cells = list(_runs_to_make(plan, directory))
-    models = {(label, k): sub.spec for label, sub, k, _, _ in cells}
+    models = {(label, k): sub for label, sub, k, _, _ in cells}
     budget = pilot_seconds / max(1, len(models))
     before = read_counters()
-    pilot = {key: _time_likelihood(spec.build(plan.data, key[1]), budget)
-             for key, spec in models.items()}
+    pilot = {key: _time_likelihood(sub.model(key[1]), budget) for key, sub in models.items()}
     if models:  # a window long enough for the machine's counters to tell its load
         time.sleep(max(0.0, before.wall + LOAD_WINDOW - time.monotonic()))
     machine = available_cores()
@@ -291,17 +290,17 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
     share_run = min(1.0, machine / (others + cores))
     runs, cpu = [], 0.0
     for label, sub, k, sampler, repeat in cells:
-        model = sub.spec.build(plan.data, k)
-        nlive = int(sub.resolved_settings(sampler, k).get("nlive") or 25 * model.ndim)
+        model = sub.model(k)
+        nlive = int(sub.run(k, sampler, repeat).resolved.get("nlive") or 25 * model.ndim)
         calls = expected_calls(sampler, nlive, model.ndim, plan.data.n_points)
         cpu_per_call = pilot[label, k] * share_pilot + SAMPLER_SECONDS_PER_CALL
-        extra = (expected_extra(model.ndim, getattr(sub, "escalate", 0), sub.repeats)
+        extra = (expected_extra(model.ndim, sub.escalate, sub.repeats)
                  if repeat == 1 else 0.0)  # added runs are per row, not per seed
         cpu += calls * (1.0 + extra) * cpu_per_call
         runs.append(RunCost(model=label, k=k, sampler=sampler, repeat=repeat,
                             ndim=model.ndim, calls=calls,
                             seconds_per_call=cpu_per_call / share_run, extra=extra))
-    screened = hasattr(plan, "plans")
+    screened = bool(plan.is_grid)
     if screened:  # a grid runs K in waves, smallest first (nestmix.sweep.grid.run_grid)
         wall = sum(_wall_seconds([r.seconds for r in runs if r.k == k], cores)
                    for k in {r.k for r in runs})
@@ -314,16 +313,13 @@ def estimate_cost(plan: Any, n_jobs: int, directory: str | Path | None = None, *
 
 def _runs_to_make(plan: Any, directory: str | Path | None
                   ) -> Iterator[tuple[str, Any, int, str, int]]:
-    """(model label, the model's SweepPlan, K, sampler, repeat) of every run not yet made."""
-    from nestmix.store.grid import model_directory
+    """(model label, the model's SweepPlan, K, sampler, repeat) of every run not yet made
+    (the label "" for a plan of one model)."""
     from nestmix.store.runs import RunStore
 
-    plans = plan.plans if hasattr(plan, "plans") else (("", plan),)
-    for label, sub in plans:
-        store = None
-        if directory is not None:
-            where = model_directory(directory, label) if label else Path(directory)
-            store = RunStore(where) if where.is_dir() else None
+    for label, sub, where in plan.model_sweeps(directory or "."):
+        label = label if plan.is_grid else ""
+        store = RunStore(where) if directory is not None and where.is_dir() else None
         for repeat in range(1, sub.repeats + 1):
             for sampler in sub.samplers:
                 for k in sub.k_values:

@@ -23,21 +23,23 @@ from nestmix.store.lock import sweep_lock
 from nestmix.store.runs import MANIFEST, RunStore
 from nestmix.store.summary import escalation_step, judged_runs, load_sweep
 from nestmix.store.verify import new_sweep_id, stored_analysis, verified
-from nestmix.sweep.plan import SweepPlan
+from nestmix.sweep.plan import PlannedRun, SweepPlan
 from nestmix.sweep.tasks import RunTask, analyse, execute
 
-__all__ = ["SweepPlan", "load_sweep", "prepare_runs", "run_sweep"]
+__all__ = ["SweepPlan", "load_sweep", "prepare_runs", "run_model_sweep", "run_task"]
 
 Progress = Callable[[str], None]
 
 
-def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
-              progress: Progress | None = None, dask: Any = None) -> SweepResult:
-    """Run (or resume) a sweep and write its summary.
+def run_model_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
+                    progress: Progress | None = None, dask: Any = None) -> SweepResult:
+    """Run (or resume) the sweep of a plan of one model and write its summary
+    (:func:`nestmix.sweep.run.run_sweep` runs a plan of any number of models).
 
     Parameters
     ----------
     plan : SweepPlan
+        A plan of one model.
     directory : str or Path
         The sweep's directory, e.g. ``runs/galaxies``. On a Dask cluster it must be on a file
         system every worker sees under the same path.
@@ -98,16 +100,12 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
     todo: list[RunTask] = []
     for repeat in range(1, plan.repeats + 1):
         for sampler in plan.samplers:
+            ignored = get_sampler(sampler).execution_settings
             for k in plan.k_values:
-                manifest = plan.run_manifest(k, sampler, repeat)
-                task = RunTask(k=k, sampler=sampler, repeat=repeat,
-                               settings=plan.settings_for(sampler),
-                               seed=plan.seed_for(k, repeat),
-                               directory=str(Path(directory).resolve()), manifest=manifest,
-                               relabel=plan.relabel, sweep_id=store.owner or "")
-                done = store.finished(k, sampler, plan.run_fingerprints(k, sampler, repeat),
-                                      repeat, settings=plan.resolved_settings(sampler, k),
-                                      ignored=get_sampler(sampler).execution_settings)
+                run = plan.run(k, sampler, repeat)
+                task = run_task(run, directory, plan.relabel, store.owner or "")
+                done = store.finished(k, sampler, run.fingerprints, repeat,
+                                      settings=run.resolved, ignored=ignored)
                 done = verified(store, k, sampler, repeat, done, say, task.label)
                 if done is None:
                     todo.append(task)
@@ -116,12 +114,18 @@ def prepare_runs(plan: SweepPlan, store: RunStore, say: Progress) -> list[RunTas
                     f"{_describe(RunSummary.from_dict(done['summary']))}")
                 stored = stored_analysis(store, k, sampler, repeat)
                 if stored is None or stored[0].get("method") != plan.relabel:
-                    model = plan.spec.build(plan.data, k)
-                    run = store.load_run(k, sampler, repeat)
-                    store.save_analysis(k, sampler, *analyse(model, run, plan.relabel,
+                    loaded = store.load_run(k, sampler, repeat)
+                    store.save_analysis(k, sampler, *analyse(plan.model(k), loaded, plan.relabel,
                                                              done["seed"]), repeat=repeat)
                     say(f"{task.label}: mode analysis redone with {plan.relabel!r}")
     return todo
+
+
+def run_task(run: PlannedRun, directory: str | Path, relabel: str, sweep_id: str = "") -> RunTask:
+    """The task that makes the planned ``run`` in the sweep ``directory``."""
+    return RunTask(k=run.k, sampler=run.sampler, repeat=run.repeat, settings=dict(run.settings),
+                   seed=run.seed, directory=str(Path(directory).resolve()),
+                   manifest=dict(run.manifest), relabel=relabel, sweep_id=sweep_id)
 
 
 def _refuse_grid(directory: str | Path) -> None:
@@ -160,15 +164,11 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
             mine = [r for r in done if r["k"] == k and r["sampler"] == sampler]
             repeat = 1 + max(r["repeat"] for r in mine)
             step = int(deeper) + escalation_step(judged_runs(mine)[0])
-            manifest = plan.run_manifest(k, sampler, repeat, escalation=step)
+            run = plan.run(k, sampler, repeat, escalation=step)
+            task = run_task(run, directory, plan.relabel)
             if not deeper:
-                manifest["second_seed"] = True
-            tasks.append(RunTask(k=k, sampler=sampler, repeat=repeat,
-                                 settings=(plan.escalated_settings(sampler, k, step) if step
-                                           else plan.settings_for(sampler)),
-                                 seed=plan.seed_for(k, repeat),
-                                 directory=str(Path(directory).resolve()),
-                                 manifest=manifest, relabel=plan.relabel))
+                task.manifest["second_seed"] = True
+            tasks.append(task)
         for i, outcome in _execute(plan, tasks, n_jobs, target, say):
             nlive = tasks[i].manifest.get("nlive")
             say(f"{tasks[i].label}: {_describe(outcome.summary)}  seed {tasks[i].seed}"
@@ -181,7 +181,8 @@ def _check_convergence(plan: SweepPlan, directory: str | Path, n_jobs: int, targ
         return is_contender(row, max(rows, key=lambda r: r.logZ))
 
     escalate(lambda: load_sweep(directory), add_runs, directory, plan.escalate, say,
-             refine=contender)
+             refine=contender,
+             can_deepen=lambda k, sampler: plan.escalated_settings(sampler, k, 1) is not None)
     result = load_sweep(directory)
     store.write_summary(result)
     return result

@@ -1,4 +1,5 @@
-"""A models × K grid in one sweep: :class:`GridPlan` and :func:`run_grid`.
+"""A models × K grid in one sweep: :func:`run_grid` runs a :class:`~nestmix.sweep.plan.SweepPlan`
+of several models (:func:`nestmix.sweep.run.run_sweep` calls it).
 
 Every (covariance model, background) of the grid is an ordinary sweep over K in its own
 directory inside the grid's (``model=<label>/K=<k>/<sampler>/``, see :mod:`nestmix.store.grid`),
@@ -17,18 +18,14 @@ both (each model's sweep stays complete) and the report shows them once
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nestmix.data.measurements import Measurements
-from nestmix.errors import ModelError
-from nestmix.model.spec import ModelSpec
-from nestmix.samplers import DEFAULT_SAMPLER, get_sampler
+from nestmix.samplers import get_sampler
 from nestmix.store.grid import (
     GridResult,
     model_directory,
-    model_label,
     prepare_grid,
     write_grid_summary,
     write_screening,
@@ -41,122 +38,29 @@ from nestmix.sweep.driver import (
     _check_pool_target,
     _describe,
     prepare_runs,
-    run_sweep,
+    run_model_sweep,
 )
-from nestmix.sweep.plan import DEFAULT_ESCALATE, SweepPlan
+from nestmix.sweep.plan import SweepPlan
 from nestmix.sweep.screening import RULE, is_contender, stop_raising_k
 from nestmix.sweep.tasks import RunTask, execute
 
-__all__ = ["PER_COMPONENT_1D", "GridPlan", "run_grid"]
-
-#: Covariance models that are one model (one variance per component) for 1-D data.
-PER_COMPONENT_1D = ("full", "diag", "spherical")
+__all__ = ["run_grid"]
 
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class GridPlan:
-    """What a models × K grid runs: :class:`SweepPlan`'s fields with several model specs.
-
-    Attributes
-    ----------
-    name : str
-    data : Measurements
-    specs : tuple of ModelSpec
-        One per (covariance, background); at least two, with distinct labels
-        (:func:`nestmix.store.grid.model_label`).
-    k_values, sampler, settings, seed, k_prior, relabel, repeats, dask
-        As for :class:`SweepPlan`, shared by every model (so the run of a model with a given
-        K and repeat has the seed it would have in a sweep of that model alone).
-    """
-
-    name: str
-    data: Measurements
-    specs: tuple[ModelSpec, ...]
-    k_values: tuple[int, ...]
-    sampler: str | tuple[str, ...] = DEFAULT_SAMPLER
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 1
-    k_prior: tuple[float, ...] | None = None
-    relabel: str = "hungarian"
-    repeats: int = 1
-    dask: str | None = None
-    escalate: int = DEFAULT_ESCALATE
-
-    def __post_init__(self) -> None:
-        specs = tuple(self.specs)
-        labels = [model_label(s.covariance, s.background) for s in specs]
-        if len(specs) < 2:
-            raise ModelError("a grid needs at least two models; use a SweepPlan for one",
-                             key="model.covariance")
-        if len(set(labels)) != len(labels):
-            raise ModelError(f"repeated models in {labels}", key="model.covariance")
-        if self.data.n_dims == 1:
-            _refuse_same_models_1d(specs)
-        object.__setattr__(self, "specs", specs)
-        plans = tuple((label, SweepPlan(
-            name=f"{self.name}.{label.replace('+', '-')}", data=self.data, spec=spec,
-            k_values=self.k_values, sampler=self.sampler, settings=self.settings,
-            seed=self.seed, k_prior=self.k_prior, relabel=self.relabel, repeats=self.repeats,
-            dask=self.dask, escalate=self.escalate))
-            for label, spec in zip(labels, specs, strict=True))
-        object.__setattr__(self, "_plans", plans)
-
-    @property
-    def plans(self) -> tuple[tuple[str, SweepPlan], ...]:
-        """(model label, the model's sweep plan), in the grid's order."""
-        plans: tuple[tuple[str, SweepPlan], ...] = self.__dict__["_plans"]
-        return plans
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        """The model labels."""
-        return tuple(label for label, _ in self.plans)
-
-    @property
-    def samplers(self) -> tuple[str, ...]:
-        """The samplers this grid runs, in order."""
-        return self.plans[0][1].samplers
-
-    def settings_for(self, sampler: str) -> dict[str, Any]:
-        """The validated settings of ``sampler``, defaults filled in."""
-        return self.plans[0][1].settings_for(sampler)
-
-    def manifest(self) -> dict:
-        """What ``grid.json`` records (each model's own manifest is in its directory)."""
-        return {"name": self.name, "k_values": list(self.k_values),
-                "samplers": list(self.samplers),
-                "models": {label: {"covariance": plan.spec.covariance,
-                                   "background": plan.spec.background}
-                           for label, plan in self.plans}}
-
-    def with_settings(self, settings: Mapping[str, Any]) -> GridPlan:
-        """This grid with other sampler settings."""
-        return replace(self, settings=settings)
-
-
-def _refuse_same_models_1d(specs: tuple[ModelSpec, ...]) -> None:
-    same = sorted({s.covariance for s in specs if s.covariance in PER_COMPONENT_1D},
-                  key=PER_COMPONENT_1D.index)
-    if len(same) > 1:
-        raise ModelError(f"for 1-D data {', '.join(same)} are the same model (one variance per "
-                         "component), so the grid would run it twice: keep one of them, e.g. "
-                         'covariance = ["full", "tied"] (tied: one variance shared)',
-                         key="model.covariance")
-
-
-def run_grid(grid: GridPlan, directory: str | Path, n_jobs: int = 1,
+def run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int = 1,
              progress: Progress | None = None, dask: Any = None) -> GridResult:
     """Run (or resume) every (model, K) of a grid and write its summary.
 
     Parameters
     ----------
-    grid : GridPlan
+    grid : SweepPlan
+        A plan of several models.
     directory : str or Path
         The grid's directory; each model's sweep goes to ``model=<label>/`` inside it.
     n_jobs, progress, dask
-        As for :func:`nestmix.sweep.run_sweep`; progress lines start with the model's label.
+        As for :func:`nestmix.sweep.run.run_sweep`; progress lines start with the model's label.
 
     Returns
     -------
@@ -172,13 +76,13 @@ def run_grid(grid: GridPlan, directory: str | Path, n_jobs: int = 1,
         return _run_grid(grid, directory, n_jobs, progress, dask)
 
 
-def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Progress | None,
+def _run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int, progress: Progress | None,
               dask: Any) -> GridResult:
     say = progress or (lambda line: None)
     target = grid.dask if dask is None else (dask or None)
     prepare_grid(directory, grid.manifest())
     todo: list[tuple[str, SweepPlan, RunTask]] = []
-    for label, plan in grid.plans:
+    for label, plan in grid.model_plans():
         store = RunStore(model_directory(directory, label))
         tasks = prepare_runs(plan, store, _prefixed(say, label))
         store.write_summary(load_sweep(store.directory))
@@ -186,24 +90,24 @@ def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Prog
     result = write_grid_summary(directory)
     if not todo:
         return result
-    for _, plan in grid.plans:
+    for _, plan in grid.model_plans():
         _check_pool_target(plan, target)
     if target:  # one model after the other, each model's runs spread over the cluster
-        for label, plan in grid.plans:
+        for label, plan in grid.model_plans():
             if any(t[0] == label for t in todo):
-                run_sweep(plan, model_directory(directory, label), n_jobs=n_jobs,
+                run_model_sweep(plan, model_directory(directory, label), n_jobs=n_jobs,
                           progress=_prefixed(say, label), dask=target)
                 result = write_grid_summary(directory)
         return result
     from nestmix.sweep.local import run_local
 
     n_jobs = max(1, int(n_jobs))
-    say(f"running up to {len(todo)} runs of {len(grid.plans)} models "
+    say(f"running up to {len(todo)} runs of {len(grid.model_plans())} models "
         f"(K = {', '.join(map(str, grid.k_values))}) on {n_jobs} "
         f"worker{'s' if n_jobs > 1 else ''}, smallest K first; a model stops at the K where "
         "it has clearly stopped gaining")
     stopped: dict[str, tuple[int, str]] = {}
-    plans = dict(grid.plans)
+    plans = dict(grid.model_plans())
     for k in sorted(grid.k_values):
         wave = [item for item in todo if item[2].k == k and item[0] not in stopped]
         # the long runs first (more parameters); the short ones fill the gaps
@@ -223,7 +127,7 @@ def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Prog
     result = _record_screening(grid, directory, stopped, plans)
     if grid.escalate:  # each model's convergence check, deeper runs for the contenders only
         best = {s: result.best(s).row for s in result.samplers}
-        for label, plan in grid.plans:
+        for label, plan in grid.model_plans():
             _check_convergence(plan, model_directory(directory, label), n_jobs, None,
                                _prefixed(say, label),
                                keep=lambda row: is_contender(row, best[row.sampler]))
@@ -232,13 +136,10 @@ def _run_grid(grid: GridPlan, directory: str | Path, n_jobs: int, progress: Prog
 
 
 def _parameter_count(plan: SweepPlan, k: int) -> int:
-    try:
-        return plan.spec.build(plan.data, k).ndim
-    except Exception:  # the run itself will say what is wrong
-        return k
+    return plan.model(k).ndim
 
 
-def _screen(grid: GridPlan, result: GridResult, k: int, stopped: dict[str, tuple[int, str]],
+def _screen(grid: SweepPlan, result: GridResult, k: int, stopped: dict[str, tuple[int, str]],
             directory: str | Path, say: Progress) -> None:
     """After the wave at ``k``: stop raising K for the models that need no larger K."""
     if k >= max(grid.k_values) or not result.rows:
@@ -255,7 +156,7 @@ def _screen(grid: GridPlan, result: GridResult, k: int, stopped: dict[str, tuple
             say(f"{label}: K = {', '.join(map(str, later))} not run: {why}")
 
 
-def _record_screening(grid: GridPlan, directory: str | Path,
+def _record_screening(grid: SweepPlan, directory: str | Path,
                       stopped: Mapping[str, tuple[int, str]],
                       plans: Mapping[str, SweepPlan]) -> GridResult:
     """Write ``screening.json`` and give each stopped model's sweep the K it ran (so that its

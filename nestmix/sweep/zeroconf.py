@@ -33,7 +33,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from nestmix.sweep.grid import GridPlan
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["DATA_SUFFIXES", "DEFAULT_BACKGROUNDS", "DEFAULT_KMAX", "DEFAULT_NLIVE",
@@ -318,7 +317,7 @@ class PendingConfig:
                               f"to overwrite it: run `nestmix sweep {path}` to use it, delete it "
                               "to write this one, or give --out a new or empty directory")
 
-    def write(self, plan: SweepPlan | GridPlan) -> bool:
+    def write(self, plan: SweepPlan) -> bool:
         """Check that the directory takes ``plan``'s sweep (:func:`check_directory`) and that
         ``config.toml`` is new or the same, then write it (atomically); nothing is written
         when a check fails.
@@ -343,7 +342,7 @@ class PendingConfig:
         return True
 
 
-def check_directory(plan: SweepPlan | GridPlan, directory: str | Path) -> None:
+def check_directory(plan: SweepPlan, directory: str | Path) -> None:
     """The checks a sweep makes of its directory before it writes there, writing nothing.
 
     The directory must be new, empty (but for a ``config.toml``) or a sweep of the same kind
@@ -356,15 +355,14 @@ def check_directory(plan: SweepPlan | GridPlan, directory: str | Path) -> None:
         Naming the directory and what is wrong with it.
     """
     from nestmix.samplers import get_sampler
-    from nestmix.store.grid import is_grid, model_directory
-    from nestmix.sweep.grid import GridPlan
+    from nestmix.store.grid import is_grid
 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise RunStoreError(f"{directory} is a file, not a directory: give --out a new or empty "
                             "directory")
     ignored = {name: get_sampler(name).execution_settings for name in plan.samplers}
-    if not isinstance(plan, GridPlan):
+    if not plan.is_grid:
         if is_grid(directory):
             raise RunStoreError(f"{directory} holds a models × K grid; a single-model sweep may "
                                 "not be mixed into it: choose another directory with --out.")
@@ -378,6 +376,5 @@ def check_directory(plan: SweepPlan | GridPlan, directory: str | Path) -> None:
     from nestmix.store.lock import check_not_locked
 
     check_not_locked(directory)
-    for label, sub in plan.plans:
-        RunStore(model_directory(directory, label)).check_resumable(sub.manifest(),
-                                                                    sub.samplers, ignored)
+    for _, sub, where in plan.model_sweeps(directory):
+        RunStore(where).check_resumable(sub.manifest(), sub.samplers, ignored)
