@@ -334,3 +334,27 @@ def test_the_deepest_step_that_agrees_with_the_pooled_check_is_judged():
     agreeing = _manifest(2, 1, -100.2, 0.3, check=-100.1)
     kept, why = supported_runs([first, agreeing])
     assert kept == [agreeing] and why is None
+
+
+def test_a_row_whose_sampler_cannot_make_a_deeper_run_is_marked_without_one(tmp_path):
+    """``escalate`` told that K = 3's sampler cannot deepen: no run is asked for, the record
+    says so, and the row's note names the reason instead of a count of deeper runs."""
+    added: list = []
+
+    def result_of():
+        rows = (_row(k=2, logz=-10.0), _row(k=3, logz=-21.0, runs=(-20.0, -22.0),
+                                           errs=(0.1, 0.1)))
+        return SweepResult(name="t", rows=rows, repeats=2)
+
+    lines: list[str] = []
+    record = escalate(result_of, lambda rows, deeper=True: added.append(rows), tmp_path,
+                      budget=2, say=lines.append, can_deepen=lambda k, sampler: k != 3)
+    assert added == []
+    three = record["rows"]["K=3 dynesty"]
+    assert three["converged"] is False and three["cannot_deepen"] is True
+    assert three["extra_runs"] == 0 and "disagree" in three["reasons"][0]
+    assert any("cannot make a deeper run" in line for line in lines), lines
+    marked = apply(result_of(), tmp_path)
+    assert [r.converged for r in marked.rows] == [True, False]
+    note = marked.rows[1].warnings[-1]
+    assert note.startswith("not converged; no deeper run added: dynesty cannot make one"), note

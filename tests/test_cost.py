@@ -16,6 +16,7 @@ import pytest
 
 from nestmix.cli import main
 from nestmix.model import ModelSpec
+from nestmix.sweep import run_sweep
 from nestmix.sweep.cost import (
     ESCALATION_RATE,
     SECOND_SEED_RATE,
@@ -23,7 +24,6 @@ from nestmix.sweep.cost import (
     expected_calls,
     expected_extra,
 )
-from nestmix.sweep.driver import run_sweep
 from nestmix.sweep.plan import SweepPlan
 
 ROOT = Path(__file__).resolve().parents[1]

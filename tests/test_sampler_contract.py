@@ -15,6 +15,7 @@ from scipy.special import logsumexp
 from nestmix import Measurements, ModelSpec, NestedRun
 from nestmix.errors import SamplerError
 from nestmix.samplers.base import SamplerAdapter
+from nestmix.samplers.dynesty.adapter import DynestyAdapter
 from nestmix.samplers.registry import REGISTRY, available_samplers, get_sampler
 from nestmix.sweep.plan import SweepPlan
 from tests.conftest import TOY_PRIORS, toy_values
@@ -89,9 +90,13 @@ def test_defaults_resolve_and_deeper_runs_are_accepted(name, gaussian):
     assert isinstance(nlive, int) and nlive == adapter.default_nlive(model.ndim) >= 2
     assert adapter.resolved(resolved, model) == resolved  # resolving is idempotent
     deeper = adapter.with_more_live_points(adapter.validate({}), model.ndim, 2)
+    if deeper is None:  # the adapter says it cannot make a deeper run: the check adds none
+        assert adapter.with_more_live_points(adapter.validate({"nlive": 40}), model.ndim,
+                                             4) is None
+        return
     assert adapter.resolved(adapter.validate(deeper), model)["nlive"] == 2 * nlive
     own = adapter.with_more_live_points(adapter.validate({"nlive": 40}), model.ndim, 4)
-    assert adapter.validate(own)["nlive"] == 160
+    assert own is not None and adapter.validate(own)["nlive"] == 160
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
@@ -100,6 +105,10 @@ def test_a_sweep_plan_escalates_every_sampler(name):
     plan = SweepPlan(name="t", data=data, spec=ModelSpec(priors=TOY_PRIORS), k_values=(2,),
                      sampler=name, settings={name: {"nlive": 30}})
     deeper = plan.escalated_settings(name, 2, 1)
+    if deeper is None:  # cannot deepen: no escalation step can be planned
+        with pytest.raises(SamplerError, match="cannot make a deeper run"):
+            plan.run(2, name, 2, escalation=1)
+        return
     assert deeper["nlive"] == 60
     assert get_sampler(name).validate(deeper)["nlive"] == 60
     manifest = plan.run_manifest(2, name, 2, escalation=1)
@@ -280,3 +289,43 @@ def test_each_sampler_declares_its_cost_per_live_point(name):
     assert isinstance(adapter.relative_calls, float) and adapter.relative_calls > 0
     assert expected_calls(name, 100, 4, 200) == pytest.approx(
         adapter.relative_calls * expected_calls("dynesty", 100, 4, 200))
+
+
+class FixedDepthDynesty(DynestyAdapter):
+    """dynesty as a sampler that cannot make a deeper run (an adapter written that way)."""
+
+    name = "fixed_depth"
+
+    def with_more_live_points(self, settings, ndim, factor):
+        return None
+
+
+@pytest.mark.slow  # K = 2, 3 at nlive 40 with dynesty: ~10 s
+def test_a_sampler_that_cannot_deepen_is_checked_and_marked_without_a_deeper_run(
+        tmp_path, monkeypatch):
+    import json
+    from dataclasses import replace
+
+    from nestmix.store.convergence import CONVERGENCE
+    from nestmix.sweep import run_sweep
+
+    monkeypatch.setitem(REGISTRY, "fixed_depth", f"{__name__}:FixedDepthDynesty")
+    plan = SweepPlan(name="toy", data=Measurements.from_arrays(toy_values(25)),
+                     spec=ModelSpec(priors=TOY_PRIORS), k_values=(2, 3), sampler="fixed_depth",
+                     settings={"nlive": 40}, seed=7, escalate=2)
+    assert plan.escalated_settings("fixed_depth", 3, 1) is None
+    run_sweep(replace(plan, escalate=0), tmp_path / "toy", n_jobs=1)
+    # K = 3's stored ln Z made 3 nats low: its independent check disagrees (a signal)
+    path = tmp_path / "toy" / "K=3" / "fixed_depth" / "manifest.json"
+    stored = json.loads(path.read_text())
+    stored["summary"]["logZ"] -= 3.0
+    path.write_text(json.dumps(stored))
+    lines: list[str] = []
+    result = run_sweep(plan, tmp_path / "toy", n_jobs=1, progress=lines.append)
+    three = json.loads((tmp_path / "toy" / CONVERGENCE).read_text())["rows"]["K=3 fixed_depth"]
+    assert three["converged"] is False and three["cannot_deepen"] and three["extra_runs"] == 0
+    assert not (tmp_path / "toy" / "K=3" / "fixed_depth.repeat2").exists()
+    row = next(r for r in result.rows if r.k == 3)
+    assert not row.converged and row.escalations == 0
+    assert any("fixed_depth cannot make one" in w for w in row.warnings), row.warnings
+    assert any("cannot make a deeper run" in line for line in lines), lines
