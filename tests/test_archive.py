@@ -73,4 +73,8 @@ def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
         assert message.startswith(f"{grid} is a models × K grid of 2 models (full, tied), "
                                   "not one sweep")
         assert f"load_grid('{grid}')" in message
-        assert f"nestmix.open_sweep('{grid / 'model=full'}')" in message
+        assert f"nestmix.open_sweep('{grid}', model='full')" in message
+    with pytest.raises(RunStoreError, match="has no model 'diag'"):
+        nestmix.open_sweep(grid, model="diag")
+    with pytest.raises(RunStoreError, match="not a models × K grid"):
+        nestmix.open_sweep(grid / "model=full", model="full")

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 
+import nestmix
 from nestmix.cli import main
 from nestmix.errors import ConfigError, RunStoreError
 from nestmix.report.grid import grid_verdict, plot_grid_evidence
@@ -273,6 +274,8 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert headline in page
     assert (out / "report" / "grid_evidence.png").is_file()
     assert (out / f"model={best.model}" / "report.html").is_file()
+    opened = nestmix.open_sweep(out, model=best.model)  # one model's sweep of the grid
+    assert opened.result.best().logZ == best.row.logZ and opened.spec is not None
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
     # what the service's job table reads: one run per (K, model/sampler)
     plan = load_config(config)[0]

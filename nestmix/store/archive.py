@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.data.measurements import Measurements
-from nestmix.errors import NestmixError
+from nestmix.errors import NestmixError, RunStoreError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
-from nestmix.store.runs import RunStore
+from nestmix.store.runs import GRID_MANIFEST, RunStore
 from nestmix.store.summary import load_sweep, supported_runs
 
 __all__ = ["SweepArchive", "open_sweep"]
@@ -108,15 +108,32 @@ class SweepArchive:
                           lambda: RunStore(self.directory).load_analysis(k, sampler, number))
 
 
-def open_sweep(directory: str | Path) -> SweepArchive:
+def open_sweep(directory: str | Path, model: str | None = None) -> SweepArchive:
     """Open a sweep directory written by :func:`nestmix.run_sweep` or ``nestmix sweep``.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A sweep's directory: of one model, or of a models × K grid (then give ``model``).
+    model : str, optional
+        In a grid, the label of the model to open (``tied``, ``full+uniform``); its sweep is
+        ``directory/model=<label>`` (:func:`nestmix.store.grid.model_directory`). The grid's
+        own table is :func:`nestmix.store.grid.load_grid`.
 
     Raises
     ------
     RunStoreError
-        If the directory is not a nestmix sweep.
+        If the directory is not a nestmix sweep (a grid opened without ``model`` says which
+        models it holds), or ``model`` is given for a sweep that is not a grid.
     """
     directory = Path(directory)
+    if model is not None:
+        if not (directory / GRID_MANIFEST).is_file():
+            raise RunStoreError(f"{directory} is not a models × K grid: open it without "
+                                f"model={model!r}")
+        directory = directory / f"model={model}"
+        if not directory.is_dir():
+            raise RunStoreError(f"{directory.parent} has no model {model!r} (no {directory.name})")
     store = RunStore(directory)
     manifest = store.manifest()
     result = load_sweep(directory)

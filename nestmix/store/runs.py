@@ -72,16 +72,16 @@ def grid_refusal(directory: str | Path) -> str:
     -------
     str
         What the directory is and how to open it: the grid's table with ``load_grid``, or one
-        model's sweep with ``open_sweep`` on its ``model=<label>`` subdirectory.
+        model's sweep with ``open_sweep(directory, model=<label>)``.
     """
     directory = Path(directory)
     models = sorted(p.name.removeprefix("model=") for p in directory.glob("model=*")
                     if p.is_dir())
-    first = f"{directory / f'model={models[0]}'}" if models else f"{directory}/model=<label>"
+    first = models[0] if models else "<label>"
     which = f" of {len(models)} models ({', '.join(models)})" if models else ""
     return (f"{directory} is a models × K grid{which}, not one sweep: load the grid's evidence "
             f"table with nestmix.store.grid.load_grid('{directory}'), or open one model's "
-            f"sweep with nestmix.open_sweep('{first}')")
+            f"sweep with nestmix.open_sweep('{directory}', model='{first}')")
 
 
 class RunStore:
