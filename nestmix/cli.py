@@ -19,7 +19,6 @@ from nestmix.samplers.base import SweepOption
 if TYPE_CHECKING:
     from nestmix.report.build import ReportFiles
     from nestmix.results import SweepResult
-    from nestmix.store.grid import GridResult
     from nestmix.sweep.plan import SweepPlan
     from nestmix.sweep.zeroconf import PendingConfig
 
@@ -319,12 +318,10 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format(result: SweepResult | GridResult) -> str:
+def _format(result: SweepResult) -> str:
     from nestmix.report.grid import format_grid_table
     from nestmix.report.table import format_table
-    from nestmix.store.grid import GridResult
-
-    return (format_grid_table(result) if isinstance(result, GridResult)
+    return (format_grid_table(result) if result.is_grid
             else format_table(result))
 
 

@@ -294,16 +294,14 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
 
     def _run(self, plan: Any, directory: Path, n_jobs: int, say: Any) -> tuple[list, dict]:
         """Run the plan; (label, spec, row) of every row, and each model's (spec, directory)."""
-        from nestmix.store.grid import load_grid
-        from nestmix.store.summary import load_sweep
         from nestmix.sweep import run_sweep
 
-        run_sweep(plan, directory, n_jobs=n_jobs, progress=say)
+        result = run_sweep(plan, directory, n_jobs=n_jobs, progress=say)
         where = {label: (sub.spec, place) for label, sub, place in plan.model_sweeps(directory)}
-        if plan.is_grid:
-            return [(r.model, where[r.model][0], r.row) for r in load_grid(directory).rows], where
+        if result.is_grid:
+            return [(c.model, where[c.model][0], c.row) for c in result.cells], where
         (label, (spec, _)), = where.items()
-        return [(label, spec, row) for row in load_sweep(directory).rows], where
+        return [(label, spec, row) for row in result.rows], where
 
     def _evidence(self, cells: list) -> None:
         import pandas as pd

@@ -18,8 +18,8 @@ import numpy as np
 
 from nestmix.runtime.atomic import write_bytes_atomic, write_json_atomic
 
-__all__ = ["LN_Z_KEYS", "Cluster", "EvidenceRow", "NestedRun", "RunSummary", "SweepResult",
-           "ln_z_spelled"]
+__all__ = ["LN_Z_KEYS", "Cluster", "EvidenceRow", "GridRow", "NestedRun", "RunSummary",
+           "SweepResult", "ln_z_spelled"]
 
 _RUN_ARRAYS = ("samples", "logl", "logwt", "nlive")
 
@@ -502,17 +502,67 @@ _ROW_TUPLES = ("warnings", "logZ_runs", "logZ_err_runs", "seeds")
 
 
 @dataclass(frozen=True)
+class GridRow:
+    """One (model, K, sampler) of a sweep of several models (a models × K grid).
+
+    Attributes
+    ----------
+    model : str
+        The model's label (``tied``, ``full+uniform``).
+    covariance, background : str
+    row : EvidenceRow
+        The row of the model's own sweep (its ``ln_bf`` and ``p_k`` are within the model).
+    ln_bf, ln_bf_err : float
+        ln Bayes factor against the best (model, K) of the same sampler, and its error.
+    p, p_err : float
+        P(model, K | data) over the grid (uniform prior over the cells), and its error.
+    """
+
+    model: str
+    covariance: str
+    background: str
+    row: EvidenceRow
+    ln_bf: float
+    ln_bf_err: float
+    p: float
+    p_err: float
+
+    def to_dict(self) -> dict:
+        """Flat JSON-able form: the model, the sweep row's fields, then the grid's own."""
+        return {"model": self.model, "covariance": self.covariance,
+                "background": self.background, **self.row.to_dict(),
+                "ln_bf_grid": self.ln_bf, "ln_bf_grid_err": self.ln_bf_err,
+                "p_model_k": self.p, "p_model_k_err": self.p_err}
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> GridRow:
+        """Inverse of :meth:`to_dict`."""
+        own = ("model", "covariance", "background", "ln_bf_grid", "ln_bf_grid_err",
+               "p_model_k", "p_model_k_err")
+        return cls(model=obj["model"], covariance=obj["covariance"],
+                   background=obj["background"],
+                   row=EvidenceRow.from_dict({k: v for k, v in obj.items() if k not in own}),
+                   ln_bf=obj["ln_bf_grid"], ln_bf_err=obj["ln_bf_grid_err"],
+                   p=obj["p_model_k"], p_err=obj["p_model_k_err"])
+
+
+@dataclass(frozen=True)
 class SweepResult:
-    """The evidence table of a sweep over K.
+    """The evidence table of a sweep over K: of one model, or of several (a models × K grid).
+
+    A sweep of one model has its rows in ``rows``; a sweep of several models has every
+    (model, K, sampler) in ``cells``, with ln Bayes factors and P(model, K | data) over the
+    whole grid, and each model's own result in ``sweeps`` (``rows`` is then empty: a row
+    belongs to a model). :attr:`is_grid` tells them apart.
 
     Attributes
     ----------
     name : str
         Name of the sweep (its directory under ``runs/``).
     rows : tuple of EvidenceRow
-        One per finished (K, sampler), sorted by sampler then K.
+        One per finished (K, sampler), sorted by sampler then K (one model).
     missing : tuple of (int, str)
-        (K, sampler) pairs requested but not (yet) finished.
+        (K, sampler) pairs requested but not (yet) finished (one model).
     directory : str
         Where the sweep lives.
     modes : tuple of dict
@@ -523,25 +573,73 @@ class SweepResult:
     missing_repeats : tuple of (int, str, int)
         (K, sampler, repeat) runs asked for but not (yet) finished, for (K, sampler) pairs with
         at least one finished run (repeats are numbered from 1).
+    models : tuple of str
+        Several models: their labels, in the grid's order (empty for one model).
+    k_values : tuple of int
+        Several models: the K values the grid asks for.
+    cells : tuple of GridRow
+        Several models: one per finished (model, K, sampler), by sampler, model, K.
+    missing_cells : tuple of (str, int, str)
+        Several models: (model, K, sampler) asked for but not (yet) finished.
+    sweeps : mapping or None
+        Several models: the model label → that model's result.
+    screened : tuple of (str, int, str)
+        Several models: (model, K, why) the coarse-to-fine grid decided not to run
+        (:mod:`nestmix.sweep.screening`); not missing, and said so in the report.
     """
 
     name: str
-    rows: tuple[EvidenceRow, ...]
+    rows: tuple[EvidenceRow, ...] = ()
     missing: tuple[tuple[int, str], ...] = ()
     directory: str = ""
     modes: tuple[Mapping[str, Any], ...] = ()
     repeats: int = 1
     missing_repeats: tuple[tuple[int, str, int], ...] = ()
+    models: tuple[str, ...] = ()
+    k_values: tuple[int, ...] = ()
+    cells: tuple[GridRow, ...] = ()
+    missing_cells: tuple[tuple[str, int, str], ...] = ()
+    sweeps: Mapping[str, SweepResult] | None = None
+    screened: tuple[tuple[str, int, str], ...] = ()
+
+    @property
+    def is_grid(self) -> bool:
+        """True for the result of several models (a models × K grid)."""
+        return bool(self.models)
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """Samplers with finished rows, sorted."""
+        return tuple(sorted({r.sampler for r in self.rows}
+                            | {c.row.sampler for c in self.cells}))
 
     def best(self, sampler: str | None = None) -> EvidenceRow:
-        """The row with the highest log-evidence (of one sampler, if given)."""
+        """The row with the highest log-evidence (of one sampler, if given); of a grid, the
+        row of the best cell (:meth:`best_cell`)."""
+        if self.is_grid:
+            return self.best_cell(sampler).row
         rows = [r for r in self.rows if sampler is None or r.sampler == sampler]
         if not rows:
             raise ValueError("the sweep has no finished runs")
         return max(rows, key=lambda r: r.logZ)
 
+    def best_cell(self, sampler: str | None = None) -> GridRow:
+        """Of a grid: the (model, K) with the highest log-evidence (of one sampler, if given)."""
+        cells = [c for c in self.cells if sampler is None or c.row.sampler == sampler]
+        if not cells:
+            raise ValueError("the grid has no finished runs")
+        return max(cells, key=lambda c: c.row.logZ)
+
     def to_json(self) -> dict:
-        """JSON-able form, as written to ``summary.json``."""
+        """JSON-able form, as written to ``summary.json`` (a grid's with ``"grid": true``,
+        without its models' own results, which are in their directories)."""
+        if self.is_grid:
+            return {"name": self.name, "directory": self.directory, "grid": True,
+                    "models": list(self.models), "k_values": list(self.k_values),
+                    "rows": [c.to_dict() for c in self.cells],
+                    "missing": [{"model": m, "k": k, "sampler": s}
+                                for m, k, s in self.missing_cells],
+                    "screened": [{"model": m, "k": k, "why": w} for m, k, w in self.screened]}
         return {
             "name": self.name,
             "directory": self.directory,
@@ -555,7 +653,15 @@ class SweepResult:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> SweepResult:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json` (a grid's without its models' own results)."""
+        if obj.get("grid"):
+            return cls(name=obj["name"], directory=obj.get("directory", ""),
+                       models=tuple(obj["models"]), k_values=tuple(obj["k_values"]),
+                       cells=tuple(GridRow.from_dict(r) for r in obj["rows"]),
+                       missing_cells=tuple((m["model"], m["k"], m["sampler"])
+                                           for m in obj.get("missing", [])),
+                       screened=tuple((m["model"], m["k"], m["why"])
+                                      for m in obj.get("screened", [])))
         return cls(
             name=obj["name"],
             rows=tuple(EvidenceRow.from_dict(row) for row in obj["rows"]),

@@ -20,9 +20,9 @@ import nestmix
 from nestmix.cli import main
 from nestmix.errors import ConfigError, RunStoreError
 from nestmix.report.grid import grid_verdict, plot_grid_evidence
-from nestmix.results import EvidenceRow
+from nestmix.results import EvidenceRow, GridRow, SweepResult
 from nestmix.service.grid_jobs import finished_count, finished_rows, job_runs
-from nestmix.store.grid import GridResult, GridRow, load_grid
+from nestmix.store.grid import load_grid
 from nestmix.sweep import SweepPlan, load_config, run_sweep
 
 
@@ -62,7 +62,7 @@ def _row(k: int, logz: float, sampler: str = "dynesty", err: float = 0.1) -> Evi
                        ndim=3, information=1.0, n_effective=100.0)
 
 
-def _grid(cells: list[tuple[str, int, float, str]], err: float = 0.1) -> GridResult:
+def _grid(cells: list[tuple[str, int, float, str]], err: float = 0.1) -> SweepResult:
     rows = []
     for sampler in sorted({c[3] for c in cells}):
         mine = [c for c in cells if c[3] == sampler]
@@ -72,19 +72,19 @@ def _grid(cells: list[tuple[str, int, float, str]], err: float = 0.1) -> GridRes
                          background="uniform" if "+" in m else "none",
                          row=_row(k, lz, s, err), ln_bf=lz - top, ln_bf_err=0.14, p=float(p),
                          p_err=0.01) for (m, k, lz, s), p in zip(mine, z / z.sum(), strict=True)]
-    return GridResult(name="g", directory="", models=("full", "tied"), k_values=(1, 2, 3),
-                      rows=tuple(rows))
+    return SweepResult(name="g", directory="", models=("full", "tied"), k_values=(1, 2, 3),
+                       cells=tuple(rows))
 
 
-def _checked(result: GridResult, unchecked: tuple[tuple[str, int], ...] = ()) -> GridResult:
+def _checked(result: SweepResult, unchecked: tuple[tuple[str, int], ...] = ()) -> SweepResult:
     """``result`` with every row checked (a second estimate, an optimiser record) but those in
     ``unchecked`` (an optimiser record, no second estimate: too few effective draws)."""
     from dataclasses import replace
 
     rows = tuple(replace(r, row=replace(r.row, best_logl=-1.0, crosscheck_z=None
                                         if (r.model, r.row.k) in unchecked else 0.5))
-                 for r in result.rows)
-    return replace(result, rows=rows)
+                 for r in result.cells)
+    return replace(result, cells=rows)
 
 
 def test_no_best_cell_is_named_when_a_row_deciding_the_verdict_could_not_be_checked():
@@ -196,10 +196,10 @@ def test_k1_full_and_tied_are_one_row_of_the_table_and_not_each_others_runner_up
     result = _grid([("full", 1, -10.0, "dynesty"), ("full", 2, -12.0, "dynesty"),
                     ("tied", 1, -10.02, "dynesty"), ("tied", 2, -13.0, "dynesty")])
     merged, notes = merge_same_models(result)
-    k1 = [r for r in merged.rows if r.row.k == 1]
+    k1 = [r for r in merged.cells if r.row.k == 1]
     assert [r.model for r in k1] == ["full = tied"] and k1[0].row.logZ == -10.0
-    assert k1[0].p == pytest.approx(sum(r.p for r in result.rows if r.row.k == 1))
-    assert len(merged.rows) == 3 and len(notes) == 1
+    assert k1[0].p == pytest.approx(sum(r.p for r in result.cells if r.row.k == 1))
+    assert len(merged.cells) == 3 and len(notes) == 1
     assert "tied: -10.020 ± 0.100" in notes[0] and "the same model" in notes[0]
     table = grid_table(result)
     assert [(row[0], row[1]) for row in table.rows] == [
@@ -215,7 +215,7 @@ def test_k1_full_and_tied_are_one_row_of_the_table_and_not_each_others_runner_up
     # with a background, and with another sampler, each K = 1 pair is merged on its own
     two = _grid([("full", 1, -10.0, "dynesty"), ("tied", 1, -10.1, "dynesty"),
                  ("full", 1, -10.0, "polychord"), ("tied", 1, -10.1, "polychord")])
-    assert [r.model for r in merge_same_models(two)[0].rows] == ["full = tied"] * 2
+    assert [r.model for r in merge_same_models(two)[0].cells] == ["full = tied"] * 2
 
 
 def test_the_grid_plot_has_one_line_per_model_and_a_panel_per_sampler():
@@ -250,21 +250,21 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
     partial = load_grid(out)
-    finished = {(r.model, r.row.k): r.row.logZ for r in partial.rows}
-    assert 2 <= len(finished) < 8 and len(partial.missing) == 8 - len(finished)
+    finished = {(r.model, r.row.k): r.row.logZ for r in partial.cells}
+    assert 2 <= len(finished) < 8 and len(partial.missing_cells) == 8 - len(finished)
 
     assert main(["sweep", str(config), "--out", str(out), "--jobs", "1"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("reused finished run") == len(finished)
     result = load_grid(out)
-    assert len(result.rows) == 8 and result.missing == ()
-    for r in result.rows:  # the reused runs are the same runs (a row the check escalated is
+    assert len(result.cells) == 8 and result.missing_cells == ()
+    for r in result.cells:  # the reused runs are the same runs (a row the check escalated is
         first = r.row.logZ if r.row.previous_logZ is None else r.row.previous_logZ  # set aside)
         assert finished.get((r.model, r.row.k), first) == first
-    assert sum(r.p for r in result.rows) == pytest.approx(1.0)
+    assert sum(r.p for r in result.cells) == pytest.approx(1.0)
     summary = json.loads((out / "summary.json").read_text())
     assert {row["model"] for row in summary["rows"]} == set(result.models)
-    best = result.best()
+    best = result.best_cell()
     assert best.row.k == 2  # two well-separated clusters
     page = (out / "report.html").read_text()
     assert "ln Z against K, one line per model" in page
@@ -281,7 +281,7 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     plan = load_config(config)[0]
     # (with the deeper runs the convergence check added, and the runs they set aside)
     assert finished_count(out) == 8 + sum(r.row.repeats - 1 + r.row.escalations
-                                          for r in result.rows)
+                                          for r in result.cells)
     assert set(finished_rows(out)) == set(job_runs(plan)) == {
         (k, f"{m}/dynesty") for m in result.models for k in (1, 2)}
     # a single-model sweep cannot be written into the grid's directory, nor the other way
@@ -304,7 +304,7 @@ def test_the_estimator_runs_its_models_as_one_grid(tmp_path, rng):
     grid = load_grid(tmp_path)
     assert set(gm.evidence_["model"]) == set(grid.models) == {
         "full", "full+uniform", "tied", "tied+uniform"}
-    best = grid.best()
+    best = grid.best_cell()
     assert (gm.best_k_, gm.best_model_["covariance"], gm.best_model_["background"]) == (
         best.row.k, best.covariance, best.background)
     assert gm.best_k_ == 2 and gm.means_.shape == (2, 1)
@@ -351,30 +351,30 @@ def test_a_grid_runs_on_both_samplers_with_repeats_and_resumes(tmp_path, rng):
     assert plan.is_grid and plan.samplers == ("dynesty", "polychord")
     out = tmp_path / "out"
     result = run_sweep(plan, out, n_jobs=2)
-    assert result.missing == () and len(result.rows) == 8
-    assert {(r.model, r.row.k, r.row.sampler) for r in result.rows} == {
+    assert result.missing_cells == () and len(result.cells) == 8
+    assert {(r.model, r.row.k, r.row.sampler) for r in result.cells} == {
         (m, k, s) for m in ("full", "tied") for k in (1, 2) for s in ("dynesty", "polychord")}
-    assert all(r.row.repeats == 2 and len(r.row.logZ_runs) == 2 for r in result.rows)
+    assert all(r.row.repeats == 2 and len(r.row.logZ_runs) == 2 for r in result.cells)
     for sampler in ("dynesty", "polychord"):  # two clusters 5σ apart
-        assert result.best(sampler).row.k == 2
-        assert sum(r.p for r in result.rows if r.row.sampler == sampler) == pytest.approx(1.0)
+        assert result.best_cell(sampler).row.k == 2
+        assert sum(r.p for r in result.cells if r.row.sampler == sampler) == pytest.approx(1.0)
     by_cell: dict[tuple[str, int], list[EvidenceRow]] = {}
-    for r in result.rows:
+    for r in result.cells:
         by_cell.setdefault((r.model, r.row.k), []).append(r.row)
     for (model, k), (a, b) in by_cell.items():  # the samplers agree within 4 combined σ
         assert abs(a.logZ - b.logZ) < 4 * np.hypot(a.logZ_err, b.logZ_err), (model, k, a, b)
     # resume: one PolyChord seed lost; the rest are reused, that one is run again
     lost = out / "model=tied" / "K=2" / "polychord.repeat2"
     assert (lost / "manifest.json").is_file()
-    before = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in result.rows}
+    before = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in result.cells}
     shutil.rmtree(lost)
-    assert load_grid(out).missing != () or any(
-        r.row.repeats == 1 for r in load_grid(out).rows)
+    assert load_grid(out).missing_cells != () or any(
+        r.row.repeats == 1 for r in load_grid(out).cells)
     lines: list[str] = []
     again = run_sweep(plan, out, n_jobs=1, progress=lines.append)
     assert sum("reused finished run" in line for line in lines) == 15, lines
     assert (lost / "manifest.json").is_file()
-    after = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in again.rows}
+    after = {(r.model, r.row.k, r.row.sampler): r.row.logZ_runs for r in again.cells}
     assert after == before  # fixed seeds: the rerun run is the run it replaces
     # the service's view of the job, and the report over both samplers
     assert finished_count(out) == 16

@@ -128,11 +128,11 @@ def test_a_grid_prunes_a_hopeless_model_and_the_report_says_so(tmp_path):
     plan, _ = load_config(tmp_path / "g.toml")
     lines: list[str] = []
     result = run_sweep(plan, tmp_path / "out", n_jobs=2, progress=lines.append)
-    by_model = {m: sorted(r.row.k for r in result.rows if r.model == m) for m in result.models}
-    assert result.best().model == "full" and result.best().row.k == 2
+    by_model = {m: sorted(r.row.k for r in result.cells if r.model == m) for m in result.models}
+    assert result.best_cell().model == "full" and result.best_cell().row.k == 2
     assert by_model["full"] == [1, 2, 3, 4]
     assert by_model["spherical"] == [1, 2, 3]
-    assert result.missing == ()
+    assert result.missing_cells == ()
     assert {(m, k) for m, k, _ in result.screened} == {("spherical", 4)}
     record = json.loads((tmp_path / "out" / SCREENING).read_text())
     assert "trails the best" in record["screened"][0]["why"] and record["rule"]

@@ -35,7 +35,7 @@ def test_screened_cells_settle_a_grid_job(tmp_path):
     # what a grid that stopped raising K for "tied" after K = 1 leaves: no run, a record
     shutil.rmtree(directory / "model=tied" / "K=2")
     write_screening(directory, [("tied", 2, "its ln Z fell twice")], rule="for the test")
-    assert load_grid(directory).missing == ()
+    assert load_grid(directory).missing_cells == ()
     assert screened_runs(directory) == {(2, "tied")}
 
     settings.service_dir.mkdir(parents=True)

@@ -119,7 +119,7 @@ def test_a_data_file_alone_runs_the_grid_and_writes_a_config_to_rerun(tmp_path, 
     assert "config: runs/points/config.toml" in printed
     result = load_grid(out)
     assert result.models == ("full", "tied")
-    assert len(result.rows) == 4 and result.best().row.k == 2
+    assert len(result.cells) == 4 and result.best_cell().row.k == 2
     assert (out / "report.html").is_file()
     # the written config reruns the same sweep: every run reused
     assert main(["sweep", str(out / "config.toml")]) == 0
@@ -186,16 +186,16 @@ def test_blobs_prefer_three_components_with_a_tied_or_spherical_model(tmp_path, 
                  "--no-report", "--quiet"]) == 0
     seconds = time.monotonic() - start
     result = load_grid(tmp_path / "out")
-    assert result.missing == () and len(result.models) == 4
-    best = result.best()
-    second = max((r for r in result.rows if r is not best), key=lambda r: r.row.logZ)
+    assert result.missing_cells == () and len(result.models) == 4
+    best = result.best_cell()
+    second = max((r for r in result.cells if r is not best), key=lambda r: r.row.logZ)
     print(f"blobs random_state {random_state}: best {best.model} K = {best.row.k}, runner-up "
           f"{second.model} K = {second.row.k}, ln BF {-second.ln_bf:.2f} ± "
           f"{second.ln_bf_err:.2f}, {seconds:.0f} s, load {os.getloadavg()[0]:.1f}",
           file=sys.stderr)
     assert best.row.k == 3 and best.covariance in ("tied", "spherical"), \
         f"best: {best.model} K = {best.row.k}"
-    for r in result.rows:  # fewer components, or the full and diag models, are far behind
+    for r in result.cells:  # fewer components, or the full and diag models, are far behind
         if r.row.k < 3 or r.covariance in ("full", "diag"):
             assert r.ln_bf < -3.0, (r.model, r.row.k, r.ln_bf)
 

@@ -40,7 +40,6 @@ from nestmix.results import SweepResult, rows_by_sampler
 from nestmix.store.archive import SweepArchive, open_sweep
 
 if TYPE_CHECKING:
-    from nestmix.store.grid import GridResult
     from nestmix.sweep.plan import SweepPlan
 
 __all__ = ["Report", "ReportFigure", "ReportFiles", "SweepOutcome", "build_report",
@@ -128,7 +127,7 @@ class SweepOutcome:
 
     Attributes
     ----------
-    result : SweepResult or GridResult
+    result : SweepResult
         The sweep's evidence table (a grid's for a plan of several models).
     report : ReportFiles or None
         Where the report went; None when it was not asked for or could not be written.
@@ -137,7 +136,7 @@ class SweepOutcome:
         ``nestmix report`` can try again), else None.
     """
 
-    result: SweepResult | GridResult
+    result: SweepResult
     report: ReportFiles | None
     report_error: str | None
 

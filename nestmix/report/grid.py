@@ -31,7 +31,8 @@ from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
 from nestmix.report.trust import ranking_caveat, shortfall
-from nestmix.store.grid import SAME_AT_K1, GridResult, GridRow, model_directory, write_grid_summary
+from nestmix.results import GridRow, SweepResult
+from nestmix.store.grid import SAME_AT_K1, model_directory, write_grid_summary
 
 __all__ = ["deciding_models", "format_grid_table", "grid_table", "grid_verdict",
            "merge_same_models", "plot_grid_evidence", "screening_facts", "write_grid_report"]
@@ -53,21 +54,21 @@ GRID_COLUMNS = (
 )
 
 
-def _ordered(result: GridResult) -> list[GridRow]:
+def _ordered(result: SweepResult) -> list[GridRow]:
     order = {m: i for i, m in enumerate(result.models)}
-    return sorted(result.rows, key=lambda r: (r.row.sampler, order.get(r.model, 0), r.row.k))
+    return sorted(result.cells, key=lambda r: (r.row.sampler, order.get(r.model, 0), r.row.k))
 
 
-def merge_same_models(result: GridResult) -> tuple[GridResult, tuple[str, ...]]:
+def merge_same_models(result: SweepResult) -> tuple[SweepResult, tuple[str, ...]]:
     """The grid with the K = 1 rows of models that are the same model shown once.
 
     Parameters
     ----------
-    result : GridResult
+    result : SweepResult
 
     Returns
     -------
-    merged : GridResult
+    merged : SweepResult
         For each sampler and background, the K = 1 rows of the covariance models in
         :data:`SAME_AT_K1` become one row labelled e.g. ``full = tied``: the ln Z of the first
         in the grid's order, P(model, K | data) summed (its error in quadrature).
@@ -76,10 +77,10 @@ def merge_same_models(result: GridResult) -> tuple[GridResult, tuple[str, ...]]:
     """
     order = {m: i for i, m in enumerate(result.models)}
     groups: dict[tuple[str, str], list[GridRow]] = {}
-    for r in result.rows:
+    for r in result.cells:
         if r.row.k == 1 and r.covariance in SAME_AT_K1:
             groups.setdefault((r.row.sampler, r.background), []).append(r)
-    rows, notes = list(result.rows), []
+    rows, notes = list(result.cells), []
     for (sampler, _), same in groups.items():
         if len(same) < 2:
             continue
@@ -96,14 +97,14 @@ def merge_same_models(result: GridResult) -> tuple[GridResult, tuple[str, ...]]:
                      + ") and their P(model, K | data) summed")
     if not notes:
         return result, ()
-    return replace(result, rows=tuple(rows)), tuple(notes)
+    return replace(result, cells=tuple(rows)), tuple(notes)
 
 
-def grid_table(result: GridResult) -> Table:
+def grid_table(result: SweepResult) -> Table:
     """Every (model, K, sampler) with its ln Z, ln Bayes factor and P(model, K | data); the
     K = 1 rows of the same model are shown once (:func:`merge_same_models`)."""
     result, notes = merge_same_models(result)
-    bests = {s: result.best(s) for s in result.samplers}
+    bests = {s: result.best_cell(s) for s in result.samplers}
     rows = _ordered(result)
     values = tuple((r.model, r.row.k, r.row.sampler, r.row.logZ, r.row.logZ_err, r.ln_bf,
                     r.ln_bf_err, r.p, r.p_err, r.row.ncall, r.row.seconds,
@@ -119,30 +120,30 @@ def _cell(r: GridRow) -> str:
     return f"K = {r.row.k} with the {r.model} model"
 
 
-def _caveat(result: GridResult, sampler: str, best: GridRow) -> str:
+def _caveat(result: SweepResult, sampler: str, best: GridRow) -> str:
     """Why the preference for ``best`` is uncertain (cells below it whose ln Z may be too low
     by more than they trail), or ""."""
     others = []
-    for r in result.rows:
+    for r in result.cells:
         if r.row.sampler == sampler and r is not best:
             sweep = result.sweeps.get(r.model) if result.sweeps else None
             others.append((r.row, *shortfall(sweep, r.row), _cell(r)))
     return ranking_caveat(best.row, others)
 
 
-def _unchecked(result: GridResult, sampler: str, best: GridRow) -> list[str]:
+def _unchecked(result: SweepResult, sampler: str, best: GridRow) -> list[str]:
     """The cells that decide ``sampler``'s verdict — the best and every contender
     (:func:`nestmix.sweep.screening.is_contender`) — whose ln Z has no second estimate (neither
     bridge nor importance sampling had enough effective draws). Rows made before the checks
     existed (no optimiser record either) are not counted."""
     from nestmix.sweep.screening import is_contender
 
-    return [_cell(r) for r in result.rows
+    return [_cell(r) for r in result.cells
             if r.row.sampler == sampler and (r is best or is_contender(r.row, best.row))
             and r.row.crosscheck_z is None and r.row.best_logl is not None]
 
 
-def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
+def grid_verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     """The grid's evidence in words.
 
     A cell below the best whose ln Z may be too low by more than it trails (its sampler missed
@@ -160,11 +161,11 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
         Per sampler: P(model, K | data) of the best cell, the ln Bayes factor over the
         runner-up with its error and Kass & Raftery wording, and P(model | data).
     """
-    if not result.rows:
+    if not result.cells:
         return "No run has finished yet: there is nothing to compare.", ()
     whole = result
     result, _ = merge_same_models(result)
-    bests = {s: result.best(s) for s in result.samplers}
+    bests = {s: result.best_cell(s) for s in result.samplers}
     runners = {s: _runner_up(result, s) for s in result.samplers}
     caveats = {s: _caveat(result, s, b) for s, b in bests.items()}
     caveat = "; ".join(c for c in caveats.values() if c)
@@ -213,13 +214,13 @@ def grid_verdict(result: GridResult) -> tuple[str, tuple[str, ...]]:
                            for s in bests)
 
 
-def _runner_up(result: GridResult, sampler: str) -> GridRow | None:
-    best = result.best(sampler)
-    others = [r for r in result.rows if r.row.sampler == sampler and r is not best]
+def _runner_up(result: SweepResult, sampler: str) -> GridRow | None:
+    best = result.best_cell(sampler)
+    others = [r for r in result.cells if r.row.sampler == sampler and r is not best]
     return max(others, key=lambda r: r.row.logZ) if others else None
 
 
-def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
+def _sampler_detail(result: SweepResult, sampler: str, best: GridRow,
                     runner: GridRow | None, caveat: str = "") -> str:
     text = (f"{sampler}: P({best.model}, K = {best.row.k} | data) = {best.p:.3f} ± "
             f"{best.p_err:.3f}")
@@ -234,7 +235,7 @@ def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
     if caveat:
         text += f"; but the preference is uncertain: {caveat}"
     by_model: dict[str, float] = {}
-    for r in result.rows:
+    for r in result.cells:
         if r.row.sampler == sampler:
             by_model[r.model] = by_model.get(r.model, 0.0) + r.p
     ranked = sorted(by_model.items(), key=lambda kv: -kv[1])
@@ -242,7 +243,7 @@ def _sampler_detail(result: GridResult, sampler: str, best: GridRow,
     return text + "."
 
 
-def plot_grid_evidence(result: GridResult) -> Figure:
+def plot_grid_evidence(result: SweepResult) -> Figure:
     """ln Z against K, one line per model (one panel per sampler), as mclust's BIC plot.
 
     Returns
@@ -256,9 +257,9 @@ def plot_grid_evidence(result: GridResult) -> Figure:
     n = max(1, len(result.models))
     offsets = (np.arange(n) - (n - 1) / 2) * 0.04
     for ax, sampler in zip(axes, samplers, strict=True):
-        best = result.best(sampler) if result.rows else None
+        best = result.best_cell(sampler) if result.cells else None
         for model, dx in zip(result.models, offsets, strict=True):
-            rows = sorted((r for r in result.rows if r.model == model
+            rows = sorted((r for r in result.cells if r.model == model
                            and r.row.sampler == sampler), key=lambda r: r.row.k)
             if not rows:
                 continue
@@ -272,12 +273,12 @@ def plot_grid_evidence(result: GridResult) -> Figure:
         ax.set_xlabel("number of Gaussian components K")
         ax.set_ylabel(r"$\ln Z$")
         ax.set_title(f"ln Z against K, one line per model{f' ({sampler})' if sampler else ''}")
-        if result.rows:
+        if result.cells:
             ax.legend(fontsize="small")
     return fig
 
 
-def format_grid_table(result: GridResult) -> str:
+def format_grid_table(result: SweepResult) -> str:
     """The grid's evidence table and verdict as plain text for the terminal."""
     lines = [f"grid sweep {result.name!r}  ({result.directory})"]
     whole = result
@@ -285,25 +286,25 @@ def format_grid_table(result: GridResult) -> str:
     header = (f"{'model':<16} {'K':>3} {'sampler':<10} {'logZ':>18} {'ln BF':>16} "
               f"{'P(model,K|data)':>18} {'calls':>11} {'seconds':>9}")
     lines += ["", header, "-" * len(header)]
-    bests = {s: result.best(s) for s in result.samplers}
+    bests = {s: result.best_cell(s) for s in result.samplers}
     for r in _ordered(result):
         mark = " *" if r is bests[r.row.sampler] else ""
         lines.append(f"{r.model:<16} {r.row.k:>3} {r.row.sampler:<10} {r.row.logZ:>10.3f} ± "
                      f"{r.row.logZ_err:<5.3f} {r.ln_bf:>8.2f} ± {r.ln_bf_err:<5.2f} "
                      f"{r.p:>10.3f} ± {r.p_err:<5.3f} {r.row.ncall:>11,} "
                      f"{r.row.seconds:>9.1f}{mark}")
-    if not result.rows:
+    if not result.cells:
         lines.append("no finished runs yet")
     headline, details = grid_verdict(whole)
     lines += [*notes, "", headline, *details]
-    if result.missing:
+    if result.missing_cells:
         lines.append("missing (not finished): " + ", ".join(
-            f"{m} K={k} {s}" for m, k, s in result.missing))
+            f"{m} K={k} {s}" for m, k, s in result.missing_cells))
     lines += [f"{name}: {text}" for name, text in screening_facts(result)]
     return "\n".join(lines)
 
 
-def screening_facts(result: GridResult) -> tuple[tuple[str, str], ...]:
+def screening_facts(result: SweepResult) -> tuple[tuple[str, str], ...]:
     """What the coarse-to-fine grid did not run and why, and which rows it refined.
 
     Returns
@@ -409,7 +410,7 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
         except Exception as exc:  # one model's report must not sink the grid's
             notes.append(f"the report of model {model} failed: {type(exc).__name__}: {exc}")
     drawn: list[ReportFigure] = []
-    if figures and result.rows:
+    if figures and result.cells:
         figure = _render("grid_evidence", "ln Z against K, one line per model",
                          "Log-evidence of every (model, K) with its error; the star marks the "
                          "best. Solid lines: no background; dashed: with a uniform background.",
@@ -424,15 +425,15 @@ def write_grid_report(directory: str | Path, *, seed: int = 0, figures: bool = T
     warnings += [f"{model}: {w}" for model, files in carried.items() for w in files.warnings]
     words = (*words, *(f"{model}: {line}" for model, files in carried.items()
                        for line in files.verdict if "prior sensitivity" in line))
-    if result.missing:
+    if result.missing_cells:
         warnings.append("not finished: " + ", ".join(f"{m} K={k} {s}"
-                                                     for m, k, s in result.missing))
+                                                     for m, k, s in result.missing_cells))
     facts = (("models", ", ".join(result.models)),
              ("K", ", ".join(map(str, result.k_values))),
              ("samplers", ", ".join(result.samplers) or "none finished"),
-             ("runs", f"{len(result.rows)} finished, {len(result.missing)} missing; "
-                      f"{sum(r.row.ncall for r in result.rows):,} likelihood calls, "
-                      f"{sum(r.row.seconds for r in result.rows):.1f} s of sampling"),
+             ("runs", f"{len(result.cells)} finished, {len(result.missing_cells)} missing; "
+                      f"{sum(r.row.ncall for r in result.cells):,} likelihood calls, "
+                      f"{sum(r.row.seconds for r in result.cells):.1f} s of sampling"),
              ("model reports", ", ".join(f"model={m}/report.html" for m in result.models)),
              *screening_facts(result),
              *_figure_facts(result, deciding, figures, directory))

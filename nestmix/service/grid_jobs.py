@@ -40,7 +40,7 @@ def finished_rows(directory: Path) -> dict[tuple[int, str], dict]:
     if not is_grid(directory):
         return {(row.k, row.sampler): row.to_dict() for row in load_sweep(directory).rows}
     return {(r.row.k, f"{r.model}/{r.row.sampler}"): r.to_dict()
-            for r in load_grid(directory).rows}
+            for r in load_grid(directory).cells}
 
 
 def screened_runs(directory: Path) -> frozenset[tuple[int, str]]:

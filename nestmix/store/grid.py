@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nestmix.errors import RunStoreError
 from nestmix.evidence.arithmetic import bayes_factors, posterior_probabilities
-from nestmix.results import EvidenceRow, SweepResult
+from nestmix.results import EvidenceRow, GridRow, SweepResult
 from nestmix.runtime.atomic import write_json_atomic
 from nestmix.store.lock import LOCK_NAME
 from nestmix.store.runs import GRID_MANIFEST, MANIFEST, SUMMARY
@@ -26,7 +25,7 @@ from nestmix.store.summary import load_sweep
 #: the config a zero-configuration sweep writes into its directory before the grid starts
 ZERO_CONFIG_FILE = "config.toml"
 
-__all__ = ["GRID_MANIFEST", "SAME_AT_K1", "SCREENING", "GridResult", "GridRow", "cell_prior",
+__all__ = ["GRID_MANIFEST", "SAME_AT_K1", "SCREENING", "GridRow", "cell_prior",
            "is_grid", "load_grid", "model_directory", "model_label", "read_screening",
            "write_grid_summary", "write_screening"]
 
@@ -49,114 +48,6 @@ def model_directory(directory: str | Path, label: str) -> Path:
 def is_grid(directory: str | Path) -> bool:
     """True when ``directory`` holds a models × K grid (a ``grid.json``)."""
     return (Path(directory) / GRID_MANIFEST).is_file()
-
-
-@dataclass(frozen=True)
-class GridRow:
-    """One (model, K, sampler) of a grid.
-
-    Attributes
-    ----------
-    model : str
-        The model's label (``tied``, ``full+uniform``).
-    covariance, background : str
-    row : EvidenceRow
-        The row of the model's own sweep (its ``ln_bf`` and ``p_k`` are within the model).
-    ln_bf, ln_bf_err : float
-        ln Bayes factor against the best (model, K) of the same sampler, and its error.
-    p, p_err : float
-        P(model, K | data) over the grid (uniform prior over the cells), and its error.
-    """
-
-    model: str
-    covariance: str
-    background: str
-    row: EvidenceRow
-    ln_bf: float
-    ln_bf_err: float
-    p: float
-    p_err: float
-
-    def to_dict(self) -> dict:
-        """Flat JSON-able form: the model, the sweep row's fields, then the grid's own."""
-        return {"model": self.model, "covariance": self.covariance,
-                "background": self.background, **self.row.to_dict(),
-                "ln_bf_grid": self.ln_bf, "ln_bf_grid_err": self.ln_bf_err,
-                "p_model_k": self.p, "p_model_k_err": self.p_err}
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> GridRow:
-        """Inverse of :meth:`to_dict`."""
-        own = ("model", "covariance", "background", "ln_bf_grid", "ln_bf_grid_err",
-               "p_model_k", "p_model_k_err")
-        return cls(model=obj["model"], covariance=obj["covariance"],
-                   background=obj["background"],
-                   row=EvidenceRow.from_dict({k: v for k, v in obj.items() if k not in own}),
-                   ln_bf=obj["ln_bf_grid"], ln_bf_err=obj["ln_bf_grid_err"],
-                   p=obj["p_model_k"], p_err=obj["p_model_k_err"])
-
-
-@dataclass(frozen=True)
-class GridResult:
-    """The evidence table of a models × K grid.
-
-    Attributes
-    ----------
-    name : str
-    directory : str
-    models : tuple of str
-        The model labels, in the grid's order.
-    k_values : tuple of int
-    rows : tuple of GridRow
-        One per finished (model, K, sampler), by sampler, model, K.
-    missing : tuple of (str, int, str)
-        (model, K, sampler) asked for but not (yet) finished.
-    sweeps : mapping
-        The model label → that model's :class:`SweepResult`.
-    screened : tuple of (str, int, str)
-        (model, K, why) the coarse-to-fine grid decided not to run
-        (:mod:`nestmix.sweep.screening`); not missing, and said so in the report.
-    """
-
-    name: str
-    directory: str
-    models: tuple[str, ...]
-    k_values: tuple[int, ...]
-    rows: tuple[GridRow, ...]
-    missing: tuple[tuple[str, int, str], ...] = ()
-    sweeps: Mapping[str, SweepResult] | None = None
-    screened: tuple[tuple[str, int, str], ...] = ()
-
-    @property
-    def samplers(self) -> tuple[str, ...]:
-        """Samplers with finished rows, sorted."""
-        return tuple(sorted({r.row.sampler for r in self.rows}))
-
-    def best(self, sampler: str | None = None) -> GridRow:
-        """The (model, K) with the highest log-evidence (of one sampler, if given)."""
-        rows = [r for r in self.rows if sampler is None or r.row.sampler == sampler]
-        if not rows:
-            raise ValueError("the grid has no finished runs")
-        return max(rows, key=lambda r: r.row.logZ)
-
-    def to_json(self) -> dict:
-        """JSON-able form, as written to the grid's ``summary.json``."""
-        return {"name": self.name, "directory": self.directory, "grid": True,
-                "models": list(self.models), "k_values": list(self.k_values),
-                "rows": [r.to_dict() for r in self.rows],
-                "missing": [{"model": m, "k": k, "sampler": s} for m, k, s in self.missing],
-                "screened": [{"model": m, "k": k, "why": w} for m, k, w in self.screened]}
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> GridResult:
-        """Inverse of :meth:`to_json` (without the per-model sweeps)."""
-        return cls(name=obj["name"], directory=obj.get("directory", ""),
-                   models=tuple(obj["models"]), k_values=tuple(obj["k_values"]),
-                   rows=tuple(GridRow.from_dict(r) for r in obj["rows"]),
-                   missing=tuple((m["model"], m["k"], m["sampler"])
-                                 for m in obj.get("missing", [])),
-                   screened=tuple((m["model"], m["k"], m["why"])
-                                  for m in obj.get("screened", [])))
 
 
 def read_grid_manifest(directory: str | Path) -> dict:
@@ -193,8 +84,9 @@ def prepare_grid(directory: str | Path, manifest: Mapping[str, Any]) -> None:
     write_json_atomic(directory / GRID_MANIFEST, merged)
 
 
-def load_grid(directory: str | Path) -> GridResult:
-    """The evidence table of a grid directory from the finished runs of its models."""
+def load_grid(directory: str | Path) -> SweepResult:
+    """The evidence table of a grid directory from the finished runs of its models (a
+    :class:`~nestmix.results.SweepResult` of several models: its ``cells``)."""
     manifest = read_grid_manifest(directory)
     models: dict[str, dict] = manifest["models"]
     ks = tuple(manifest.get("k_values", []))
@@ -225,11 +117,11 @@ def load_grid(directory: str | Path) -> GridResult:
                          ln_bf_err=float(ln_bf_err[i]), p=float(p[i]), p_err=float(p_err[i]))
                  for i, (label, info, row) in enumerate(mine)]
     skipped = {(m, k) for m, k, _ in screened}
-    return GridResult(name=manifest.get("name", Path(directory).name), directory=str(directory),
-                      models=tuple(models), k_values=ks, rows=tuple(rows),
-                      missing=tuple(c for c in missing if (c[0], c[1]) not in skipped),
-                      sweeps=sweeps,
-                      screened=tuple(c for c in screened if c[0] in models and c[1] in ks))
+    return SweepResult(name=manifest.get("name", Path(directory).name), directory=str(directory),
+                       models=tuple(models), k_values=ks, cells=tuple(rows),
+                       missing_cells=tuple(c for c in missing if (c[0], c[1]) not in skipped),
+                       sweeps=sweeps,
+                       screened=tuple(c for c in screened if c[0] in models and c[1] in ks))
 
 
 def read_screening(directory: str | Path) -> tuple[tuple[str, int, str], ...]:
@@ -274,7 +166,7 @@ def cell_prior(cells: Sequence[tuple[str, str, int]]) -> list[float]:
             for covariance, background, k in cells]
 
 
-def write_grid_summary(directory: str | Path) -> GridResult:
+def write_grid_summary(directory: str | Path) -> SweepResult:
     """Rebuild the grid's table from its runs and write it to ``summary.json``."""
     result = load_grid(directory)
     write_json_atomic(Path(directory) / SUMMARY, result.to_json())

@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nestmix.results import SweepResult
 from nestmix.samplers import get_sampler
 from nestmix.store.grid import (
-    GridResult,
     model_directory,
     prepare_grid,
     write_grid_summary,
@@ -50,7 +50,7 @@ Progress = Callable[[str], None]
 
 
 def run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int = 1,
-             progress: Progress | None = None, dask: Any = None) -> GridResult:
+             progress: Progress | None = None, dask: Any = None) -> SweepResult:
     """Run (or resume) every (model, K) of a grid and write its summary.
 
     Parameters
@@ -64,7 +64,7 @@ def run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int = 1,
 
     Returns
     -------
-    GridResult
+    SweepResult
 
     Raises
     ------
@@ -77,7 +77,7 @@ def run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int = 1,
 
 
 def _run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int, progress: Progress | None,
-              dask: Any) -> GridResult:
+              dask: Any) -> SweepResult:
     say = progress or (lambda line: None)
     target = grid.dask if dask is None else (dask or None)
     prepare_grid(directory, grid.manifest())
@@ -126,7 +126,7 @@ def _run_grid(grid: SweepPlan, directory: str | Path, n_jobs: int, progress: Pro
         _screen(grid, result, k, stopped, directory, say)
     result = _record_screening(grid, directory, stopped, plans)
     if grid.escalate:  # each model's convergence check, deeper runs for the contenders only
-        best = {s: result.best(s).row for s in result.samplers}
+        best = {s: result.best(s) for s in result.samplers}
         for label, plan in grid.model_plans():
             _check_convergence(plan, model_directory(directory, label), n_jobs, None,
                                _prefixed(say, label),
@@ -139,16 +139,16 @@ def _parameter_count(plan: SweepPlan, k: int) -> int:
     return plan.model(k).ndim
 
 
-def _screen(grid: SweepPlan, result: GridResult, k: int, stopped: dict[str, tuple[int, str]],
+def _screen(grid: SweepPlan, result: SweepResult, k: int, stopped: dict[str, tuple[int, str]],
             directory: str | Path, say: Progress) -> None:
     """After the wave at ``k``: stop raising K for the models that need no larger K."""
-    if k >= max(grid.k_values) or not result.rows:
+    if k >= max(grid.k_values) or not result.cells:
         return
-    best = {s: result.best(s).row for s in result.samplers}
+    best = {s: result.best(s) for s in result.samplers}
     for label in grid.models:
         if label in stopped:
             continue
-        rows = [r.row for r in result.rows if r.model == label and r.row.k <= k]
+        rows = [r.row for r in result.cells if r.model == label and r.row.k <= k]
         why = stop_raising_k(rows, grid.k_values, best)
         if why is not None:
             stopped[label] = (k, why)
@@ -158,7 +158,7 @@ def _screen(grid: SweepPlan, result: GridResult, k: int, stopped: dict[str, tupl
 
 def _record_screening(grid: SweepPlan, directory: str | Path,
                       stopped: Mapping[str, tuple[int, str]],
-                      plans: Mapping[str, SweepPlan]) -> GridResult:
+                      plans: Mapping[str, SweepPlan]) -> SweepResult:
     """Write ``screening.json`` and give each stopped model's sweep the K it ran (so that its
     own report does not count the screened K as missing)."""
     screened = [(label, kk, why) for label, (k, why) in stopped.items()

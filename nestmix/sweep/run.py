@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from nestmix.results import SweepResult
-from nestmix.store.grid import GridResult
 from nestmix.sweep.driver import run_model_sweep
 from nestmix.sweep.grid import run_grid
 from nestmix.sweep.plan import SweepPlan
@@ -22,7 +21,7 @@ __all__ = ["run_sweep"]
 
 def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
               progress: Callable[[str], None] | None = None,
-              dask: Any = None) -> SweepResult | GridResult:
+              dask: Any = None) -> SweepResult:
     """Run (or resume) a sweep and write its summary.
 
     Parameters
@@ -46,9 +45,8 @@ def run_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
 
     Returns
     -------
-    SweepResult or GridResult
-        The evidence table: a :class:`~nestmix.results.SweepResult` for one model, a
-        :class:`~nestmix.store.grid.GridResult` (every model's rows) for several.
+    SweepResult
+        The evidence table (of several models: every model's rows in its ``cells``).
 
     Raises
     ------
