@@ -56,7 +56,9 @@ def test_spec_with_a_user_class_says_it_cannot_be_rebuilt():
         ModelSpec.from_dict(description)
 
 
-def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
+def test_a_grid_directory_opens_as_a_grid_and_says_how_to_open_one_model(tmp_path):
+    import json
+
     import nestmix.store.archive
     from nestmix.errors import RunStoreError
     from nestmix.store import load_sweep
@@ -64,16 +66,25 @@ def test_opening_a_grid_directory_as_one_sweep_says_how_to_open_it(tmp_path):
     grid = tmp_path / "g"
     for model in ("full", "tied"):
         (grid / f"model={model}").mkdir(parents=True)
-    (grid / "grid.json").write_text("{}")
-    for opener in (nestmix.store.archive.open_sweep, nestmix.open_sweep, load_sweep):
-        with pytest.raises(RunStoreError) as info:
-            opener(grid)
+    (grid / "grid.json").write_text(json.dumps({
+        "name": "g", "k_values": [1, 2], "samplers": ["dynesty"],
+        "models": {m: {"covariance": m, "background": "none"} for m in ("full", "tied")}}))
+    # one open_sweep for either kind: a grid opens as the table over its models
+    for opener in (nestmix.store.archive.open_sweep, nestmix.open_sweep):
+        archive = opener(grid)
+        assert archive.result.is_grid and archive.models == ("full", "tied")
+        assert archive.spec is None and "models × K grid" in archive.spec_problem
+        assert len(archive.result.missing_cells) == 4 and archive.result.cells == ()
+        with pytest.raises(RunStoreError) as info:  # a run belongs to one of its models
+            archive.run(1, "dynesty")
         message = str(info.value)
         assert "\n" not in message
         assert message.startswith(f"{grid} is a models × K grid of 2 models (full, tied), "
                                   "not one sweep")
-        assert f"load_grid('{grid}')" in message
+        assert f"nestmix.open_sweep('{grid}')" in message
         assert f"nestmix.open_sweep('{grid}', model='full')" in message
+    with pytest.raises(RunStoreError, match="models × K grid of 2 models"):
+        load_sweep(grid)  # the table of one sweep: not a grid's
     with pytest.raises(RunStoreError, match="has no model 'diag'"):
         nestmix.open_sweep(grid, model="diag")
     with pytest.raises(RunStoreError, match="not a models × K grid"):

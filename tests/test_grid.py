@@ -276,6 +276,9 @@ def test_a_grid_runs_resumes_and_reports_over_models(tmp_path, rng, capsys):
     assert (out / f"model={best.model}" / "report.html").is_file()
     opened = nestmix.open_sweep(out, model=best.model)  # one model's sweep of the grid
     assert opened.result.best().logZ == best.row.logZ and opened.spec is not None
+    whole = nestmix.open_sweep(out)  # the grid itself: its table over every model
+    assert whole.result.cells == result.cells and whole.data is not None
+    assert whole.for_model(best.model).result == opened.result
     assert "grid sweep 'g'" in printed and main(["show", str(out)]) == 0
     # what the service's job table reads: one run per (K, model/sampler)
     plan = load_config(config)[0]

@@ -16,7 +16,8 @@ from nestmix.data.measurements import Measurements
 from nestmix.errors import NestmixError, RunStoreError
 from nestmix.model import MixtureModel, ModelSpec
 from nestmix.results import NestedRun, SweepResult
-from nestmix.store.runs import GRID_MANIFEST, RunStore
+from nestmix.store.grid import load_grid, read_grid_manifest
+from nestmix.store.runs import GRID_MANIFEST, RunStore, grid_refusal
 from nestmix.store.summary import load_sweep, supported_runs
 
 __all__ = ["SweepArchive", "open_sweep"]
@@ -24,19 +25,22 @@ __all__ = ["SweepArchive", "open_sweep"]
 
 @dataclass(frozen=True)
 class SweepArchive:
-    """A sweep directory opened for reading.
+    """A sweep directory opened for reading: of one model, or of several (a models × K grid).
 
     Attributes
     ----------
     directory : Path
     result : SweepResult
-        The evidence table of the finished runs (and the K still missing).
+        The evidence table of the finished runs (and the K still missing); of a grid, every
+        model's (:attr:`SweepResult.is_grid <nestmix.results.SweepResult.is_grid>`).
     manifest : dict
-        What the sweep was made from (data fingerprint, model, samplers and settings).
+        What the sweep was made from (data fingerprint, model, samplers and settings); of a
+        grid, its ``grid.json`` (each model's is in the model's own sweep, :meth:`for_model`).
     data : Measurements or None
         The sweep's data; None for a directory written before nestmix kept a copy.
     spec : ModelSpec or None
-        The model specification; None when it cannot be rebuilt (see ``spec_problem``).
+        The model specification; None when it cannot be rebuilt (see ``spec_problem``) and
+        for a grid (open one of its models with :meth:`for_model`).
     spec_problem : str
         Why ``spec`` is None ("" otherwise), e.g. a custom Python component class.
 
@@ -63,7 +67,21 @@ class SweepArchive:
     @property
     def samplers(self) -> tuple[str, ...]:
         """Samplers with at least one finished run, sorted."""
-        return tuple(sorted({row.sampler for row in self.result.rows}))
+        return self.result.samplers
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Of a grid: its models' labels, in its order (empty for a sweep of one model)."""
+        return self.result.models
+
+    def for_model(self, label: str) -> SweepArchive:
+        """Of a grid: the sweep of its model ``label``, opened (:func:`open_sweep` with
+        ``model``)."""
+        return self._once(("for_model", label), lambda: open_sweep(self.directory, label))
+
+    def _one_model(self) -> None:
+        if (self.directory / GRID_MANIFEST).is_file():
+            raise RunStoreError(grid_refusal(self.directory))
 
     def k_values(self, sampler: str) -> tuple[int, ...]:
         """The finished K of ``sampler``, in increasing order."""
@@ -81,6 +99,7 @@ class SweepArchive:
         return tuple(sorted(r["repeat"] for r in self._finished(k, sampler)))
 
     def _finished(self, k: int, sampler: str) -> list[dict]:
+        self._one_model()
         finished = self._once(("finished",), RunStore(self.directory).finished_runs)
         return [r for r in finished if r["k"] == k and r["sampler"] == sampler]
 
@@ -95,6 +114,7 @@ class SweepArchive:
         one the evidence table's row is judged on (where the convergence check added a deeper
         run, the first of the step the evidence supports, not the runs set aside:
         :func:`nestmix.store.summary.supported_runs`)."""
+        self._one_model()
         number = self._repeat(k, sampler, repeat)
         return self._once(("run", k, sampler, number),
                           lambda: RunStore(self.directory).load_run(k, sampler, number))
@@ -103,6 +123,7 @@ class SweepArchive:
                  repeat: int | None = None) -> tuple[dict, dict] | None:
         """The stored mode analysis of (k, sampler) as (summary, arrays), or None; repeat as
         in :meth:`run`."""
+        self._one_model()
         number = self._repeat(k, sampler, repeat)
         return self._once(("analysis", k, sampler, number),
                           lambda: RunStore(self.directory).load_analysis(k, sampler, number))
@@ -114,19 +135,32 @@ def open_sweep(directory: str | Path, model: str | None = None) -> SweepArchive:
     Parameters
     ----------
     directory : str or Path
-        A sweep's directory: of one model, or of a models × K grid (then give ``model``).
+        A sweep's directory: of one model, or of several (a models × K grid).
     model : str, optional
-        In a grid, the label of the model to open (``tied``, ``full+uniform``); its sweep is
-        ``directory/model=<label>`` (:func:`nestmix.store.grid.model_directory`). The grid's
-        own table is :func:`nestmix.store.grid.load_grid`.
+        In a grid, the label of the model to open (``tied``, ``full+uniform``): its own sweep,
+        ``directory/model=<label>`` (as ``open_sweep(directory).for_model(label)``).
+
+    Returns
+    -------
+    SweepArchive
+        Of a grid without ``model``: the grid's table over every model (``result.cells``);
+        its runs are read through :meth:`SweepArchive.for_model`.
 
     Raises
     ------
     RunStoreError
-        If the directory is not a nestmix sweep (a grid opened without ``model`` says which
-        models it holds), or ``model`` is given for a sweep that is not a grid.
+        If the directory is not a nestmix sweep, or ``model`` is given for a sweep that is not
+        a grid or names none of its models.
     """
     directory = Path(directory)
+    if model is None and (directory / GRID_MANIFEST).is_file():
+        result = load_grid(directory)
+        first = next(iter(result.sweeps or {}), None)
+        data = RunStore(directory / f"model={first}").load_data() if first else None
+        return SweepArchive(directory=directory, result=result,
+                            manifest=read_grid_manifest(directory), data=data, spec=None,
+                            spec_problem=f"{directory} is a models × K grid: open one of its "
+                                         "models with .for_model(label)")
     if model is not None:
         if not (directory / GRID_MANIFEST).is_file():
             raise RunStoreError(f"{directory} is not a models × K grid: open it without "

@@ -88,7 +88,10 @@ def load_grid(directory: str | Path) -> SweepResult:
     """The evidence table of a grid directory from the finished runs of its models (a
     :class:`~nestmix.results.SweepResult` of several models: its ``cells``)."""
     manifest = read_grid_manifest(directory)
-    models: dict[str, dict] = manifest["models"]
+    models: dict[str, dict] = manifest.get("models") or {}
+    if not isinstance(models, dict) or not models:
+        raise RunStoreError(f"{Path(directory) / GRID_MANIFEST} is corrupt (it lists no "
+                            "models); run the grid again into a new --out")
     ks = tuple(manifest.get("k_values", []))
     screened = read_screening(directory)
     sweeps: dict[str, SweepResult] = {}

@@ -71,8 +71,8 @@ def grid_refusal(directory: str | Path) -> str:
     Returns
     -------
     str
-        What the directory is and how to open it: the grid's table with ``load_grid``, or one
-        model's sweep with ``open_sweep(directory, model=<label>)``.
+        What the directory is and how to open it: the grid with ``open_sweep(directory)``, or
+        one model's sweep with ``open_sweep(directory, model=<label>)``.
     """
     directory = Path(directory)
     models = sorted(p.name.removeprefix("model=") for p in directory.glob("model=*")
@@ -80,8 +80,8 @@ def grid_refusal(directory: str | Path) -> str:
     first = models[0] if models else "<label>"
     which = f" of {len(models)} models ({', '.join(models)})" if models else ""
     return (f"{directory} is a models × K grid{which}, not one sweep: load the grid's evidence "
-            f"table with nestmix.store.grid.load_grid('{directory}'), or open one model's "
-            f"sweep with nestmix.open_sweep('{directory}', model='{first}')")
+            f"table with nestmix.open_sweep('{directory}'), or one model's sweep with "
+            f"nestmix.open_sweep('{directory}', model='{first}')")
 
 
 class RunStore:
