@@ -97,7 +97,7 @@ class NestedGaussianMixture(_Density, _Base):  # type: ignore[valid-type,misc]
         one run takes); -1 every core, -2 all but one (joblib's convention); 1 runs here.
     directory : str or Path, optional
         Where the runs are kept: one models × K grid sweep (``model=<label>/`` per model,
-        :func:`nestmix.sweep.grid.run_grid`), or a plain sweep for one model, as ``nestmix
+        :func:`nestmix.run_sweep`), or a plain sweep for one model, as ``nestmix
         sweep --out`` makes them (``nestmix show``, ``nestmix report`` and
         :func:`nestmix.open_sweep` read it). Fitting again with the same data and settings
         reuses every finished run, and an interrupted fit resumes; one made from other data or
