@@ -443,7 +443,7 @@ def test_the_grid_report_carries_every_warning_and_sensitivity_line_of_its_model
         calls[Path(sub).name] = (figures, figures_note)
         return _write_report(Path(sub), seed=seed, figures=figures, figures_note=figures_note)
 
-    best = result.best().model
+    best = result.best_cell().model
     trailing = next(m for m in plan.models if m != best)
     monkeypatch.setattr(grid_report, "deciding_models", lambda r: frozenset({best}))
     grid_report.write_grid_report(out, model_report=model_report)

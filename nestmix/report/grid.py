@@ -336,7 +336,7 @@ _LEAN = ("not drawn with the grid's report: this model holds neither the best (m
          "`nestmix report {path}` draws this model's figures")
 
 
-def deciding_models(result: GridResult) -> frozenset[str]:
+def deciding_models(result: SweepResult) -> frozenset[str]:
     """The models that decide the grid's verdict: each holds, for some sampler, the best
     (model, K) or a contender (:func:`nestmix.sweep.screening.is_contender`: close enough to
     the best, by its ln Z or its check, or a run that missed a mode that could lift it there).
@@ -346,13 +346,13 @@ def deciding_models(result: GridResult) -> frozenset[str]:
 
     out = set()
     for sampler in result.samplers:
-        best = result.best(sampler)
-        out |= {r.model for r in result.rows if r.row.sampler == sampler
+        best = result.best_cell(sampler)
+        out |= {r.model for r in result.cells if r.row.sampler == sampler
                 and (r is best or is_contender(r.row, best.row))}
     return frozenset(out)
 
 
-def _figure_facts(result: GridResult, deciding: frozenset[str], figures: bool,
+def _figure_facts(result: SweepResult, deciding: frozenset[str], figures: bool,
                   directory: Path) -> tuple[tuple[str, str], ...]:
     """The grid page's line on which models' reports have figures, when some have none."""
     lean = [m for m in result.models if m not in deciding and result.sweeps
