@@ -575,6 +575,33 @@ def test_the_report_shows_the_priors_in_words(sweep_dir):
         assert "μ ~ Normal(20, 10)" in text and "Prior sensitivity of the verdict" in text
 
 
+def test_no_best_k_is_named_when_a_row_deciding_the_verdict_could_not_be_checked():
+    """Issue 31 item 4, for a sweep of one model as for a grid: the best K, or a contender
+    close enough to change the verdict, without a second estimate of its ln Z makes the
+    verdict say that no best K can be named and advise more seeds; an unchecked K far behind
+    does not."""
+    from nestmix.evidence.arithmetic import bayes_factors
+    from nestmix.report.tables import verdict
+
+    def sweep(unchecked: tuple[int, ...]) -> SweepResult:
+        logz = [-260.0, -227.5, -226.0]
+        ln_bf, ln_bf_err = bayes_factors(logz, [0.2] * 3)
+        rows = tuple(replace(_row(k, "dynesty", z, 0.2), ln_bf=float(b), ln_bf_err=float(e),
+                             converged=True, best_logl=-200.0,
+                             crosscheck_z=None if k in unchecked else 0.4)
+                     for k, z, b, e in zip((1, 2, 3), logz, ln_bf, ln_bf_err, strict=True))
+        return SweepResult(name="toy", rows=rows)
+
+    assert verdict(sweep(()))[0].startswith("The data prefer K = 3 components")
+    assert verdict(sweep((1,)))[0].startswith("The data prefer K = 3 components")  # far behind
+    for unchecked in ((3,), (2,)):  # the best; a contender 1.5 nats behind
+        headline = verdict(sweep(unchecked))[0]
+        assert headline.startswith(f"No best K can be named: the ln Z of K = {unchecked[0]} "
+                                   "could not be checked"), headline
+        assert "dynesty puts K = 3 ahead on the nested sampler's ln Z alone" in headline
+        assert "more seeds (`sweep.repeats`" in headline
+
+
 def test_prior_sensitivity_of_the_verdict_reweights_the_stored_runs(sweep_dir, summary):
     """The table's ln BF under scaled priors is the two runs' ln Z shifted by
     nestmix.evidence.sensitivity, and the verdict says whether the preferred K survives."""

@@ -30,6 +30,7 @@ from nestmix.report.document import Column, Report, ReportFigure, Table
 from nestmix.report.files import FIGURE_DIR, ReportFiles
 from nestmix.report.files import render_figure as _render
 from nestmix.report.files import write_file as _write
+from nestmix.report.tables import UNCHECKED_ADVICE
 from nestmix.report.trust import ranking_caveat, shortfall
 from nestmix.results import GridRow, SweepResult
 from nestmix.store.grid import SAME_AT_K1, model_directory, write_grid_summary
@@ -177,8 +178,7 @@ def grid_verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
         headline = (f"No best (model, K) can be named: the ln Z of {', '.join(unchecked)} "
                     f"could not be checked (too few effective posterior draws for a second "
                     f"estimate), and {'it decides' if len(unchecked) == 1 else 'they decide'} "
-                    f"the verdict ({lead} on the nested sampler's ln Z alone); rerun with more "
-                    "live points.")
+                    f"the verdict ({lead} on the nested sampler's ln Z alone); {UNCHECKED_ADVICE}.")
     elif len(cells) > 1:
         headline = "The samplers differ on the best (model, K): " + "; ".join(
             f"{s} prefers {_cell(b)}" for s, b in bests.items()) + "."

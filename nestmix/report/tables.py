@@ -204,7 +204,15 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     caveat = "; ".join(c for c in caveats.values() if c)
     said = False  # whether the headline already carries the caveat
     ks = sorted({b.k for b in bests.values()})
-    if len(ks) == 1:
+    unchecked = sorted({k for s, rows in by_sampler.items() for k in _unchecked(rows, bests[s])})
+    if unchecked:
+        lead = "; ".join(f"{s} puts K = {b.k} ahead" for s, b in bests.items())
+        which = ", ".join(f"K = {k}" for k in unchecked)
+        headline = (f"No best K can be named: the ln Z of {which} could not be checked (too "
+                    f"few effective posterior draws for a second estimate), and "
+                    f"{'it decides' if len(unchecked) == 1 else 'they decide'} the verdict "
+                    f"({lead} on the nested sampler's ln Z alone); {UNCHECKED_ADVICE}.")
+    elif len(ks) == 1:
         k = ks[0]
         who = "" if len(bests) == 1 else f" (all {len(bests)} samplers agree)"
         margins = sorted((bests[s].logZ - r.logZ, r.k) for s, rows in by_sampler.items()
@@ -236,6 +244,24 @@ def verdict(result: SweepResult) -> tuple[str, tuple[str, ...]]:
     details = [_sampler_verdict(s, rows, bests[s], caveats[s])
                for s, rows in by_sampler.items()]
     return headline, (*details, *unconverged_verdict(result))
+
+
+UNCHECKED_ADVICE = ("rerun with more seeds (`sweep.repeats`: their spread is a second "
+                    "estimate) or more live points")
+"""What a verdict that rests on unchecked rows advises (issue 31, item 4): at 12 parameters and
+more, more live points alone did not stop single runs scattering beyond their errors (enzyme
+K = 5, docs/samplers.md "Rows nothing checks"), more seeds did."""
+
+
+def _unchecked(rows: list[EvidenceRow], best: EvidenceRow) -> list[int]:
+    """The K that decide a sampler's verdict — the best and every contender
+    (:func:`nestmix.sweep.screening.is_contender`) — whose ln Z has no second estimate (neither
+    bridge nor importance sampling had enough effective draws). Rows made before the checks
+    existed (no optimiser record either) are not counted."""
+    from nestmix.sweep.screening import is_contender
+
+    return [r.k for r in rows if (r is best or is_contender(r, best))
+            and r.crosscheck_z is None and r.best_logl is not None]
 
 
 def _within_errors(by_sampler: dict[str, list[EvidenceRow]], bests: dict[str, EvidenceRow],
