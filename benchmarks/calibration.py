@@ -527,11 +527,14 @@ def crosscheck_record(model, run, seed: int) -> dict:
 
 def needs_recheck(record: dict) -> bool:
     """True for a run stored without what a sweep computes today: a usable importance check
-    (missing, or made before the check refined its proposal), or a bridge estimate."""
+    (missing, or made before the check refined its proposal), or a bridge estimate with its
+    importance gap (``err_importance``, in the bridge's error since #31's K = 4 study)."""
     from nestmix.evidence.check import MIN_ESS
 
     old = record.get("crosscheck") or {}
-    return ("error" in old or old.get("ess", 0.0) < MIN_ESS) or "bridge" not in record
+    bridge = record.get("bridge") or {}
+    return (("error" in old or old.get("ess", 0.0) < MIN_ESS) or "bridge" not in record
+            or ("logZ" in bridge and "err_importance" not in bridge))
 
 
 def recheck(path: Path, cases, settings: dict, samplers=("dynesty",)) -> int:
