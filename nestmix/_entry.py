@@ -36,6 +36,11 @@ import select
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # nothing more imported before main() guards Ctrl-C
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["GRACE", "INTERRUPTED", "main"]
 
@@ -76,6 +81,7 @@ def main() -> int:
 
     # `nestmix serve` stops its own workers and web server on Ctrl-C, in its own time
     watchdog = None if sys.argv[1:2] == ["serve"] else _start_watchdog()
+    sys.unraisablehook = _interrupt_hook(watchdog, sys.unraisablehook)
     try:
         from nestmix.cli import main as cli_main
 
@@ -90,6 +96,29 @@ def main() -> int:
             _tell(watchdog, _PRINTED)
         _leave(130)
     return status
+
+
+def _interrupt_hook(watchdog: int | None, previous: Callable[[Any], object]
+                    ) -> Callable[[Any], None]:
+    """A :func:`sys.unraisablehook` that ends the command on a Ctrl-C Python could not raise.
+
+    A ``KeyboardInterrupt`` that arrives while a callback runs (importlib's module-lock weakref
+    callback during a lazy import, a ``__del__``) cannot propagate: Python printed "Exception
+    ignored in …" with a traceback and carried on as if nothing had been pressed. Here it ends
+    the command as any other Ctrl-C does: the one line, then out. Other unraisable exceptions
+    go to ``previous``.
+    """
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type,
+                                                                KeyboardInterrupt):
+            _say(INTERRUPTED)
+            if watchdog is not None:
+                _tell(watchdog, _PRINTED)
+            _leave(130)
+        previous(unraisable)
+
+    return hook
 
 
 def _while_importing(signum: int, frame: object) -> None:
