@@ -40,19 +40,8 @@ def run_model_sweep(plan: SweepPlan, directory: str | Path, n_jobs: int = 1,
     ----------
     plan : SweepPlan
         A plan of one model.
-    directory : str or Path
-        The sweep's directory, e.g. ``runs/galaxies``. On a Dask cluster it must be on a file
-        system every worker sees under the same path.
-    n_jobs : int
-        Worker processes on this machine for the runs still to make (BLAS pinned to one thread
-        in each). Ignored on a Dask cluster, whose workers decide.
-    progress : callable, optional
-        Called with a line of text whenever a run is reused, starts (on a Dask cluster: with
-        the worker's address) or finishes (with its seed, log-evidence and elapsed time).
-    dask : str, distributed.Client or cluster, optional
-        Run the tasks on this Dask cluster (a scheduler address, a connected client, or a
-        cluster object such as ``LocalCluster``) instead of ``plan.dask``; ``False`` runs them
-        here even if ``plan.dask`` is set.
+    directory, n_jobs, progress, dask
+        As for :func:`nestmix.sweep.run.run_sweep`.
 
     Returns
     -------
